@@ -1,0 +1,90 @@
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+export interface EventToAppend {
+  id: string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+}
+
+export interface RecordedEvent {
+  id: string;
+  type: string;
+  streamName: string;
+  /** 0-based revision of the event within its stream. */
+  revision: bigint;
+  /** Position in the global log; strictly increasing in commit order. */
+  position: bigint;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  recordedAt: Date;
+}
+
+export interface AppendResult {
+  /** Revision of the last event written; pass it as `expected` for the next append. */
+  nextRevision: bigint;
+  /** Global position of the last event written. */
+  position: bigint;
+}
+
+export interface EventFilter {
+  streamPrefixes?: string[];
+  eventTypes?: string[];
+}
+
+export interface ReadStreamOptions {
+  fromRevision?: bigint;
+  direction?: 'forwards' | 'backwards';
+  maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. 0n (default) is the beginning of the log. */
+  fromPosition?: bigint;
+  /** Inclusive upper bound. */
+  toPosition?: bigint;
+  direction?: 'forwards' | 'backwards';
+  maxCount?: number;
+  filter?: EventFilter;
+}
+
+export interface SubscribeOptions {
+  /** Exclusive checkpoint: the subscription yields events strictly after it. */
+  fromPosition: bigint;
+  filter?: EventFilter;
+}
+
+/** A catch-up subscription: every stored event after the checkpoint, then live ones, in global order. */
+export interface Subscription extends AsyncIterable<RecordedEvent> {
+  close(): Promise<void>;
+}
+
+export interface EventStore {
+  readonly kind: 'postgres' | 'pglite' | 'eventstoredb';
+  append(stream: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult>;
+  readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent>;
+  readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
+  subscribeAll(options: SubscribeOptions): Subscription;
+  /** Position of the newest event in the log, 0n when empty. */
+  headPosition(): Promise<bigint>;
+  close(): Promise<void>;
+}
+
+export class WrongExpectedRevision extends Error {
+  constructor(
+    readonly stream: string,
+    readonly expected: ExpectedRevision,
+    /** Current revision, -1n when the stream does not exist. */
+    readonly actual: bigint,
+  ) {
+    super(`stream ${stream} is at revision ${actual}, expected ${String(expected)}`);
+    this.name = 'WrongExpectedRevision';
+  }
+}
+
+export function matchesFilter(event: { streamName: string; type: string }, filter?: EventFilter): boolean {
+  if (!filter) return true;
+  if (filter.streamPrefixes && !filter.streamPrefixes.some((prefix) => event.streamName.startsWith(prefix))) return false;
+  if (filter.eventTypes && !filter.eventTypes.includes(event.type)) return false;
+  return true;
+}

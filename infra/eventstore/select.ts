@@ -1,0 +1,60 @@
+import { join } from 'node:path';
+import { openPGlite, openPostgres, type Database } from '#infra/postgres/database.ts';
+import { createEsdbEventStore } from './esdb.ts';
+import type { EventStore } from './port.ts';
+import { createSqlEventStore } from './postgres.ts';
+
+export interface StorageSettings {
+  eventStoreUrl?: string;
+  databaseUrl?: string;
+  dataDir: string;
+}
+
+export interface Storage {
+  store: EventStore;
+  /** Where the read models live: the PostgreSQL database, or the embedded one. */
+  readModels: Database;
+  describe: string;
+  close(): Promise<void>;
+}
+
+export function storageSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): StorageSettings {
+  return { eventStoreUrl: env.EVENTSTORE_URL || undefined, databaseUrl: env.DATABASE_URL || undefined, dataDir: env.DATA_DIR || './data' };
+}
+
+/** EVENTSTORE_URL selects EventStoreDB; else DATABASE_URL selects PostgreSQL; else the embedded PGlite in DATA_DIR. */
+export async function openStorage(settings: StorageSettings): Promise<Storage> {
+  const readModels = settings.databaseUrl ? openPostgres(settings.databaseUrl) : await openPGlite(join(settings.dataDir, 'pglite'));
+  if (settings.eventStoreUrl) {
+    const store = createEsdbEventStore(settings.eventStoreUrl);
+    return {
+      store,
+      readModels,
+      describe: `EventStoreDB (${redactUrl(settings.eventStoreUrl)}), read models on ${readModels.kind}`,
+      close: async () => {
+        await store.close();
+        await readModels.close();
+      },
+    };
+  }
+  const store = await createSqlEventStore(readModels);
+  return {
+    store,
+    readModels,
+    describe: settings.databaseUrl ? `PostgreSQL (${redactUrl(settings.databaseUrl)})` : `embedded PGlite (${join(settings.dataDir, 'pglite')})`,
+    close: async () => {
+      await store.close();
+      await readModels.close();
+    },
+  };
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}
