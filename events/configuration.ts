@@ -1,0 +1,36 @@
+import type { JsonObject, JsonValue } from './metadata.ts';
+
+export const configurationStream = (serviceId: string, environment: string) => `config-${serviceId}-${environment}`;
+
+/** One changed leaf, addressed by its dotted path. `oldValue` absent: added; `newValue` absent: removed. */
+export interface ValueChange {
+  path: string;
+  oldValue?: JsonValue;
+  newValue?: JsonValue;
+}
+
+export type ConfigurationOperation = 'create' | 'replace' | 'patch' | 'set' | 'delete' | 'batch' | 'rollback';
+
+/** Every configuration event carries the whole document, so any single event is the state at its version. */
+export interface ConfigurationChange {
+  serviceId: string;
+  environment: string;
+  version: number;
+  configuration: JsonObject;
+  /** SHA-256 of the canonical JSON (RFC 8785) of `configuration`. */
+  checksum: string;
+  changedKeys: string[];
+  changes: ValueChange[];
+  operation: ConfigurationOperation;
+  changeReason?: string;
+  /** Version of the service's JSON Schema the document was validated against, if one was registered. */
+  validatedAgainstSchema?: number;
+}
+
+export type ConfigurationCreated = { type: 'ConfigurationCreated'; data: ConfigurationChange };
+export type ConfigurationUpdated = { type: 'ConfigurationUpdated'; data: ConfigurationChange };
+export type ConfigurationRolledBack = { type: 'ConfigurationRolledBack'; data: ConfigurationChange & { restoredVersion: number } };
+
+export type ConfigurationEvent = ConfigurationCreated | ConfigurationUpdated | ConfigurationRolledBack;
+
+export const CONFIGURATION_EVENT_TYPES = ['ConfigurationCreated', 'ConfigurationUpdated', 'ConfigurationRolledBack'] as const;

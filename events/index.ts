@@ -1,0 +1,16 @@
+import type { ConfigurationEvent } from './configuration.ts';
+import type { EnvironmentEvent } from './environments.ts';
+import type { SchemaEvent } from './schemas.ts';
+
+export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent;
+export type DomainEventType = DomainEvent['type'];
+
+/** The current data-shape version of each event type; bump it with an upcaster when a shape changes. */
+export const EVENT_SCHEMA_VERSIONS: Record<DomainEventType, number> = {
+  ConfigurationCreated: 1,
+  ConfigurationUpdated: 1,
+  ConfigurationRolledBack: 1,
+  SchemaRegistered: 1,
+  EnvironmentDefined: 1,
+  EnvironmentUpdated: 1,
+};

@@ -1,0 +1,110 @@
+import type { ValueChange } from '#events/configuration.ts';
+import type { JsonObject } from '#events/metadata.ts';
+import type { SqlExecutor } from '#infra/postgres/database.ts';
+import type { CurrentConfiguration } from './cache.ts';
+
+export interface VersionEntry {
+  version: number;
+  checksum: string;
+  changeType: string;
+  changedKeys: string[];
+  changes: ValueChange[];
+  changedBy: string;
+  changeReason: string | null;
+  restoredVersion: number | null;
+  changedAt: string;
+  position: number;
+}
+
+interface CurrentRow {
+  service_id: string;
+  environment: string;
+  version: number;
+  checksum: string;
+  configuration_data: JsonObject;
+  updated_at: Date | string;
+  updated_by: string;
+  position: string;
+  [column: string]: unknown;
+}
+
+const iso = (value: Date | string) => new Date(value).toISOString();
+
+export async function loadCurrent(db: SqlExecutor, serviceId: string, environment: string): Promise<CurrentConfiguration | undefined> {
+  const { rows } = await db.query<CurrentRow>(
+    `SELECT service_id, environment, version, checksum, configuration_data, updated_at, updated_by, position
+     FROM service_configurations WHERE service_id = $1 AND environment = $2`,
+    [serviceId, environment],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    serviceId: row.service_id,
+    environment: row.environment,
+    version: row.version,
+    checksum: row.checksum,
+    configuration: row.configuration_data,
+    updatedAt: iso(row.updated_at),
+    updatedBy: row.updated_by,
+    position: BigInt(row.position),
+  };
+}
+
+export async function loadVersion(db: SqlExecutor, serviceId: string, environment: string, version: number): Promise<CurrentConfiguration | undefined> {
+  const { rows } = await db.query<CurrentRow>(
+    `SELECT service_id, environment, version, checksum, configuration_data, changed_at AS updated_at, changed_by AS updated_by, position
+     FROM configuration_history WHERE service_id = $1 AND environment = $2 AND version = $3`,
+    [serviceId, environment, version],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    serviceId: row.service_id,
+    environment: row.environment,
+    version: row.version,
+    checksum: row.checksum,
+    configuration: row.configuration_data,
+    updatedAt: iso(row.updated_at),
+    updatedBy: row.updated_by,
+    position: BigInt(row.position),
+  };
+}
+
+/** Newest first; `beforeVersion` pages backwards. */
+export async function listVersions(
+  db: SqlExecutor,
+  serviceId: string,
+  environment: string,
+  page: { limit: number; beforeVersion?: number },
+): Promise<VersionEntry[]> {
+  const { rows } = await db.query<{
+    version: number;
+    checksum: string;
+    change_type: string;
+    changed_keys: string[];
+    changes: ValueChange[];
+    changed_by: string;
+    change_reason: string | null;
+    restored_version: number | null;
+    changed_at: Date | string;
+    position: string;
+  }>(
+    `SELECT version, checksum, change_type, changed_keys, changes, changed_by, change_reason, restored_version, changed_at, position
+     FROM configuration_history
+     WHERE service_id = $1 AND environment = $2 AND ($3::integer IS NULL OR version < $3)
+     ORDER BY version DESC LIMIT $4`,
+    [serviceId, environment, page.beforeVersion ?? null, page.limit],
+  );
+  return rows.map((row) => ({
+    version: row.version,
+    checksum: row.checksum,
+    changeType: row.change_type,
+    changedKeys: row.changed_keys,
+    changes: row.changes,
+    changedBy: row.changed_by,
+    changeReason: row.change_reason,
+    restoredVersion: row.restored_version,
+    changedAt: iso(row.changed_at),
+    position: Number(row.position),
+  }));
+}

@@ -1,0 +1,17 @@
+import type { SqlExecutor } from '#infra/postgres/database.ts';
+import type { RecordedEvent } from '#infra/eventstore/port.ts';
+import type { EventMetadata } from '#events/metadata.ts';
+
+/** Turns one event into row changes, inside the runner's transaction. Must be idempotent per event. */
+export interface Projection {
+  name: string;
+  apply(tx: SqlExecutor, event: RecordedEvent): Promise<void>;
+}
+
+/** Metadata as written by the command handler; older or foreign events may lack fields. */
+export const metadataOf = (event: RecordedEvent) => event.metadata as Partial<EventMetadata>;
+
+export const actorOf = (event: RecordedEvent) => metadataOf(event).actor ?? 'unknown';
+
+/** When the command was accepted; the store's own timestamp when the event does not say. */
+export const occurredAt = (event: RecordedEvent) => metadataOf(event).occurredAt ?? event.recordedAt.toISOString();

@@ -1,0 +1,45 @@
+import type { Database } from '#infra/postgres/database.ts';
+import type { EventStore } from '#infra/eventstore/port.ts';
+import { auditProjection } from './audit/apply.ts';
+import { ConfigurationCache } from './configurations/cache.ts';
+import { configurationsProjection } from './configurations/apply.ts';
+import { environmentsProjection } from './environments/apply.ts';
+import { EnvironmentDirectory } from './environments/directory.ts';
+import { type ProjectionRunner, createProjectionRunner } from './runner.ts';
+import { READ_MODEL_SCHEMA } from './schema.ts';
+import { schemasProjection } from './schemas/apply.ts';
+
+export const READ_MODEL_PROJECTIONS = [configurationsProjection, schemasProjection, environmentsProjection, auditProjection];
+export const READ_MODEL_CHECKPOINT = 'read-models';
+
+export async function migrateReadModels(db: Database): Promise<void> {
+  await db.exec(READ_MODEL_SCHEMA);
+}
+
+export interface ReadModels {
+  runner: ProjectionRunner;
+  cache: ConfigurationCache;
+  environments: EnvironmentDirectory;
+  stop(): Promise<void>;
+}
+
+/** Creates the tables if needed, loads what is in memory, and follows the log from the checkpoint. */
+export async function startReadModels(store: EventStore, db: Database, logger?: { warn(details: object, message: string): void }): Promise<ReadModels> {
+  await migrateReadModels(db);
+  const cache = new ConfigurationCache();
+  const environments = new EnvironmentDirectory();
+  await environments.load(db);
+  const runner = createProjectionRunner({
+    store,
+    db,
+    projections: READ_MODEL_PROJECTIONS,
+    checkpointName: READ_MODEL_CHECKPOINT,
+    logger,
+    onApplied: (events) => {
+      cache.applyEvents(events);
+      environments.applyEvents(events);
+    },
+  });
+  await runner.start();
+  return { runner, cache, environments, stop: () => runner.stop() };
+}

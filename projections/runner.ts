@@ -1,0 +1,135 @@
+import type { Database } from '#infra/postgres/database.ts';
+import type { EventStore, RecordedEvent, Subscription } from '#infra/eventstore/port.ts';
+import { batches } from './batches.ts';
+import type { Projection } from './projection.ts';
+
+const MAX_BATCH = 500;
+const RETRY_DELAY_MS = 500;
+
+export interface ProjectionRunner {
+  /** Position of the last event this process has applied (or seen applied) and handed to `onApplied`. */
+  readonly position: bigint;
+  readonly lastError: string | undefined;
+  start(): Promise<void>;
+  /** Resolves true once `position` reaches `target`, false after `timeoutMs`. */
+  waitFor(target: bigint, timeoutMs: number): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export interface RunnerOptions {
+  store: EventStore;
+  db: Database;
+  projections: Projection[];
+  /** One checkpoint row for the whole group, written in the same transaction as the rows. */
+  checkpointName?: string;
+  /** Called after each committed batch, in log order, for in-process caches. */
+  onApplied?: (events: RecordedEvent[]) => void;
+  logger?: { warn(details: object, message: string): void };
+}
+
+export async function readCheckpoint(db: Database, name: string): Promise<bigint> {
+  const { rows } = await db.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE name = $1', [name]);
+  return BigInt(rows[0]?.position ?? 0);
+}
+
+/**
+ * Applies every event in one transaction per batch together with the
+ * checkpoint. The checkpoint row is locked and events at or below it skipped,
+ * so several instances on one database, or a replay, never apply an event twice.
+ */
+export async function applyBatch(db: Database, name: string, projections: Projection[], events: RecordedEvent[]): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query('INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING', [name]);
+    const { rows } = await tx.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [name]);
+    const checkpoint = BigInt(rows[0]!.position);
+    const fresh = events.filter((event) => event.position > checkpoint);
+    if (fresh.length === 0) return;
+    for (const event of fresh) {
+      for (const projection of projections) await projection.apply(tx, event);
+    }
+    await tx.query('UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1', [
+      name,
+      fresh[fresh.length - 1]!.position.toString(),
+    ]);
+  });
+}
+
+export function createProjectionRunner(options: RunnerOptions): ProjectionRunner {
+  const name = options.checkpointName ?? 'read-models';
+  let position = 0n;
+  let lastError: string | undefined;
+  let stopped = false;
+  let subscription: Subscription | undefined;
+  let loop: Promise<void> | undefined;
+  const waiters = new Set<() => void>();
+
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function follow(): Promise<void> {
+    while (!stopped) {
+      try {
+        subscription = options.store.subscribeAll({ fromPosition: position });
+        for await (const batch of batches(subscription, MAX_BATCH)) {
+          await applyWithRetry(batch);
+          if (stopped) return;
+          position = batch[batch.length - 1]!.position;
+          lastError = undefined;
+          options.onApplied?.(batch);
+          waiters.forEach((wake) => wake());
+        }
+      } catch (error) {
+        lastError = error instanceof Error ? error.message : String(error);
+        options.logger?.warn({ err: error, projection: name }, 'projection subscription failed; resuming from checkpoint');
+        await sleep(RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  async function applyWithRetry(batch: RecordedEvent[]): Promise<void> {
+    for (;;) {
+      try {
+        await applyBatch(options.db, name, options.projections, batch);
+        return;
+      } catch (error) {
+        if (stopped) throw error;
+        lastError = error instanceof Error ? error.message : String(error);
+        options.logger?.warn({ err: error, projection: name, position: batch[0]!.position.toString() }, 'projection batch failed; retrying');
+        await sleep(RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  return {
+    get position() {
+      return position;
+    },
+    get lastError() {
+      return lastError;
+    },
+    async start() {
+      position = await readCheckpoint(options.db, name);
+      loop = follow();
+    },
+    waitFor(target, timeoutMs) {
+      if (position >= target) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const wake = () => {
+          if (position < target) return;
+          clearTimeout(timer);
+          waiters.delete(wake);
+          resolve(true);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(wake);
+          resolve(false);
+        }, timeoutMs);
+        waiters.add(wake);
+      });
+    },
+    async stop() {
+      stopped = true;
+      await subscription?.close();
+      await loop;
+    },
+  };
+}

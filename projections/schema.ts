@@ -1,0 +1,84 @@
+/** Read-model tables. Rebuilding drops and recreates exactly these, so the list is the contract. */
+export const READ_MODEL_TABLES = ['service_configurations', 'configuration_history', 'configuration_schemas', 'environments', 'audit_log'];
+
+export const READ_MODEL_SCHEMA = `
+SELECT pg_advisory_xact_lock(4242002);
+
+CREATE TABLE IF NOT EXISTS projection_checkpoints (
+  name       text PRIMARY KEY,
+  position   bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS service_configurations (
+  service_id         text NOT NULL,
+  environment        text NOT NULL,
+  version            integer NOT NULL,
+  configuration_data jsonb NOT NULL,
+  checksum           char(64) NOT NULL,
+  created_at         timestamptz NOT NULL,
+  created_by         text NOT NULL,
+  updated_at         timestamptz NOT NULL,
+  updated_by         text NOT NULL,
+  position           bigint NOT NULL,
+  PRIMARY KEY (service_id, environment)
+);
+
+CREATE TABLE IF NOT EXISTS configuration_history (
+  service_id         text NOT NULL,
+  environment        text NOT NULL,
+  version            integer NOT NULL,
+  configuration_data jsonb NOT NULL,
+  checksum           char(64) NOT NULL,
+  change_type        text NOT NULL,
+  changed_keys       text[] NOT NULL,
+  changes            jsonb NOT NULL,
+  change_reason      text,
+  restored_version   integer,
+  changed_by         text NOT NULL,
+  changed_at         timestamptz NOT NULL,
+  correlation_id     text,
+  position           bigint NOT NULL,
+  PRIMARY KEY (service_id, environment, version)
+);
+CREATE INDEX IF NOT EXISTS configuration_history_changed_at ON configuration_history (changed_at);
+
+CREATE TABLE IF NOT EXISTS configuration_schemas (
+  service_id        text NOT NULL,
+  schema_version    integer NOT NULL,
+  schema_definition jsonb NOT NULL,
+  draft             text NOT NULL,
+  checksum          char(64) NOT NULL,
+  created_at        timestamptz NOT NULL,
+  created_by        text NOT NULL,
+  position          bigint NOT NULL,
+  PRIMARY KEY (service_id, schema_version)
+);
+
+CREATE TABLE IF NOT EXISTS environments (
+  id            text PRIMARY KEY,
+  name          text NOT NULL,
+  type          text NOT NULL,
+  inherits_from text[] NOT NULL,
+  description   text,
+  updated_at    timestamptz NOT NULL,
+  updated_by    text NOT NULL,
+  position      bigint NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS audit_log (
+  position       bigint PRIMARY KEY,
+  event_id       uuid NOT NULL,
+  event_type     text NOT NULL,
+  stream_name    text NOT NULL,
+  service_id     text,
+  environment    text,
+  actor          text NOT NULL,
+  correlation_id text,
+  reason         text,
+  source_ip      text,
+  summary        jsonb NOT NULL,
+  occurred_at    timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_service ON audit_log (service_id, environment, position);
+`;

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Storage } from '#infra/eventstore/select.ts';
+import { startReadModels } from '#projections/read-models.ts';
+import { configurationRoutes } from '#services/configuration/routes.ts';
+import { environmentRoutes } from '#services/environments/routes.ts';
+import { schemaRoutes } from '#services/schemas/routes.ts';
+import { registerAuthentication } from './auth.ts';
+import type { Ledger } from './context.ts';
+import { registerErrorHandling } from './error-handler.ts';
+import { healthRoutes } from './health.ts';
+
+export interface AppOptions {
+  storage: Storage;
+  jwtSecret: string;
+  logger?: FastifyServerOptions['logger'];
+  /** Largest accepted request body, bytes. */
+  bodyLimit?: number;
+  readYourWritesTimeoutMs?: number;
+}
+
+export const API_PREFIX = '/api/v1';
+
+/** Secrets never reach the logs: tokens in headers are censored wherever pino would print them. */
+export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers["x-service-token"]', 'headers.authorization'];
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    requestIdHeader: 'x-correlation-id',
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const { store, readModels: db } = options.storage;
+  const readModels = await startReadModels(store, db, app.log);
+  const ledger: Ledger = { store, db, readModels, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
+  app.decorate('ledger', ledger);
+  app.addHook('onClose', async () => readModels.stop());
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-correlation-id', request.id);
+  });
+
+  registerErrorHandling(app);
+  registerAuthentication(app, options.jwtSecret);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'configledger',
+        version: '1.0.0',
+        description: 'Event-sourced configuration service. Every change is an event; every past state can be read back.',
+      },
+      components: { securitySchemes: { BearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ BearerAuth: [] }],
+    },
+  });
+  await app.register(async (docs) => {
+    docs.addHook('onRoute', (route) => {
+      route.config = { ...route.config, permission: 'public' };
+    });
+    await docs.register(swaggerUi, { routePrefix: `${API_PREFIX}/docs`, uiConfig: { deepLinking: true } });
+  });
+  app.get(`${API_PREFIX}/openapi.json`, { config: { permission: 'public' }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (api) => {
+      await api.register(healthRoutes);
+      await api.register(configurationRoutes);
+      await api.register(schemaRoutes);
+      await api.register(environmentRoutes);
+    },
+    { prefix: API_PREFIX },
+  );
+  return app;
+}

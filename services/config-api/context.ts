@@ -1,0 +1,27 @@
+import type { Principal } from '#infra/auth/tokens.ts';
+import type { Database } from '#infra/postgres/database.ts';
+import type { EventStore } from '#infra/eventstore/port.ts';
+import type { ReadModels } from '#projections/read-models.ts';
+
+/** What every route works with: the log, the read-model database and the in-process read side. */
+export interface Ledger {
+  store: EventStore;
+  db: Database;
+  readModels: ReadModels;
+  /** How long a read with `minPosition` may wait for the projections. */
+  readYourWritesTimeoutMs: number;
+}
+
+export type Permission = 'public' | 'read' | 'write';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ledger: Ledger;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+  interface FastifyContextConfig {
+    permission?: Permission;
+  }
+}

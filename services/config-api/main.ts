@@ -1,0 +1,51 @@
+import { join } from 'node:path';
+import { loadAuthSecrets } from '#infra/auth/tokens.ts';
+import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
+import { API_PREFIX, REDACTED_PATHS, buildApp } from './app.ts';
+
+const settings = storageSettingsFromEnv();
+const port = Number(process.env.PORT ?? 8011);
+const host = process.env.HOST ?? '127.0.0.1';
+
+const storage = await openStorage(settings);
+const secrets = await loadAuthSecrets(process.env, settings.dataDir);
+const app = await buildApp({
+  storage,
+  jwtSecret: secrets.jwtSecret,
+  logger: { level: process.env.LOG_LEVEL ?? 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+});
+
+let closing = false;
+const shutdown = async (signal: string) => {
+  if (closing) return;
+  closing = true;
+  app.log.info({ signal }, 'shutting down');
+  await app.close();
+  await storage.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+await app.listen({ port, host });
+const base = `http://${host}:${port}${API_PREFIX}`;
+const lines = [
+  '',
+  `configledger listening on ${base}  (event store: ${storage.describe})`,
+  `  API docs:  ${base}/docs     health: ${base}/health`,
+];
+if (secrets.createdAdminToken) {
+  lines.push(
+    '',
+    '  First start: an admin token was created (shown once; also kept, mode 0600, in',
+    `  ${join(secrets.secretsDir!, 'admin-token')}):`,
+    '',
+    `  export CONFIGLEDGER_TOKEN=${secrets.createdAdminToken}`,
+  );
+} else if (secrets.secretsDir) {
+  lines.push('', `  Authenticate with the admin token kept in ${join(secrets.secretsDir, 'admin-token')}:`, `  export CONFIGLEDGER_TOKEN=$(cat ${join(secrets.secretsDir, 'admin-token')})`);
+} else {
+  lines.push('', '  Tokens are HS256 JWTs signed with JWT_SECRET; mint one with: npm run token -- --sub alice --roles writer');
+}
+lines.push(`  curl -H "Authorization: Bearer $CONFIGLEDGER_TOKEN" ${base}/environments`, '');
+process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,0 +1,64 @@
+import type { FastifyRequest } from 'fastify';
+import { configurationStream } from '#events/configuration.ts';
+import { schemaStream } from '#events/schemas.ts';
+import type { JsonObject } from '#events/metadata.ts';
+import type { Ledger } from '#services/config-api/context.ts';
+import { commandContext } from '#services/shared/http.ts';
+import { handle, loadState } from '#services/shared/command-handler.ts';
+import { schemaDecider } from '#services/schemas/decider.ts';
+import { acceptAll, compileSchema, type Validator } from '#services/schemas/validator.ts';
+import { configurationDecider, type ConfigurationCommand } from './decider.ts';
+import { requireEnvironment } from './read.ts';
+
+export interface WriteAnswer {
+  serviceId: string;
+  environment: string;
+  version: number;
+  checksum: string;
+  position: number;
+  changedKeys: string[];
+  created: boolean;
+}
+
+/** The service's active JSON Schema, read from its stream so a write never validates against a stale read model. */
+export async function activeValidator(ledger: Ledger, serviceId: string): Promise<{ validate: Validator; schemaVersion?: number }> {
+  const { state } = await loadState(ledger.store, schemaStream(serviceId), schemaDecider);
+  if (state.status === 'absent') return { validate: acceptAll };
+  return { validate: compileSchema(state.schema, state.checksum), schemaVersion: state.version };
+}
+
+/** The stored document of `version`, read from the log itself (version N is stream revision N - 1). */
+export async function documentAtVersion(ledger: Ledger, serviceId: string, environment: string, version: number): Promise<JsonObject | undefined> {
+  if (!Number.isInteger(version) || version < 1) return undefined;
+  for await (const recorded of ledger.store.readStream(configurationStream(serviceId, environment), { fromRevision: BigInt(version - 1), maxCount: 1 })) {
+    return recorded.data.configuration as JsonObject;
+  }
+  return undefined;
+}
+
+type CommandWithoutSchema = DistributiveOmit<ConfigurationCommand, 'validate' | 'schemaVersion'>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+export async function executeConfigurationCommand(ledger: Ledger, request: FastifyRequest, command: CommandWithoutSchema): Promise<WriteAnswer> {
+  requireEnvironment(ledger, command.environment);
+  const schema = await activeValidator(ledger, command.serviceId);
+  const result = await handle(
+    ledger.store,
+    configurationStream(command.serviceId, command.environment),
+    configurationDecider,
+    { ...command, ...schema } as ConfigurationCommand,
+    commandContext(request, command.changeReason),
+  );
+  const state = result.state;
+  if (state.status !== 'active') throw new Error('a configuration command left no configuration');
+  const event = result.events[0];
+  return {
+    serviceId: command.serviceId,
+    environment: command.environment,
+    version: state.version,
+    checksum: state.checksum,
+    position: Number(result.position),
+    changedKeys: event ? event.data.changedKeys : [],
+    created: event?.type === 'ConfigurationCreated',
+  };
+}

@@ -1,0 +1,177 @@
+import mergePatch from 'json-merge-patch';
+import type { ConfigurationChange, ConfigurationEvent, ConfigurationOperation } from '#events/configuration.ts';
+import type { JsonObject, JsonValue } from '#events/metadata.ts';
+import { checksumOf } from '#services/shared/canonical.ts';
+import type { Decider } from '#services/shared/command-handler.ts';
+import {
+  ConfigurationExists,
+  ConfigurationNotFound,
+  DomainError,
+  KeyNotFound,
+  ValidationFailed,
+  VersionConflict,
+  VersionNotFound,
+} from '#services/shared/errors.ts';
+import type { Validator } from '#services/schemas/validator.ts';
+import { deletePath, diffDocuments, isObject, setPath } from './paths.ts';
+
+export type ConfigurationState =
+  | { status: 'absent' }
+  | { status: 'active'; serviceId: string; environment: string; version: number; configuration: JsonObject; checksum: string };
+
+export interface BatchOperation {
+  id: string;
+  type: 'SET' | 'DELETE';
+  key: string;
+  value?: JsonValue;
+}
+
+interface CommandBase {
+  serviceId: string;
+  environment: string;
+  changeReason?: string;
+  expectedVersion?: number;
+  /** The service's active schema, applied to the resulting document. */
+  validate: Validator;
+  schemaVersion?: number;
+}
+
+export type ConfigurationCommand = CommandBase &
+  (
+    | { type: 'Create'; configuration: JsonObject }
+    | { type: 'Replace'; configuration: JsonObject }
+    | { type: 'Patch'; patch: JsonObject }
+    | { type: 'SetKey'; key: string; value: JsonValue }
+    | { type: 'DeleteKey'; key: string }
+    | { type: 'Batch'; operations: BatchOperation[] }
+    | { type: 'Rollback'; targetVersion: number; targetConfiguration: JsonObject | undefined }
+  );
+
+export const initialState: ConfigurationState = { status: 'absent' };
+
+export function decide(command: ConfigurationCommand, state: ConfigurationState): ConfigurationEvent[] {
+  if (command.type === 'Create' && state.status === 'active') throw ConfigurationExists(command.serviceId, command.environment, state.version);
+  if (state.status === 'absent' && command.type !== 'Create' && command.type !== 'Replace') {
+    throw ConfigurationNotFound(command.serviceId, command.environment);
+  }
+  const currentVersion = state.status === 'active' ? state.version : 0;
+  if (command.expectedVersion !== undefined && command.expectedVersion !== currentVersion) {
+    throw VersionConflict(currentVersion, command.expectedVersion);
+  }
+  const before = state.status === 'active' ? state.configuration : {};
+  const after = nextDocument(command, before, currentVersion);
+
+  const errors = command.validate(after);
+  if (errors.length > 0) throw ValidationFailed(errors);
+
+  const changes = diffDocuments(before, after);
+  if (state.status === 'active' && changes.length === 0 && command.type !== 'Rollback') return [];
+
+  const change: ConfigurationChange = {
+    serviceId: command.serviceId,
+    environment: command.environment,
+    version: currentVersion + 1,
+    configuration: after,
+    checksum: checksumOf(after),
+    changedKeys: changes.map((c) => c.path),
+    changes,
+    operation: operationOf(command, state),
+    ...(command.changeReason ? { changeReason: command.changeReason } : {}),
+    ...(command.schemaVersion !== undefined ? { validatedAgainstSchema: command.schemaVersion } : {}),
+  };
+  if (state.status === 'absent') return [{ type: 'ConfigurationCreated', data: change }];
+  if (command.type === 'Rollback') return [{ type: 'ConfigurationRolledBack', data: { ...change, restoredVersion: command.targetVersion } }];
+  return [{ type: 'ConfigurationUpdated', data: change }];
+}
+
+function nextDocument(command: ConfigurationCommand, before: JsonObject, currentVersion: number): JsonObject {
+  switch (command.type) {
+    case 'Create':
+    case 'Replace':
+      return command.configuration;
+    case 'Patch': {
+      const patched: unknown = mergePatch.apply(structuredClone(before), command.patch);
+      if (!isObject(patched)) throw new DomainError('VALIDATION_ERROR', 400, 'a merge patch must leave an object', { errors: [] });
+      return patched;
+    }
+    case 'SetKey':
+      return setPath(before, command.key, command.value);
+    case 'DeleteKey': {
+      const without = deletePath(before, command.key);
+      if (!without) throw KeyNotFound(command.key);
+      return without;
+    }
+    case 'Batch':
+      return applyBatch(before, command.operations);
+    case 'Rollback':
+      if (command.targetVersion < 1 || command.targetVersion >= currentVersion || !command.targetConfiguration) {
+        throw VersionNotFound(command.targetVersion);
+      }
+      return command.targetConfiguration;
+    default: {
+      const unknownCommand: never = command;
+      throw new Error(`unknown command ${JSON.stringify(unknownCommand)}`);
+    }
+  }
+}
+
+function applyBatch(before: JsonObject, operations: BatchOperation[]): JsonObject {
+  let document = before;
+  for (const operation of operations) {
+    try {
+      if (operation.type === 'SET') {
+        if (operation.value === undefined) throw new DomainError('VALIDATION_ERROR', 400, `operation ${operation.id}: SET needs a value`, { errors: [] });
+        document = setPath(document, operation.key, operation.value);
+      } else {
+        const without = deletePath(document, operation.key);
+        if (!without) throw KeyNotFound(operation.key);
+        document = without;
+      }
+    } catch (error) {
+      if (error instanceof DomainError) {
+        throw new DomainError(error.code, error.statusCode, `batch operation ${operation.id} failed, nothing was applied: ${error.message}`, {
+          ...error.details,
+          operationId: operation.id,
+        });
+      }
+      throw error;
+    }
+  }
+  return document;
+}
+
+function operationOf(command: ConfigurationCommand, state: ConfigurationState): ConfigurationOperation {
+  if (state.status === 'absent') return 'create';
+  const operations: Record<ConfigurationCommand['type'], ConfigurationOperation> = {
+    Create: 'create',
+    Replace: 'replace',
+    Patch: 'patch',
+    SetKey: 'set',
+    DeleteKey: 'delete',
+    Batch: 'batch',
+    Rollback: 'rollback',
+  };
+  return operations[command.type];
+}
+
+export function evolve(_state: ConfigurationState, event: ConfigurationEvent): ConfigurationState {
+  switch (event.type) {
+    case 'ConfigurationCreated':
+    case 'ConfigurationUpdated':
+    case 'ConfigurationRolledBack': {
+      const { serviceId, environment, version, configuration, checksum } = event.data;
+      return { status: 'active', serviceId, environment, version, configuration, checksum };
+    }
+    default: {
+      const unknownEvent: never = event;
+      throw new Error(`unknown event ${JSON.stringify(unknownEvent)}`);
+    }
+  }
+}
+
+export const configurationDecider: Decider<ConfigurationCommand, ConfigurationState, ConfigurationEvent> = {
+  decide,
+  evolve,
+  initialState,
+  stateInLastEvent: true,
+};

@@ -1,0 +1,102 @@
+import type { JsonObject } from '#events/metadata.ts';
+import type { CurrentConfiguration } from '#projections/configurations/cache.ts';
+import { loadCurrent, loadVersion } from '#projections/configurations/queries.ts';
+import type { Ledger } from '#services/config-api/context.ts';
+import { ConfigurationNotFound, DomainError, EnvironmentNotFound, VersionNotFound } from '#services/shared/errors.ts';
+import { checksumOf } from '#services/shared/canonical.ts';
+import { deepMerge } from './paths.ts';
+
+export interface ConfigurationView {
+  serviceId: string;
+  environment: string;
+  version: number;
+  checksum: string;
+  configuration: JsonObject;
+  updatedAt: string;
+  updatedBy: string;
+  /** The environments merged, farthest ancestor first; only when the environment inherits. */
+  inheritedFrom?: string[];
+  /** Top-level key -> the environment its value came from; with `explain`. */
+  sources?: Record<string, string>;
+}
+
+export async function waitForPosition(ledger: Ledger, minPosition: number | undefined): Promise<void> {
+  if (minPosition === undefined) return;
+  const reached = await ledger.readModels.runner.waitFor(BigInt(minPosition), ledger.readYourWritesTimeoutMs);
+  if (!reached) {
+    throw new DomainError('READ_MODEL_BEHIND', 503, `the read model has not reached position ${minPosition} yet; retry`, {
+      minPosition,
+      position: Number(ledger.readModels.runner.position),
+    });
+  }
+}
+
+export function requireEnvironment(ledger: Ledger, environment: string): void {
+  if (!ledger.readModels.environments.get(environment)) throw EnvironmentNotFound(environment);
+}
+
+/** Current stored configuration of one environment (not merged), from the cache or the read model. */
+export async function currentOf(ledger: Ledger, serviceId: string, environment: string): Promise<CurrentConfiguration | undefined> {
+  const { cache } = ledger.readModels;
+  const cached = cache.get(serviceId, environment);
+  if (cached) return cached;
+  const loaded = await loadCurrent(ledger.db, serviceId, environment);
+  if (loaded) cache.put(loaded);
+  return loaded;
+}
+
+/** The effective configuration: the deep merge along the inheritance chain, or a past version as it was stored. */
+export async function readConfiguration(
+  ledger: Ledger,
+  serviceId: string,
+  environment: string,
+  options: { version?: number; explain?: boolean } = {},
+): Promise<ConfigurationView> {
+  requireEnvironment(ledger, environment);
+  if (options.version !== undefined) {
+    const past = await loadVersion(ledger.db, serviceId, environment, options.version);
+    if (!past) {
+      if (!(await currentOf(ledger, serviceId, environment))) throw ConfigurationNotFound(serviceId, environment);
+      throw VersionNotFound(options.version);
+    }
+    return viewOf(past);
+  }
+
+  const lineage = ledger.readModels.environments.lineage(environment);
+  const layers = (await Promise.all(lineage.map((env) => currentOf(ledger, serviceId, env)))).filter(
+    (layer): layer is CurrentConfiguration => layer !== undefined,
+  );
+  const own = layers.find((layer) => layer.environment === environment);
+  if (layers.length === 0) throw ConfigurationNotFound(serviceId, environment);
+  if (lineage.length === 1 && own) return { ...viewOf(own), ...(options.explain ? { sources: sourcesOf([own]) } : {}) };
+
+  const configuration = layers.reduce<JsonObject>((merged, layer) => deepMerge(merged, layer.configuration), {});
+  const newest = layers.reduce((a, b) => (a.position > b.position ? a : b));
+  return {
+    serviceId,
+    environment,
+    version: own?.version ?? 0,
+    checksum: own?.checksum ?? checksumOf({}),
+    configuration,
+    updatedAt: newest.updatedAt,
+    updatedBy: newest.updatedBy,
+    inheritedFrom: lineage.slice(0, -1),
+    ...(options.explain ? { sources: sourcesOf(layers) } : {}),
+  };
+}
+
+const viewOf = (entry: CurrentConfiguration): ConfigurationView => ({
+  serviceId: entry.serviceId,
+  environment: entry.environment,
+  version: entry.version,
+  checksum: entry.checksum,
+  configuration: entry.configuration,
+  updatedAt: entry.updatedAt,
+  updatedBy: entry.updatedBy,
+});
+
+function sourcesOf(layers: CurrentConfiguration[]): Record<string, string> {
+  const sources: Record<string, string> = {};
+  for (const layer of layers) for (const key of Object.keys(layer.configuration)) sources[key] = layer.environment;
+  return sources;
+}

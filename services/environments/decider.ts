@@ -1,0 +1,73 @@
+import type { EnvironmentDefinition, EnvironmentEvent } from '#events/environments.ts';
+import type { Decider } from '#services/shared/command-handler.ts';
+import { DomainError, EnvironmentNotFound } from '#services/shared/errors.ts';
+
+export type EnvironmentState = { status: 'absent' } | { status: 'active'; definition: EnvironmentDefinition };
+
+/** Present without any event, so every deployment starts with them; they can be redefined like any other. */
+export const BUILT_IN_ENVIRONMENTS: EnvironmentDefinition[] = [
+  { id: 'development', name: 'Development', type: 'development', inheritsFrom: [] },
+  { id: 'testing', name: 'Testing', type: 'testing', inheritsFrom: [] },
+  { id: 'staging', name: 'Staging', type: 'staging', inheritsFrom: [] },
+  { id: 'production', name: 'Production', type: 'production', inheritsFrom: [] },
+];
+
+export const initialStateFor = (id: string): EnvironmentState => {
+  const builtIn = BUILT_IN_ENVIRONMENTS.find((environment) => environment.id === id);
+  return builtIn ? { status: 'active', definition: builtIn } : { status: 'absent' };
+};
+
+export type EnvironmentCommand = {
+  type: 'Define' | 'Redefine';
+  definition: EnvironmentDefinition;
+  /** The inheritance graph of every other environment, to refuse unknown parents and cycles. */
+  parentsOf: Map<string, string[]>;
+};
+
+export function decide(command: EnvironmentCommand, state: EnvironmentState): EnvironmentEvent[] {
+  const { definition } = command;
+  if (command.type === 'Define' && state.status === 'active') {
+    throw new DomainError('ENVIRONMENT_EXISTS', 409, `environment ${definition.id} already exists`, { environment: definition.id });
+  }
+  for (const parent of definition.inheritsFrom) {
+    if (parent !== definition.id && !command.parentsOf.has(parent)) throw EnvironmentNotFound(parent);
+  }
+  const cycle = findCycle(definition.id, new Map(command.parentsOf).set(definition.id, definition.inheritsFrom));
+  if (cycle) {
+    throw new DomainError('INHERITANCE_CYCLE', 400, `inheritance would form a cycle: ${cycle.join(' -> ')}`, { cycle });
+  }
+  if (state.status === 'absent') return [{ type: 'EnvironmentDefined', data: definition }];
+  if (JSON.stringify(state.definition) === JSON.stringify(definition)) return [];
+  return [{ type: 'EnvironmentUpdated', data: definition }];
+}
+
+function findCycle(start: string, parentsOf: Map<string, string[]>): string[] | undefined {
+  const walk = (id: string, path: string[]): string[] | undefined => {
+    if (path.includes(id)) return [...path, id];
+    for (const parent of parentsOf.get(id) ?? []) {
+      const cycle = walk(parent, [...path, id]);
+      if (cycle) return cycle;
+    }
+    return undefined;
+  };
+  return walk(start, []);
+}
+
+export function evolve(_state: EnvironmentState, event: EnvironmentEvent): EnvironmentState {
+  switch (event.type) {
+    case 'EnvironmentDefined':
+    case 'EnvironmentUpdated':
+      return { status: 'active', definition: event.data };
+    default: {
+      const unknownEvent: never = event;
+      throw new Error(`unknown event ${JSON.stringify(unknownEvent)}`);
+    }
+  }
+}
+
+export const environmentDecider: Decider<EnvironmentCommand, EnvironmentState, EnvironmentEvent> = {
+  decide,
+  evolve,
+  initialState: { status: 'absent' },
+  stateInLastEvent: true,
+};

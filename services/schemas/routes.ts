@@ -1,0 +1,64 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { schemaStream } from '#events/schemas.ts';
+import type { JsonObject } from '#events/metadata.ts';
+import { loadSchema } from '#projections/schemas/queries.ts';
+import { waitForPosition } from '#services/configuration/read.ts';
+import { handle } from '#services/shared/command-handler.ts';
+import { SchemaNotFound } from '#services/shared/errors.ts';
+import { JsonDocument, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
+import { schemaDecider } from './decider.ts';
+
+const tags = ['schemas'];
+const params = Type.Object({ serviceId: ServiceId });
+
+export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { ledger } = app;
+
+  app.get(
+    '/configurations/:serviceId/schema',
+    {
+      config: { permission: 'read' },
+      schema: {
+        tags,
+        summary: 'The active JSON Schema of a service, or a given version',
+        params,
+        querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })), minPosition: Type.Optional(Position) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      await waitForPosition(ledger, request.query.minPosition);
+      const schema = await loadSchema(ledger.db, request.params.serviceId, request.query.version);
+      if (!schema) throw SchemaNotFound(request.params.serviceId);
+      return ok(schema);
+    },
+  );
+
+  app.put(
+    '/configurations/:serviceId/schema',
+    {
+      config: { permission: 'write' },
+      schema: {
+        tags,
+        summary: 'Register a new schema version (JSON Schema draft 2020-12, or draft-07 via $schema); later writes are validated against it',
+        params,
+        body: Type.Object({ schema: JsonDocument, changeReason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }),
+      },
+    },
+    async (request, reply) => {
+      const { serviceId } = request.params;
+      const result = await handle(
+        ledger.store,
+        schemaStream(serviceId),
+        schemaDecider,
+        { type: 'RegisterSchema', serviceId, schema: request.body.schema as JsonObject },
+        commandContext(request, request.body.changeReason),
+      );
+      if (result.state.status !== 'active') throw new Error('registering a schema left no schema');
+      const created = result.events.length > 0;
+      return reply.status(created ? 201 : 200).send(
+        ok({ serviceId, version: result.state.version, checksum: result.state.checksum, position: Number(result.position) }),
+      );
+    },
+  );
+};

@@ -1,0 +1,69 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { SchemaDraft } from '#events/schemas.ts';
+import type { JsonObject } from '#events/metadata.ts';
+import type { ValidationIssue } from '#services/shared/errors.ts';
+import { checksumOf } from '#services/shared/canonical.ts';
+
+// ajv-formats ships CommonJS; its default export is the plugin function.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;
+
+const DRAFT_07 = 'http://json-schema.org/draft-07/schema';
+
+const engines = {
+  '2020-12': (() => {
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    addFormats(ajv);
+    return ajv;
+  })(),
+  'draft-07': (() => {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(ajv);
+    return ajv;
+  })(),
+};
+
+const compiled = new Map<string, ValidateFunction>();
+
+export type Validator = (document: JsonObject) => ValidationIssue[];
+
+/** Draft 2020-12 unless the schema's `$schema` names draft-07. */
+export function draftOf(schema: JsonObject): SchemaDraft {
+  const declared = typeof schema.$schema === 'string' ? schema.$schema.replace(/#$/, '') : undefined;
+  return declared === DRAFT_07 ? 'draft-07' : '2020-12';
+}
+
+/** Compiles (once per distinct schema) and returns a validator; throws with the reason when the schema is invalid. */
+export function compileSchema(schema: JsonObject, checksum = checksumOf(schema)): Validator {
+  let validate = compiled.get(checksum);
+  if (!validate) {
+    // Two services may reuse one $id; compiled validators are keyed by content instead.
+    const { $id: _id, ...withoutId } = schema;
+    validate = engines[draftOf(schema)].compile(withoutId);
+    compiled.set(checksum, validate);
+  }
+  const run = validate;
+  return (document) => (run(document) ? [] : (run.errors ?? []).map(toIssue));
+}
+
+export function schemaProblem(schema: JsonObject): string | undefined {
+  try {
+    compileSchema(schema);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+export const acceptAll: Validator = () => [];
+
+function toIssue(error: ErrorObject): ValidationIssue {
+  const base = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'));
+  if (error.keyword === 'required') base.push(String((error.params as { missingProperty: string }).missingProperty));
+  if (error.keyword === 'additionalProperties') base.push(String((error.params as { additionalProperty: string }).additionalProperty));
+  return { path: base.join('.'), message: error.message ?? error.keyword };
+}

@@ -1,0 +1,45 @@
+/** A business failure with its machine-readable code and HTTP status; the error handler turns it into a response. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: string,
+    readonly statusCode: number,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+export const VersionConflict = (currentVersion: number, expectedVersion: number) =>
+  new DomainError('VERSION_CONFLICT', 409, `expected version ${expectedVersion} but the current version is ${currentVersion}`, {
+    currentVersion,
+    expectedVersion,
+  });
+
+export const ValidationFailed = (errors: ValidationIssue[], message = 'the configuration does not match the schema') =>
+  new DomainError('VALIDATION_ERROR', 400, message, { errors });
+
+export const ConfigurationNotFound = (serviceId: string, environment: string) =>
+  new DomainError('CONFIGURATION_NOT_FOUND', 404, `no configuration for ${serviceId} in ${environment}`, { serviceId, environment });
+
+export const ConfigurationExists = (serviceId: string, environment: string, currentVersion: number) =>
+  new DomainError('CONFIGURATION_EXISTS', 409, `a configuration for ${serviceId} in ${environment} already exists`, {
+    serviceId,
+    environment,
+    currentVersion,
+  });
+
+export const KeyNotFound = (key: string) => new DomainError('KEY_NOT_FOUND', 404, `key ${key} does not exist`, { key });
+
+export const VersionNotFound = (version: number) => new DomainError('VERSION_NOT_FOUND', 404, `version ${version} does not exist`, { version });
+
+export const EnvironmentNotFound = (environment: string) =>
+  new DomainError('ENVIRONMENT_NOT_FOUND', 404, `environment ${environment} is not defined`, { environment });
+
+export const SchemaNotFound = (serviceId: string) => new DomainError('SCHEMA_NOT_FOUND', 404, `no schema registered for ${serviceId}`, { serviceId });

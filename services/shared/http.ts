@@ -1,0 +1,45 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import type { CommandContext } from './command-handler.ts';
+import { DomainError } from './errors.ts';
+
+export const ServiceId = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,99}$', description: 'lower-case letters, digits and dashes' });
+export const EnvironmentId = Type.String({ pattern: '^[a-z][a-z0-9_]{0,49}$', description: 'lower-case letters, digits and underscores' });
+export const Key = Type.String({
+  pattern: '^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*$',
+  maxLength: 500,
+  description: 'dotted path, e.g. risk.limits.maxPosition',
+});
+export const ChangeReason = Type.String({ maxLength: 1000 });
+export const ExpectedVersion = Type.Integer({ minimum: 0, description: 'the version the change was based on; 409 VERSION_CONFLICT otherwise' });
+export const JsonDocument = Type.Object({}, { additionalProperties: true, description: 'a JSON object' });
+export const AnyJson = Type.Unknown({ description: 'any JSON value' });
+export const Position = Type.Integer({ minimum: 0, description: 'log position; a read with minPosition waits until the read model has it' });
+
+export const EnvironmentQuery = Type.Object({ environment: Type.Optional(EnvironmentId) }, { additionalProperties: false });
+export type EnvironmentQuery = Static<typeof EnvironmentQuery>;
+
+export const DEFAULT_ENVIRONMENT = 'production';
+
+/** The success envelope of every answer. */
+export const ok = <T>(data: T) => ({ success: true as const, data, timestamp: new Date().toISOString() });
+
+export function commandContext(request: FastifyRequest, reason?: string): CommandContext {
+  return {
+    actor: request.principal?.subject ?? 'anonymous',
+    correlationId: String(request.id),
+    ...(reason ? { reason } : {}),
+    sourceIp: request.ip,
+    now: new Date(),
+  };
+}
+
+/** `If-Match: 3` or `If-Match: "3"` (the ETag GET returns); a body `expectedVersion` wins when both are given. */
+export function expectedVersionOf(request: FastifyRequest, fromBody?: number): number | undefined {
+  if (fromBody !== undefined) return fromBody;
+  const header = request.headers['if-match'];
+  if (header === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header);
+  if (!match) throw new DomainError('INVALID_IF_MATCH', 400, 'If-Match must be a configuration version, e.g. If-Match: "3"');
+  return Number(match[1]);
+}
