@@ -24,7 +24,8 @@ export function storageSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): St
 
 /** EVENTSTORE_URL selects EventStoreDB; else DATABASE_URL selects PostgreSQL; else the embedded PGlite in DATA_DIR. */
 export async function openStorage(settings: StorageSettings): Promise<Storage> {
-  const readModels = settings.databaseUrl ? openPostgres(settings.databaseUrl) : await openPGlite(join(settings.dataDir, 'pglite'));
+  const pgliteDir = settings.dataDir.startsWith('memory://') ? settings.dataDir : join(settings.dataDir, 'pglite');
+  const readModels = settings.databaseUrl ? openPostgres(settings.databaseUrl) : await openPGlite(pgliteDir);
   if (settings.eventStoreUrl) {
     const store = createEsdbEventStore(settings.eventStoreUrl);
     return {
@@ -41,7 +42,7 @@ export async function openStorage(settings: StorageSettings): Promise<Storage> {
   return {
     store,
     readModels,
-    describe: settings.databaseUrl ? `PostgreSQL (${redactUrl(settings.databaseUrl)})` : `embedded PGlite (${join(settings.dataDir, 'pglite')})`,
+    describe: settings.databaseUrl ? `PostgreSQL (${redactUrl(settings.databaseUrl)})` : `embedded PGlite (${pgliteDir})`,
     close: async () => {
       await store.close();
       await readModels.close();

@@ -40,7 +40,7 @@ type CommandWithoutSchema = DistributiveOmit<ConfigurationCommand, 'validate' | 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export async function executeConfigurationCommand(ledger: Ledger, request: FastifyRequest, command: CommandWithoutSchema): Promise<WriteAnswer> {
-  requireEnvironment(ledger, command.environment);
+  await requireEnvironment(ledger, command.environment);
   const schema = await activeValidator(ledger, command.serviceId);
   const result = await handle(
     ledger.store,

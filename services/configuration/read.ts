@@ -4,6 +4,9 @@ import { loadCurrent, loadVersion } from '#projections/configurations/queries.ts
 import type { Ledger } from '#services/config-api/context.ts';
 import { ConfigurationNotFound, DomainError, EnvironmentNotFound, VersionNotFound } from '#services/shared/errors.ts';
 import { checksumOf } from '#services/shared/canonical.ts';
+import { environmentStream } from '#events/environments.ts';
+import { loadState } from '#services/shared/command-handler.ts';
+import { environmentDecider, initialStateFor } from '#services/environments/decider.ts';
 import { deepMerge } from './paths.ts';
 
 export interface ConfigurationView {
@@ -31,8 +34,11 @@ export async function waitForPosition(ledger: Ledger, minPosition: number | unde
   }
 }
 
-export function requireEnvironment(ledger: Ledger, environment: string): void {
-  if (!ledger.readModels.environments.get(environment)) throw EnvironmentNotFound(environment);
+/** Known to the in-memory directory, or (just defined, not yet projected) to the log itself. */
+export async function requireEnvironment(ledger: Ledger, environment: string): Promise<void> {
+  if (ledger.readModels.environments.get(environment)) return;
+  const { state } = await loadState(ledger.store, environmentStream(environment), environmentDecider, initialStateFor(environment));
+  if (state.status !== 'active') throw EnvironmentNotFound(environment);
 }
 
 /** Current stored configuration of one environment (not merged), from the cache or the read model. */
@@ -52,7 +58,7 @@ export async function readConfiguration(
   environment: string,
   options: { version?: number; explain?: boolean } = {},
 ): Promise<ConfigurationView> {
-  requireEnvironment(ledger, environment);
+  await requireEnvironment(ledger, environment);
   if (options.version !== undefined) {
     const past = await loadVersion(ledger.db, serviceId, environment, options.version);
     if (!past) {

@@ -202,7 +202,7 @@ export const configurationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { query, params } = request;
       const environment = environmentOf(query);
-      requireEnvironment(ledger, environment);
+      await requireEnvironment(ledger, environment);
       await waitForPosition(ledger, query.minPosition);
       const versions = await listVersions(ledger.db, params.serviceId, environment, { limit: query.limit ?? 100, beforeVersion: query.before });
       if (versions.length === 0 && query.before === undefined) await readConfiguration(ledger, params.serviceId, environment);

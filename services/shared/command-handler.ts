@@ -30,7 +30,7 @@ export interface HandleResult<State, Event> {
   position: bigint;
 }
 
-const MAX_ATTEMPTS = 8;
+const MAX_ATTEMPTS = 10;
 
 /** Narrows a stored event to the domain union; the store only ever holds events this code wrote. */
 export const asDomainEvent = <Event extends DomainEvent>(recorded: RecordedEvent) => ({ type: recorded.type, data: recorded.data }) as Event;
@@ -67,18 +67,42 @@ export async function handle<Command, State, Event extends DomainEvent>(
   context: CommandContext,
   initialState?: State,
 ): Promise<HandleResult<State, Event>> {
-  for (let attempt = 1; ; attempt++) {
-    const loaded = await loadState(store, stream, decider, initialState);
-    const events = decider.decide(command, loaded.state);
-    if (events.length === 0) return { state: loaded.state, events, revision: loaded.revision, position: loaded.position };
-    const expected = loaded.revision < 0n ? 'no_stream' : loaded.revision;
-    try {
-      const appended = await store.append(stream, events.map((event) => toStored(event, context)), expected);
-      const state = events.reduce(decider.evolve, loaded.state);
-      return { state, events, revision: appended.nextRevision, position: appended.position };
-    } catch (error) {
-      if (!(error instanceof WrongExpectedRevision) || attempt >= MAX_ATTEMPTS) throw error;
+  return serialized(store, stream, async () => {
+    for (let attempt = 1; ; attempt++) {
+      const loaded = await loadState(store, stream, decider, initialState);
+      const events = decider.decide(command, loaded.state);
+      if (events.length === 0) return { state: loaded.state, events, revision: loaded.revision, position: loaded.position };
+      const expected = loaded.revision < 0n ? 'no_stream' : loaded.revision;
+      try {
+        const appended = await store.append(stream, events.map((event) => toStored(event, context)), expected);
+        const state = events.reduce(decider.evolve, loaded.state);
+        return { state, events, revision: appended.nextRevision, position: appended.position };
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevision) || attempt >= MAX_ATTEMPTS) throw error;
+        // Another instance wrote the stream: back off a little, with jitter, before deciding again.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+      }
     }
+  });
+}
+
+/**
+ * Commands on one stream run one after another inside this process, so a hot
+ * stream costs no retries; conflicts then only come from other instances.
+ */
+const queuesByStore = new WeakMap<EventStore, Map<string, Promise<unknown>>>();
+
+async function serialized<T>(store: EventStore, stream: string, work: () => Promise<T>): Promise<T> {
+  let streamQueues = queuesByStore.get(store);
+  if (!streamQueues) queuesByStore.set(store, (streamQueues = new Map()));
+  const previous = streamQueues.get(stream) ?? Promise.resolve();
+  const current = previous.then(work, work);
+  const tail = current.catch(() => undefined);
+  streamQueues.set(stream, tail);
+  try {
+    return await current;
+  } finally {
+    if (streamQueues.get(stream) === tail) streamQueues.delete(stream);
   }
 }
 

@@ -1,0 +1,31 @@
+.PHONY: run test typecheck bench deps postgres clean
+
+NODE_MODULES := node_modules/.package-lock.json
+
+## run: start the service on the embedded default (PGlite in ./data), printing its URL and an admin token
+run: $(NODE_MODULES)
+	node --import tsx services/config-api/main.ts
+
+## test: install dependencies, make sure PostgreSQL runs, type-check, run the whole suite
+test: $(NODE_MODULES) postgres typecheck
+	npx vitest run
+
+typecheck: $(NODE_MODULES)
+	npx tsc --noEmit
+
+## bench: GET/PUT throughput and write-to-read-model delay on PostgreSQL, side by side with etcd
+bench: $(NODE_MODULES) postgres
+	bench/etcd.sh ensure-installed
+	node --import tsx bench/run.ts
+
+deps: $(NODE_MODULES)
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+postgres:
+	infra/postgres/ensure-running.sh
+
+clean:
+	rm -rf data bench/results/latest.json

@@ -1,0 +1,55 @@
+import { mintToken } from '#infra/auth/tokens.ts';
+import { openStorage, type Storage } from '#infra/eventstore/select.ts';
+import { buildApp } from '#services/config-api/app.ts';
+import type { FastifyInstance } from 'fastify';
+import { createTestDatabase, type TestDatabase } from './postgres.ts';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-signing';
+
+export interface TestServer {
+  baseUrl: string;
+  app: FastifyInstance;
+  storage: Storage;
+  databaseUrl?: string;
+  token(subject: string, roles: string[]): Promise<string>;
+  /** Real HTTP: JSON in, parsed JSON out. */
+  call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/** The API listening on a free loopback port, on a fresh PostgreSQL database (or an in-memory PGlite). */
+export async function startTestServer(options: { store?: 'postgres' | 'pglite'; bodyLimit?: number } = {}): Promise<TestServer> {
+  let database: TestDatabase | undefined;
+  if ((options.store ?? 'postgres') === 'postgres') database = await createTestDatabase();
+  const storage = await openStorage({ databaseUrl: database?.url, dataDir: 'memory://' });
+  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, bodyLimit: options.bodyLimit });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error('server did not bind a TCP port');
+  const baseUrl = `http://127.0.0.1:${address.port}/api/v1`;
+  return {
+    baseUrl,
+    app,
+    storage,
+    databaseUrl: database?.url,
+    token: (subject, roles) => mintToken(TEST_JWT_SECRET, { subject, roles }),
+    async call(method, path, { token, body, headers = {} } = {}) {
+      const response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+    },
+    async close() {
+      await app.close();
+      await storage.close();
+      await database?.drop();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+
+/** Starts the real entry point, as `make run` does, and resolves with everything it printed once it listens. */
+function startService(dataDir: string, port: number): Promise<{ child: ChildProcess; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/config-api/main.ts'], {
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), DATABASE_URL: '', EVENTSTORE_URL: '', JWT_SECRET: '', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`service did not start:\n${output}`)), 30_000);
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('CONFIGLEDGER_TOKEN')) {
+        clearTimeout(timer);
+        resolve({ child, output });
+      }
+    };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    child.on('exit', (code) => reject(new Error(`service exited with ${code}:\n${output}`)));
+  });
+}
+
+const stop = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => {
+    child.removeAllListeners('exit');
+    child.on('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+
+describe('the service on the embedded default (what make run starts)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'configledger-embedded-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('prints where it listens and an admin token once, keeps secrets 0600, and keeps data across restarts', async () => {
+    const port = await freePort();
+    const first = await startService(dataDir, port);
+    expect(first.output).toContain(`http://127.0.0.1:${port}/api/v1`);
+    const token = /export CONFIGLEDGER_TOKEN=(\S+)/.exec(first.output)![1]!;
+    expect(statSync(join(dataDir, 'secrets', 'jwt-secret')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dataDir, 'secrets', 'admin-token')).mode & 0o777).toBe(0o600);
+
+    const base = `http://127.0.0.1:${port}/api/v1`;
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    expect((await fetch(`${base}/configurations/svc`, { method: 'PUT', headers, body: '{"configuration":{"a":1}}' })).status).toBe(201);
+    expect(await stop(first.child)).toBe(0);
+
+    const second = await startService(dataDir, port);
+    expect(second.output).not.toContain(token);
+    const read = await fetch(`${base}/configurations/svc`, { headers });
+    expect(read.status).toBe(200);
+    expect(((await read.json()) as { data: { configuration: unknown } }).data.configuration).toEqual({ a: 1 });
+    expect((await fetch(`${base}/configurations/svc`)).status).toBe(401);
+    expect(await stop(second.child)).toBe(0);
+  });
+});
