@@ -2,10 +2,13 @@ import type { SqlExecutor } from '#infra/postgres/database.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import type { EventMetadata } from '#events/metadata.ts';
 
-/** Turns one event into row changes, inside the runner's transaction. Must be idempotent per event. */
+/**
+ * Turns a batch of events (in log order) into row changes, inside the runner's
+ * transaction. Set-based SQL per batch keeps replay fast; idempotent per event.
+ */
 export interface Projection {
   name: string;
-  apply(tx: SqlExecutor, event: RecordedEvent): Promise<void>;
+  apply(tx: SqlExecutor, events: RecordedEvent[]): Promise<void>;
 }
 
 /** Metadata as written by the command handler; older or foreign events may lack fields. */

@@ -44,9 +44,7 @@ export async function applyBatch(db: Database, name: string, projections: Projec
     const checkpoint = BigInt(rows[0]!.position);
     const fresh = events.filter((event) => event.position > checkpoint);
     if (fresh.length === 0) return;
-    for (const event of fresh) {
-      for (const projection of projections) await projection.apply(tx, event);
-    }
+    for (const projection of projections) await projection.apply(tx, fresh);
     await tx.query('UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1', [
       name,
       fresh[fresh.length - 1]!.position.toString(),

@@ -1,35 +1,42 @@
+import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import { type Projection, actorOf, metadataOf, occurredAt } from '../projection.ts';
+
+const text = (value: unknown) => (typeof value === 'string' ? value : null);
+
+function auditRow(recorded: RecordedEvent) {
+  const metadata = metadataOf(recorded);
+  const data = recorded.data;
+  return {
+    position: recorded.position.toString(),
+    event_id: recorded.id,
+    event_type: recorded.type,
+    stream_name: recorded.streamName,
+    service_id: text(data.serviceId),
+    environment: text(data.environment) ?? (recorded.type.startsWith('Environment') ? text(data.id) : null),
+    actor: actorOf(recorded),
+    correlation_id: metadata.correlationId ?? null,
+    reason: metadata.reason ?? text(data.changeReason),
+    source_ip: metadata.sourceIp ?? null,
+    summary: {
+      ...(data.version !== undefined ? { version: data.version } : {}),
+      ...(Array.isArray(data.changedKeys) ? { changedKeys: data.changedKeys } : {}),
+      ...(data.restoredVersion !== undefined ? { restoredVersion: data.restoredVersion } : {}),
+    },
+    occurred_at: occurredAt(recorded),
+  };
+}
 
 /** Every event, with who, why and a short summary; the values themselves stay in the log. */
 export const auditProjection: Projection = {
   name: 'audit',
-  async apply(tx, recorded) {
-    const metadata = metadataOf(recorded);
-    const data = recorded.data;
-    const text = (value: unknown) => (typeof value === 'string' ? value : null);
-    const summary = {
-      ...(data.version !== undefined ? { version: data.version } : {}),
-      ...(Array.isArray(data.changedKeys) ? { changedKeys: data.changedKeys } : {}),
-      ...(data.restoredVersion !== undefined ? { restoredVersion: data.restoredVersion } : {}),
-      ...(data.changeReason !== undefined ? { changeReason: data.changeReason } : {}),
-    };
+  async apply(tx, events) {
     await tx.query(
       `INSERT INTO audit_log (position, event_id, event_type, stream_name, service_id, environment, actor, correlation_id, reason, source_ip, summary, occurred_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
-      [
-        recorded.position.toString(),
-        recorded.id,
-        recorded.type,
-        recorded.streamName,
-        text(data.serviceId),
-        text(data.environment) ?? (recorded.type.startsWith('Environment') ? text(data.id) : null),
-        actorOf(recorded),
-        metadata.correlationId ?? null,
-        metadata.reason ?? text(data.changeReason),
-        metadata.sourceIp ?? null,
-        JSON.stringify(summary),
-        occurredAt(recorded),
-      ],
+       SELECT position, event_id, event_type, stream_name, service_id, environment, actor, correlation_id, reason, source_ip, summary, occurred_at
+       FROM jsonb_to_recordset($1::jsonb) AS r(position bigint, event_id uuid, event_type text, stream_name text, service_id text, environment text,
+         actor text, correlation_id text, reason text, source_ip text, summary jsonb, occurred_at timestamptz)
+       ON CONFLICT DO NOTHING`,
+      [JSON.stringify(events.map(auditRow))],
     );
   },
 };

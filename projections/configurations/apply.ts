@@ -5,46 +5,63 @@ import { type Projection, actorOf, metadataOf, occurredAt } from '../projection.
 
 const types = new Set<string>(CONFIGURATION_EVENT_TYPES);
 
+/** Current configuration per (service, environment) and one history row per version. */
 export const configurationsProjection: Projection = {
   name: 'configurations',
-  async apply(tx, recorded) {
-    if (!types.has(recorded.type)) return;
-    const event = asDomainEvent<ConfigurationEvent>(recorded);
-    const data = event.data;
-    const actor = actorOf(recorded);
-    const at = occurredAt(recorded);
-    await tx.query(
-      `INSERT INTO service_configurations
-         (service_id, environment, version, configuration_data, checksum, created_at, created_by, updated_at, updated_by, position)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $7, $8)
-       ON CONFLICT (service_id, environment) DO UPDATE SET
-         version = EXCLUDED.version, configuration_data = EXCLUDED.configuration_data, checksum = EXCLUDED.checksum,
-         updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, position = EXCLUDED.position
-       WHERE service_configurations.version < EXCLUDED.version`,
-      [data.serviceId, data.environment, data.version, JSON.stringify(data.configuration), data.checksum, at, actor, recorded.position.toString()],
-    );
+  async apply(tx, events) {
+    const rows = events
+      .filter((recorded) => types.has(recorded.type))
+      .map((recorded) => {
+        const event = asDomainEvent<ConfigurationEvent>(recorded);
+        const { data } = event;
+        return {
+          service_id: data.serviceId,
+          environment: data.environment,
+          version: data.version,
+          configuration_data: data.configuration,
+          checksum: data.checksum,
+          change_type: data.operation,
+          changed_keys: data.changedKeys,
+          changes: data.changes,
+          change_reason: data.changeReason ?? null,
+          restored_version: event.type === 'ConfigurationRolledBack' ? event.data.restoredVersion : null,
+          changed_by: actorOf(recorded),
+          changed_at: occurredAt(recorded),
+          correlation_id: metadataOf(recorded).correlationId ?? null,
+          position: recorded.position.toString(),
+        };
+      });
+    if (rows.length === 0) return;
+    const batch = JSON.stringify(rows);
     await tx.query(
       `INSERT INTO configuration_history
          (service_id, environment, version, configuration_data, checksum, change_type, changed_keys, changes, change_reason,
           restored_version, changed_by, changed_at, correlation_id, position)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+       SELECT service_id, environment, version, configuration_data, checksum, change_type,
+              ARRAY(SELECT jsonb_array_elements_text(changed_keys)), changes, change_reason,
+              restored_version, changed_by, changed_at, correlation_id, position
+       FROM jsonb_to_recordset($1::jsonb) AS r(service_id text, environment text, version integer, configuration_data jsonb, checksum text,
+         change_type text, changed_keys jsonb, changes jsonb, change_reason text, restored_version integer, changed_by text,
+         changed_at timestamptz, correlation_id text, position bigint)
        ON CONFLICT DO NOTHING`,
-      [
-        data.serviceId,
-        data.environment,
-        data.version,
-        JSON.stringify(data.configuration),
-        data.checksum,
-        data.operation,
-        data.changedKeys,
-        JSON.stringify(data.changes),
-        data.changeReason ?? null,
-        event.type === 'ConfigurationRolledBack' ? event.data.restoredVersion : null,
-        actor,
-        at,
-        metadataOf(recorded).correlationId ?? null,
-        recorded.position.toString(),
-      ],
+      [batch],
+    );
+    // The newest version per configuration wins; `created_*` come from the oldest in the batch and only count for a new row.
+    await tx.query(
+      `INSERT INTO service_configurations
+         (service_id, environment, version, configuration_data, checksum, created_at, created_by, updated_at, updated_by, position)
+       SELECT DISTINCT ON (service_id, environment)
+              service_id, environment, version, configuration_data, checksum,
+              first_value(changed_at) OVER w, first_value(changed_by) OVER w, changed_at, changed_by, position
+       FROM jsonb_to_recordset($1::jsonb) AS r(service_id text, environment text, version integer, configuration_data jsonb, checksum text,
+         changed_by text, changed_at timestamptz, position bigint)
+       WINDOW w AS (PARTITION BY service_id, environment ORDER BY version)
+       ORDER BY service_id, environment, version DESC
+       ON CONFLICT (service_id, environment) DO UPDATE SET
+         version = EXCLUDED.version, configuration_data = EXCLUDED.configuration_data, checksum = EXCLUDED.checksum,
+         updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, position = EXCLUDED.position
+       WHERE service_configurations.version < EXCLUDED.version`,
+      [batch],
     );
   },
 };

@@ -1,0 +1,181 @@
+/**
+ * make bench: configledger on PostgreSQL against etcd on the same machine, same
+ * value size, same concurrency. Prints a table and writes bench/results/latest.json.
+ */
+import autocannon, { type Request } from 'autocannon';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { mintToken } from '#infra/auth/tokens.ts';
+import { createTestDatabase } from '#infra/testing/postgres.ts';
+import { launch, stopProcess, waitUntil } from './processes.ts';
+
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const SERVICES = 64;
+const VISIBILITY_SAMPLES = Number(process.env.BENCH_VISIBILITY_SAMPLES ?? 500);
+const API_PORT = 18011;
+const ETCD_PORT = 23790;
+const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
+
+/** About 256 bytes of JSON, the shape of a small trading-service configuration. */
+const documentFor = (i: number) => ({
+  risk: { maxPosition: 1_000_000 + i, maxOrderValue: 250_000, killSwitch: false },
+  venues: ['XNYS', 'XNAS', 'ARCX'],
+  limits: { counter: 0, ordersPerSecond: 500 },
+  feed: { depth: 10, conflationMs: 5, endpoint: 'md-feed.internal:9000' },
+});
+const VALUE_BYTES = JSON.stringify(documentFor(0)).length;
+
+interface Figures {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(url: string, requests: Request[], label: string): Promise<Figures> {
+  process.stderr.write(`  ${label} (${DURATION_S}s, ${CONNECTIONS} connections)...\n`);
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, requests });
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx + result.timeouts,
+  };
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+
+async function benchConfigledger() {
+  const database = await createTestDatabase('configledger_bench');
+  const service = launch(process.execPath, ['--import', 'tsx', 'services/config-api/main.ts'], {
+    ...process.env,
+    DATABASE_URL: database.url,
+    JWT_SECRET,
+    PORT: String(API_PORT),
+    LOG_LEVEL: 'warn',
+    EVENTSTORE_URL: '',
+  });
+  const base = `http://127.0.0.1:${API_PORT}/api/v1`;
+  try {
+    await waitUntil(async () => (await fetch(`${base}/health`)).ok, 30_000, 'configledger');
+    const token = await mintToken(JWT_SECRET, { subject: 'bench', roles: ['writer'] });
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    for (let i = 0; i < SERVICES; i++) {
+      const response = await fetch(`${base}/configurations/bench-${i}`, { method: 'PUT', headers, body: JSON.stringify({ configuration: documentFor(i) }) });
+      if (!response.ok) throw new Error(`seeding failed: ${response.status} ${await response.text()}`);
+    }
+
+    let n = 0;
+    const get = await load(
+      base,
+      [{ method: 'GET', headers, setupRequest: (request) => ({ ...request, path: `/api/v1/configurations/bench-${n++ % SERVICES}` }) }],
+      'configledger GET',
+    );
+    const put = await load(
+      base,
+      [
+        {
+          method: 'PUT',
+          headers,
+          setupRequest: (request) => {
+            n++;
+            return { ...request, path: `/api/v1/configurations/bench-${n % SERVICES}/limits.counter`, body: JSON.stringify({ value: n }) };
+          },
+        },
+      ],
+      'configledger PUT (one key changed, durable commit)',
+    );
+
+    process.stderr.write(`  write -> read model visibility (${VISIBILITY_SAMPLES} sequential writes)...\n`);
+    const delays: number[] = [];
+    for (let i = 0; i < VISIBILITY_SAMPLES; i++) {
+      const written = await fetch(`${base}/configurations/bench-${i % SERVICES}/limits.counter`, { method: 'PUT', headers, body: JSON.stringify({ value: -i }) });
+      const { data } = (await written.json()) as { data: { position: number } };
+      const answered = performance.now();
+      const read = await fetch(`${base}/configurations/bench-${i % SERVICES}?minPosition=${data.position}`, { headers });
+      await read.arrayBuffer();
+      if (!read.ok) throw new Error(`read-your-write failed with ${read.status}`);
+      delays.push(performance.now() - answered);
+    }
+    delays.sort((a, b) => a - b);
+    const visibility = { p50: round(percentile(delays, 50)), p99: round(percentile(delays, 99)), samples: delays.length };
+    return { get, put, visibility };
+  } finally {
+    await stopProcess(service.child);
+    await database.drop();
+  }
+}
+
+async function benchEtcd() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'configledger-bench-etcd-'));
+  const url = `http://127.0.0.1:${ETCD_PORT}`;
+  const etcd = launch('etcd', [
+    '--name', 'bench', '--data-dir', dataDir,
+    '--listen-client-urls', url, '--advertise-client-urls', url,
+    '--listen-peer-urls', 'http://127.0.0.1:23800', '--initial-advertise-peer-urls', 'http://127.0.0.1:23800',
+    '--initial-cluster', 'bench=http://127.0.0.1:23800', '--log-level', 'error',
+  ]);
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  try {
+    await waitUntil(async () => (await fetch(`${url}/health`)).ok, 30_000, 'etcd');
+    for (let i = 0; i < SERVICES; i++) {
+      await fetch(`${url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(`config/bench-${i}`), value: b64(JSON.stringify(documentFor(i))) }) });
+    }
+    let n = 0;
+    const get = await load(
+      url,
+      [{ method: 'POST', path: '/v3/kv/range', setupRequest: (request) => ({ ...request, body: JSON.stringify({ key: b64(`config/bench-${n++ % SERVICES}`) }) }) }],
+      'etcd range',
+    );
+    const put = await load(
+      url,
+      [
+        {
+          method: 'POST',
+          path: '/v3/kv/put',
+          setupRequest: (request) => {
+            n++;
+            const document = { ...documentFor(n % SERVICES), limits: { counter: n, ordersPerSecond: 500 } };
+            return { ...request, body: JSON.stringify({ key: b64(`config/bench-${n % SERVICES}`), value: b64(JSON.stringify(document)) }) };
+          },
+        },
+      ],
+      'etcd put',
+    );
+    return { get, put, version: (await (await fetch(`${url}/version`)).json()) as Record<string, string> };
+  } finally {
+    await stopProcess(etcd.child);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const round = (value: number) => Math.round(value * 100) / 100;
+const ratio = (a: number, b: number) => round(a / b);
+
+process.stderr.write(`configledger vs etcd: ${VALUE_BYTES}-byte configuration, ${CONNECTIONS} connections, ${DURATION_S}s per run\n`);
+const ledger = await benchConfigledger();
+const etcd = await benchEtcd();
+
+const rows = [
+  ['GET configuration', `${ledger.get.requestsPerSecond} req/s`, `${ledger.get.p50} / ${ledger.get.p99} ms`, `${etcd.get.requestsPerSecond} req/s`, `${etcd.get.p50} / ${etcd.get.p99} ms`, `${ratio(ledger.get.requestsPerSecond, etcd.get.requestsPerSecond)}x`, '>= 2x'],
+  ['PUT configuration (durable)', `${ledger.put.requestsPerSecond} req/s`, `${ledger.put.p50} / ${ledger.put.p99} ms`, `${etcd.put.requestsPerSecond} req/s`, `${etcd.put.p50} / ${etcd.put.p99} ms`, `${ratio(ledger.put.requestsPerSecond, etcd.put.requestsPerSecond)}x`, '>= 1x'],
+  ['write -> visible in read model', '', `${ledger.visibility.p50} / ${ledger.visibility.p99} ms`, '', '(linearizable)', '', 'p99 < 5 ms'],
+];
+const header = ['measure', 'configledger', 'p50 / p99', 'etcd', 'p50 / p99', 'ratio', 'target'];
+const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ');
+process.stdout.write(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`);
+process.stdout.write(`errors: configledger GET ${ledger.get.errors}, PUT ${ledger.put.errors}; etcd range ${etcd.get.errors}, put ${etcd.put.errors}\n`);
+
+const results = {
+  at: new Date().toISOString(),
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30), node: process.version },
+  settings: { durationSeconds: DURATION_S, connections: CONNECTIONS, valueBytes: VALUE_BYTES, services: SERVICES },
+  configledger: ledger,
+  etcd,
+  ratios: { get: ratio(ledger.get.requestsPerSecond, etcd.get.requestsPerSecond), put: ratio(ledger.put.requestsPerSecond, etcd.put.requestsPerSecond) },
+};
+writeFileSync('bench/results/latest.json', `${JSON.stringify(results, null, 2)}\n`);
+process.stdout.write('wrote bench/results/latest.json\n');
