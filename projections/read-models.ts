@@ -8,6 +8,7 @@ import { EnvironmentDirectory } from './environments/directory.ts';
 import { type ProjectionRunner, createProjectionRunner } from './runner.ts';
 import { READ_MODEL_SCHEMA } from './schema.ts';
 import { schemasProjection } from './schemas/apply.ts';
+import { observeLog } from '#services/shared/command-handler.ts';
 
 export const READ_MODEL_PROJECTIONS = [configurationsProjection, schemasProjection, environmentsProjection, auditProjection];
 export const READ_MODEL_CHECKPOINT = 'read-models';
@@ -36,6 +37,7 @@ export async function startReadModels(store: EventStore, db: Database, logger?: 
     checkpointName: READ_MODEL_CHECKPOINT,
     logger,
     onApplied: (events) => {
+      observeLog(store, events);
       cache.applyEvents(events);
       environments.applyEvents(events);
     },

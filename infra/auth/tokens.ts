@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT, jwtVerify } from 'jose';
+import { createSecretKey, randomBytes } from 'node:crypto';
+import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
 
 export interface Principal {
   subject: string;
@@ -13,16 +13,36 @@ export class InvalidToken extends Error {}
 const ALGORITHM = 'HS256';
 const encode = (secret: string) => new TextEncoder().encode(secret);
 
-export async function verifyToken(token: string, secret: string): Promise<Principal> {
-  try {
-    const { payload } = await jwtVerify(token, encode(secret), { algorithms: [ALGORITHM] });
+export type TokenVerifier = (token: string) => Promise<Principal>;
+
+const VERIFIED_CACHE_SIZE = 10_000;
+
+/**
+ * Verifies HS256 bearer tokens. The key is imported once, and a verified token
+ * is remembered (bounded, until its own expiry) so a service polling with the
+ * same token does not pay for the signature check on every request.
+ */
+export function createTokenVerifier(secret: string): TokenVerifier {
+  const key = createSecretKey(Buffer.from(secret));
+  const verified = new Map<string, { principal: Principal; expiresAt: number }>();
+  return async (token) => {
+    const known = verified.get(token);
+    if (known && known.expiresAt > Date.now()) return known.principal;
+    if (known) verified.delete(token);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key, { algorithms: [ALGORITHM] }));
+    } catch (error) {
+      throw new InvalidToken(error instanceof Error ? error.message : 'invalid token');
+    }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidToken('the token has no subject');
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((role): role is string => typeof role === 'string') : [];
-    return { subject: payload.sub, roles };
-  } catch (error) {
-    if (error instanceof InvalidToken) throw error;
-    throw new InvalidToken(error instanceof Error ? error.message : 'invalid token');
-  }
+    const principal = { subject: payload.sub, roles };
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    // Tokens without an expiry are re-verified every minute rather than trusted forever.
+    verified.set(token, { principal, expiresAt: Math.min((payload.exp ?? Infinity) * 1000, Date.now() + 60_000) });
+    return principal;
+  };
 }
 
 export async function mintToken(secret: string, principal: Principal, expiresIn = '90d'): Promise<string> {

@@ -15,6 +15,7 @@ import {
 } from './port.ts';
 
 const PAGE_SIZE = 1000;
+const MAX_GROUP = 256;
 /** Safety net only: subscribers are woken by NOTIFY; this bounds the wait if one is ever lost. */
 const IDLE_RECHECK_MS = 1000;
 
@@ -43,6 +44,25 @@ export async function createSqlEventStore(db: Database): Promise<EventStore> {
       unlisten = stop;
     }));
 
+  // Group commit: appends that arrive while a commit is in flight go together in the next one.
+  const pending: PendingAppend[] = [];
+  let flushing = false;
+
+  async function flush(): Promise<void> {
+    flushing = true;
+    while (pending.length > 0) {
+      const group = pending.splice(0, MAX_GROUP);
+      try {
+        settle(group, await appendGroup(db, group));
+      } catch (error) {
+        if (group.length === 1) group[0]!.reject(error);
+        // One bad item (a duplicate event id, say) must not fail the others: retry them one by one.
+        else for (const item of group) await appendGroup(db, [item]).then((rows) => settle([item], rows), item.reject);
+      }
+    }
+    flushing = false;
+  }
+
   async function* readAll(options: ReadAllOptions = {}): AsyncGenerator<RecordedEvent> {
     const backwards = options.direction === 'backwards';
     let cursor = backwards ? (options.toPosition ?? BigInt(Number.MAX_SAFE_INTEGER)) + 1n : (options.fromPosition ?? 0n);
@@ -64,18 +84,11 @@ export async function createSqlEventStore(db: Database): Promise<EventStore> {
   return {
     kind: db.kind,
 
-    async append(stream: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
-      try {
-        const { rows } = await db.query<{ next_revision: string; last_position: string }>(
-          'SELECT next_revision, last_position FROM append_events($1, $2, $3::jsonb)',
-          [stream, encodeExpected(expected).toString(), JSON.stringify(events)],
-        );
-        const row = rows[0]!;
-        return { nextRevision: BigInt(row.next_revision), position: BigInt(row.last_position) };
-      } catch (error) {
-        if (isWrongExpected(error)) throw new WrongExpectedRevision(stream, expected, BigInt(error.detail));
-        throw error;
-      }
+    append(stream: string, events: EventToAppend[], expected: ExpectedRevision): Promise<AppendResult> {
+      return new Promise((resolve, reject) => {
+        pending.push({ stream, events, expected, resolve, reject });
+        if (!flushing) void flush();
+      });
     },
 
     async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncGenerator<RecordedEvent> {
@@ -152,6 +165,36 @@ export async function createSqlEventStore(db: Database): Promise<EventStore> {
   };
 }
 
+interface PendingAppend {
+  stream: string;
+  events: EventToAppend[];
+  expected: ExpectedRevision;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+interface GroupRow extends Row {
+  item: number;
+  next_revision: string;
+  last_position: string;
+  conflict: boolean;
+}
+
+async function appendGroup(db: Database, group: PendingAppend[]): Promise<GroupRow[]> {
+  const items = group.map(({ stream, events, expected }) => ({ stream, expected: encodeExpected(expected).toString(), events }));
+  const { rows } = await db.query<GroupRow>('SELECT item, next_revision, last_position, conflict FROM append_batch($1::jsonb)', [JSON.stringify(items)]);
+  if (rows.length !== group.length) throw new Error(`append_batch answered ${rows.length} rows for ${group.length} appends`);
+  return rows;
+}
+
+function settle(group: PendingAppend[], rows: GroupRow[]): void {
+  for (const row of rows) {
+    const item = group[row.item - 1]!;
+    if (row.conflict) item.reject(new WrongExpectedRevision(item.stream, item.expected, BigInt(row.next_revision)));
+    else item.resolve({ nextRevision: BigInt(row.next_revision), position: BigInt(row.last_position) });
+  }
+}
+
 function allConditions(cursor: bigint, backwards: boolean, options: ReadAllOptions, filter?: EventFilter) {
   const params: unknown[] = [cursor.toString()];
   const conditions = [backwards ? 'position < $1' : 'position > $1'];
@@ -180,10 +223,6 @@ function encodeExpected(expected: ExpectedRevision): bigint {
   if (expected === 'stream_exists') return -3n;
   if (expected < 0n) throw new RangeError(`expected revision must be >= 0, got ${expected}`);
   return expected;
-}
-
-function isWrongExpected(error: unknown): error is { detail: string } {
-  return error instanceof Error && error.message.includes('WRONG_EXPECTED_REVISION') && typeof (error as { detail?: unknown }).detail === 'string';
 }
 
 function toRecorded(row: EventRow): RecordedEvent {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidToken, verifyToken } from '#infra/auth/tokens.ts';
+import { InvalidToken, createTokenVerifier } from '#infra/auth/tokens.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import type { Permission } from './context.ts';
 
@@ -13,6 +13,7 @@ const ROLES_FOR: Record<Exclude<Permission, 'public'>, string[]> = {
  * needs a valid bearer token whose roles grant that permission.
  */
 export function registerAuthentication(app: FastifyInstance, jwtSecret: string): void {
+  const verifyToken = createTokenVerifier(jwtSecret);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const permission = request.routeOptions.config.permission ?? 'write';
     if (permission === 'public' || !request.routeOptions.url) return;
@@ -20,7 +21,7 @@ export function registerAuthentication(app: FastifyInstance, jwtSecret: string):
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) throw new DomainError('UNAUTHORIZED', 401, 'a bearer token is required (Authorization: Bearer <token>)');
     try {
-      request.principal = await verifyToken(match[1]!, jwtSecret);
+      request.principal = await verifyToken(match[1]!);
     } catch (error) {
       if (error instanceof InvalidToken) throw new DomainError('INVALID_TOKEN', 401, `the token was refused: ${error.message}`);
       throw error;

@@ -4,7 +4,7 @@ import { schemaStream } from '#events/schemas.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { commandContext } from '#services/shared/http.ts';
-import { handle, loadState } from '#services/shared/command-handler.ts';
+import { handle, loadCachedState } from '#services/shared/command-handler.ts';
 import { schemaDecider } from '#services/schemas/decider.ts';
 import { acceptAll, compileSchema, type Validator } from '#services/schemas/validator.ts';
 import { configurationDecider, type ConfigurationCommand } from './decider.ts';
@@ -20,9 +20,12 @@ export interface WriteAnswer {
   created: boolean;
 }
 
-/** The service's active JSON Schema, read from its stream so a write never validates against a stale read model. */
+/**
+ * The service's active JSON Schema, from its stream (or this process's copy of
+ * it, which the log keeps current), never from a lagging read model.
+ */
 export async function activeValidator(ledger: Ledger, serviceId: string): Promise<{ validate: Validator; schemaVersion?: number }> {
-  const { state } = await loadState(ledger.store, schemaStream(serviceId), schemaDecider);
+  const { state } = await loadCachedState(ledger.store, schemaStream(serviceId), schemaDecider);
   if (state.status === 'absent') return { validate: acceptAll };
   return { validate: compileSchema(state.schema, state.checksum), schemaVersion: state.version };
 }

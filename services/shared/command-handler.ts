@@ -53,11 +53,72 @@ export async function loadState<Command, State, Event extends DomainEvent>(
   return { state, revision, position };
 }
 
+type Loaded<State> = { state: State; revision: bigint; position: bigint };
+
 /**
- * Read the stream, fold it, decide, append at the revision read. A concurrent
- * append to the same stream makes the append fail; the command is then decided
- * again on the fresh state, so no update is lost and a stale `expectedVersion`
- * in the command surfaces as the decider's own conflict.
+ * The last state this process saw per stream. A command may decide on it
+ * without reading the stream: the append carries the revision, so a stale
+ * entry can only fail the append, never overwrite. Entries are forgotten when
+ * the log shows a newer revision (`observeLog`) or an append conflicts.
+ */
+class StreamStates {
+  private readonly entries = new Map<string, Loaded<unknown>>();
+  private static readonly MAX_ENTRIES = 20_000;
+
+  get<State>(stream: string): Loaded<State> | undefined {
+    return this.entries.get(stream) as Loaded<State> | undefined;
+  }
+
+  set(stream: string, loaded: Loaded<unknown>): void {
+    this.entries.delete(stream);
+    if (this.entries.size >= StreamStates.MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(stream, loaded);
+  }
+
+  forget(stream: string): void {
+    this.entries.delete(stream);
+  }
+
+  observe(events: RecordedEvent[]): void {
+    for (const event of events) {
+      const known = this.entries.get(event.streamName);
+      if (known && event.revision > known.revision) this.entries.delete(event.streamName);
+    }
+  }
+}
+
+const statesByStore = new WeakMap<EventStore, StreamStates>();
+const statesOf = (store: EventStore) => {
+  let states = statesByStore.get(store);
+  if (!states) statesByStore.set(store, (states = new StreamStates()));
+  return states;
+};
+
+/** Called with every event the process sees in the log, so cached stream states never outlive a newer revision. */
+export const observeLog = (store: EventStore, events: RecordedEvent[]) => statesOf(store).observe(events);
+
+/** The last known state of a stream: this process's cached one, else read from the store. */
+export async function loadCachedState<Command, State, Event extends DomainEvent>(
+  store: EventStore,
+  stream: string,
+  decider: Decider<Command, State, Event>,
+  initialState?: State,
+): Promise<Loaded<State> & { cached: boolean }> {
+  const states = statesOf(store);
+  const known = states.get<State>(stream);
+  if (known) return { ...known, cached: true };
+  const loaded = await loadState(store, stream, decider, initialState);
+  states.set(stream, loaded);
+  return { ...loaded, cached: false };
+}
+
+/**
+ * Fold the stream, decide, append at the revision read. A concurrent append to
+ * the same stream makes the append fail; the command is then decided again on
+ * the fresh state, so no update is lost and a stale `expectedVersion` in the
+ * command surfaces as the decider's own conflict. A decision on a cached state
+ * counts only if its append succeeds: a refusal or a no-op is re-decided on
+ * the stream as stored.
  */
 export async function handle<Command, State, Event extends DomainEvent>(
   store: EventStore,
@@ -67,20 +128,36 @@ export async function handle<Command, State, Event extends DomainEvent>(
   context: CommandContext,
   initialState?: State,
 ): Promise<HandleResult<State, Event>> {
+  const states = statesOf(store);
   return serialized(store, stream, async () => {
     for (let attempt = 1; ; attempt++) {
-      const loaded = await loadState(store, stream, decider, initialState);
-      const events = decider.decide(command, loaded.state);
-      if (events.length === 0) return { state: loaded.state, events, revision: loaded.revision, position: loaded.position };
+      const loaded = await loadCachedState(store, stream, decider, initialState);
+      let events: Event[];
+      try {
+        events = decider.decide(command, loaded.state);
+      } catch (error) {
+        if (!loaded.cached) throw error;
+        states.forget(stream);
+        continue;
+      }
+      if (events.length === 0) {
+        if (loaded.cached) {
+          states.forget(stream);
+          continue;
+        }
+        return { state: loaded.state, events, revision: loaded.revision, position: loaded.position };
+      }
       const expected = loaded.revision < 0n ? 'no_stream' : loaded.revision;
       try {
         const appended = await store.append(stream, events.map((event) => toStored(event, context)), expected);
         const state = events.reduce(decider.evolve, loaded.state);
+        states.set(stream, { state, revision: appended.nextRevision, position: appended.position });
         return { state, events, revision: appended.nextRevision, position: appended.position };
       } catch (error) {
+        states.forget(stream);
         if (!(error instanceof WrongExpectedRevision) || attempt >= MAX_ATTEMPTS) throw error;
         // Another instance wrote the stream: back off a little, with jitter, before deciding again.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+        if (!loaded.cached) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
       }
     }
   });
