@@ -36,7 +36,7 @@ export async function startReadModels(store: EventStore, db: Database, logger?: 
     projections: READ_MODEL_PROJECTIONS,
     checkpointName: READ_MODEL_CHECKPOINT,
     logger,
-    onApplied: (events) => {
+    onSeen: (events) => {
       observeLog(store, events);
       cache.applyEvents(events);
       environments.applyEvents(events);

@@ -7,12 +7,14 @@ const MAX_BATCH = 500;
 const RETRY_DELAY_MS = 500;
 
 export interface ProjectionRunner {
-  /** Position of the last event this process has applied (or seen applied) and handed to `onApplied`. */
+  /** Position of the last event committed to the read-model database (by this process or another). */
   readonly position: bigint;
+  /** Position of the last event handed to `onSeen`; runs ahead of `position` while a batch is being written. */
+  readonly seenPosition: bigint;
   readonly lastError: string | undefined;
   start(): Promise<void>;
-  /** Resolves true once `position` reaches `target`, false after `timeoutMs`. */
-  waitFor(target: bigint, timeoutMs: number): Promise<boolean>;
+  /** Resolves true once `position` (or `seenPosition`) reaches `target`, false after `timeoutMs`. */
+  waitFor(target: bigint, timeoutMs: number, stage?: 'seen' | 'applied'): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -22,8 +24,11 @@ export interface RunnerOptions {
   projections: Projection[];
   /** One checkpoint row for the whole group, written in the same transaction as the rows. */
   checkpointName?: string;
-  /** Called after each committed batch, in log order, for in-process caches. */
-  onApplied?: (events: RecordedEvent[]) => void;
+  /**
+   * In-memory projections: called with each batch, in log order, before it is
+   * written to the database, so they never wait for the database's commit.
+   */
+  onSeen?: (events: RecordedEvent[]) => void;
   logger?: { warn(details: object, message: string): void };
 }
 
@@ -39,8 +44,15 @@ export async function readCheckpoint(db: Database, name: string): Promise<bigint
  */
 export async function applyBatch(db: Database, name: string, projections: Projection[], events: RecordedEvent[]): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.query('INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING', [name]);
-    const { rows } = await tx.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE name = $1 FOR UPDATE', [name]);
+    // Read models are derived: a crash that loses the last commits only means replaying them from the
+    // checkpoint, which is written in the same transaction. So they need not wait for the WAL flush.
+    await tx.query('SET LOCAL synchronous_commit = off');
+    // Creates the checkpoint on first use and locks it either way: one statement, one round trip.
+    const { rows } = await tx.query<{ position: string }>(
+      `INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0)
+       ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position`,
+      [name],
+    );
     const checkpoint = BigInt(rows[0]!.position);
     const fresh = events.filter((event) => event.position > checkpoint);
     if (fresh.length === 0) return;
@@ -55,6 +67,7 @@ export async function applyBatch(db: Database, name: string, projections: Projec
 export function createProjectionRunner(options: RunnerOptions): ProjectionRunner {
   const name = options.checkpointName ?? 'read-models';
   let position = 0n;
+  let seenPosition = 0n;
   let lastError: string | undefined;
   let stopped = false;
   let subscription: Subscription | undefined;
@@ -68,11 +81,16 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
       try {
         subscription = options.store.subscribeAll({ fromPosition: position });
         for await (const batch of batches(subscription, MAX_BATCH)) {
+          const last = batch[batch.length - 1]!.position;
+          if (last > seenPosition) {
+            options.onSeen?.(batch.filter((event) => event.position > seenPosition));
+            seenPosition = last;
+            waiters.forEach((wake) => wake());
+          }
           await applyWithRetry(batch);
           if (stopped) return;
-          position = batch[batch.length - 1]!.position;
+          position = last;
           lastError = undefined;
-          options.onApplied?.(batch);
           waiters.forEach((wake) => wake());
         }
       } catch (error) {
@@ -101,18 +119,23 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
     get position() {
       return position;
     },
+    get seenPosition() {
+      return seenPosition;
+    },
     get lastError() {
       return lastError;
     },
     async start() {
       position = await readCheckpoint(options.db, name);
+      seenPosition = position;
       loop = follow();
     },
-    waitFor(target, timeoutMs) {
-      if (position >= target) return Promise.resolve(true);
+    waitFor(target, timeoutMs, stage = 'applied') {
+      const reached = () => (stage === 'seen' ? seenPosition : position) >= target;
+      if (reached()) return Promise.resolve(true);
       return new Promise((resolve) => {
         const wake = () => {
-          if (position < target) return;
+          if (!reached()) return;
           clearTimeout(timer);
           waiters.delete(wake);
           resolve(true);

@@ -23,13 +23,14 @@ export interface ConfigurationView {
   sources?: Record<string, string>;
 }
 
-export async function waitForPosition(ledger: Ledger, minPosition: number | undefined): Promise<void> {
+/** Waits (bounded) until the read models hold `minPosition`: the database ones, or only the in-memory ones. */
+export async function waitForPosition(ledger: Ledger, minPosition: number | undefined, stage: 'seen' | 'applied' = 'applied'): Promise<void> {
   if (minPosition === undefined) return;
-  const reached = await ledger.readModels.runner.waitFor(BigInt(minPosition), ledger.readYourWritesTimeoutMs);
-  if (!reached) {
+  const { runner } = ledger.readModels;
+  if (!(await runner.waitFor(BigInt(minPosition), ledger.readYourWritesTimeoutMs, stage))) {
     throw new DomainError('READ_MODEL_BEHIND', 503, `the read model has not reached position ${minPosition} yet; retry`, {
       minPosition,
-      position: Number(ledger.readModels.runner.position),
+      position: Number(stage === 'seen' ? runner.seenPosition : runner.position),
     });
   }
 }
@@ -41,11 +42,17 @@ export async function requireEnvironment(ledger: Ledger, environment: string): P
   if (state.status !== 'active') throw EnvironmentNotFound(environment);
 }
 
-/** Current stored configuration of one environment (not merged), from the cache or the read model. */
-export async function currentOf(ledger: Ledger, serviceId: string, environment: string): Promise<CurrentConfiguration | undefined> {
+/**
+ * Current stored configuration of one environment (not merged). The cache
+ * holds every configuration changed since the process started, current up to
+ * the events seen; anything else comes from the read-model database once it
+ * holds `minPosition`.
+ */
+export async function currentOf(ledger: Ledger, serviceId: string, environment: string, minPosition?: number): Promise<CurrentConfiguration | undefined> {
   const { cache } = ledger.readModels;
   const cached = cache.get(serviceId, environment);
   if (cached) return cached;
+  await waitForPosition(ledger, minPosition, 'applied');
   const loaded = await loadCurrent(ledger.db, serviceId, environment);
   if (loaded) cache.put(loaded);
   return loaded;
@@ -56,8 +63,9 @@ export async function readConfiguration(
   ledger: Ledger,
   serviceId: string,
   environment: string,
-  options: { version?: number; explain?: boolean } = {},
+  options: { version?: number; explain?: boolean; minPosition?: number } = {},
 ): Promise<ConfigurationView> {
+  await waitForPosition(ledger, options.minPosition, options.version === undefined ? 'seen' : 'applied');
   await requireEnvironment(ledger, environment);
   if (options.version !== undefined) {
     const past = await loadVersion(ledger.db, serviceId, environment, options.version);
@@ -69,7 +77,7 @@ export async function readConfiguration(
   }
 
   const lineage = ledger.readModels.environments.lineage(environment);
-  const layers = (await Promise.all(lineage.map((env) => currentOf(ledger, serviceId, env)))).filter(
+  const layers = (await Promise.all(lineage.map((env) => currentOf(ledger, serviceId, env, options.minPosition)))).filter(
     (layer): layer is CurrentConfiguration => layer !== undefined,
   );
   const own = layers.find((layer) => layer.environment === environment);

@@ -99,8 +99,11 @@ export const configurationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { config: read, schema: { tags, summary: 'The effective configuration of a service in an environment', params: ServiceParams, querystring: ReadQuery } },
     async (request, reply) => {
       const { query } = request;
-      await waitForPosition(ledger, query.minPosition);
-      const view = await readConfiguration(ledger, request.params.serviceId, environmentOf(query), { version: query.version, explain: query.explain });
+      const view = await readConfiguration(ledger, request.params.serviceId, environmentOf(query), {
+        version: query.version,
+        explain: query.explain,
+        minPosition: query.minPosition,
+      });
       return reply.header('etag', `"${view.version}"`).send(ok(view));
     },
   );
@@ -262,8 +265,11 @@ export const configurationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { config: read, schema: { tags, summary: 'The effective configuration in one environment', params: EnvironmentParams, querystring: Type.Omit(ReadQuery, ['environment']) } },
     async (request, reply) => {
       const { query } = request;
-      await waitForPosition(ledger, query.minPosition);
-      const view = await readConfiguration(ledger, request.params.serviceId, request.params.environment, { version: query.version, explain: query.explain });
+      const view = await readConfiguration(ledger, request.params.serviceId, request.params.environment, {
+        version: query.version,
+        explain: query.explain,
+        minPosition: query.minPosition,
+      });
       return reply.header('etag', `"${view.version}"`).send(ok(view));
     },
   );
@@ -282,8 +288,7 @@ export const configurationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { query, params } = request;
-      await waitForPosition(ledger, query.minPosition);
-      const view = await readConfiguration(ledger, params.serviceId, environmentOf(query), { version: query.version });
+      const view = await readConfiguration(ledger, params.serviceId, environmentOf(query), { version: query.version, minPosition: query.minPosition });
       const value = getPath(view.configuration, params.key);
       if (value === undefined) throw KeyNotFound(params.key);
       return ok({ key: params.key, value, version: view.version });
