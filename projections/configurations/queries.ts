@@ -30,24 +30,24 @@ interface CurrentRow {
 
 const iso = (value: Date | string) => new Date(value).toISOString();
 
+const toCurrent = (row: CurrentRow): CurrentConfiguration => ({
+  serviceId: row.service_id,
+  environment: row.environment,
+  version: row.version,
+  checksum: row.checksum,
+  configuration: row.configuration_data,
+  updatedAt: iso(row.updated_at),
+  updatedBy: row.updated_by,
+  position: BigInt(row.position),
+});
+
 export async function loadCurrent(db: SqlExecutor, serviceId: string, environment: string): Promise<CurrentConfiguration | undefined> {
   const { rows } = await db.query<CurrentRow>(
     `SELECT service_id, environment, version, checksum, configuration_data, updated_at, updated_by, position
      FROM service_configurations WHERE service_id = $1 AND environment = $2`,
     [serviceId, environment],
   );
-  const row = rows[0];
-  if (!row) return undefined;
-  return {
-    serviceId: row.service_id,
-    environment: row.environment,
-    version: row.version,
-    checksum: row.checksum,
-    configuration: row.configuration_data,
-    updatedAt: iso(row.updated_at),
-    updatedBy: row.updated_by,
-    position: BigInt(row.position),
-  };
+  return rows[0] && toCurrent(rows[0]);
 }
 
 export async function loadVersion(db: SqlExecutor, serviceId: string, environment: string, version: number): Promise<CurrentConfiguration | undefined> {
@@ -56,18 +56,7 @@ export async function loadVersion(db: SqlExecutor, serviceId: string, environmen
      FROM configuration_history WHERE service_id = $1 AND environment = $2 AND version = $3`,
     [serviceId, environment, version],
   );
-  const row = rows[0];
-  if (!row) return undefined;
-  return {
-    serviceId: row.service_id,
-    environment: row.environment,
-    version: row.version,
-    checksum: row.checksum,
-    configuration: row.configuration_data,
-    updatedAt: iso(row.updated_at),
-    updatedBy: row.updated_by,
-    position: BigInt(row.position),
-  };
+  return rows[0] && toCurrent(rows[0]);
 }
 
 /** Newest first; `beforeVersion` pages backwards. */

@@ -39,7 +39,7 @@ export async function documentAtVersion(ledger: Ledger, serviceId: string, envir
   return undefined;
 }
 
-type CommandWithoutSchema = DistributiveOmit<ConfigurationCommand, 'validate' | 'schemaVersion'>;
+export type CommandWithoutSchema = DistributiveOmit<ConfigurationCommand, 'validate' | 'schemaVersion'>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export async function executeConfigurationCommand(ledger: Ledger, request: FastifyRequest, command: CommandWithoutSchema): Promise<WriteAnswer> {

@@ -9,14 +9,7 @@ import { loadState } from '#services/shared/command-handler.ts';
 import { environmentDecider, initialStateFor } from '#services/environments/decider.ts';
 import { deepMerge } from './paths.ts';
 
-export interface ConfigurationView {
-  serviceId: string;
-  environment: string;
-  version: number;
-  checksum: string;
-  configuration: JsonObject;
-  updatedAt: string;
-  updatedBy: string;
+export interface ConfigurationView extends Omit<CurrentConfiguration, 'position'> {
   /** The environments merged, farthest ancestor first; only when the environment inherits. */
   inheritedFrom?: string[];
   /** Top-level key -> the environment its value came from; with `explain`. */
@@ -99,15 +92,7 @@ export async function readConfiguration(
   };
 }
 
-const viewOf = (entry: CurrentConfiguration): ConfigurationView => ({
-  serviceId: entry.serviceId,
-  environment: entry.environment,
-  version: entry.version,
-  checksum: entry.checksum,
-  configuration: entry.configuration,
-  updatedAt: entry.updatedAt,
-  updatedBy: entry.updatedBy,
-});
+const viewOf = ({ position: _position, ...view }: CurrentConfiguration): ConfigurationView => view;
 
 function sourcesOf(layers: CurrentConfiguration[]): Record<string, string> {
   const sources: Record<string, string> = {};

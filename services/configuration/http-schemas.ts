@@ -1,0 +1,65 @@
+import { Type } from '@sinclair/typebox';
+import { AnyJson, ChangeReason, EnvironmentId, ExpectedVersion, JsonDocument, Key, Position, ServiceId } from '#services/shared/http.ts';
+
+export const tags = ['configurations'];
+export const ServiceParams = Type.Object({ serviceId: ServiceId });
+export const KeyParams = Type.Object({ serviceId: ServiceId, key: Key });
+export const EnvironmentParams = Type.Object({ serviceId: ServiceId, environment: EnvironmentId });
+export const WriteQuery = Type.Object({ environment: Type.Optional(EnvironmentId) }, { additionalProperties: false });
+export const ReadQuery = Type.Object(
+  {
+    environment: Type.Optional(EnvironmentId),
+    version: Type.Optional(Type.Integer({ minimum: 1, description: 'a past version; default: the current one' })),
+    explain: Type.Optional(Type.Boolean({ description: 'say which environment each top-level key came from' })),
+    minPosition: Type.Optional(Position),
+  },
+  { additionalProperties: false },
+);
+export const VersionsQuery = Type.Object(
+  {
+    environment: Type.Optional(EnvironmentId),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    before: Type.Optional(Type.Integer({ minimum: 1, description: 'versions older than this one (paging)' })),
+    minPosition: Type.Optional(Position),
+  },
+  { additionalProperties: false },
+);
+
+const changeFields = { changeReason: Type.Optional(ChangeReason), expectedVersion: Type.Optional(ExpectedVersion) };
+export const DocumentBody = Type.Object({ configuration: JsonDocument, ...changeFields }, { additionalProperties: false });
+export const PatchBody = Type.Object(
+  { patch: Type.Object({}, { additionalProperties: true, description: 'an RFC 7396 JSON Merge Patch; null removes a key' }), ...changeFields },
+  { additionalProperties: false },
+);
+export const KeyBody = Type.Object({ value: AnyJson, ...changeFields }, { additionalProperties: false });
+export const DeleteKeyQuery = Type.Object({ environment: Type.Optional(EnvironmentId), changeReason: Type.Optional(ChangeReason) }, { additionalProperties: false });
+export const RollbackParams = Type.Object({ serviceId: ServiceId, version: Type.Integer({ minimum: 1 }) });
+export const RollbackBody = Type.Optional(Type.Object(changeFields, { additionalProperties: false }));
+export const BatchBody = Type.Object(
+  {
+    operations: Type.Array(
+      Type.Object(
+        { id: Type.String({ minLength: 1, maxLength: 100 }), type: Type.Union([Type.Literal('SET'), Type.Literal('DELETE')]), key: Key, value: Type.Optional(AnyJson) },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 1000 },
+    ),
+    environment: Type.Optional(EnvironmentId),
+    ...changeFields,
+  },
+  { additionalProperties: false },
+);
+export const ValidateBody = Type.Object({ configuration: JsonDocument }, { additionalProperties: false });
+
+export const WriteAnswerSchema = Type.Object({
+  success: Type.Literal(true),
+  data: Type.Object({
+    serviceId: Type.String(),
+    environment: Type.String(),
+    version: Type.Integer(),
+    checksum: Type.String(),
+    position: Type.Integer(),
+    changedKeys: Type.Array(Type.String()),
+  }),
+  timestamp: Type.String({ format: 'date-time' }),
+});
