@@ -45,6 +45,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('x-correlation-id', request.id);
   });
 
+  // An empty JSON body counts as {} (a rollback without a reason); routes that need fields say so in their schema.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
+    body.length === 0 ? done(null, {}) : parseJson(request, body.toString(), done),
+  );
+
   registerErrorHandling(app);
   registerAuthentication(app, options.jwtSecret);
 

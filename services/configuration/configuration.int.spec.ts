@@ -50,20 +50,23 @@ describe('configuration API over HTTP on PostgreSQL', () => {
     expect(current.headers.get('etag')).toBe('"2"');
 
     const rolledBack = await call('POST', '/configurations/order-router/versions/1/rollback', { changeReason: 'limit too high' });
+    const withoutBody = await call('POST', '/configurations/order-router/versions/1/rollback', '', writer, { 'content-type': 'application/json' });
+    expect(withoutBody.status).toBe(200);
     expect(rolledBack.status).toBe(200);
     expect(rolledBack.body.data.version).toBe(3);
     expect(rolledBack.body.data.checksum).toBe(created.body.data.checksum);
 
-    const versions = await call('GET', `/configurations/order-router/versions?minPosition=${rolledBack.body.data.position}`, undefined, reader);
-    expect(versions.body.data.map((v: { version: number }) => v.version)).toEqual([3, 2, 1]);
-    expect(versions.body.data[0]).toMatchObject({
+    const versions = await call('GET', `/configurations/order-router/versions?minPosition=${withoutBody.body.data.position}`, undefined, reader);
+    expect(versions.body.data.map((v: { version: number }) => v.version)).toEqual([4, 3, 2, 1]);
+    expect(versions.body.data[1]).toMatchObject({
       changeType: 'rollback',
       restoredVersion: 1,
       changedBy: 'bob',
       changeReason: 'limit too high',
       changes: [{ path: 'risk.maxPosition', oldValue: 250, newValue: 100 }],
     });
-    expect(versions.body.data[1].changes).toEqual([{ path: 'risk.maxPosition', oldValue: 100, newValue: 250 }]);
+    expect(versions.body.data[0]).toMatchObject({ changeType: 'rollback', restoredVersion: 1, changes: [] });
+    expect(versions.body.data[2].changes).toEqual([{ path: 'risk.maxPosition', oldValue: 100, newValue: 250 }]);
 
     const past = await call('GET', '/configurations/order-router?version=2', undefined, reader);
     expect(past.body.data).toMatchObject({ version: 2, configuration: { risk: { maxPosition: 250 } } });

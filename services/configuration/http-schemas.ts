@@ -34,7 +34,7 @@ export const PatchBody = Type.Object(
 export const KeyBody = Type.Object({ value: AnyJson, ...changeFields }, { additionalProperties: false });
 export const DeleteKeyQuery = Type.Object({ environment: Type.Optional(EnvironmentId), changeReason: Type.Optional(ChangeReason) }, { additionalProperties: false });
 export const RollbackParams = Type.Object({ serviceId: ServiceId, version: Type.Integer({ minimum: 1 }) });
-export const RollbackBody = Type.Optional(Type.Object(changeFields, { additionalProperties: false }));
+export const RollbackBody = Type.Object(changeFields, { additionalProperties: false });
 export const BatchBody = Type.Object(
   {
     operations: Type.Array(
