@@ -8,6 +8,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { mintToken } from '#infra/auth/tokens.ts';
 import { createTestDatabase } from '#infra/testing/postgres.ts';
+import { benchAppends } from './append.ts';
 import { launch, stopProcess, waitUntil } from './processes.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
@@ -161,6 +162,8 @@ const round = (value: number) => Math.round(value * 100) / 100;
 const ratio = (a: number, b: number) => round(a / b);
 
 process.stderr.write(`configledger vs etcd: ${VALUE_BYTES}-byte configuration, ${CONNECTIONS} connections, ${DURATION_S}s per run\n`);
+process.stderr.write('  event store appends (1 and 32 writers)...\n');
+const appends = [await benchAppends(1), await benchAppends(32)];
 const ledger = await benchConfigledger();
 const etcd = await benchEtcd();
 
@@ -174,6 +177,7 @@ const header = ['measure', 'configledger', 'p50 / p99', 'etcd', 'p50 / p99', 'ra
 const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
 const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ');
 process.stdout.write(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`);
+process.stdout.write(appends.map((a) => `event store alone: ${a.appendsPerSecond} appends/s with ${a.writers} writer(s) (group commit)\n`).join(''));
 process.stdout.write(`errors: configledger GET ${ledger.get.errors}, PUT ${ledger.put.errors}; etcd range ${etcd.get.errors}, put ${etcd.put.errors}\n`);
 
 const results = {
@@ -181,6 +185,7 @@ const results = {
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30), node: process.version },
   settings: { durationSeconds: DURATION_S, connections: CONNECTIONS, valueBytes: VALUE_BYTES, services: SERVICES },
   configledger: ledger,
+  eventStoreAppends: appends,
   etcd,
   ratios: { get: ratio(ledger.get.requestsPerSecond, etcd.get.requestsPerSecond), put: ratio(ledger.put.requestsPerSecond, etcd.put.requestsPerSecond) },
 };
