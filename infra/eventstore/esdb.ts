@@ -10,13 +10,11 @@ import {
   jsonEvent,
   streamNameFilter,
   type AllStreamResolvedEvent,
-  type AppendExpectedRevision,
   type Position,
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import {
   type EventStore,
-  type ExpectedRevision,
   type RecordedEvent,
   type Subscription,
   WrongExpectedRevision,
@@ -40,7 +38,7 @@ export function createEsdbEventStore(connectionString: string): EventStore {
         const result = await client.appendToStream(
           stream,
           events.map((event) => jsonEvent({ id: event.id, type: event.type, data: event.data, metadata: event.metadata })),
-          { expectedRevision: toEsdbExpected(expected) },
+          { expectedRevision: expected },
         );
         return { nextRevision: result.nextExpectedRevision, position: result.position?.commit ?? 0n };
       } catch (error) {
@@ -113,10 +111,6 @@ export function createEsdbEventStore(connectionString: string): EventStore {
 
     close: () => client.dispose(),
   };
-}
-
-function toEsdbExpected(expected: ExpectedRevision): AppendExpectedRevision {
-  return expected;
 }
 
 function toRecorded(resolved: AllStreamResolvedEvent | ResolvedEvent): RecordedEvent | undefined {

@@ -18,10 +18,13 @@ export interface TestServer {
 }
 
 /** The API listening on a free loopback port, on a fresh PostgreSQL database (or an in-memory PGlite). */
-export async function startTestServer(options: { store?: 'postgres' | 'pglite'; bodyLimit?: number } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { store?: 'postgres' | 'pglite'; bodyLimit?: number; /** Share another server's database (scale-out). */ databaseUrl?: string } = {},
+): Promise<TestServer> {
   let database: TestDatabase | undefined;
-  if ((options.store ?? 'postgres') === 'postgres') database = await createTestDatabase();
-  const storage = await openStorage({ databaseUrl: database?.url, dataDir: 'memory://' });
+  if (!options.databaseUrl && (options.store ?? 'postgres') === 'postgres') database = await createTestDatabase();
+  const databaseUrl = options.databaseUrl ?? database?.url;
+  const storage = await openStorage({ databaseUrl, dataDir: 'memory://' });
   const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, bodyLimit: options.bodyLimit });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -31,7 +34,7 @@ export async function startTestServer(options: { store?: 'postgres' | 'pglite'; 
     baseUrl,
     app,
     storage,
-    databaseUrl: database?.url,
+    databaseUrl,
     token: (subject, roles) => mintToken(TEST_JWT_SECRET, { subject, roles }),
     async call(method, path, { token, body, headers = {} } = {}) {
       const response = await fetch(`${baseUrl}${path}`, {
