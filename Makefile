@@ -1,4 +1,4 @@
-.PHONY: run test typecheck bench deps postgres clean
+.PHONY: run test typecheck bench deps postgres tools kafka-up kafka-down clean
 
 NODE_MODULES := node_modules/.package-lock.json
 
@@ -6,9 +6,9 @@ NODE_MODULES := node_modules/.package-lock.json
 run: $(NODE_MODULES)
 	node --import tsx services/config-api/main.ts
 
-## test: install dependencies, make sure PostgreSQL runs, type-check, run the whole suite
-test: $(NODE_MODULES) postgres typecheck
-	npx vitest run
+## test: install dependencies, make sure PostgreSQL and a Kafka broker run, type-check, run the whole suite
+test: $(NODE_MODULES) postgres tools typecheck
+	infra/scripts/with-kafka.sh npx vitest run
 
 typecheck: $(NODE_MODULES)
 	npx tsc --noEmit
@@ -27,5 +27,15 @@ $(NODE_MODULES): package.json package-lock.json
 postgres:
 	infra/postgres/ensure-running.sh
 
+tools:
+	infra/scripts/ensure-tools.sh
+
+## kafka-up / kafka-down: the local single-node Kafka broker (KRaft) on 127.0.0.1:9092
+kafka-up: tools
+	infra/kafka/kafka.sh up
+
+kafka-down:
+	infra/kafka/kafka.sh down
+
 clean:
-	rm -rf data bench/results/latest.json
+	rm -rf data .tmp bench/results/latest.json

@@ -19,13 +19,19 @@ export interface TestServer {
 
 /** The API listening on a free loopback port, on a fresh PostgreSQL database (or an in-memory PGlite). */
 export async function startTestServer(
-  options: { store?: 'postgres' | 'pglite'; bodyLimit?: number; /** Share another server's database (scale-out). */ databaseUrl?: string } = {},
+  options: {
+    store?: 'postgres' | 'pglite';
+    bodyLimit?: number;
+    /** Share another server's database (scale-out). */
+    databaseUrl?: string;
+    kafkaBrokers?: string[];
+  } = {},
 ): Promise<TestServer> {
   let database: TestDatabase | undefined;
   if (!options.databaseUrl && (options.store ?? 'postgres') === 'postgres') database = await createTestDatabase();
   const databaseUrl = options.databaseUrl ?? database?.url;
   const storage = await openStorage({ databaseUrl, dataDir: 'memory://' });
-  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, bodyLimit: options.bodyLimit });
+  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, bodyLimit: options.bodyLimit, kafkaBrokers: options.kafkaBrokers });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server did not bind a TCP port');

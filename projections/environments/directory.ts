@@ -88,6 +88,11 @@ export class EnvironmentDirectory {
     return order;
   }
 
+  /** Every environment whose effective configuration includes `id`'s: itself and all that inherit from it. */
+  dependentsOf(id: string): string[] {
+    return [...this.entries.keys()].filter((candidate) => this.lineage(candidate).includes(id));
+  }
+
   private put(entry: EnvironmentEntry): void {
     const existing = this.entries.get(entry.id);
     if (!existing || existing.position <= entry.position) this.entries.set(entry.id, entry);

@@ -5,6 +5,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Storage } from '#infra/eventstore/select.ts';
 import { startReadModels } from '#projections/read-models.ts';
+import { createKafkaPublisher } from '#projections/kafka-publisher/publisher.ts';
+import { createKafka } from '#infra/kafka/topics.ts';
 import { configurationRoutes } from '#services/configuration/routes.ts';
 import { environmentRoutes } from '#services/environments/routes.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
@@ -17,6 +19,8 @@ export interface AppOptions {
   storage: Storage;
   jwtSecret: string;
   logger?: FastifyServerOptions['logger'];
+  /** Kafka brokers to publish to; without them nothing is published. */
+  kafkaBrokers?: string[];
   /** Largest accepted request body, bytes. */
   bodyLimit?: number;
   readYourWritesTimeoutMs?: number;
@@ -38,9 +42,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const { store, readModels: db } = options.storage;
   const readModels = await startReadModels(store, db, app.log);
-  const ledger: Ledger = { store, db, readModels, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
+  const publisher = options.kafkaBrokers?.length
+    ? createKafkaPublisher({
+        store,
+        db,
+        kafka: createKafka(options.kafkaBrokers),
+        environments: readModels.environments,
+        readModelsAt: (position) => readModels.runner.waitFor(position, 60_000),
+        logger: app.log,
+      })
+    : undefined;
+  await publisher?.start();
+  const ledger: Ledger = { store, db, readModels, publisher, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
   app.decorate('ledger', ledger);
-  app.addHook('onClose', async () => readModels.stop());
+  app.addHook('onClose', async () => {
+    await publisher?.stop();
+    await readModels.stop();
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
   });

@@ -2,12 +2,15 @@ import type { Principal } from '#infra/auth/tokens.ts';
 import type { Database } from '#infra/postgres/database.ts';
 import type { EventStore } from '#infra/eventstore/port.ts';
 import type { ReadModels } from '#projections/read-models.ts';
+import type { KafkaPublisher } from '#projections/kafka-publisher/publisher.ts';
 
 /** What every route works with: the log, the read-model database and the in-process read side. */
 export interface Ledger {
   store: EventStore;
   db: Database;
   readModels: ReadModels;
+  /** Present when KAFKA_BROKERS is set. */
+  publisher?: KafkaPublisher;
   /** How long a read with `minPosition` may wait for the projections. */
   readYourWritesTimeoutMs: number;
 }

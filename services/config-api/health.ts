@@ -17,7 +17,7 @@ async function timed(probe: () => Promise<Record<string, unknown> | void>): Prom
 
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ledger } = app;
-  app.get('/health', { config: { permission: 'public' }, schema: { tags: ['health'], summary: 'Each dependency with its status; 503 when one is down' } }, async (_request, reply) => {
+  app.get('/health', { config: { permission: 'public' }, schema: { tags: ['health'], summary: 'Each dependency with its status; 503 when the event store, the read models or the projections are down (Kafka down: 200, degraded)' } }, async (_request, reply) => {
     let head = 0n;
     const eventStore = await timed(async () => {
       head = await ledger.store.headPosition();
@@ -36,11 +36,22 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...(lag !== undefined ? { lagEvents: lag } : {}),
       ...(runner.lastError ? { error: runner.lastError } : {}),
     };
-    const dependencies = { eventStore, readModelDatabase, projections };
-    const healthy = Object.values(dependencies).every((check) => check.status === 'up');
+    const critical = { eventStore, readModelDatabase, projections };
+    const publisher = ledger.publisher?.status();
+    // Kafka feeds subscribers, not the API: while it is away the service answers and the backlog waits.
+    const kafka: Check | undefined = publisher && {
+      status: publisher.connected && publisher.breaker === 'closed' && !publisher.lastError ? 'up' : 'down',
+      latencyMs: 0,
+      breaker: publisher.breaker,
+      position: Number(publisher.position),
+      ...(eventStore.status === 'up' ? { lagEvents: Number(head - publisher.position) } : {}),
+      ...(publisher.lastError ? { error: publisher.lastError } : {}),
+    };
+    const healthy = Object.values(critical).every((check) => check.status === 'up');
+    const status = !healthy ? 'unhealthy' : kafka?.status === 'down' ? 'degraded' : 'healthy';
     return reply.status(healthy ? 200 : 503).send({
       success: healthy,
-      data: { status: healthy ? 'healthy' : 'unhealthy', dependencies },
+      data: { status, dependencies: { ...critical, ...(kafka ? { kafka } : {}) } },
       timestamp: new Date().toISOString(),
     });
   });

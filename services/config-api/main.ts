@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { loadAuthSecrets } from '#infra/auth/tokens.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
+import { brokersFromEnv } from '#infra/kafka/topics.ts';
 import { API_PREFIX, REDACTED_PATHS, buildApp } from './app.ts';
 
 const settings = storageSettingsFromEnv();
@@ -12,6 +13,7 @@ const secrets = await loadAuthSecrets(process.env, settings.dataDir);
 const app = await buildApp({
   storage,
   jwtSecret: secrets.jwtSecret,
+  kafkaBrokers: brokersFromEnv(),
   logger: { level: process.env.LOG_LEVEL ?? 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
 });
 
@@ -32,6 +34,7 @@ const base = `http://${host}:${port}${API_PREFIX}`;
 const lines = [
   '',
   `configledger listening on ${base}  (event store: ${storage.describe})`,
+  `  Kafka: ${brokersFromEnv().join(',') || 'not configured (set KAFKA_BROKERS to publish changes)'}`,
   `  API docs:  ${base}/docs     health: ${base}/health`,
 ];
 if (secrets.createdAdminToken) {

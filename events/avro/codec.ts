@@ -1,0 +1,159 @@
+import avro from 'avsc';
+import type { ValueChange } from '#events/configuration.ts';
+import { EVENT_SCHEMA_VERSIONS, type DomainEventType } from '#events/index.ts';
+import type { RecordedEvent } from '#infra/eventstore/port.ts';
+import { AVRO_SCHEMAS } from './schemas.ts';
+
+export const HEADER = {
+  eventId: 'event-id',
+  eventType: 'event-type',
+  schemaVersion: 'schema-version',
+  correlationId: 'correlation-id',
+} as const;
+
+const types = new Map<string, avro.Type>();
+const typeFor = (eventType: string, version: number): avro.Type | undefined => {
+  const key = `${eventType}@${version}`;
+  if (!types.has(key)) {
+    const schema = AVRO_SCHEMAS[eventType as DomainEventType]?.[version];
+    if (!schema) return undefined;
+    types.set(key, avro.Type.forSchema(schema as avro.Schema));
+  }
+  return types.get(key);
+};
+
+type Data = Record<string, unknown>;
+const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+const parsed = (text: unknown) => (typeof text === 'string' ? JSON.parse(text) : undefined);
+const withoutNulls = (record: Data) => Object.fromEntries(Object.entries(record).filter(([, value]) => value !== null));
+
+/** Event data <-> its Avro record: JSON-valued fields travel as JSON text. */
+const dataCodecs: Record<'configuration' | 'schema' | 'environment', { toAvro(data: Data): Data; fromAvro(record: Data): Data }> = {
+  configuration: {
+    toAvro: (data) => ({
+      serviceId: data.serviceId,
+      environment: data.environment,
+      version: data.version,
+      configurationJson: JSON.stringify(data.configuration),
+      checksum: data.checksum,
+      changedKeys: data.changedKeys,
+      changes: (data.changes as ValueChange[]).map((change) => ({
+        path: change.path,
+        oldValueJson: 'oldValue' in change ? json(change.oldValue) : null,
+        newValueJson: 'newValue' in change ? json(change.newValue) : null,
+      })),
+      operation: data.operation,
+      changeReason: data.changeReason ?? null,
+      validatedAgainstSchema: data.validatedAgainstSchema ?? null,
+      restoredVersion: data.restoredVersion ?? null,
+    }),
+    fromAvro: ({ configurationJson, changes, ...rest }) => ({
+      ...withoutNulls(rest),
+      configuration: parsed(configurationJson),
+      changes: (changes as { path: string; oldValueJson: string | null; newValueJson: string | null }[]).map((change) => ({
+        path: change.path,
+        ...(change.oldValueJson !== null ? { oldValue: parsed(change.oldValueJson) } : {}),
+        ...(change.newValueJson !== null ? { newValue: parsed(change.newValueJson) } : {}),
+      })),
+    }),
+  },
+  schema: {
+    toAvro: ({ schema, ...rest }) => ({ ...rest, schemaJson: JSON.stringify(schema) }),
+    fromAvro: ({ schemaJson, ...rest }) => ({ ...rest, schema: parsed(schemaJson) }),
+  },
+  environment: {
+    toAvro: (data) => ({ ...data, description: data.description ?? null }),
+    fromAvro: (record) => withoutNulls(record),
+  },
+};
+
+const familyOf = (eventType: string) =>
+  eventType.startsWith('Configuration') ? dataCodecs.configuration : eventType.startsWith('Schema') ? dataCodecs.schema : dataCodecs.environment;
+
+export interface EncodedEvent {
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+export function encodeEvent(event: RecordedEvent): EncodedEvent {
+  const version = Number(event.metadata.schemaVersion ?? 1);
+  const type = typeFor(event.type, version);
+  if (!type) throw new Error(`no Avro schema for ${event.type} version ${version}`);
+  const metadata = event.metadata;
+  const value = type.toBuffer({
+    eventId: event.id,
+    eventType: event.type,
+    streamName: event.streamName,
+    revision: Number(event.revision),
+    position: Number(event.position),
+    recordedAt: event.recordedAt.toISOString(),
+    metadata: {
+      actor: String(metadata.actor ?? 'unknown'),
+      correlationId: String(metadata.correlationId ?? ''),
+      causationId: metadata.causationId ?? null,
+      reason: metadata.reason ?? null,
+      sourceIp: metadata.sourceIp ?? null,
+      schemaVersion: version,
+      occurredAt: String(metadata.occurredAt ?? event.recordedAt.toISOString()),
+    },
+    data: familyOf(event.type).toAvro(event.data),
+  });
+  return {
+    key: event.streamName,
+    value,
+    headers: {
+      [HEADER.eventId]: event.id,
+      [HEADER.eventType]: event.type,
+      [HEADER.schemaVersion]: String(version),
+      [HEADER.correlationId]: String(metadata.correlationId ?? ''),
+    },
+  };
+}
+
+export type Decoded = { status: 'decoded'; event: RecordedEvent } | { status: 'skipped'; reason: string };
+
+/** Older versions lift to the current one here, one step at a time; none exists yet. */
+const UPCASTERS: Record<string, (data: Data) => Data> = {};
+
+/**
+ * Decodes a message of `configledger.events.v1`. An unknown event type, or a
+ * schema version newer than this code knows, is skipped with the reason and
+ * never throws: the consumer carries on and can be upgraded.
+ */
+export function decodeEvent(message: { value: Buffer | null; headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined> }): Decoded {
+  const header = (name: string) => {
+    const raw = message.headers?.[name];
+    const first = Array.isArray(raw) ? raw[0] : raw;
+    return first === undefined ? undefined : first.toString();
+  };
+  const eventType = header(HEADER.eventType);
+  const version = Number(header(HEADER.schemaVersion));
+  if (!eventType || !Number.isInteger(version) || !message.value) return { status: 'skipped', reason: 'not a configledger event (headers missing)' };
+  const known = EVENT_SCHEMA_VERSIONS[eventType as DomainEventType];
+  if (known === undefined) return { status: 'skipped', reason: `unknown event type ${eventType}` };
+  if (version > known) return { status: 'skipped', reason: `${eventType} schema version ${version} is newer than this consumer knows (${known})` };
+  const type = typeFor(eventType, version);
+  if (!type) return { status: 'skipped', reason: `no Avro schema for ${eventType} version ${version}` };
+
+  const record = type.fromBuffer(message.value) as Data & { metadata: Data; data: Data };
+  let data = familyOf(eventType).fromAvro(record.data);
+  for (let from = version; from < known; from++) {
+    const upcast = UPCASTERS[`${eventType}@${from}`];
+    if (!upcast) return { status: 'skipped', reason: `no upcaster from ${eventType} version ${from}` };
+    data = upcast(data);
+  }
+  return {
+    status: 'decoded',
+    event: {
+      id: String(record.eventId),
+      type: eventType,
+      streamName: String(record.streamName),
+      revision: BigInt(record.revision as number),
+      position: BigInt(record.position as number),
+      recordedAt: new Date(String(record.recordedAt)),
+      data,
+      metadata: { ...withoutNulls(record.metadata), schemaVersion: known },
+    },
+  };
+}

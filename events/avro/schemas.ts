@@ -1,0 +1,110 @@
+import type { DomainEventType } from '#events/index.ts';
+
+/**
+ * Avro schemas of the events published to `configledger.events.v1`, one per
+ * event type and data-shape version (the `schemaVersion` header). Arbitrary
+ * JSON (configuration documents, changed values, JSON Schemas) travels as JSON
+ * text in string fields. A shipped schema never changes: a new shape is a new
+ * version here plus an upcaster in codec.ts.
+ */
+const optional = (type: string) => ({ type: ['null', type], default: null });
+
+const metadata = {
+  type: 'record',
+  name: 'EventMetadata',
+  namespace: 'configledger',
+  fields: [
+    { name: 'actor', type: 'string' },
+    { name: 'correlationId', type: 'string' },
+    { name: 'causationId', ...optional('string') },
+    { name: 'reason', ...optional('string') },
+    { name: 'sourceIp', ...optional('string') },
+    { name: 'schemaVersion', type: 'int' },
+    { name: 'occurredAt', type: 'string' },
+  ],
+};
+
+const envelope = (name: string, data: object) => ({
+  type: 'record',
+  name,
+  namespace: 'configledger.events',
+  fields: [
+    { name: 'eventId', type: 'string' },
+    { name: 'eventType', type: 'string' },
+    { name: 'streamName', type: 'string' },
+    { name: 'revision', type: 'long' },
+    { name: 'position', type: 'long' },
+    { name: 'recordedAt', type: 'string' },
+    { name: 'metadata', type: metadata },
+    { name: 'data', type: data },
+  ],
+});
+
+const configurationChange = (name: string) => ({
+  type: 'record',
+  name,
+  namespace: 'configledger.data',
+  fields: [
+    { name: 'serviceId', type: 'string' },
+    { name: 'environment', type: 'string' },
+    { name: 'version', type: 'int' },
+    { name: 'configurationJson', type: 'string' },
+    { name: 'checksum', type: 'string' },
+    { name: 'changedKeys', type: { type: 'array', items: 'string' } },
+    {
+      name: 'changes',
+      type: {
+        type: 'array',
+        items: {
+          type: 'record',
+          name: `${name}ValueChange`,
+          fields: [
+            { name: 'path', type: 'string' },
+            { name: 'oldValueJson', ...optional('string') },
+            { name: 'newValueJson', ...optional('string') },
+          ],
+        },
+      },
+    },
+    { name: 'operation', type: 'string' },
+    { name: 'changeReason', ...optional('string') },
+    { name: 'validatedAgainstSchema', ...optional('int') },
+    { name: 'restoredVersion', ...optional('int') },
+  ],
+});
+
+const environmentDefinition = (name: string) => ({
+  type: 'record',
+  name,
+  namespace: 'configledger.data',
+  fields: [
+    { name: 'id', type: 'string' },
+    { name: 'name', type: 'string' },
+    { name: 'type', type: 'string' },
+    { name: 'inheritsFrom', type: { type: 'array', items: 'string' } },
+    { name: 'description', ...optional('string') },
+  ],
+});
+
+// Checked by avsc when first used (Type.forSchema), so plain objects suffice here.
+export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
+  ConfigurationCreated: { 1: envelope('ConfigurationCreatedV1', configurationChange('ConfigurationCreatedDataV1')) },
+  ConfigurationUpdated: { 1: envelope('ConfigurationUpdatedV1', configurationChange('ConfigurationUpdatedDataV1')) },
+  ConfigurationRolledBack: { 1: envelope('ConfigurationRolledBackV1', configurationChange('ConfigurationRolledBackDataV1')) },
+  SchemaRegistered: {
+    1: envelope('SchemaRegisteredV1', {
+      type: 'record',
+      name: 'SchemaRegisteredDataV1',
+      namespace: 'configledger.data',
+      fields: [
+        { name: 'serviceId', type: 'string' },
+        { name: 'version', type: 'int' },
+        { name: 'schemaJson', type: 'string' },
+        { name: 'draft', type: 'string' },
+        { name: 'checksum', type: 'string' },
+      ],
+    }),
+  },
+  EnvironmentDefined: { 1: envelope('EnvironmentDefinedV1', environmentDefinition('EnvironmentDefinedDataV1')) },
+  EnvironmentUpdated: { 1: envelope('EnvironmentUpdatedV1', environmentDefinition('EnvironmentUpdatedDataV1')) },
+};

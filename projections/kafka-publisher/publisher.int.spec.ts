@@ -1,0 +1,126 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { KafkaMessage } from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeEvent } from '#events/avro/codec.ts';
+import { CONFIG_STATE_TOPIC, EVENTS_TOPIC, createKafka } from '#infra/kafka/topics.ts';
+import { TEST_BROKERS, consumeUntil, startOwnBroker } from '#infra/testing/kafka.ts';
+import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+
+const run = promisify(execFile);
+const unique = () => randomBytes(4).toString('hex');
+const decoded = (message: KafkaMessage) => {
+  const result = decodeEvent(message);
+  if (result.status !== 'decoded') throw new Error(result.reason);
+  return result.event;
+};
+const waitFor = async (condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+
+describe('publishing the log to Kafka', () => {
+  const servers: TestServer[] = [];
+  afterAll(async () => {
+    for (const server of servers) await server.close();
+  });
+
+  it('sends every event as Avro with its headers and each effective configuration to the compacted topic', async () => {
+    const server = await startTestServer({ kafkaBrokers: TEST_BROKERS });
+    servers.push(server);
+    const token = await server.token('erin', ['admin']);
+    const service = `pub-${unique()}`;
+    const region = `eu_${unique()}`;
+    await server.call('POST', '/environments', { token, body: { id: region, inheritsFrom: ['production'] } });
+    await server.call('PUT', `/configurations/${service}`, { token, body: { configuration: { limit: 1, venue: 'XNYS' } } });
+    await server.call('PUT', `/configurations/${service}?environment=${region}`, { token, body: { configuration: { venue: 'XETR' } } });
+    const last = await server.call('PATCH', `/configurations/${service}`, { token, body: { patch: { limit: 2 }, changeReason: 'more' } });
+    expect(last.status).toBe(200);
+    await waitFor(() => server.app.ledger.publisher!.status().position >= BigInt(last.body.data.position), 30_000, 'publishing');
+
+    const kafka = createKafka(TEST_BROKERS, 'publisher-test');
+    const events = await consumeUntil(kafka, EVENTS_TOPIC, (m) => m.key?.toString().startsWith(`config-${service}-`) ?? false, (all) => all.length >= 3);
+    const production = events.map(decoded).filter((event) => event.streamName === `config-${service}-production`);
+    expect(production.map((event) => [event.type, event.revision, event.data.version])).toEqual([
+      ['ConfigurationCreated', 0n, 1],
+      ['ConfigurationUpdated', 1n, 2],
+    ]);
+    expect(production[1]!.metadata).toMatchObject({ actor: 'erin', reason: 'more' });
+    for (const message of events) {
+      expect(message.headers!['event-id']!.toString()).toBe(decoded(message).id);
+      expect(message.headers!['event-type']!.toString()).toBe(decoded(message).type);
+    }
+
+    const regionKey = `${service}/${region}`;
+    const states = await consumeUntil(
+      kafka,
+      CONFIG_STATE_TOPIC,
+      (m) => m.key?.toString().startsWith(`${service}/`) ?? false,
+      (all) => all.some((m) => m.key!.toString() === regionKey && JSON.parse(m.value!.toString()).configuration.limit === 2),
+    );
+    const regionState = JSON.parse(states.filter((m) => m.key!.toString() === regionKey).pop()!.value!.toString());
+    expect(regionState).toMatchObject({ serviceId: service, environment: region, version: 1, inheritedFrom: ['production'], configuration: { limit: 2, venue: 'XETR' } });
+
+    const { stdout } = await run('kcat', ['-b', TEST_BROKERS[0]!, '-C', '-t', CONFIG_STATE_TOPIC, '-e', '-q', '-f', '%k\t%s\n'], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
+    const line = stdout.split('\n').filter((row) => row.startsWith(`${service}/production\t`)).pop()!;
+    expect(JSON.parse(line.split('\t')[1]!)).toMatchObject({ version: 2, configuration: { limit: 2, venue: 'XNYS' } });
+    const headers = await run('kcat', ['-b', TEST_BROKERS[0]!, '-C', '-t', EVENTS_TOPIC, '-e', '-q', '-f', '%k %h\n'], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
+    expect(headers.stdout).toMatch(new RegExp(`config-${service}-production .*event-type=ConfigurationUpdated`));
+
+    const health = await server.call('GET', '/health');
+    expect(health.body.data.dependencies.kafka).toMatchObject({ status: 'up', breaker: 'closed' });
+  }, 90_000);
+
+  it('keeps accepting writes while the broker is down and delivers the whole backlog when it returns', async () => {
+    const broker = await startOwnBroker(19192);
+    try {
+      const server = await startTestServer({ kafkaBrokers: broker.brokers });
+      servers.push(server);
+      const token = await server.token('fay', ['writer']);
+      const service = `outage-${unique()}`;
+      const write = async (i: number) => {
+        const response = await server.call('PUT', `/configurations/${service}-${i % 5}/counter`, { token, body: { value: i } });
+        if (response.status === 404) return server.call('PUT', `/configurations/${service}-${i % 5}`, { token, body: { configuration: { counter: i } } });
+        return response;
+      };
+      const publisher = () => server.app.ledger.publisher!.status();
+
+      let position = 0;
+      for (let i = 0; i < 20; i++) position = (await write(i)).body.data.position;
+      await waitFor(() => publisher().position >= BigInt(position), 30_000, 'the first writes to be published');
+
+      await broker.down();
+      for (let i = 20; i < 50; i++) {
+        const response = await write(i);
+        expect(response.status).toBeLessThan(300);
+        position = response.body.data.position;
+      }
+      await waitFor(async () => (await server.call('GET', '/health')).body.data.status === 'degraded', 60_000, 'health to report Kafka down');
+      expect(publisher().position < BigInt(position)).toBe(true);
+
+      await broker.up();
+      await waitFor(() => publisher().position >= BigInt(position), 90_000, 'the backlog to drain');
+
+      const kafka = createKafka(broker.brokers, 'outage-test');
+      const messages = await consumeUntil(
+        kafka,
+        EVENTS_TOPIC,
+        (m) => m.key?.toString().startsWith(`config-${service}-`) ?? false,
+        (all) => new Set(all.map((m) => m.headers!['event-id']!.toString())).size >= 50,
+        60_000,
+      );
+      const events = messages.map(decoded);
+      expect(new Set(events.map((event) => event.id)).size).toBe(50);
+      for (let stream = 0; stream < 5; stream++) {
+        const revisions = [...new Set(events.filter((e) => e.streamName === `config-${service}-${stream}-production`).map((e) => e.revision))];
+        expect(revisions).toEqual(revisions.map((_, i) => BigInt(i)));
+      }
+    } finally {
+      await broker.dispose();
+    }
+  }, 300_000);
+});
