@@ -1,6 +1,6 @@
 import { mintToken } from '#infra/auth/tokens.ts';
 import { openStorage, type Storage } from '#infra/eventstore/select.ts';
-import { buildApp } from '#services/config-api/app.ts';
+import { buildApp, type AppOptions } from '#services/config-api/app.ts';
 import type { FastifyInstance } from 'fastify';
 import { createTestDatabase, type TestDatabase } from './postgres.ts';
 
@@ -25,13 +25,14 @@ export async function startTestServer(
     /** Share another server's database (scale-out). */
     databaseUrl?: string;
     kafkaBrokers?: string[];
+    websocket?: AppOptions['websocket'];
   } = {},
 ): Promise<TestServer> {
   let database: TestDatabase | undefined;
   if (!options.databaseUrl && (options.store ?? 'postgres') === 'postgres') database = await createTestDatabase();
   const databaseUrl = options.databaseUrl ?? database?.url;
   const storage = await openStorage({ databaseUrl, dataDir: 'memory://' });
-  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, bodyLimit: options.bodyLimit, kafkaBrokers: options.kafkaBrokers });
+  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, bodyLimit: options.bodyLimit, kafkaBrokers: options.kafkaBrokers, websocket: options.websocket });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server did not bind a TCP port');

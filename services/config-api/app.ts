@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
+import { createTokenVerifier } from '#infra/auth/tokens.ts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Storage } from '#infra/eventstore/select.ts';
 import { startReadModels } from '#projections/read-models.ts';
@@ -14,6 +16,7 @@ import { registerAuthentication } from './auth.ts';
 import type { Ledger } from './context.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { healthRoutes } from './health.ts';
+import { createGateway, type GatewayOptions } from './websocket/gateway.ts';
 
 export interface AppOptions {
   storage: Storage;
@@ -21,6 +24,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Kafka brokers to publish to; without them nothing is published. */
   kafkaBrokers?: string[];
+  /** WebSocket push settings (timeouts, limits); defaults suit production. */
+  websocket?: Omit<GatewayOptions, 'store' | 'verifyToken'>;
   /** Largest accepted request body, bytes. */
   bodyLimit?: number;
   readYourWritesTimeoutMs?: number;
@@ -71,7 +76,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
 
   registerErrorHandling(app);
-  registerAuthentication(app, options.jwtSecret);
+  const verifyToken = createTokenVerifier(options.jwtSecret);
+  registerAuthentication(app, verifyToken);
 
   await app.register(swagger, {
     openapi: {
@@ -93,8 +99,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.get(`${API_PREFIX}/openapi.json`, { config: { permission: 'public' }, schema: { hide: true } }, async () => app.swagger());
 
+  const gateway = createGateway({ store, verifyToken, ...options.websocket });
+  await gateway.start();
+  ledger.gateway = gateway;
+  app.addHook('preClose', async () => gateway.stop());
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
   await app.register(
     async (api) => {
+      api.get('/ws', { websocket: true, config: { permission: 'public' }, schema: { hide: true } }, (socket, request) => {
+        const { token } = request.query as { token?: unknown };
+        gateway.attach(socket, typeof token === 'string' ? token : undefined);
+      });
       await api.register(healthRoutes);
       await api.register(configurationRoutes);
       await api.register(schemaRoutes);

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidToken, createTokenVerifier } from '#infra/auth/tokens.ts';
+import { InvalidToken, type Principal, type TokenVerifier } from '#infra/auth/tokens.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import type { Permission } from './context.ts';
 
@@ -8,12 +8,15 @@ const ROLES_FOR: Record<Exclude<Permission, 'public'>, string[]> = {
   write: ['admin', 'writer'],
 };
 
+export function hasPermission(principal: Principal, permission: Exclude<Permission, 'public'>): boolean {
+  return principal.roles.some((role) => ROLES_FOR[permission].includes(role));
+}
+
 /**
  * Every route declares `config.permission`; anything not marked `public`
  * needs a valid bearer token whose roles grant that permission.
  */
-export function registerAuthentication(app: FastifyInstance, jwtSecret: string): void {
-  const verifyToken = createTokenVerifier(jwtSecret);
+export function registerAuthentication(app: FastifyInstance, verifyToken: TokenVerifier): void {
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const permission = request.routeOptions.config.permission ?? 'write';
     if (permission === 'public' || !request.routeOptions.url) return;
@@ -26,9 +29,9 @@ export function registerAuthentication(app: FastifyInstance, jwtSecret: string):
       if (error instanceof InvalidToken) throw new DomainError('INVALID_TOKEN', 401, `the token was refused: ${error.message}`);
       throw error;
     }
-    const allowed = ROLES_FOR[permission];
-    if (!request.principal.roles.some((role) => allowed.includes(role))) {
-      throw new DomainError('FORBIDDEN', 403, `this needs one of the roles ${allowed.join(', ')}`, { required: allowed });
+    if (!hasPermission(request.principal, permission)) {
+      const required = ROLES_FOR[permission];
+      throw new DomainError('FORBIDDEN', 403, `this needs one of the roles ${required.join(', ')}`, { required });
     }
   });
 }
