@@ -10,6 +10,8 @@ import { environmentDecider, initialStateFor } from '#services/environments/deci
 import { deepMerge } from './paths.ts';
 
 export interface ConfigurationView extends Omit<CurrentConfiguration, 'position'> {
+  /** Log position of the newest change in this answer; resume a subscription from it. */
+  position: number;
   /** The environments merged, farthest ancestor first; only when the environment inherits. */
   inheritedFrom?: string[];
   /** Top-level key -> the environment its value came from; with `explain`. */
@@ -87,12 +89,13 @@ export async function readConfiguration(
     configuration,
     updatedAt: newest.updatedAt,
     updatedBy: newest.updatedBy,
+    position: Number(newest.position),
     inheritedFrom: lineage.slice(0, -1),
     ...(options.explain ? { sources: sourcesOf(layers) } : {}),
   };
 }
 
-const viewOf = ({ position: _position, ...view }: CurrentConfiguration): ConfigurationView => view;
+const viewOf = ({ position, ...view }: CurrentConfiguration): ConfigurationView => ({ ...view, position: Number(position) });
 
 function sourcesOf(layers: CurrentConfiguration[]): Record<string, string> {
   const sources: Record<string, string> = {};

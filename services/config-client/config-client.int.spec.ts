@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TEST_BROKERS, startOwnBroker } from '#infra/testing/kafka.ts';
+import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { createConfigClient, type ConfigChange, type ConfigClient } from './index.ts';
+
+const unique = () => `sdk-${randomBytes(3).toString('hex')}`;
+const waitFor = async (condition: () => boolean, timeoutMs: number, what: string) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+describe('the client SDK', () => {
+  const servers: TestServer[] = [];
+  const clients: ConfigClient[] = [];
+  afterAll(async () => {
+    for (const client of clients) await client.close();
+    for (const server of servers) await server.close();
+  });
+
+  async function scenario(server: TestServer, connect: (serviceId: string, token: string) => Promise<ConfigClient>) {
+    const token = await server.token('hal', ['writer']);
+    const serviceId = unique();
+    const first = await server.call('PUT', `/configurations/${serviceId}`, { token, body: { configuration: { risk: { maxPosition: 100 }, venue: 'XNYS' } } });
+    await waitFor(() => (server.app.ledger.publisher?.status().position ?? BigInt(first.body.data.position)) >= BigInt(first.body.data.position), 30_000, 'publish');
+
+    const client = await connect(serviceId, token);
+    clients.push(client);
+    expect(client.version).toBe(1);
+    expect(client.get('risk.maxPosition', 0)).toBe(100);
+    expect(client.get('risk.maxPosition', 'wrong type')).toBe('wrong type');
+    expect(client.get('missing.key', 7)).toBe(7);
+
+    const changes: ConfigChange[] = [];
+    client.onChange((change) => changes.push(change));
+    await server.call('PATCH', `/configurations/${serviceId}`, { token, body: { patch: { risk: { maxPosition: 250 } } } });
+    await waitFor(() => client.version === 2, 20_000, 'the update');
+    expect(changes).toEqual([
+      expect.objectContaining({ version: 2, previousVersion: 1, changedKeys: ['risk.maxPosition'], changes: [{ path: 'risk.maxPosition', oldValue: 100, newValue: 250 }] }),
+    ]);
+    expect(client.getAll()).toEqual({ risk: { maxPosition: 250 }, venue: 'XNYS' });
+    return { client, changes, serviceId, token };
+  }
+
+  it('bootstraps from the compacted topic and applies each change over Kafka', async () => {
+    const server = await startTestServer({ kafkaBrokers: TEST_BROKERS });
+    servers.push(server);
+    await scenario(server, (serviceId) => createConfigClient({ serviceId, environment: 'production', brokers: TEST_BROKERS }));
+  }, 60_000);
+
+  it('offers the same interface over WebSocket and resumes after the connection drops', async () => {
+    const server = await startTestServer();
+    servers.push(server);
+    const { client, changes, serviceId, token } = await scenario(server, (serviceId, token) =>
+      createConfigClient({ serviceId, environment: 'production', url: server.baseUrl, token }),
+    );
+    // Drop every socket on the server side; the client reconnects and resumes from its position.
+    for (const socket of server.app.websocketServer.clients) socket.terminate();
+    for (const value of [1, 2, 3]) await server.call('PUT', `/configurations/${serviceId}/venue`, { token, body: { value: `X${value}` } });
+    await waitFor(() => client.version === 5, 20_000, 'the missed updates');
+    expect(client.get<string>('venue', '')).toBe('X3');
+    const versions = changes.map((change) => change.version);
+    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
+  }, 60_000);
+
+  it('survives a broker restart without losing an update or applying one twice', async () => {
+    const broker = await startOwnBroker(19292);
+    try {
+      const server = await startTestServer({ kafkaBrokers: broker.brokers });
+      servers.push(server);
+      const { client, changes, serviceId, token } = await scenario(server, (serviceId) =>
+        createConfigClient({ serviceId, environment: 'production', brokers: broker.brokers }),
+      );
+      await broker.down();
+      for (const value of [1, 2, 3]) await server.call('PUT', `/configurations/${serviceId}/venue`, { token, body: { value: `V${value}` } });
+      await broker.up();
+      await waitFor(() => client.get<string>('venue', '') === 'V3', 90_000, 'the updates made while the broker was down');
+      const versions = changes.map((change) => change.version);
+      expect(new Set(versions).size).toBe(versions.length);
+      expect(versions).toEqual([...versions].sort((a, b) => a - b));
+      expect(client.version).toBe(5);
+    } finally {
+      await broker.dispose();
+    }
+  }, 240_000);
+});

@@ -1,0 +1,80 @@
+import type { ValueChange } from '#events/configuration.ts';
+import type { JsonObject } from '#events/metadata.ts';
+import { diffDocuments, getPath } from '#services/configuration/paths.ts';
+
+/** A complete effective configuration as the service publishes it. */
+export interface Snapshot {
+  version: number;
+  /** Log position of the newest change folded in: updates apply in this order, once. */
+  position: number;
+  configuration: JsonObject;
+}
+
+export interface ConfigChange {
+  version: number;
+  previousVersion: number;
+  position: number;
+  changedKeys: string[];
+  changes: ValueChange[];
+  configuration: JsonObject;
+}
+
+export type ChangeListener = (change: ConfigChange) => void;
+
+/**
+ * The client's in-memory copy. Every source hands it whole snapshots; one that
+ * is not newer (by log position) than what is held is ignored, so redelivery
+ * after a broker restart or a reconnect never applies an update twice.
+ */
+export class LocalConfiguration {
+  private current: Snapshot = { version: 0, position: 0, configuration: {} };
+  private readonly listeners = new Set<ChangeListener>();
+
+  get version(): number {
+    return this.current.version;
+  }
+
+  get position(): number {
+    return this.current.position;
+  }
+
+  getAll(): JsonObject {
+    return structuredClone(this.current.configuration);
+  }
+
+  /** The value at a dotted key when it has the fallback's type, else the fallback. */
+  get<T>(key: string, fallback: T): T {
+    const value = getPath(this.current.configuration, key);
+    if (value === undefined || value === null) return fallback;
+    if (fallback !== null && fallback !== undefined) {
+      const expected = Array.isArray(fallback) ? 'array' : typeof fallback;
+      const actual = Array.isArray(value) ? 'array' : typeof value;
+      if (expected !== actual) return fallback;
+    }
+    return structuredClone(value) as T;
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Applies the snapshot if it is newer; answers whether it did. */
+  offer(snapshot: Snapshot): boolean {
+    if (snapshot.position <= this.current.position) return false;
+    const previous = this.current;
+    this.current = { version: snapshot.version, position: snapshot.position, configuration: snapshot.configuration };
+    const changes = diffDocuments(previous.configuration, snapshot.configuration);
+    if (changes.length === 0 && previous.position !== 0) return true;
+    const change: ConfigChange = {
+      version: snapshot.version,
+      previousVersion: previous.version,
+      position: snapshot.position,
+      changedKeys: changes.map((c) => c.path),
+      changes,
+      configuration: structuredClone(snapshot.configuration),
+    };
+    for (const listener of this.listeners) listener(change);
+    return true;
+  }
+}
