@@ -26,13 +26,14 @@ export async function startTestServer(
     databaseUrl?: string;
     kafkaBrokers?: string[];
     websocket?: AppOptions['websocket'];
+    replicateFrom?: AppOptions['replicateFrom'];
   } = {},
 ): Promise<TestServer> {
   let database: TestDatabase | undefined;
   if (!options.databaseUrl && (options.store ?? 'postgres') === 'postgres') database = await createTestDatabase();
   const databaseUrl = options.databaseUrl ?? database?.url;
   const storage = await openStorage({ databaseUrl, dataDir: 'memory://' });
-  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, bodyLimit: options.bodyLimit, kafkaBrokers: options.kafkaBrokers, websocket: options.websocket });
+  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, bodyLimit: options.bodyLimit, kafkaBrokers: options.kafkaBrokers, websocket: options.websocket, replicateFrom: options.replicateFrom });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server did not bind a TCP port');

@@ -9,6 +9,7 @@ import type { Storage } from '#infra/eventstore/select.ts';
 import { startReadModels } from '#projections/read-models.ts';
 import { createKafkaPublisher } from '#projections/kafka-publisher/publisher.ts';
 import { createKafka } from '#infra/kafka/topics.ts';
+import { createReplicator } from '#services/replicator/replicator.ts';
 import { configurationRoutes } from '#services/configuration/routes.ts';
 import { environmentRoutes } from '#services/environments/routes.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
@@ -24,6 +25,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Kafka brokers to publish to; without them nothing is published. */
   kafkaBrokers?: string[];
+  /** Run as a region replica: follow the primary's events topic, serve reads, refuse writes. */
+  replicateFrom?: { brokers: string[]; groupId: string };
   /** WebSocket push settings (timeouts, limits); defaults suit production. */
   websocket?: Omit<GatewayOptions, 'store' | 'verifyToken'>;
   /** Largest accepted request body, bytes. */
@@ -47,7 +50,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const { store, readModels: db } = options.storage;
   const readModels = await startReadModels(store, db, app.log);
-  const publisher = options.kafkaBrokers?.length
+  // A replica never publishes: its log is a copy of the primary's, which already is on the topic.
+  const publisher = options.kafkaBrokers?.length && !options.replicateFrom
     ? createKafkaPublisher({
         store,
         db,
@@ -58,9 +62,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       })
     : undefined;
   await publisher?.start();
-  const ledger: Ledger = { store, db, readModels, publisher, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
+  const replicator = options.replicateFrom
+    ? createReplicator({ store, kafka: createKafka(options.replicateFrom.brokers), groupId: options.replicateFrom.groupId, logger: app.log })
+    : undefined;
+  await replicator?.start();
+  const ledger: Ledger = { store, db, readModels, publisher, replicator, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
   app.decorate('ledger', ledger);
   app.addHook('onClose', async () => {
+    await replicator?.stop();
     await publisher?.stop();
     await readModels.stop();
   });
@@ -77,7 +86,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   registerErrorHandling(app);
   const verifyToken = createTokenVerifier(options.jwtSecret);
-  registerAuthentication(app, verifyToken);
+  registerAuthentication(app, verifyToken, { readOnly: Boolean(options.replicateFrom) });
 
   await app.register(swagger, {
     openapi: {

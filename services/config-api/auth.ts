@@ -16,10 +16,13 @@ export function hasPermission(principal: Principal, permission: Exclude<Permissi
  * Every route declares `config.permission`; anything not marked `public`
  * needs a valid bearer token whose roles grant that permission.
  */
-export function registerAuthentication(app: FastifyInstance, verifyToken: TokenVerifier): void {
+export function registerAuthentication(app: FastifyInstance, verifyToken: TokenVerifier, mode: { readOnly: boolean }): void {
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const permission = request.routeOptions.config.permission ?? 'write';
     if (permission === 'public' || !request.routeOptions.url) return;
+    if (permission === 'write' && mode.readOnly) {
+      throw new DomainError('READ_ONLY_REPLICA', 403, 'this region is a read-only replica; write to the primary region');
+    }
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) throw new DomainError('UNAUTHORIZED', 401, 'a bearer token is required (Authorization: Bearer <token>)');

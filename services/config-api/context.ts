@@ -4,6 +4,7 @@ import type { EventStore } from '#infra/eventstore/port.ts';
 import type { ReadModels } from '#projections/read-models.ts';
 import type { KafkaPublisher } from '#projections/kafka-publisher/publisher.ts';
 import type { Gateway } from './websocket/gateway.ts';
+import type { Replicator } from '#services/replicator/replicator.ts';
 
 /** What every route works with: the log, the read-model database and the in-process read side. */
 export interface Ledger {
@@ -12,6 +13,8 @@ export interface Ledger {
   readModels: ReadModels;
   /** Present when KAFKA_BROKERS is set. */
   publisher?: KafkaPublisher;
+  /** Present on a region replica. */
+  replicator?: Replicator;
   /** WebSocket push; set once the gateway runs. */
   gateway?: Gateway;
   /** How long a read with `minPosition` may wait for the projections. */

@@ -47,11 +47,22 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...(eventStore.status === 'up' ? { lagEvents: Number(head - publisher.position) } : {}),
       ...(publisher.lastError ? { error: publisher.lastError } : {}),
     };
+    const replicated = ledger.replicator?.status();
+    const replication: Check | undefined = replicated && {
+      status: replicated.lastError ? 'down' : 'up',
+      latencyMs: 0,
+      lagEvents: replicated.lagEvents,
+      lagSeconds: Math.round(replicated.lagSeconds * 1000) / 1000,
+      appliedEvents: replicated.appliedEvents,
+      duplicatesSkipped: replicated.duplicatesSkipped,
+      ...(replicated.lastError ? { error: replicated.lastError } : {}),
+    };
     const healthy = Object.values(critical).every((check) => check.status === 'up');
-    const status = !healthy ? 'unhealthy' : kafka?.status === 'down' ? 'degraded' : 'healthy';
+    const degraded = kafka?.status === 'down' || replication?.status === 'down';
+    const status = !healthy ? 'unhealthy' : degraded ? 'degraded' : 'healthy';
     return reply.status(healthy ? 200 : 503).send({
       success: healthy,
-      data: { status, dependencies: { ...critical, ...(kafka ? { kafka } : {}) } },
+      data: { status, dependencies: { ...critical, ...(kafka ? { kafka } : {}), ...(replication ? { replication } : {}) } },
       timestamp: new Date().toISOString(),
     });
   });

@@ -14,6 +14,15 @@ const app = await buildApp({
   storage,
   jwtSecret: secrets.jwtSecret,
   kafkaBrokers: brokersFromEnv(),
+  // A region replica: REPLICATE_FROM_BROKERS names the primary region's Kafka.
+  ...(process.env.REPLICATE_FROM_BROKERS
+    ? {
+        replicateFrom: {
+          brokers: brokersFromEnv({ KAFKA_BROKERS: process.env.REPLICATE_FROM_BROKERS }),
+          groupId: `configledger-replica-${process.env.REGION ?? 'replica'}`,
+        },
+      }
+    : {}),
   logger: { level: process.env.LOG_LEVEL ?? 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
 });
 
