@@ -13,10 +13,10 @@ test: $(NODE_MODULES) postgres tools typecheck
 typecheck: $(NODE_MODULES)
 	npx tsc --noEmit
 
-## bench: GET/PUT throughput and write-to-read-model delay on PostgreSQL, side by side with etcd
-bench: $(NODE_MODULES) postgres
+## bench: GET/PUT throughput, write-to-read delay and propagation to subscribers on PostgreSQL, side by side with etcd
+bench: $(NODE_MODULES) postgres tools
 	bench/etcd.sh ensure-installed
-	node --import tsx bench/run.ts
+	infra/scripts/with-kafka.sh node --import tsx bench/run.ts
 
 deps: $(NODE_MODULES)
 

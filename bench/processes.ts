@@ -25,3 +25,68 @@ export const stopProcess = (child: ChildProcess) =>
     child.kill('SIGTERM');
     setTimeout(() => child.kill('SIGKILL'), 5000).unref();
   });
+
+export const BENCH_JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
+
+/** configledger on a fresh PostgreSQL database, as its own process; stop() also drops the database. */
+export async function startConfigledger(port: number, extraEnv: NodeJS.ProcessEnv = {}) {
+  const { createTestDatabase } = await import('#infra/testing/postgres.ts');
+  const { mintToken } = await import('#infra/auth/tokens.ts');
+  const database = await createTestDatabase('configledger_bench');
+  const service = launch(process.execPath, ['--import', 'tsx', 'services/config-api/main.ts'], {
+    ...process.env,
+    DATABASE_URL: database.url,
+    JWT_SECRET: BENCH_JWT_SECRET,
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    EVENTSTORE_URL: '',
+    KAFKA_BROKERS: '',
+    ...extraEnv,
+  });
+  const base = `http://127.0.0.1:${port}/api/v1`;
+  try {
+    await waitUntil(async () => (await fetch(`${base}/health`)).ok, 30_000, 'configledger');
+  } catch (error) {
+    process.stderr.write(service.output());
+    throw error;
+  }
+  const token = await mintToken(BENCH_JWT_SECRET, { subject: 'bench', roles: ['writer'] });
+  return {
+    base,
+    token,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    async stop() {
+      await stopProcess(service.child);
+      await database.drop();
+    },
+  };
+}
+
+/** A single-node etcd on loopback with a throw-away data directory. */
+export async function startEtcd(port: number) {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dataDir = mkdtempSync(join(tmpdir(), 'configledger-bench-etcd-'));
+  const url = `http://127.0.0.1:${port}`;
+  const peer = `http://127.0.0.1:${port + 10}`;
+  const etcd = launch('etcd', [
+    '--name', 'bench', '--data-dir', dataDir,
+    '--listen-client-urls', url, '--advertise-client-urls', url,
+    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `bench=${peer}`, '--log-level', 'error',
+  ]);
+  await waitUntil(async () => (await fetch(`${url}/health`)).ok, 30_000, 'etcd');
+  return {
+    url,
+    version: (await (await fetch(`${url}/version`)).json()) as Record<string, string>,
+    async stop() {
+      await stopProcess(etcd.child);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+export const round = (value: number) => Math.round(value * 100) / 100;
+export const b64 = (text: string) => Buffer.from(text).toString('base64');

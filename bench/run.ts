@@ -3,13 +3,11 @@
  * value size, same concurrency. Prints a table and writes bench/results/latest.json.
  */
 import autocannon, { type Request } from 'autocannon';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { mintToken } from '#infra/auth/tokens.ts';
-import { createTestDatabase } from '#infra/testing/postgres.ts';
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { benchAppends } from './append.ts';
-import { launch, stopProcess, waitUntil } from './processes.ts';
+import { b64, percentile, round, startConfigledger, startEtcd } from './processes.ts';
+import { benchPropagation } from './propagation.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -17,7 +15,6 @@ const SERVICES = 64;
 const VISIBILITY_SAMPLES = Number(process.env.BENCH_VISIBILITY_SAMPLES ?? 500);
 const API_PORT = 18011;
 const ETCD_PORT = 23790;
-const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 
 /** About 256 bytes of JSON, the shape of a small trading-service configuration. */
 const documentFor = (i: number) => ({
@@ -46,23 +43,11 @@ async function load(url: string, requests: Request[], label: string): Promise<Fi
   };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 async function benchConfigledger() {
-  const database = await createTestDatabase('configledger_bench');
-  const service = launch(process.execPath, ['--import', 'tsx', 'services/config-api/main.ts'], {
-    ...process.env,
-    DATABASE_URL: database.url,
-    JWT_SECRET,
-    PORT: String(API_PORT),
-    LOG_LEVEL: 'warn',
-    EVENTSTORE_URL: '',
-  });
-  const base = `http://127.0.0.1:${API_PORT}/api/v1`;
+  const service = await startConfigledger(API_PORT);
+  const { base, headers } = service;
   try {
-    await waitUntil(async () => (await fetch(`${base}/health`)).ok, 30_000, 'configledger');
-    const token = await mintToken(JWT_SECRET, { subject: 'bench', roles: ['writer'] });
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     for (let i = 0; i < SERVICES; i++) {
       const response = await fetch(`${base}/configurations/bench-${i}`, { method: 'PUT', headers, body: JSON.stringify({ configuration: documentFor(i) }) });
       if (!response.ok) throw new Error(`seeding failed: ${response.status} ${await response.text()}`);
@@ -110,23 +95,14 @@ async function benchConfigledger() {
     const visibilityDatabase = await visibilityOf('PostgreSQL read model (history)', (service, position) => `/configurations/${service}/versions?limit=1&minPosition=${position}`);
     return { get, put, visibility, visibilityDatabase };
   } finally {
-    await stopProcess(service.child);
-    await database.drop();
+    await service.stop();
   }
 }
 
 async function benchEtcd() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'configledger-bench-etcd-'));
-  const url = `http://127.0.0.1:${ETCD_PORT}`;
-  const etcd = launch('etcd', [
-    '--name', 'bench', '--data-dir', dataDir,
-    '--listen-client-urls', url, '--advertise-client-urls', url,
-    '--listen-peer-urls', 'http://127.0.0.1:23800', '--initial-advertise-peer-urls', 'http://127.0.0.1:23800',
-    '--initial-cluster', 'bench=http://127.0.0.1:23800', '--log-level', 'error',
-  ]);
-  const b64 = (text: string) => Buffer.from(text).toString('base64');
+  const etcd = await startEtcd(ETCD_PORT);
+  const { url } = etcd;
   try {
-    await waitUntil(async () => (await fetch(`${url}/health`)).ok, 30_000, 'etcd');
     for (let i = 0; i < SERVICES; i++) {
       await fetch(`${url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(`config/bench-${i}`), value: b64(JSON.stringify(documentFor(i))) }) });
     }
@@ -151,14 +127,12 @@ async function benchEtcd() {
       ],
       'etcd put',
     );
-    return { get, put, version: (await (await fetch(`${url}/version`)).json()) as Record<string, string> };
+    return { get, put, version: etcd.version };
   } finally {
-    await stopProcess(etcd.child);
-    rmSync(dataDir, { recursive: true, force: true });
+    await etcd.stop();
   }
 }
 
-const round = (value: number) => Math.round(value * 100) / 100;
 const ratio = (a: number, b: number) => round(a / b);
 
 process.stderr.write(`configledger vs etcd: ${VALUE_BYTES}-byte configuration, ${CONNECTIONS} connections, ${DURATION_S}s per run\n`);
@@ -166,6 +140,7 @@ process.stderr.write('  event store appends (1 and 32 writers)...\n');
 const appends = [await benchAppends(1), await benchAppends(32)];
 const ledger = await benchConfigledger();
 const etcd = await benchEtcd();
+const propagation = await benchPropagation(API_PORT + 1, ETCD_PORT + 100, (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','));
 
 const rows = [
   ['GET configuration', `${ledger.get.requestsPerSecond} req/s`, `${ledger.get.p50} / ${ledger.get.p99} ms`, `${etcd.get.requestsPerSecond} req/s`, `${etcd.get.p50} / ${etcd.get.p99} ms`, `${ratio(ledger.get.requestsPerSecond, etcd.get.requestsPerSecond)}x`, '>= 2x'],
@@ -189,5 +164,16 @@ const results = {
   etcd,
   ratios: { get: ratio(ledger.get.requestsPerSecond, etcd.get.requestsPerSecond), put: ratio(ledger.put.requestsPerSecond, etcd.put.requestsPerSecond) },
 };
+const propagationRows = [
+  ...Object.entries(propagation.configledger).map(([path, l]) => [`configledger ${path}`, `${l.p50} / ${l.p99} ms`, String(l.samples)]),
+  ...Object.entries(propagation.etcd).map(([path, l]) => [`etcd ${path}`, `${l.p50} / ${l.p99} ms`, String(l.samples)]),
+];
+const propagationHeader = ['write response -> receiver', 'p50 / p99', 'samples'];
+const propagationWidths = propagationHeader.map((title, column) => Math.max(title.length, ...propagationRows.map((row) => row[column]!.length)));
+const propagationLine = (cells: string[]) => cells.map((cell, column) => cell.padEnd(propagationWidths[column]!)).join('  ');
+process.stdout.write(
+  `\n${propagationLine(propagationHeader)}\n${propagationWidths.map((w) => '-'.repeat(w)).join('  ')}\n${propagationRows.map(propagationLine).join('\n')}\n`,
+);
+(results as Record<string, unknown>).propagation = propagation;
 writeFileSync('bench/results/latest.json', `${JSON.stringify(results, null, 2)}\n`);
 process.stdout.write('wrote bench/results/latest.json\n');

@@ -25,6 +25,7 @@ const CONFIG_PREFIX = 'config-';
 
 interface Pending {
   message: ServerMessage;
+  text: string | Buffer;
   sentAt: number;
   attempts: number;
 }
@@ -51,7 +52,7 @@ export function createGateway(options: GatewayOptions) {
     readonly patterns = new Set<string>();
     readonly pending = new Map<string, Pending>();
     /** While a resume reads the log, live events wait here. */
-    backlog: RecordedEvent[] | undefined;
+    backlog: Push[] | undefined;
     lastSentPosition = 0n;
     alive = true;
     /** Messages are handled one after another, after a query-string token has been checked. */
@@ -59,16 +60,17 @@ export function createGateway(options: GatewayOptions) {
 
     constructor(readonly socket: WebSocket) {}
 
-    send(message: ServerMessage): void {
+    /** `text` is the message already serialized, when the same message goes to many connections. */
+    send(message: ServerMessage, text: string | Buffer = JSON.stringify(message)): void {
       if (this.socket.readyState !== this.socket.OPEN) return;
       if (this.socket.bufferedAmount > maxBufferedBytes) {
         this.socket.close(CLOSE.slowConsumer, 'slow consumer: send buffer over its limit');
         return;
       }
-      this.socket.send(JSON.stringify(message));
+      this.socket.send(text, { binary: false });
       if (message.acknowledgmentRequired) {
         const known = this.pending.get(message.id);
-        this.pending.set(message.id, { message, sentAt: Date.now(), attempts: (known?.attempts ?? 0) + 1 });
+        this.pending.set(message.id, { message, text, sentAt: Date.now(), attempts: (known?.attempts ?? 0) + 1 });
       }
     }
 
@@ -76,21 +78,20 @@ export function createGateway(options: GatewayOptions) {
       this.send(serverMessage(MessageType.error, { code, message, ...details }));
     }
 
-    offer(event: RecordedEvent): void {
+    offer(push: Push): void {
       if (this.backlog) {
-        this.backlog.push(event);
+        this.backlog.push(push);
         return;
       }
-      this.deliver(event);
+      this.deliver(push);
     }
 
-    deliver(event: RecordedEvent): void {
+    deliver({ event, serviceId, environment, message, text }: Push): void {
       if (event.position <= this.lastSentPosition || !this.principal) return;
-      const data = event.data as unknown as ConfigurationChange & { restoredVersion?: number };
-      if (![...this.patterns].some((pattern) => patternMatches(pattern, data.serviceId, data.environment))) return;
+      if (![...this.patterns].some((pattern) => patternMatches(pattern, serviceId, environment))) return;
       if (!hasPermission(this.principal, 'read')) return;
       this.lastSentPosition = event.position;
-      this.send(serverMessage(MessageType.configurationChanged, changeMessage(event, data), true));
+      this.send(message, text);
     }
 
     async resume(fromPosition: bigint): Promise<void> {
@@ -99,12 +100,12 @@ export function createGateway(options: GatewayOptions) {
       try {
         for await (const event of options.store.readAll({ fromPosition, toPosition: upTo, filter: { streamPrefixes: [CONFIG_PREFIX] } })) {
           if (this.socket.readyState !== this.socket.OPEN) return;
-          this.deliver(event);
+          this.deliver(pushOf(event));
         }
       } finally {
         const waiting = this.backlog;
         this.backlog = undefined;
-        for (const event of waiting) this.deliver(event);
+        for (const push of waiting) this.deliver(push);
       }
     }
   }
@@ -148,7 +149,7 @@ export function createGateway(options: GatewayOptions) {
       case 'nack': {
         // The client could not apply it: send it once more, counting the attempt.
         const pending = connection.pending.get(message.data.messageId);
-        if (pending && pending.attempts < maxAttempts) connection.send(pending.message);
+        if (pending && pending.attempts < maxAttempts) connection.send(pending.message, pending.text);
         return;
       }
       default: {
@@ -163,7 +164,7 @@ export function createGateway(options: GatewayOptions) {
     for (const connection of connections) {
       for (const [id, pending] of connection.pending) {
         if (now - pending.sentAt < ackTimeoutMs) continue;
-        if (pending.attempts < maxAttempts) connection.send(pending.message);
+        if (pending.attempts < maxAttempts) connection.send(pending.message, pending.text);
         else {
           connection.pending.delete(id);
           connection.error('ACK_TIMEOUT', `message ${id} was not acknowledged after ${pending.attempts} sends`, { messageId: id });
@@ -192,7 +193,10 @@ export function createGateway(options: GatewayOptions) {
         subscription = options.store.subscribeAll({ fromPosition: livePosition, filter: { streamPrefixes: [CONFIG_PREFIX] } });
         for await (const event of subscription) {
           livePosition = event.position;
-          for (const connection of connections) connection.offer(event);
+          if (connections.size === 0) continue;
+          // Built and serialized once, whatever the number of subscribers.
+          const push = pushOf(event);
+          for (const connection of connections) connection.offer(push);
         }
       } catch {
         if (!stopped) await new Promise((resolve) => setTimeout(resolve, 500));
@@ -242,6 +246,22 @@ export function createGateway(options: GatewayOptions) {
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
+
+/** One change, ready to send: the message id is the event id, the same on every connection and every resend. */
+interface Push {
+  event: RecordedEvent;
+  serviceId: string;
+  environment: string;
+  message: ServerMessage;
+  /** UTF-8 bytes of the message, encoded once for every connection. */
+  text: Buffer;
+}
+
+function pushOf(event: RecordedEvent): Push {
+  const data = event.data as unknown as ConfigurationChange & { restoredVersion?: number };
+  const message: ServerMessage = { ...serverMessage(MessageType.configurationChanged, changeMessage(event, data), true), id: event.id };
+  return { event, serviceId: data.serviceId, environment: data.environment, message, text: Buffer.from(JSON.stringify(message)) };
+}
 
 function changeMessage(event: RecordedEvent, data: ConfigurationChange & { restoredVersion?: number }) {
   return {
