@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeEvent } from '#events/avro/codec.ts';
 import { CONFIG_STATE_TOPIC, EVENTS_TOPIC, createKafka } from '#infra/kafka/topics.ts';
 import { TEST_BROKERS, consumeUntil, startOwnBroker } from '#infra/testing/kafka.ts';
+import { waitFor } from '#infra/testing/wait.ts';
 import { startTestServer, type TestServer } from '#infra/testing/server.ts';
 
 const run = promisify(execFile);
@@ -14,13 +15,6 @@ const decoded = (message: KafkaMessage) => {
   const result = decodeEvent(message);
   if (result.status !== 'decoded') throw new Error(result.reason);
   return result.event;
-};
-const waitFor = async (condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 };
 
 describe('publishing the log to Kafka', () => {

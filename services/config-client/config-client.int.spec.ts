@@ -1,17 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TEST_BROKERS, startOwnBroker } from '#infra/testing/kafka.ts';
+import { waitFor } from '#infra/testing/wait.ts';
 import { startTestServer, type TestServer } from '#infra/testing/server.ts';
 import { createConfigClient, type ConfigChange, type ConfigClient } from './index.ts';
 
 const unique = () => `sdk-${randomBytes(3).toString('hex')}`;
-const waitFor = async (condition: () => boolean, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-};
 
 describe('the client SDK', () => {
   const servers: TestServer[] = [];

@@ -2,15 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import { EVENTS_TOPIC, createKafka } from '#infra/kafka/topics.ts';
 import { startOwnBroker } from '#infra/testing/kafka.ts';
+import { waitFor } from '#infra/testing/wait.ts';
 import { startTestServer, type TestServer } from '#infra/testing/server.ts';
 
-const waitFor = async (condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-};
 
 async function logOf(server: TestServer) {
   const events: Pick<RecordedEvent, 'id' | 'streamName' | 'revision' | 'type' | 'data' | 'metadata'>[] = [];
