@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Polls `probe` until it succeeds, failing after `timeoutMs`. */
 export async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -41,6 +43,7 @@ export async function startConfigledger(port: number, extraEnv: NodeJS.ProcessEn
     LOG_LEVEL: 'warn',
     EVENTSTORE_URL: '',
     KAFKA_BROKERS: '',
+    DATA_DIR: join(tmpdir(), `configledger-bench-${port}`),
     ...extraEnv,
   });
   const base = `http://127.0.0.1:${port}/api/v1`;
@@ -65,8 +68,6 @@ export async function startConfigledger(port: number, extraEnv: NodeJS.ProcessEn
 /** A single-node etcd on loopback with a throw-away data directory. */
 export async function startEtcd(port: number) {
   const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const dataDir = mkdtempSync(join(tmpdir(), 'configledger-bench-etcd-'));
   const url = `http://127.0.0.1:${port}`;
   const peer = `http://127.0.0.1:${port + 10}`;

@@ -1,8 +1,9 @@
 import type { ConfigurationEvent } from './configuration.ts';
 import type { EnvironmentEvent } from './environments.ts';
 import type { SchemaEvent } from './schemas.ts';
+import type { CredentialAccessed, CredentialEvent, KeyEncryptionKeyRotated } from './credentials.ts';
 
-export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent;
+export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent | CredentialEvent | CredentialAccessed | KeyEncryptionKeyRotated;
 export type DomainEventType = DomainEvent['type'];
 
 /** The current data-shape version of each event type; bump it with an upcaster when a shape changes. */
@@ -13,4 +14,9 @@ export const EVENT_SCHEMA_VERSIONS: Record<DomainEventType, number> = {
   SchemaRegistered: 1,
   EnvironmentDefined: 1,
   EnvironmentUpdated: 1,
+  CredentialStored: 1,
+  CredentialRotated: 1,
+  CredentialDeleted: 1,
+  CredentialAccessed: 1,
+  KeyEncryptionKeyRotated: 1,
 };

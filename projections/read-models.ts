@@ -3,6 +3,7 @@ import type { EventStore } from '#infra/eventstore/port.ts';
 import { auditProjection } from './audit/apply.ts';
 import { ConfigurationCache } from './configurations/cache.ts';
 import { configurationsProjection } from './configurations/apply.ts';
+import { credentialsProjection } from './credentials/apply.ts';
 import { environmentsProjection } from './environments/apply.ts';
 import { EnvironmentDirectory } from './environments/directory.ts';
 import { type ProjectionRunner, createProjectionRunner } from './runner.ts';
@@ -10,7 +11,7 @@ import { READ_MODEL_SCHEMA } from './schema.ts';
 import { schemasProjection } from './schemas/apply.ts';
 import { observeLog } from '#services/shared/command-handler.ts';
 
-export const READ_MODEL_PROJECTIONS = [configurationsProjection, schemasProjection, environmentsProjection, auditProjection];
+export const READ_MODEL_PROJECTIONS = [configurationsProjection, schemasProjection, environmentsProjection, credentialsProjection, auditProjection];
 export const READ_MODEL_CHECKPOINT = 'read-models';
 
 export async function migrateReadModels(db: Database): Promise<void> {

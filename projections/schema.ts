@@ -1,5 +1,5 @@
 /** Read-model tables. Rebuilding drops and recreates exactly these, so the list is the contract. */
-export const READ_MODEL_TABLES = ['service_configurations', 'configuration_history', 'configuration_schemas', 'environments', 'audit_log'];
+export const READ_MODEL_TABLES = ['service_configurations', 'configuration_history', 'configuration_schemas', 'environments', 'audit_log', 'credentials', 'credential_access_log'];
 
 export const READ_MODEL_SCHEMA = `
 SELECT pg_advisory_xact_lock(4242002);
@@ -81,4 +81,40 @@ CREATE TABLE IF NOT EXISTS audit_log (
   occurred_at    timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_log_service ON audit_log (service_id, environment, position);
+
+-- Credential metadata only: values never leave the log, and there only as ciphertext.
+CREATE TABLE IF NOT EXISTS credentials (
+  credential_key   text PRIMARY KEY,
+  service_id       text NOT NULL,
+  environment      text NOT NULL,
+  credential_type  text NOT NULL,
+  sensitivity      text NOT NULL,
+  description      text,
+  tags             jsonb NOT NULL,
+  version          integer NOT NULL,
+  status           text NOT NULL,
+  expires_at       timestamptz,
+  next_rotation_at timestamptz,
+  rotated_at       timestamptz,
+  created_at       timestamptz NOT NULL,
+  created_by       text NOT NULL,
+  deleted_at       timestamptz,
+  position         bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS credentials_service ON credentials (service_id, environment);
+
+CREATE TABLE IF NOT EXISTS credential_access_log (
+  position       bigint PRIMARY KEY,
+  credential_key text NOT NULL,
+  operation      text NOT NULL,
+  outcome        text NOT NULL,
+  version        integer,
+  actor          text NOT NULL,
+  service_id     text,
+  source_ip      text,
+  user_agent     text,
+  reason         text,
+  accessed_at    timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS credential_access_log_key ON credential_access_log (credential_key, position);
 `;

@@ -28,7 +28,7 @@ const parsed = (text: unknown) => (typeof text === 'string' ? JSON.parse(text) :
 const withoutNulls = (record: Data) => Object.fromEntries(Object.entries(record).filter(([, value]) => value !== null));
 
 /** Event data <-> its Avro record: JSON-valued fields travel as JSON text. */
-const dataCodecs: Record<'configuration' | 'schema' | 'environment', { toAvro(data: Data): Data; fromAvro(record: Data): Data }> = {
+const dataCodecs: Record<'configuration' | 'schema' | 'environment' | 'json', { toAvro(data: Data): Data; fromAvro(record: Data): Data }> = {
   configuration: {
     toAvro: (data) => ({
       serviceId: data.serviceId,
@@ -65,10 +65,18 @@ const dataCodecs: Record<'configuration' | 'schema' | 'environment', { toAvro(da
     toAvro: (data) => ({ ...data, description: data.description ?? null }),
     fromAvro: (record) => withoutNulls(record),
   },
+  json: {
+    toAvro: (data) => ({ dataJson: JSON.stringify(data) }),
+    fromAvro: ({ dataJson }) => parsed(dataJson) as Data,
+  },
 };
 
-const familyOf = (eventType: string) =>
-  eventType.startsWith('Configuration') ? dataCodecs.configuration : eventType.startsWith('Schema') ? dataCodecs.schema : dataCodecs.environment;
+function familyOf(eventType: string) {
+  if (eventType.startsWith('Configuration')) return dataCodecs.configuration;
+  if (eventType.startsWith('Schema')) return dataCodecs.schema;
+  if (eventType.startsWith('Environment')) return dataCodecs.environment;
+  return dataCodecs.json;
+}
 
 export interface EncodedEvent {
   key: string;

@@ -86,6 +86,14 @@ const environmentDefinition = (name: string) => ({
   ],
 });
 
+/** Credential and vault events: their data (ciphertext and wrapped keys only) as JSON text. */
+const jsonData = (name: string) => ({
+  type: 'record',
+  name,
+  namespace: 'configledger.data',
+  fields: [{ name: 'dataJson', type: 'string' }],
+});
+
 // Checked by avsc when first used (Type.forSchema), so plain objects suffice here.
 export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
   ConfigurationCreated: { 1: envelope('ConfigurationCreatedV1', configurationChange('ConfigurationCreatedDataV1')) },
@@ -107,4 +115,9 @@ export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
   },
   EnvironmentDefined: { 1: envelope('EnvironmentDefinedV1', environmentDefinition('EnvironmentDefinedDataV1')) },
   EnvironmentUpdated: { 1: envelope('EnvironmentUpdatedV1', environmentDefinition('EnvironmentUpdatedDataV1')) },
+  CredentialStored: { 1: envelope('CredentialStoredV1', jsonData('CredentialStoredDataV1')) },
+  CredentialRotated: { 1: envelope('CredentialRotatedV1', jsonData('CredentialRotatedDataV1')) },
+  CredentialDeleted: { 1: envelope('CredentialDeletedV1', jsonData('CredentialDeletedDataV1')) },
+  CredentialAccessed: { 1: envelope('CredentialAccessedV1', jsonData('CredentialAccessedDataV1')) },
+  KeyEncryptionKeyRotated: { 1: envelope('KeyEncryptionKeyRotatedV1', jsonData('KeyEncryptionKeyRotatedDataV1')) },
 };

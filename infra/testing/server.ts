@@ -1,4 +1,8 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { mintToken } from '#infra/auth/tokens.ts';
+import { localKeyProvider } from '#infra/crypto/key-provider.ts';
 import { openStorage, type Storage } from '#infra/eventstore/select.ts';
 import { buildApp, type AppOptions } from '#services/config-api/app.ts';
 import type { FastifyInstance } from 'fastify';
@@ -33,7 +37,8 @@ export async function startTestServer(
   if (!options.databaseUrl && (options.store ?? 'postgres') === 'postgres') database = await createTestDatabase();
   const databaseUrl = options.databaseUrl ?? database?.url;
   const storage = await openStorage({ databaseUrl, dataDir: 'memory://' });
-  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, bodyLimit: options.bodyLimit, kafkaBrokers: options.kafkaBrokers, websocket: options.websocket, replicateFrom: options.replicateFrom });
+  const keys = localKeyProvider({ keyFile: join(mkdtempSync(join(tmpdir(), 'configledger-keys-')), 'master-keys.json') });
+  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, keys, bodyLimit: options.bodyLimit, kafkaBrokers: options.kafkaBrokers, websocket: options.websocket, replicateFrom: options.replicateFrom });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server did not bind a TCP port');

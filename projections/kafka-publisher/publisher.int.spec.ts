@@ -69,6 +69,32 @@ describe('publishing the log to Kafka', () => {
     expect(health.body.data.dependencies.kafka).toMatchObject({ status: 'up', breaker: 'closed' });
   }, 90_000);
 
+  it('publishes credential operations with ciphertext only: no stored value appears in either topic', async () => {
+    const server = await startTestServer({ kafkaBrokers: TEST_BROKERS });
+    servers.push(server);
+    const token = await server.token('gus', ['admin']);
+    const service = `vault-${unique()}`;
+    const values = [`api-${unique()}${unique()}`, `rotated-${unique()}${unique()}`];
+    await server.call('POST', '/credentials', { token, body: { key: `${service}-key`, value: values[0], type: 'api_key', serviceId: service, environment: 'production' } });
+    await server.call('POST', `/credentials/${service}-key/rotate`, { token, body: { value: values[1] } });
+    await server.call('PUT', `/configurations/${service}`, { token, body: { configuration: { apiKey: `\${SECRET:${service}-key}` } } });
+    const read = await server.call('GET', `/credentials/${service}-key`, { token });
+    expect(read.body.data.value).toBe(values[1]);
+    const head = await server.storage.store.headPosition();
+    await waitFor(() => server.app.ledger.publisher!.status().position >= head, 30_000, 'publishing');
+
+    const kafka = createKafka(TEST_BROKERS, 'secret-scan');
+    const events = await consumeUntil(kafka, EVENTS_TOPIC, (m) => m.key?.toString().includes(service) ?? false, (all) => all.length >= 4);
+    const states = await consumeUntil(kafka, CONFIG_STATE_TOPIC, (m) => m.key?.toString().startsWith(`${service}/`) ?? false, (all) => all.length >= 1);
+    expect(events.map((m) => m.headers!['event-type']!.toString())).toEqual(
+      expect.arrayContaining(['CredentialStored', 'CredentialRotated', 'CredentialAccessed', 'ConfigurationCreated']),
+    );
+    const raw = Buffer.concat([...events, ...states].flatMap((m) => [m.key ?? Buffer.alloc(0), m.value ?? Buffer.alloc(0)])).toString('latin1');
+    for (const value of values) expect(raw).not.toContain(value);
+    expect(raw).toContain('ciphertext');
+    expect(raw).toContain(`\${SECRET:${service}-key}`);
+  }, 90_000);
+
   it('keeps accepting writes while the broker is down and delivers the whole backlog when it returns', async () => {
     const broker = await startOwnBroker(19192);
     try {

@@ -12,6 +12,9 @@ import { createKafka } from '#infra/kafka/topics.ts';
 import { createReplicator } from '#services/replicator/replicator.ts';
 import { configurationRoutes } from '#services/configuration/routes.ts';
 import { environmentRoutes } from '#services/environments/routes.ts';
+import { credentialRoutes } from '#services/credentials/routes.ts';
+import { createVault } from '#services/credentials/vault.ts';
+import type { KeyProvider } from '#infra/crypto/key-provider.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
 import { registerAuthentication } from './auth.ts';
 import type { Ledger } from './context.ts';
@@ -23,6 +26,8 @@ export interface AppOptions {
   storage: Storage;
   jwtSecret: string;
   logger?: FastifyServerOptions['logger'];
+  /** Wraps the credentials' keys (envelope encryption). */
+  keys: KeyProvider;
   /** Kafka brokers to publish to; without them nothing is published. */
   kafkaBrokers?: string[];
   /** Run as a region replica: follow the primary's events topic, serve reads, refuse writes. */
@@ -66,7 +71,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ? createReplicator({ store, kafka: createKafka(options.replicateFrom.brokers), groupId: options.replicateFrom.groupId, logger: app.log })
     : undefined;
   await replicator?.start();
-  const ledger: Ledger = { store, db, readModels, publisher, replicator, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
+  const vault = createVault(db, options.keys);
+  await vault.migrate();
+  const ledger: Ledger = { store, db, readModels, vault, publisher, replicator, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
   app.decorate('ledger', ledger);
   app.addHook('onClose', async () => {
     await replicator?.stop();
@@ -124,6 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(configurationRoutes);
       await api.register(schemaRoutes);
       await api.register(environmentRoutes);
+      await api.register(credentialRoutes);
     },
     { prefix: API_PREFIX },
   );

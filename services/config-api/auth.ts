@@ -6,6 +6,9 @@ import type { Permission } from './context.ts';
 const ROLES_FOR: Record<Exclude<Permission, 'public'>, string[]> = {
   read: ['admin', 'writer', 'reader'],
   write: ['admin', 'writer'],
+  /** Decrypting a credential's value. */
+  secret: ['admin', 'writer'],
+  admin: ['admin'],
 };
 
 export function hasPermission(principal: Principal, permission: Exclude<Permission, 'public'>): boolean {

@@ -5,6 +5,7 @@ import type { ReadModels } from '#projections/read-models.ts';
 import type { KafkaPublisher } from '#projections/kafka-publisher/publisher.ts';
 import type { Gateway } from './websocket/gateway.ts';
 import type { Replicator } from '#services/replicator/replicator.ts';
+import type { Vault } from '#services/credentials/vault.ts';
 
 /** What every route works with: the log, the read-model database and the in-process read side. */
 export interface Ledger {
@@ -13,6 +14,7 @@ export interface Ledger {
   readModels: ReadModels;
   /** Present when KAFKA_BROKERS is set. */
   publisher?: KafkaPublisher;
+  vault: Vault;
   /** Present on a region replica. */
   replicator?: Replicator;
   /** WebSocket push; set once the gateway runs. */
@@ -21,7 +23,7 @@ export interface Ledger {
   readYourWritesTimeoutMs: number;
 }
 
-export type Permission = 'public' | 'read' | 'write';
+export type Permission = 'public' | 'read' | 'write' | 'secret' | 'admin';
 
 declare module 'fastify' {
   interface FastifyInstance {

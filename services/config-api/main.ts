@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { loadAuthSecrets } from '#infra/auth/tokens.ts';
+import { localKeyProvider } from '#infra/crypto/key-provider.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
 import { brokersFromEnv } from '#infra/kafka/topics.ts';
 import { API_PREFIX, REDACTED_PATHS, buildApp } from './app.ts';
@@ -13,6 +14,7 @@ const secrets = await loadAuthSecrets(process.env, settings.dataDir);
 const app = await buildApp({
   storage,
   jwtSecret: secrets.jwtSecret,
+  keys: localKeyProvider({ masterKey: process.env.MASTER_KEY || undefined, keyFile: join(settings.dataDir, 'secrets', 'master-keys.json') }),
   kafkaBrokers: brokersFromEnv(),
   // A region replica: REPLICATE_FROM_BROKERS names the primary region's Kafka.
   ...(process.env.REPLICATE_FROM_BROKERS

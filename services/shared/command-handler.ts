@@ -183,6 +183,12 @@ async function serialized<T>(store: EventStore, stream: string, work: () => Prom
   }
 }
 
+/** Appends facts that need no decision (an access, a key rotation) to a stream of their own. */
+export async function recordEvents(store: EventStore, stream: string, events: DomainEvent[], context: CommandContext): Promise<bigint> {
+  const { position } = await store.append(stream, events.map((event) => toStored(event, context)), 'any');
+  return position;
+}
+
 function toStored(event: DomainEvent, context: CommandContext) {
   const metadata: EventMetadata = {
     actor: context.actor,

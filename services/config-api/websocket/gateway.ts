@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { ConfigurationChange } from '#events/configuration.ts';
+import type { CredentialRotated } from '#events/credentials.ts';
 import type { Principal, TokenVerifier } from '#infra/auth/tokens.ts';
 import type { EventStore, RecordedEvent, Subscription } from '#infra/eventstore/port.ts';
 import { actorOf } from '#projections/projection.ts';
@@ -21,7 +22,8 @@ export interface GatewayOptions {
 
 export const CLOSE = { unauthorized: 4401, slowConsumer: 4008, goingAway: 1001 } as const;
 
-const CONFIG_PREFIX = 'config-';
+/** Configuration streams and credential streams (whose rotations are announced, never their values). */
+const PUSHED_STREAMS = ['config-', 'credential-'];
 
 interface Pending {
   message: ServerMessage;
@@ -98,9 +100,10 @@ export function createGateway(options: GatewayOptions) {
       this.backlog = [];
       const upTo = livePosition;
       try {
-        for await (const event of options.store.readAll({ fromPosition, toPosition: upTo, filter: { streamPrefixes: [CONFIG_PREFIX] } })) {
+        for await (const event of options.store.readAll({ fromPosition, toPosition: upTo, filter: { streamPrefixes: PUSHED_STREAMS } })) {
           if (this.socket.readyState !== this.socket.OPEN) return;
-          this.deliver(pushOf(event));
+          const push = pushOf(event);
+          if (push) this.deliver(push);
         }
       } finally {
         const waiting = this.backlog;
@@ -190,13 +193,13 @@ export function createGateway(options: GatewayOptions) {
   async function follow(): Promise<void> {
     while (!stopped) {
       try {
-        subscription = options.store.subscribeAll({ fromPosition: livePosition, filter: { streamPrefixes: [CONFIG_PREFIX] } });
+        subscription = options.store.subscribeAll({ fromPosition: livePosition, filter: { streamPrefixes: PUSHED_STREAMS } });
         for await (const event of subscription) {
           livePosition = event.position;
           if (connections.size === 0) continue;
           // Built and serialized once, whatever the number of subscribers.
           const push = pushOf(event);
-          for (const connection of connections) connection.offer(push);
+          if (push) for (const connection of connections) connection.offer(push);
         }
       } catch {
         if (!stopped) await new Promise((resolve) => setTimeout(resolve, 500));
@@ -257,10 +260,30 @@ interface Push {
   text: Buffer;
 }
 
-function pushOf(event: RecordedEvent): Push {
-  const data = event.data as unknown as ConfigurationChange & { restoredVersion?: number };
-  const message: ServerMessage = { ...serverMessage(MessageType.configurationChanged, changeMessage(event, data), true), id: event.id };
-  return { event, serviceId: data.serviceId, environment: data.environment, message, text: Buffer.from(JSON.stringify(message)) };
+function pushOf(event: RecordedEvent): Push | undefined {
+  let message: ServerMessage;
+  let target: { serviceId: string; environment: string };
+  if (event.type.startsWith('Configuration')) {
+    const data = event.data as unknown as ConfigurationChange & { restoredVersion?: number };
+    target = data;
+    message = serverMessage(MessageType.configurationChanged, changeMessage(event, data), true);
+  } else if (event.type === 'CredentialRotated') {
+    const data = event.data as CredentialRotated['data'];
+    target = data;
+    message = serverMessage(MessageType.credentialRotated, {
+      credentialKey: data.key,
+      serviceId: data.serviceId,
+      environment: data.environment,
+      rotationId: data.rotationId,
+      version: data.secret.version,
+      rotatedAt: data.rotatedAt,
+      position: Number(event.position),
+    }, true);
+  } else {
+    return undefined;
+  }
+  message = { ...message, id: event.id };
+  return { event, serviceId: target.serviceId, environment: target.environment, message, text: Buffer.from(JSON.stringify(message)) };
 }
 
 function changeMessage(event: RecordedEvent, data: ConfigurationChange & { restoredVersion?: number }) {

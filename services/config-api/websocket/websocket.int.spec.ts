@@ -183,6 +183,22 @@ describe('WebSocket push at /api/v1/ws', () => {
     expect(timeout.data).toMatchObject({ code: 'ACK_TIMEOUT', messageId: original.id });
   });
 
+  it('announces a credential rotation to the service subscribers, without the value', async () => {
+    const service = unique();
+    const client = await connect();
+    client.send({ type: 'subscribe', data: { patterns: [`config.${service}.production`] } });
+    await client.next((m) => m.type === 'ack');
+    const value = `pw-${randomBytes(8).toString('hex')}`;
+    const next = `pw-${randomBytes(8).toString('hex')}`;
+    const body = { key: `${service}-db`, value, type: 'database_password', serviceId: service, environment: 'production' };
+    expect((await server.call('POST', '/credentials', { token, body })).status).toBe(201);
+    await server.call('POST', `/credentials/${service}-db/rotate`, { token, body: { value: next } });
+    const rotated = await client.next((m) => m.type === 'credential_rotated');
+    expect(rotated.data).toMatchObject({ credentialKey: `${service}-db`, serviceId: service, environment: 'production', version: 2 });
+    expect(JSON.stringify(rotated)).not.toContain(value);
+    expect(JSON.stringify(rotated)).not.toContain(next);
+  });
+
   it('sends nothing to a token without read permission', async () => {
     const service = unique();
     const nobody = await connect(`?token=${await server.token('nobody', [])}`);

@@ -1,0 +1,239 @@
+import { randomUUID } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import {
+  type AccessOutcome,
+  CREDENTIAL_TYPES,
+  type CredentialDescription,
+  SENSITIVITIES,
+  VAULT_KEYS_STREAM,
+  credentialAccessStream,
+  credentialStream,
+} from '#events/credentials.ts';
+import { listAccess, listCredentials } from '#projections/credentials/queries.ts';
+import { hasPermission } from '#services/config-api/auth.ts';
+import type { Ledger } from '#services/config-api/context.ts';
+import { waitForPosition } from '#services/configuration/read.ts';
+import { handle, loadState, recordEvents } from '#services/shared/command-handler.ts';
+import { DomainError } from '#services/shared/errors.ts';
+import { EnvironmentId, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
+import { CredentialNotFound, type CredentialState, credentialDecider } from './decider.ts';
+import { generateValue } from './vault.ts';
+
+const tags = ['credentials'];
+const CredentialKey = Type.String({ pattern: '^[a-zA-Z0-9._-]{1,200}$' });
+const KeyParams = Type.Object({ key: CredentialKey });
+const Value = Type.String({ minLength: 1, maxLength: 64 * 1024 });
+const StoreBody = Type.Object(
+  {
+    key: CredentialKey,
+    value: Value,
+    type: Type.Union(CREDENTIAL_TYPES.map((type) => Type.Literal(type))),
+    serviceId: ServiceId,
+    environment: EnvironmentId,
+    description: Type.Optional(Type.String({ maxLength: 1000 })),
+    sensitivity: Type.Optional(Type.Union(SENSITIVITIES.map((level) => Type.Literal(level)))),
+    expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+    tags: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 200 }))),
+    rotationIntervalDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+  },
+  { additionalProperties: false },
+);
+const RotateBody = Type.Object(
+  {
+    value: Type.Optional(Value),
+    gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86_400, description: 'how long the previous value still reads (?version=previous); default 3600' })),
+    reason: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
+const DEFAULT_GRACE_SECONDS = 3600;
+
+const metadataOf = (state: Extract<CredentialState, { status: 'active' }>) => ({
+  ...state.description,
+  version: state.current.secret.version,
+  createdAt: state.storedAt,
+  rotatedAt: state.previous ? state.current.since : null,
+  nextRotationAt: state.nextRotationAt ?? null,
+});
+
+export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { ledger } = app;
+
+  const record = (request: FastifyRequest, key: string, outcome: AccessOutcome, details: { version?: number; serviceId?: string; reason?: string } = {}) =>
+    recordEvents(
+      ledger.store,
+      credentialAccessStream(key),
+      [
+        {
+          type: 'CredentialAccessed',
+          data: { key, operation: 'retrieve', outcome, ...details, ...(request.headers['user-agent'] ? { userAgent: String(request.headers['user-agent']).slice(0, 300) } : {}) },
+        },
+      ],
+      commandContext(request),
+    );
+
+  app.post(
+    '/credentials',
+    { config: { permission: 'write' }, schema: { tags, summary: 'Store a credential, encrypted; the answer carries metadata only', body: StoreBody } },
+    async (request, reply) => {
+      const { value, ...fields } = request.body;
+      const description: CredentialDescription = { ...fields, sensitivity: fields.sensitivity ?? 'internal', tags: fields.tags ?? {} };
+      const stream = credentialStream(description.key);
+      const { state } = await loadState(ledger.store, stream, credentialDecider);
+      const version = (state.status === 'deleted' ? state.versions : 0) + 1;
+      const secret = await ledger.vault.seal(description.key, version, value);
+      const result = await handle(ledger.store, stream, credentialDecider, { type: 'StoreCredential', description, secret, now: new Date().toISOString() }, commandContext(request));
+      if (result.state.status !== 'active') throw new Error('storing left no credential');
+      return reply.status(201).send(ok({ ...metadataOf(result.state), position: Number(result.position) }));
+    },
+  );
+
+  app.get(
+    '/credentials',
+    {
+      config: { permission: 'read' },
+      schema: {
+        tags,
+        summary: 'Credential metadata, never values',
+        querystring: Type.Object({ serviceId: Type.Optional(ServiceId), environment: Type.Optional(EnvironmentId), minPosition: Type.Optional(Position) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      await waitForPosition(ledger, request.query.minPosition);
+      return ok(await listCredentials(ledger.db, request.query));
+    },
+  );
+
+  app.get(
+    '/credentials/:key',
+    {
+      config: { permission: 'read' },
+      schema: {
+        tags,
+        summary: 'Decrypt and return a credential; every attempt, granted or not, is recorded',
+        params: KeyParams,
+        querystring: Type.Object({ version: Type.Optional(Type.Union([Type.Literal('current'), Type.Literal('previous')])) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      const { key } = request.params;
+      const { state } = await loadState(ledger.store, credentialStream(key), credentialDecider);
+      const serviceId = state.status === 'active' ? state.description.serviceId : undefined;
+      if (!hasPermission(request.principal!, 'secret')) {
+        await record(request, key, 'denied', { serviceId, reason: 'role may not read credential values' });
+        throw new DomainError('FORBIDDEN', 403, 'reading credential values needs the admin or writer role');
+      }
+      if (state.status === 'deleted') {
+        await record(request, key, 'shredded', { serviceId });
+        throw new DomainError('CREDENTIAL_SHREDDED', 410, `credential ${key} was deleted and its keys destroyed`, { key });
+      }
+      if (state.status !== 'active') {
+        await record(request, key, 'not_found');
+        throw CredentialNotFound(key);
+      }
+      const now = Date.now();
+      if (state.description.expiresAt && Date.parse(state.description.expiresAt) <= now) {
+        await record(request, key, 'expired', { serviceId, version: state.current.secret.version });
+        throw new DomainError('CREDENTIAL_EXPIRED', 403, `credential ${key} expired at ${state.description.expiresAt}`, { key, expiresAt: state.description.expiresAt });
+      }
+      let secret = state.current.secret;
+      if (request.query.version === 'previous') {
+        const previous = state.previous;
+        if (!previous || !previous.graceUntil || Date.parse(previous.graceUntil) <= now) {
+          await record(request, key, 'grace_period_over', { serviceId, version: previous?.secret.version });
+          throw new DomainError('GRACE_PERIOD_OVER', 410, `the previous version of ${key} no longer reads`, { key, graceUntil: previous?.graceUntil ?? null });
+        }
+        secret = previous.secret;
+      }
+      const value = await ledger.vault.open(key, secret);
+      // Recorded before the value leaves: a read that cannot be recorded is not answered.
+      await record(request, key, 'granted', { serviceId, version: secret.version });
+      return ok({ key, value, version: secret.version, type: state.description.type, expiresAt: state.description.expiresAt ?? null });
+    },
+  );
+
+  app.post(
+    '/credentials/:key/rotate',
+    {
+      config: { permission: 'write' },
+      schema: { tags, summary: 'Rotate: a supplied value, or one generated for the type; the previous one reads during the grace period', params: KeyParams, body: RotateBody },
+    },
+    async (request) => {
+      const { key } = request.params;
+      const body = request.body ?? {};
+      const stream = credentialStream(key);
+      const { state } = await loadState(ledger.store, stream, credentialDecider);
+      if (state.status !== 'active') throw CredentialNotFound(key);
+      const value = body.value ?? generateValue(state.description.type);
+      const secret = await ledger.vault.seal(key, state.current.secret.version + 1, value);
+      const rotationId = randomUUID();
+      const result = await handle(
+        ledger.store,
+        stream,
+        credentialDecider,
+        { type: 'RotateCredential', key, rotationId, secret, graceSeconds: body.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS, generated: body.value === undefined, now: new Date().toISOString() },
+        commandContext(request, body.reason),
+      );
+      if (result.state.status !== 'active') throw new Error('rotation left no credential');
+      return ok({
+        rotationId,
+        success: true,
+        version: result.state.current.secret.version,
+        rotatedAt: result.state.current.since,
+        graceUntil: result.state.previous?.graceUntil ?? null,
+        nextRotationAt: result.state.nextRotationAt ?? null,
+        position: Number(result.position),
+      });
+    },
+  );
+
+  app.delete(
+    '/credentials/:key',
+    { config: { permission: 'write' }, schema: { tags, summary: 'Delete: the events stay, the keys are destroyed, nothing of the value can be read again', params: KeyParams } },
+    async (request, reply) => {
+      const { key } = request.params;
+      await handle(ledger.store, credentialStream(key), credentialDecider, { type: 'DeleteCredential', key, now: new Date().toISOString() }, commandContext(request));
+      await ledger.vault.shred(key);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/audit/credentials/:key',
+    {
+      config: { permission: 'read' },
+      schema: {
+        tags,
+        summary: 'Every operation on a credential, newest first: who, from where, what happened',
+        params: KeyParams,
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })), minPosition: Type.Optional(Position) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      await waitForPosition(ledger, request.query.minPosition);
+      return ok(await listAccess(ledger.db, request.params.key, request.query.limit ?? 100));
+    },
+  );
+
+  app.post(
+    '/vault/rotate-key',
+    { config: { permission: 'admin' }, schema: { tags, summary: 'Rotate the key-encryption key and re-wrap every credential key; no value changes' } },
+    async (request) => rotateKeyEncryptionKey(ledger, request),
+  );
+};
+
+async function rotateKeyEncryptionKey(ledger: Ledger, request: FastifyRequest) {
+  const previousKekId = ledger.vault.currentKekId;
+  let kekId: string;
+  try {
+    kekId = await ledger.vault.rotateKeyEncryptionKey();
+  } catch (error) {
+    throw new DomainError('KEY_ROTATION_UNAVAILABLE', 409, error instanceof Error ? error.message : String(error));
+  }
+  const rewrappedKeys = await ledger.vault.rewrapAll();
+  const position = await recordEvents(ledger.store, VAULT_KEYS_STREAM, [{ type: 'KeyEncryptionKeyRotated', data: { kekId, previousKekId, rewrappedKeys } }], commandContext(request));
+  return ok({ kekId, previousKekId, rewrappedKeys, position: Number(position) });
+}
