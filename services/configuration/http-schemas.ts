@@ -11,6 +11,9 @@ export const ReadQuery = Type.Object(
     environment: Type.Optional(EnvironmentId),
     version: Type.Optional(Type.Integer({ minimum: 1, description: 'a past version; default: the current one' })),
     explain: Type.Optional(Type.Boolean({ description: 'say which environment each top-level key came from' })),
+    resolveSecrets: Type.Optional(
+      Type.Boolean({ description: 'replace ${SECRET:name} by the credential value (needs permission to read it; each read is recorded)' }),
+    ),
     minPosition: Type.Optional(Position),
   },
   { additionalProperties: false },

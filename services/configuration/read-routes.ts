@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonObject } from '#events/metadata.ts';
 import { listVersions } from '#projections/configurations/queries.ts';
 import { KeyNotFound } from '#services/shared/errors.ts';
@@ -7,9 +8,18 @@ import { DEFAULT_ENVIRONMENT, ok } from '#services/shared/http.ts';
 import { activeValidator } from './commands.ts';
 import { EnvironmentParams, KeyParams, ReadQuery, ServiceParams, ValidateBody, VersionsQuery, WriteQuery, tags } from './http-schemas.ts';
 import { getPath } from './paths.ts';
-import { readConfiguration, requireEnvironment, waitForPosition } from './read.ts';
+import { type ConfigurationView, readConfiguration, requireEnvironment, waitForPosition } from './read.ts';
+import { resolveSecrets } from '#services/credentials/read.ts';
 
 const config = { permission: 'read' as const };
+
+/** The view as JSON, its version as ETag; with secrets resolved on request, never to be cached. */
+async function sendView(request: FastifyRequest, reply: FastifyReply, view: ConfigurationView, resolve: boolean | undefined) {
+  reply.header('etag', `"${view.version}"`);
+  if (!resolve) return reply.send(ok(view));
+  const configuration = await resolveSecrets(request.server.ledger, request, view.configuration);
+  return reply.header('cache-control', 'no-store').send(ok({ ...view, configuration }));
+}
 
 export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ledger } = app;
@@ -18,9 +28,9 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
     '/configurations/:serviceId',
     { config, schema: { tags, summary: 'The effective configuration of a service in an environment', params: ServiceParams, querystring: ReadQuery } },
     async (request, reply) => {
-      const { environment = DEFAULT_ENVIRONMENT, ...options } = request.query;
+      const { environment = DEFAULT_ENVIRONMENT, resolveSecrets, ...options } = request.query;
       const view = await readConfiguration(ledger, request.params.serviceId, environment, options);
-      return reply.header('etag', `"${view.version}"`).send(ok(view));
+      return sendView(request, reply, view, resolveSecrets);
     },
   );
 
@@ -28,21 +38,24 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
     '/configurations/:serviceId/environments/:environment',
     { config, schema: { tags, summary: 'The effective configuration in one environment', params: EnvironmentParams, querystring: Type.Omit(ReadQuery, ['environment']) } },
     async (request, reply) => {
-      const view = await readConfiguration(ledger, request.params.serviceId, request.params.environment, request.query);
-      return reply.header('etag', `"${view.version}"`).send(ok(view));
+      const { resolveSecrets, ...options } = request.query;
+      const view = await readConfiguration(ledger, request.params.serviceId, request.params.environment, options);
+      return sendView(request, reply, view, resolveSecrets);
     },
   );
 
   app.get(
     '/configurations/:serviceId/:key',
     { config, schema: { tags, summary: 'One key (dotted path) of the effective configuration', params: KeyParams, querystring: Type.Omit(ReadQuery, ['explain']) } },
-    async (request) => {
-      const { environment = DEFAULT_ENVIRONMENT, ...options } = request.query;
+    async (request, reply) => {
+      const { environment = DEFAULT_ENVIRONMENT, resolveSecrets: resolve, ...options } = request.query;
       const { params } = request;
       const view = await readConfiguration(ledger, params.serviceId, environment, options);
       const value = getPath(view.configuration, params.key);
       if (value === undefined) throw KeyNotFound(params.key);
-      return ok({ key: params.key, value, version: view.version });
+      if (!resolve) return ok({ key: params.key, value, version: view.version });
+      const resolved = await resolveSecrets(ledger, request, { value });
+      return reply.header('cache-control', 'no-store').send(ok({ key: params.key, value: resolved.value, version: view.version }));
     },
   );
 

@@ -49,6 +49,24 @@ describe('the credential vault', () => {
     expect(JSON.stringify(list.body)).not.toContain(value);
   });
 
+  it('resolves ${SECRET:name} in a configuration only for a caller who may read it and asks, never storing it resolved', async () => {
+    const value = secret();
+    await store('pricing-db', value);
+    const dsn = 'postgres://pricing:${SECRET:pricing-db}@db1/pricing';
+    const written = await server.call('PUT', '/configurations/pricing-engine', { token: writer, body: { configuration: { db: { dsn } } } });
+    const plain = await server.call('GET', `/configurations/pricing-engine?minPosition=${written.body.data.position}`, { token: writer });
+    expect(plain.body.data.configuration.db.dsn).toBe(dsn);
+    const resolved = await server.call('GET', '/configurations/pricing-engine?resolveSecrets=true', { token: writer });
+    expect(resolved.body.data.configuration.db.dsn).toBe(`postgres://pricing:${value}@db1/pricing`);
+    expect(resolved.headers.get('cache-control')).toBe('no-store');
+    const key = await server.call('GET', '/configurations/pricing-engine/db.dsn?resolveSecrets=true', { token: writer });
+    expect(key.body.data.value).toBe(`postgres://pricing:${value}@db1/pricing`);
+    const refused = await server.call('GET', '/configurations/pricing-engine?resolveSecrets=true', { token: reader });
+    expect([refused.status, refused.body.code]).toEqual([403, 'FORBIDDEN']);
+    const versions = await server.call('GET', '/configurations/pricing-engine/versions', { token: reader });
+    expect(JSON.stringify(versions.body)).not.toContain(value);
+  });
+
   it('refuses a reader the value, and records every attempt with who, from where and the outcome', async () => {
     await store('audit-me', secret());
     const denied = await retrieve('audit-me', reader);

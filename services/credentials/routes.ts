@@ -3,22 +3,20 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import {
-  type AccessOutcome,
   CREDENTIAL_TYPES,
   type CredentialDescription,
   SENSITIVITIES,
   VAULT_KEYS_STREAM,
-  credentialAccessStream,
   credentialStream,
 } from '#events/credentials.ts';
 import { listAccess, listCredentials } from '#projections/credentials/queries.ts';
-import { hasPermission } from '#services/config-api/auth.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { handle, loadState, recordEvents } from '#services/shared/command-handler.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { EnvironmentId, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
 import { CredentialNotFound, type CredentialState, credentialDecider } from './decider.ts';
+import { readCredential } from './read.ts';
 import { generateValue } from './vault.ts';
 
 const tags = ['credentials'];
@@ -61,19 +59,6 @@ const metadataOf = (state: Extract<CredentialState, { status: 'active' }>) => ({
 
 export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ledger } = app;
-
-  const record = (request: FastifyRequest, key: string, outcome: AccessOutcome, details: { version?: number; serviceId?: string; reason?: string } = {}) =>
-    recordEvents(
-      ledger.store,
-      credentialAccessStream(key),
-      [
-        {
-          type: 'CredentialAccessed',
-          data: { key, operation: 'retrieve', outcome, ...details, ...(request.headers['user-agent'] ? { userAgent: String(request.headers['user-agent']).slice(0, 300) } : {}) },
-        },
-      ],
-      commandContext(request),
-    );
 
   app.post(
     '/credentials',
@@ -118,41 +103,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object({ version: Type.Optional(Type.Union([Type.Literal('current'), Type.Literal('previous')])) }, { additionalProperties: false }),
       },
     },
-    async (request) => {
-      const { key } = request.params;
-      const { state } = await loadState(ledger.store, credentialStream(key), credentialDecider);
-      const serviceId = state.status === 'active' ? state.description.serviceId : undefined;
-      if (!hasPermission(request.principal!, 'secret')) {
-        await record(request, key, 'denied', { serviceId, reason: 'role may not read credential values' });
-        throw new DomainError('FORBIDDEN', 403, 'reading credential values needs the admin or writer role');
-      }
-      if (state.status === 'deleted') {
-        await record(request, key, 'shredded', { serviceId });
-        throw new DomainError('CREDENTIAL_SHREDDED', 410, `credential ${key} was deleted and its keys destroyed`, { key });
-      }
-      if (state.status !== 'active') {
-        await record(request, key, 'not_found');
-        throw CredentialNotFound(key);
-      }
-      const now = Date.now();
-      if (state.description.expiresAt && Date.parse(state.description.expiresAt) <= now) {
-        await record(request, key, 'expired', { serviceId, version: state.current.secret.version });
-        throw new DomainError('CREDENTIAL_EXPIRED', 403, `credential ${key} expired at ${state.description.expiresAt}`, { key, expiresAt: state.description.expiresAt });
-      }
-      let secret = state.current.secret;
-      if (request.query.version === 'previous') {
-        const previous = state.previous;
-        if (!previous || !previous.graceUntil || Date.parse(previous.graceUntil) <= now) {
-          await record(request, key, 'grace_period_over', { serviceId, version: previous?.secret.version });
-          throw new DomainError('GRACE_PERIOD_OVER', 410, `the previous version of ${key} no longer reads`, { key, graceUntil: previous?.graceUntil ?? null });
-        }
-        secret = previous.secret;
-      }
-      const value = await ledger.vault.open(key, secret);
-      // Recorded before the value leaves: a read that cannot be recorded is not answered.
-      await record(request, key, 'granted', { serviceId, version: secret.version });
-      return ok({ key, value, version: secret.version, type: state.description.type, expiresAt: state.description.expiresAt ?? null });
-    },
+    async (request) => ok(await readCredential(ledger, request, request.params.key, request.query.version ?? 'current')),
   );
 
   app.post(

@@ -1,0 +1,84 @@
+import type { FastifyRequest } from 'fastify';
+import { type AccessOutcome, credentialAccessStream, credentialStream } from '#events/credentials.ts';
+import type { JsonObject, JsonValue } from '#events/metadata.ts';
+import { hasPermission } from '#services/config-api/auth.ts';
+import type { Ledger } from '#services/config-api/context.ts';
+import { loadState, recordEvents } from '#services/shared/command-handler.ts';
+import { DomainError } from '#services/shared/errors.ts';
+import { commandContext } from '#services/shared/http.ts';
+import { CredentialNotFound, credentialDecider } from './decider.ts';
+
+function record(ledger: Ledger, request: FastifyRequest, key: string, outcome: AccessOutcome, details: { version?: number; serviceId?: string; reason?: string } = {}) {
+  const userAgent = request.headers['user-agent'];
+  return recordEvents(
+    ledger.store,
+    credentialAccessStream(key),
+    [{ type: 'CredentialAccessed', data: { key, operation: 'retrieve', outcome, ...details, ...(userAgent ? { userAgent: String(userAgent).slice(0, 300) } : {}) } }],
+    commandContext(request),
+  );
+}
+
+/**
+ * Decrypts one credential for the caller. Every attempt is an event, granted
+ * or not; the value leaves only after its read was recorded.
+ */
+export async function readCredential(ledger: Ledger, request: FastifyRequest, key: string, which: 'current' | 'previous' = 'current') {
+  const { state } = await loadState(ledger.store, credentialStream(key), credentialDecider);
+  const serviceId = state.status === 'active' ? state.description.serviceId : undefined;
+  if (!hasPermission(request.principal!, 'secret')) {
+    await record(ledger, request, key, 'denied', { serviceId, reason: 'role may not read credential values' });
+    throw new DomainError('FORBIDDEN', 403, 'reading credential values needs the admin or writer role', { credential: key });
+  }
+  if (state.status === 'deleted') {
+    await record(ledger, request, key, 'shredded', { serviceId });
+    throw new DomainError('CREDENTIAL_SHREDDED', 410, `credential ${key} was deleted and its keys destroyed`, { key });
+  }
+  if (state.status !== 'active') {
+    await record(ledger, request, key, 'not_found');
+    throw CredentialNotFound(key);
+  }
+  const now = Date.now();
+  if (state.description.expiresAt && Date.parse(state.description.expiresAt) <= now) {
+    await record(ledger, request, key, 'expired', { serviceId, version: state.current.secret.version });
+    throw new DomainError('CREDENTIAL_EXPIRED', 403, `credential ${key} expired at ${state.description.expiresAt}`, { key, expiresAt: state.description.expiresAt });
+  }
+  let secret = state.current.secret;
+  if (which === 'previous') {
+    const previous = state.previous;
+    if (!previous?.graceUntil || Date.parse(previous.graceUntil) <= now) {
+      await record(ledger, request, key, 'grace_period_over', { serviceId, version: previous?.secret.version });
+      throw new DomainError('GRACE_PERIOD_OVER', 410, `the previous version of ${key} no longer reads`, { key, graceUntil: previous?.graceUntil ?? null });
+    }
+    secret = previous.secret;
+  }
+  const value = await ledger.vault.open(key, secret);
+  await record(ledger, request, key, 'granted', { serviceId, version: secret.version });
+  return { key, value, version: secret.version, type: state.description.type, expiresAt: state.description.expiresAt ?? null };
+}
+
+const REFERENCE = /\$\{SECRET:([a-zA-Z0-9._-]{1,200})\}/g;
+
+/**
+ * A copy of `document` with every `${SECRET:name}` replaced by the credential's
+ * value, each read as the caller (permission checked, access recorded). The
+ * stored configuration keeps its references.
+ */
+export async function resolveSecrets(ledger: Ledger, request: FastifyRequest, document: JsonObject): Promise<JsonObject> {
+  const names = new Set<string>();
+  const collect = (value: JsonValue): void => {
+    if (typeof value === 'string') for (const match of value.matchAll(REFERENCE)) names.add(match[1]!);
+    else if (Array.isArray(value)) value.forEach(collect);
+    else if (value && typeof value === 'object') Object.values(value).forEach(collect);
+  };
+  collect(document);
+  if (names.size === 0) return document;
+  const values = new Map<string, string>();
+  for (const name of names) values.set(name, (await readCredential(ledger, request, name)).value);
+  const substitute = (value: JsonValue): JsonValue => {
+    if (typeof value === 'string') return value.replace(REFERENCE, (_, name: string) => values.get(name)!);
+    if (Array.isArray(value)) return value.map(substitute);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v)]));
+    return value;
+  };
+  return substitute(document) as JsonObject;
+}
