@@ -33,6 +33,8 @@ export interface CredentialDescription {
   expiresAt?: string;
   tags: Record<string, string>;
   rotationIntervalDays?: number;
+  /** Other services whose `service` principals may decrypt it. */
+  grantedTo?: string[];
 }
 
 export type CredentialStored = { type: 'CredentialStored'; data: CredentialDescription & { secret: SealedSecret; storedAt: string; nextRotationAt?: string } };

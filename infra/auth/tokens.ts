@@ -6,6 +6,14 @@ import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
 export interface Principal {
   subject: string;
   roles: string[];
+  /** Service ids this principal may act on; `*` for all. */
+  services: string[];
+}
+
+/** The `services` claim, else all services, except for a pure `service` principal: only its own. */
+export function scopeOf(subject: string, roles: string[], claim: unknown): string[] {
+  if (Array.isArray(claim)) return claim.filter((service): service is string => typeof service === 'string');
+  return roles.length > 0 && roles.every((role) => role === 'service') ? [subject] : ['*'];
 }
 
 export class InvalidToken extends Error {}
@@ -37,7 +45,7 @@ export function createTokenVerifier(secret: string): TokenVerifier {
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidToken('the token has no subject');
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((role): role is string => typeof role === 'string') : [];
-    const principal = { subject: payload.sub, roles };
+    const principal = { subject: payload.sub, roles, services: scopeOf(payload.sub, roles, payload.services) };
     if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
     // Tokens without an expiry are re-verified every minute rather than trusted forever.
     verified.set(token, { principal, expiresAt: Math.min((payload.exp ?? Infinity) * 1000, Date.now() + 60_000) });
@@ -45,8 +53,12 @@ export function createTokenVerifier(secret: string): TokenVerifier {
   };
 }
 
-export async function mintToken(secret: string, principal: Principal, expiresIn = '90d'): Promise<string> {
-  return new SignJWT({ roles: principal.roles })
+export async function mintToken(
+  secret: string,
+  principal: { subject: string; roles: string[]; services?: string[] },
+  expiresIn = '90d',
+): Promise<string> {
+  return new SignJWT({ roles: principal.roles, ...(principal.services ? { services: principal.services } : {}) })
     .setProtectedHeader({ alg: ALGORITHM })
     .setSubject(principal.subject)
     .setIssuedAt()

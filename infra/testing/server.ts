@@ -15,7 +15,7 @@ export interface TestServer {
   app: FastifyInstance;
   storage: Storage;
   databaseUrl?: string;
-  token(subject: string, roles: string[]): Promise<string>;
+  token(subject: string, roles: string[], services?: string[]): Promise<string>;
   /** Real HTTP: JSON in, parsed JSON out. */
   call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
@@ -48,7 +48,7 @@ export async function startTestServer(
     app,
     storage,
     databaseUrl,
-    token: (subject, roles) => mintToken(TEST_JWT_SECRET, { subject, roles }),
+    token: (subject, roles, services) => mintToken(TEST_JWT_SECRET, { subject, roles, services }),
     async call(method, path, { token, body, headers = {} } = {}) {
       const response = await fetch(`${baseUrl}${path}`, {
         method,

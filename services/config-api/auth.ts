@@ -1,19 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidToken, type Principal, type TokenVerifier } from '#infra/auth/tokens.ts';
+import { InvalidToken, type TokenVerifier } from '#infra/auth/tokens.ts';
 import { DomainError } from '#services/shared/errors.ts';
-import type { Permission } from './context.ts';
+import { ROLES_FOR, hasPermission, inScope } from './permissions.ts';
 
-const ROLES_FOR: Record<Exclude<Permission, 'public'>, string[]> = {
-  read: ['admin', 'writer', 'reader'],
-  write: ['admin', 'writer'],
-  /** Decrypting a credential's value. */
-  secret: ['admin', 'writer'],
-  admin: ['admin'],
-};
-
-export function hasPermission(principal: Principal, permission: Exclude<Permission, 'public'>): boolean {
-  return principal.roles.some((role) => ROLES_FOR[permission].includes(role));
-}
+export { hasPermission };
 
 /**
  * Every route declares `config.permission`; anything not marked `public`
@@ -38,6 +28,18 @@ export function registerAuthentication(app: FastifyInstance, verifyToken: TokenV
     if (!hasPermission(request.principal, permission)) {
       const required = ROLES_FOR[permission];
       throw new DomainError('FORBIDDEN', 403, `this needs one of the roles ${required.join(', ')}`, { required });
+    }
+  });
+
+  // After validation, so the service named in the path or the body is known and well-formed.
+  app.addHook('preHandler', async (request: FastifyRequest) => {
+    const principal = request.principal;
+    if (!principal) return;
+    const named = [(request.params as { serviceId?: unknown } | undefined)?.serviceId, (request.body as { serviceId?: unknown } | undefined)?.serviceId];
+    for (const serviceId of named) {
+      if (typeof serviceId === 'string' && !inScope(principal, serviceId)) {
+        throw new DomainError('OUT_OF_SCOPE', 403, `${principal.subject} may not act on service ${serviceId}`, { serviceId });
+      }
     }
   });
 }

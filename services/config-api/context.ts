@@ -23,7 +23,7 @@ export interface Ledger {
   readYourWritesTimeoutMs: number;
 }
 
-export type Permission = 'public' | 'read' | 'write' | 'secret' | 'admin';
+export type Permission = 'public' | 'read' | 'write' | 'secret' | 'approve' | 'audit' | 'admin';
 
 declare module 'fastify' {
   interface FastifyInstance {

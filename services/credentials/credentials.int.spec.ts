@@ -74,7 +74,9 @@ describe('the credential vault', () => {
     const granted = await retrieve('audit-me');
     expect(granted.status).toBe(200);
     const head = Number(await server.storage.store.headPosition());
-    const audit = await server.call('GET', `/audit/credentials/audit-me?minPosition=${head}`, { token: reader });
+    expect((await server.call('GET', '/audit/credentials/audit-me', { token: reader })).status).toBe(403);
+    const auditor = await server.token('ada', ['auditor']);
+    const audit = await server.call('GET', `/audit/credentials/audit-me?minPosition=${head}`, { token: auditor });
     expect(audit.body.data.map((entry: { operation: string; outcome: string; actor: string }) => [entry.operation, entry.outcome, entry.actor])).toEqual([
       ['retrieve', 'granted', 'kim'],
       ['retrieve', 'denied', 'lou'],

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { type AccessOutcome, credentialAccessStream, credentialStream } from '#events/credentials.ts';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
-import { hasPermission } from '#services/config-api/auth.ts';
+import { hasPermission, mayReadCredential } from '#services/config-api/permissions.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { loadState, recordEvents } from '#services/shared/command-handler.ts';
 import { DomainError } from '#services/shared/errors.ts';
@@ -25,9 +25,11 @@ function record(ledger: Ledger, request: FastifyRequest, key: string, outcome: A
 export async function readCredential(ledger: Ledger, request: FastifyRequest, key: string, which: 'current' | 'previous' = 'current') {
   const { state } = await loadState(ledger.store, credentialStream(key), credentialDecider);
   const serviceId = state.status === 'active' ? state.description.serviceId : undefined;
-  if (!hasPermission(request.principal!, 'secret')) {
-    await record(ledger, request, key, 'denied', { serviceId, reason: 'role may not read credential values' });
-    throw new DomainError('FORBIDDEN', 403, 'reading credential values needs the admin or writer role', { credential: key });
+  const principal = request.principal!;
+  const permitted = state.status === 'active' ? mayReadCredential(principal, state.description) : hasPermission(principal, 'secret');
+  if (!permitted) {
+    await record(ledger, request, key, 'denied', { serviceId, reason: `${principal.subject} may not read this credential` });
+    throw new DomainError('FORBIDDEN', 403, `${principal.subject} may not read credential ${key}`, { credential: key });
   }
   if (state.status === 'deleted') {
     await record(ledger, request, key, 'shredded', { serviceId });

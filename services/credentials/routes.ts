@@ -17,6 +17,7 @@ import { DomainError } from '#services/shared/errors.ts';
 import { EnvironmentId, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
 import { CredentialNotFound, type CredentialState, credentialDecider } from './decider.ts';
 import { readCredential } from './read.ts';
+import { inScope } from '#services/config-api/permissions.ts';
 import { generateValue } from './vault.ts';
 
 const tags = ['credentials'];
@@ -35,6 +36,7 @@ const StoreBody = Type.Object(
     expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
     tags: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 200 }))),
     rotationIntervalDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+    grantedTo: Type.Optional(Type.Array(ServiceId, { maxItems: 100, uniqueItems: true, description: 'other services that may decrypt it' })),
   },
   { additionalProperties: false },
 );
@@ -48,6 +50,12 @@ const RotateBody = Type.Object(
 );
 
 const DEFAULT_GRACE_SECONDS = 3600;
+
+function requireScope(request: FastifyRequest, serviceId: string): void {
+  if (!inScope(request.principal!, serviceId)) {
+    throw new DomainError('OUT_OF_SCOPE', 403, `${request.principal!.subject} may not act on service ${serviceId}`, { serviceId });
+  }
+}
 
 const metadataOf = (state: Extract<CredentialState, { status: 'active' }>) => ({
   ...state.description,
@@ -88,7 +96,8 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       await waitForPosition(ledger, request.query.minPosition);
-      return ok(await listCredentials(ledger.db, request.query));
+      const principal = request.principal!;
+      return ok((await listCredentials(ledger.db, request.query)).filter((credential) => inScope(principal, String(credential.serviceId))));
     },
   );
 
@@ -118,6 +127,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const stream = credentialStream(key);
       const { state } = await loadState(ledger.store, stream, credentialDecider);
       if (state.status !== 'active') throw CredentialNotFound(key);
+      requireScope(request, state.description.serviceId);
       const value = body.value ?? generateValue(state.description.type);
       const secret = await ledger.vault.seal(key, state.current.secret.version + 1, value);
       const rotationId = randomUUID();
@@ -146,6 +156,8 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { config: { permission: 'write' }, schema: { tags, summary: 'Delete: the events stay, the keys are destroyed, nothing of the value can be read again', params: KeyParams } },
     async (request, reply) => {
       const { key } = request.params;
+      const { state } = await loadState(ledger.store, credentialStream(key), credentialDecider);
+      if (state.status === 'active') requireScope(request, state.description.serviceId);
       await handle(ledger.store, credentialStream(key), credentialDecider, { type: 'DeleteCredential', key, now: new Date().toISOString() }, commandContext(request));
       await ledger.vault.shred(key);
       return reply.status(204).send();
@@ -155,7 +167,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/audit/credentials/:key',
     {
-      config: { permission: 'read' },
+      config: { permission: 'audit' },
       schema: {
         tags,
         summary: 'Every operation on a credential, newest first: who, from where, what happened',

@@ -5,7 +5,7 @@ import type { CredentialRotated } from '#events/credentials.ts';
 import type { Principal, TokenVerifier } from '#infra/auth/tokens.ts';
 import type { EventStore, RecordedEvent, Subscription } from '#infra/eventstore/port.ts';
 import { actorOf } from '#projections/projection.ts';
-import { hasPermission } from '../auth.ts';
+import { hasPermission, inScope } from '../permissions.ts';
 import { MessageType, type ServerMessage, parseClientMessage, patternMatches, serverMessage } from './protocol.ts';
 
 export interface GatewayOptions {
@@ -91,7 +91,7 @@ export function createGateway(options: GatewayOptions) {
     deliver({ event, serviceId, environment, message, text }: Push): void {
       if (event.position <= this.lastSentPosition || !this.principal) return;
       if (![...this.patterns].some((pattern) => patternMatches(pattern, serviceId, environment))) return;
-      if (!hasPermission(this.principal, 'read')) return;
+      if (!hasPermission(this.principal, 'read') || !inScope(this.principal, serviceId)) return;
       this.lastSentPosition = event.position;
       this.send(message, text);
     }
