@@ -2,8 +2,9 @@ import type { ConfigurationEvent } from './configuration.ts';
 import type { EnvironmentEvent } from './environments.ts';
 import type { SchemaEvent } from './schemas.ts';
 import type { CredentialAccessed, CredentialEvent, KeyEncryptionKeyRotated } from './credentials.ts';
+import type { ServiceTokenEvent } from './service-tokens.ts';
 
-export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent | CredentialEvent | CredentialAccessed | KeyEncryptionKeyRotated;
+export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent | CredentialEvent | CredentialAccessed | KeyEncryptionKeyRotated | ServiceTokenEvent;
 export type DomainEventType = DomainEvent['type'];
 
 /** The current data-shape version of each event type; bump it with an upcaster when a shape changes. */
@@ -19,4 +20,6 @@ export const EVENT_SCHEMA_VERSIONS: Record<DomainEventType, number> = {
   CredentialDeleted: 1,
   CredentialAccessed: 1,
   KeyEncryptionKeyRotated: 1,
+  ServiceTokenIssued: 1,
+  ServiceTokenRevoked: 1,
 };

@@ -4,6 +4,7 @@ import { auditProjection } from './audit/apply.ts';
 import { ConfigurationCache } from './configurations/cache.ts';
 import { configurationsProjection } from './configurations/apply.ts';
 import { credentialsProjection } from './credentials/apply.ts';
+import { ServiceTokenDirectory, serviceTokensProjection } from './service-tokens/directory.ts';
 import { environmentsProjection } from './environments/apply.ts';
 import { EnvironmentDirectory } from './environments/directory.ts';
 import { type ProjectionRunner, createProjectionRunner } from './runner.ts';
@@ -11,7 +12,14 @@ import { READ_MODEL_SCHEMA } from './schema.ts';
 import { schemasProjection } from './schemas/apply.ts';
 import { observeLog } from '#services/shared/command-handler.ts';
 
-export const READ_MODEL_PROJECTIONS = [configurationsProjection, schemasProjection, environmentsProjection, credentialsProjection, auditProjection];
+export const READ_MODEL_PROJECTIONS = [
+  configurationsProjection,
+  schemasProjection,
+  environmentsProjection,
+  credentialsProjection,
+  serviceTokensProjection,
+  auditProjection,
+];
 export const READ_MODEL_CHECKPOINT = 'read-models';
 
 export async function migrateReadModels(db: Database): Promise<void> {
@@ -22,6 +30,7 @@ export interface ReadModels {
   runner: ProjectionRunner;
   cache: ConfigurationCache;
   environments: EnvironmentDirectory;
+  serviceTokens: ServiceTokenDirectory;
   stop(): Promise<void>;
 }
 
@@ -31,6 +40,8 @@ export async function startReadModels(store: EventStore, db: Database, logger?: 
   const cache = new ConfigurationCache();
   const environments = new EnvironmentDirectory();
   await environments.load(db);
+  const serviceTokens = new ServiceTokenDirectory();
+  await serviceTokens.load(db);
   const runner = createProjectionRunner({
     store,
     db,
@@ -41,8 +52,9 @@ export async function startReadModels(store: EventStore, db: Database, logger?: 
       observeLog(store, events);
       cache.applyEvents(events);
       environments.applyEvents(events);
+      serviceTokens.applyEvents(events);
     },
   });
   await runner.start();
-  return { runner, cache, environments, stop: () => runner.stop() };
+  return { runner, cache, environments, serviceTokens, stop: () => runner.stop() };
 }

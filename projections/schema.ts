@@ -1,5 +1,5 @@
 /** Read-model tables. Rebuilding drops and recreates exactly these, so the list is the contract. */
-export const READ_MODEL_TABLES = ['service_configurations', 'configuration_history', 'configuration_schemas', 'environments', 'audit_log', 'credentials', 'credential_access_log'];
+export const READ_MODEL_TABLES = ['service_configurations', 'configuration_history', 'configuration_schemas', 'environments', 'audit_log', 'credentials', 'credential_access_log', 'service_tokens'];
 
 export const READ_MODEL_SCHEMA = `
 SELECT pg_advisory_xact_lock(4242002);
@@ -117,4 +117,17 @@ CREATE TABLE IF NOT EXISTS credential_access_log (
   accessed_at    timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS credential_access_log_key ON credential_access_log (credential_key, position);
+
+-- Hashes only: a service token is shown once, when issued.
+CREATE TABLE IF NOT EXISTS service_tokens (
+  id          text PRIMARY KEY,
+  service_id  text NOT NULL,
+  token_hash  char(64) NOT NULL UNIQUE,
+  description text,
+  issued_at   timestamptz NOT NULL,
+  issued_by   text NOT NULL,
+  expires_at  timestamptz,
+  revoked_at  timestamptz,
+  position    bigint NOT NULL
+);
 `;

@@ -120,4 +120,6 @@ export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
   CredentialDeleted: { 1: envelope('CredentialDeletedV1', jsonData('CredentialDeletedDataV1')) },
   CredentialAccessed: { 1: envelope('CredentialAccessedV1', jsonData('CredentialAccessedDataV1')) },
   KeyEncryptionKeyRotated: { 1: envelope('KeyEncryptionKeyRotatedV1', jsonData('KeyEncryptionKeyRotatedDataV1')) },
+  ServiceTokenIssued: { 1: envelope('ServiceTokenIssuedV1', jsonData('ServiceTokenIssuedDataV1')) },
+  ServiceTokenRevoked: { 1: envelope('ServiceTokenRevokedV1', jsonData('ServiceTokenRevokedDataV1')) },
 };

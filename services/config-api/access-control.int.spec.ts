@@ -67,4 +67,28 @@ describe('roles and service scopes', () => {
     expect((await server.call('GET', '/configurations/risk-engine', { token: approver })).status).toBe(200);
     expect((await server.call('PUT', '/configurations/risk-engine/owner', { token: approver, body: { value: 'a' } })).status).toBe(403);
   });
+
+  it('issues service tokens stored only as hashes, and refuses a revoked one from the moment revocation answers', async () => {
+    const issued = await server.call('POST', '/service-tokens', { token: admin, body: { serviceId: 'order-router', description: 'router pods' } });
+    expect(issued.status).toBe(201);
+    const { id, token } = issued.body.data as { id: string; token: string };
+    expect(token).toMatch(/^clst_/);
+    const asService = (path: string) => server.call('GET', path, { headers: { 'x-service-token': token } });
+    expect((await asService('/configurations/order-router')).status).toBe(200);
+    expect((await asService('/credentials/router-key')).body.data.value).toBe('value-of-router-key');
+    expect((await asService('/configurations/pricing')).body.code).toBe('OUT_OF_SCOPE');
+
+    const listed = await server.call('GET', '/service-tokens', { token: admin });
+    expect(listed.body.data.find((entry: { id: string }) => entry.id === id)).toMatchObject({ serviceId: 'order-router', description: 'router pods' });
+    expect(JSON.stringify(listed.body)).not.toContain(token);
+    const { rows } = await server.storage.readModels.query<{ text: string }>('SELECT data::text AS text FROM events UNION ALL SELECT t::text FROM service_tokens t');
+    expect(rows.map((row) => row.text).join()).not.toContain(token);
+
+    const writer = await server.token('pat', ['writer']);
+    expect((await server.call('POST', '/service-tokens', { token: writer, body: { serviceId: 'pricing' } })).status).toBe(403);
+    expect((await server.call('DELETE', `/service-tokens/${id}`, { token: admin })).status).toBe(204);
+    const revoked = await asService('/configurations/order-router');
+    expect([revoked.status, revoked.body.code]).toEqual([401, 'INVALID_TOKEN']);
+    expect((await server.call('GET', '/configurations/order-router', { headers: { 'x-service-token': 'clst_forged' } })).status).toBe(401);
+  });
 });

@@ -13,6 +13,7 @@ import { createReplicator } from '#services/replicator/replicator.ts';
 import { configurationRoutes } from '#services/configuration/routes.ts';
 import { environmentRoutes } from '#services/environments/routes.ts';
 import { credentialRoutes } from '#services/credentials/routes.ts';
+import { serviceTokenRoutes } from '#services/service-tokens/routes.ts';
 import { createVault } from '#services/credentials/vault.ts';
 import type { KeyProvider } from '#infra/crypto/key-provider.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
@@ -93,7 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   registerErrorHandling(app);
   const verifyToken = createTokenVerifier(options.jwtSecret);
-  registerAuthentication(app, verifyToken, { readOnly: Boolean(options.replicateFrom) });
+  registerAuthentication(app, { verifyToken, serviceTokens: readModels.serviceTokens, readOnly: Boolean(options.replicateFrom) });
 
   await app.register(swagger, {
     openapi: {
@@ -132,6 +133,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(schemaRoutes);
       await api.register(environmentRoutes);
       await api.register(credentialRoutes);
+      await api.register(serviceTokenRoutes);
     },
     { prefix: API_PREFIX },
   );

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { InvalidToken, type TokenVerifier } from '#infra/auth/tokens.ts';
+import { InvalidToken, type Principal, type TokenVerifier } from '#infra/auth/tokens.ts';
+import type { ServiceTokenDirectory } from '#projections/service-tokens/directory.ts';
+import { hashServiceToken } from '#services/service-tokens/routes.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { ROLES_FOR, hasPermission, inScope } from './permissions.ts';
 
@@ -9,22 +11,38 @@ export { hasPermission };
  * Every route declares `config.permission`; anything not marked `public`
  * needs a valid bearer token whose roles grant that permission.
  */
-export function registerAuthentication(app: FastifyInstance, verifyToken: TokenVerifier, mode: { readOnly: boolean }): void {
+export interface AuthenticationOptions {
+  verifyToken: TokenVerifier;
+  serviceTokens: ServiceTokenDirectory;
+  readOnly: boolean;
+}
+
+async function authenticate(request: FastifyRequest, options: AuthenticationOptions): Promise<Principal> {
+  const serviceToken = request.headers['x-service-token'];
+  if (typeof serviceToken === 'string') {
+    const entry = options.serviceTokens.valid(hashServiceToken(serviceToken));
+    if (!entry) throw new DomainError('INVALID_TOKEN', 401, 'the service token is unknown, revoked or expired');
+    return { subject: entry.serviceId, roles: ['service'], services: [entry.serviceId] };
+  }
+  const header = request.headers.authorization;
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  if (!match) throw new DomainError('UNAUTHORIZED', 401, 'a bearer token (Authorization: Bearer <token>) or X-Service-Token is required');
+  try {
+    return await options.verifyToken(match[1]!);
+  } catch (error) {
+    if (error instanceof InvalidToken) throw new DomainError('INVALID_TOKEN', 401, `the token was refused: ${error.message}`);
+    throw error;
+  }
+}
+
+export function registerAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const permission = request.routeOptions.config.permission ?? 'write';
     if (permission === 'public' || !request.routeOptions.url) return;
-    if (permission === 'write' && mode.readOnly) {
+    if (permission === 'write' && options.readOnly) {
       throw new DomainError('READ_ONLY_REPLICA', 403, 'this region is a read-only replica; write to the primary region');
     }
-    const header = request.headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match) throw new DomainError('UNAUTHORIZED', 401, 'a bearer token is required (Authorization: Bearer <token>)');
-    try {
-      request.principal = await verifyToken(match[1]!);
-    } catch (error) {
-      if (error instanceof InvalidToken) throw new DomainError('INVALID_TOKEN', 401, `the token was refused: ${error.message}`);
-      throw error;
-    }
+    request.principal = await authenticate(request, options);
     if (!hasPermission(request.principal, permission)) {
       const required = ROLES_FOR[permission];
       throw new DomainError('FORBIDDEN', 403, `this needs one of the roles ${required.join(', ')}`, { required });

@@ -1,0 +1,70 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { serviceTokenStream } from '#events/service-tokens.ts';
+import { handle } from '#services/shared/command-handler.ts';
+import { ServiceId, commandContext, ok } from '#services/shared/http.ts';
+import { serviceTokenDecider } from './decider.ts';
+
+const tags = ['service tokens'];
+const TOKEN_PREFIX = 'clst_';
+
+export const hashServiceToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { ledger } = app;
+
+  app.post(
+    '/service-tokens',
+    {
+      config: { permission: 'admin' },
+      schema: {
+        tags,
+        summary: 'Issue a service token (X-Service-Token); it is shown once, only its hash is kept',
+        body: Type.Object(
+          {
+            serviceId: ServiceId,
+            description: Type.Optional(Type.String({ maxLength: 500 })),
+            expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { serviceId, description, expiresInDays } = request.body;
+      const id = randomBytes(8).toString('hex');
+      const token = `${TOKEN_PREFIX}${id}_${randomBytes(32).toString('base64url')}`;
+      const issuedAt = new Date();
+      const expiresAt = expiresInDays ? new Date(issuedAt.getTime() + expiresInDays * 86_400_000).toISOString() : undefined;
+      const result = await handle(
+        ledger.store,
+        serviceTokenStream(id),
+        serviceTokenDecider,
+        {
+          type: 'IssueServiceToken',
+          token: { id, serviceId, tokenHash: hashServiceToken(token), issuedAt: issuedAt.toISOString(), ...(description ? { description } : {}), ...(expiresAt ? { expiresAt } : {}) },
+        },
+        commandContext(request),
+      );
+      // Usable as soon as the answer arrives.
+      await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+      return reply.status(201).send(ok({ id, serviceId, token, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt ?? null }));
+    },
+  );
+
+  app.get('/service-tokens', { config: { permission: 'admin' }, schema: { tags, summary: 'Issued service tokens (never the tokens themselves)' } }, async () =>
+    ok(ledger.readModels.serviceTokens.list()),
+  );
+
+  app.delete(
+    '/service-tokens/:id',
+    { config: { permission: 'admin' }, schema: { tags, summary: 'Revoke a service token; refused from the moment this answers', params: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) }) } },
+    async (request, reply) => {
+      const { id } = request.params;
+      const result = await handle(ledger.store, serviceTokenStream(id), serviceTokenDecider, { type: 'RevokeServiceToken', id, now: new Date().toISOString() }, commandContext(request));
+      await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+      return reply.status(204).send();
+    },
+  );
+};
