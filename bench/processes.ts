@@ -43,6 +43,9 @@ export async function startConfigledger(port: number, extraEnv: NodeJS.ProcessEn
     LOG_LEVEL: 'warn',
     EVENTSTORE_URL: '',
     KAFKA_BROKERS: '',
+    // The load comes from one address and one principal: limits would measure themselves.
+    RATE_LIMIT_PER_PRINCIPAL: '0',
+    RATE_LIMIT_PER_ADDRESS: '0',
     DATA_DIR: join(tmpdir(), `configledger-bench-${port}`),
     ...extraEnv,
   });

@@ -3,8 +3,9 @@ import type { EnvironmentEvent } from './environments.ts';
 import type { SchemaEvent } from './schemas.ts';
 import type { CredentialAccessed, CredentialEvent, KeyEncryptionKeyRotated } from './credentials.ts';
 import type { ServiceTokenEvent } from './service-tokens.ts';
+import type { AuthenticationLockedOut } from './security.ts';
 
-export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent | CredentialEvent | CredentialAccessed | KeyEncryptionKeyRotated | ServiceTokenEvent;
+export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent | CredentialEvent | CredentialAccessed | KeyEncryptionKeyRotated | ServiceTokenEvent | AuthenticationLockedOut;
 export type DomainEventType = DomainEvent['type'];
 
 /** The current data-shape version of each event type; bump it with an upcaster when a shape changes. */
@@ -22,4 +23,5 @@ export const EVENT_SCHEMA_VERSIONS: Record<DomainEventType, number> = {
   KeyEncryptionKeyRotated: 1,
   ServiceTokenIssued: 1,
   ServiceTokenRevoked: 1,
+  AuthenticationLockedOut: 1,
 };

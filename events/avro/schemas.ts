@@ -122,4 +122,5 @@ export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
   KeyEncryptionKeyRotated: { 1: envelope('KeyEncryptionKeyRotatedV1', jsonData('KeyEncryptionKeyRotatedDataV1')) },
   ServiceTokenIssued: { 1: envelope('ServiceTokenIssuedV1', jsonData('ServiceTokenIssuedDataV1')) },
   ServiceTokenRevoked: { 1: envelope('ServiceTokenRevokedV1', jsonData('ServiceTokenRevokedDataV1')) },
+  AuthenticationLockedOut: { 1: envelope('AuthenticationLockedOutV1', jsonData('AuthenticationLockedOutDataV1')) },
 };

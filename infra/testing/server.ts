@@ -31,6 +31,7 @@ export async function startTestServer(
     kafkaBrokers?: string[];
     websocket?: AppOptions['websocket'];
     replicateFrom?: AppOptions['replicateFrom'];
+    rateLimits?: AppOptions['rateLimits'];
   } = {},
 ): Promise<TestServer> {
   let database: TestDatabase | undefined;
@@ -38,7 +39,7 @@ export async function startTestServer(
   const databaseUrl = options.databaseUrl ?? database?.url;
   const storage = await openStorage({ databaseUrl, dataDir: 'memory://' });
   const keys = localKeyProvider({ keyFile: join(mkdtempSync(join(tmpdir(), 'configledger-keys-')), 'master-keys.json') });
-  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, keys, bodyLimit: options.bodyLimit, kafkaBrokers: options.kafkaBrokers, websocket: options.websocket, replicateFrom: options.replicateFrom });
+  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, keys, bodyLimit: options.bodyLimit, kafkaBrokers: options.kafkaBrokers, websocket: options.websocket, replicateFrom: options.replicateFrom, rateLimits: options.rateLimits });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server did not bind a TCP port');

@@ -21,12 +21,19 @@ import { registerAuthentication } from './auth.ts';
 import type { Ledger } from './context.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { healthRoutes } from './health.ts';
+import { FailedAuthentications } from './lockout.ts';
+import { type RateLimits, registerRateLimits } from './rate-limits.ts';
+import { createMetrics } from '#infra/metrics/registry.ts';
+import { recordEvents } from '#services/shared/command-handler.ts';
+import { SECURITY_STREAM } from '#events/security.ts';
 import { createGateway, type GatewayOptions } from './websocket/gateway.ts';
 
 export interface AppOptions {
   storage: Storage;
   jwtSecret: string;
   logger?: FastifyServerOptions['logger'];
+  /** Requests per minute per principal and per source address; 0 turns a limit off. */
+  rateLimits?: RateLimits;
   /** Wraps the credentials' keys (envelope encryption). */
   keys: KeyProvider;
   /** Kafka brokers to publish to; without them nothing is published. */
@@ -72,9 +79,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ? createReplicator({ store, kafka: createKafka(options.replicateFrom.brokers), groupId: options.replicateFrom.groupId, logger: app.log })
     : undefined;
   await replicator?.start();
+  const metrics = createMetrics();
   const vault = createVault(db, options.keys);
   await vault.migrate();
-  const ledger: Ledger = { store, db, readModels, vault, publisher, replicator, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
+  const ledger: Ledger = { store, db, readModels, vault, metrics, publisher, replicator, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
   app.decorate('ledger', ledger);
   app.addHook('onClose', async () => {
     await replicator?.stop();
@@ -94,7 +102,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   registerErrorHandling(app);
   const verifyToken = createTokenVerifier(options.jwtSecret);
-  registerAuthentication(app, { verifyToken, serviceTokens: readModels.serviceTokens, readOnly: Boolean(options.replicateFrom) });
+  const failures = new FailedAuthentications();
+  registerAuthentication(app, {
+    verifyToken,
+    serviceTokens: readModels.serviceTokens,
+    readOnly: Boolean(options.replicateFrom),
+    metrics,
+    failures,
+    onLockout: async (request) => {
+      app.log.warn({ ip: request.ip }, 'address locked out after repeated failed authentication');
+      await recordEvents(store, SECURITY_STREAM, [{ type: 'AuthenticationLockedOut', data: { sourceIp: request.ip } }], {
+        actor: 'configledger',
+        correlationId: String(request.id),
+        sourceIp: request.ip,
+        now: new Date(),
+      });
+    },
+  });
+  await registerRateLimits(app, options.rateLimits);
+  app.get('/metrics', { config: { permission: 'public', rateLimit: false }, schema: { hide: true } }, async (_request, reply) =>
+    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
 
   await app.register(swagger, {
     openapi: {

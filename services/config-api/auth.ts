@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidToken, type Principal, type TokenVerifier } from '#infra/auth/tokens.ts';
 import type { ServiceTokenDirectory } from '#projections/service-tokens/directory.ts';
+import type { Metrics } from '#infra/metrics/registry.ts';
+import type { FailedAuthentications } from './lockout.ts';
 import { hashServiceToken } from '#services/service-tokens/routes.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { ROLES_FOR, hasPermission, inScope } from './permissions.ts';
@@ -15,6 +17,10 @@ export interface AuthenticationOptions {
   verifyToken: TokenVerifier;
   serviceTokens: ServiceTokenDirectory;
   readOnly: boolean;
+  metrics: Metrics;
+  failures: FailedAuthentications;
+  /** Records a lockout in the log. */
+  onLockout(request: FastifyRequest): Promise<void>;
 }
 
 async function authenticate(request: FastifyRequest, options: AuthenticationOptions): Promise<Principal> {
@@ -36,14 +42,30 @@ async function authenticate(request: FastifyRequest, options: AuthenticationOpti
 }
 
 export function registerAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
-  app.addHook('onRequest', async (request: FastifyRequest) => {
+  app.addHook('onRequest', async (request, reply) => {
     const permission = request.routeOptions.config.permission ?? 'write';
     if (permission === 'public' || !request.routeOptions.url) return;
     if (permission === 'write' && options.readOnly) {
       throw new DomainError('READ_ONLY_REPLICA', 403, 'this region is a read-only replica; write to the primary region');
     }
-    request.principal = await authenticate(request, options);
+    const lockedMs = options.failures.lockedFor(request.ip);
+    if (lockedMs > 0) {
+      options.metrics.unauthorizedAttempts.inc({ reason: 'locked_out' });
+      reply.header('retry-after', Math.ceil(lockedMs / 1000));
+      throw new DomainError('LOCKED_OUT', 429, 'too many failed authentications from this address; try again later', { retryAfterSeconds: Math.ceil(lockedMs / 1000) });
+    }
+    try {
+      request.principal = await authenticate(request, options);
+      options.failures.succeed(request.ip);
+    } catch (error) {
+      if (error instanceof DomainError) {
+        options.metrics.unauthorizedAttempts.inc({ reason: error.code.toLowerCase() });
+        if (options.failures.fail(request.ip)) await options.onLockout(request);
+      }
+      throw error;
+    }
     if (!hasPermission(request.principal, permission)) {
+      options.metrics.unauthorizedAttempts.inc({ reason: 'forbidden' });
       const required = ROLES_FOR[permission];
       throw new DomainError('FORBIDDEN', 403, `this needs one of the roles ${required.join(', ')}`, { required });
     }
@@ -56,6 +78,7 @@ export function registerAuthentication(app: FastifyInstance, options: Authentica
     const named = [(request.params as { serviceId?: unknown } | undefined)?.serviceId, (request.body as { serviceId?: unknown } | undefined)?.serviceId];
     for (const serviceId of named) {
       if (typeof serviceId === 'string' && !inScope(principal, serviceId)) {
+        options.metrics.unauthorizedAttempts.inc({ reason: 'out_of_scope' });
         throw new DomainError('OUT_OF_SCOPE', 403, `${principal.subject} may not act on service ${serviceId}`, { serviceId });
       }
     }

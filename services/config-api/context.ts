@@ -6,6 +6,7 @@ import type { KafkaPublisher } from '#projections/kafka-publisher/publisher.ts';
 import type { Gateway } from './websocket/gateway.ts';
 import type { Replicator } from '#services/replicator/replicator.ts';
 import type { Vault } from '#services/credentials/vault.ts';
+import type { Metrics } from '#infra/metrics/registry.ts';
 
 /** What every route works with: the log, the read-model database and the in-process read side. */
 export interface Ledger {
@@ -15,6 +16,7 @@ export interface Ledger {
   /** Present when KAFKA_BROKERS is set. */
   publisher?: KafkaPublisher;
   vault: Vault;
+  metrics: Metrics;
   /** Present on a region replica. */
   replicator?: Replicator;
   /** WebSocket push; set once the gateway runs. */

@@ -4,6 +4,7 @@ import { localKeyProvider } from '#infra/crypto/key-provider.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
 import { brokersFromEnv } from '#infra/kafka/topics.ts';
 import { API_PREFIX, REDACTED_PATHS, buildApp } from './app.ts';
+import { rateLimitsFromEnv } from './rate-limits.ts';
 
 const settings = storageSettingsFromEnv();
 const port = Number(process.env.PORT ?? 8011);
@@ -16,6 +17,7 @@ const app = await buildApp({
   jwtSecret: secrets.jwtSecret,
   keys: localKeyProvider({ masterKey: process.env.MASTER_KEY || undefined, keyFile: join(settings.dataDir, 'secrets', 'master-keys.json') }),
   kafkaBrokers: brokersFromEnv(),
+  rateLimits: rateLimitsFromEnv(),
   // A region replica: REPLICATE_FROM_BROKERS names the primary region's Kafka.
   ...(process.env.REPLICATE_FROM_BROKERS
     ? {

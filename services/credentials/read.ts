@@ -9,6 +9,7 @@ import { commandContext } from '#services/shared/http.ts';
 import { CredentialNotFound, credentialDecider } from './decider.ts';
 
 function record(ledger: Ledger, request: FastifyRequest, key: string, outcome: AccessOutcome, details: { version?: number; serviceId?: string; reason?: string } = {}) {
+  ledger.metrics.credentialAccess.inc({ outcome });
   const userAgent = request.headers['user-agent'];
   return recordEvents(
     ledger.store,

@@ -1,0 +1,39 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError } from '#services/shared/errors.ts';
+
+export interface RateLimits {
+  perPrincipalPerMinute: number;
+  perAddressPerMinute: number;
+}
+
+export const rateLimitsFromEnv = (env: NodeJS.ProcessEnv = process.env): RateLimits => ({
+  perPrincipalPerMinute: Number(env.RATE_LIMIT_PER_PRINCIPAL ?? 6000),
+  perAddressPerMinute: Number(env.RATE_LIMIT_PER_ADDRESS ?? 30000),
+});
+
+/**
+ * Two limits, answered with 429 RATE_LIMITED and Retry-After: per source
+ * address before authentication, per principal after it. Health and metrics
+ * are exempt.
+ */
+export async function registerRateLimits(app: FastifyInstance, limits: RateLimits | undefined): Promise<void> {
+  if (!limits || (limits.perAddressPerMinute <= 0 && limits.perPrincipalPerMinute <= 0)) return;
+  await app.register(rateLimit, { global: false });
+  const exempt = (url: string | undefined) => !url || url.endsWith('/health') || url === '/metrics';
+
+  const limiter = (max: number, keyOf: (request: FastifyRequest) => string) => {
+    const check = app.createRateLimit({ max, timeWindow: 60_000, keyGenerator: keyOf });
+    return async (request: FastifyRequest, reply: FastifyReply) => {
+      if (exempt(request.routeOptions.url)) return;
+      const state = await check(request);
+      if (state.isAllowed || !state.isExceeded) return;
+      reply.header('retry-after', state.ttlInSeconds);
+      throw new DomainError('RATE_LIMITED', 429, `too many requests; retry in ${state.ttlInSeconds} s`, { retryAfterSeconds: state.ttlInSeconds, limit: max });
+    };
+  };
+  if (limits.perAddressPerMinute > 0) app.addHook('onRequest', limiter(limits.perAddressPerMinute, (request) => `ip:${request.ip}`));
+  if (limits.perPrincipalPerMinute > 0) {
+    app.addHook('preHandler', limiter(limits.perPrincipalPerMinute, (request) => `principal:${request.principal?.subject ?? request.ip}`));
+  }
+}
