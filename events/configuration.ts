@@ -25,6 +25,8 @@ export interface ConfigurationChange {
   changeReason?: string;
   /** Version of the service's JSON Schema the document was validated against, if one was registered. */
   validatedAgainstSchema?: number;
+  /** Set when the change went through approval: the change request and who approved it. */
+  approval?: { changeRequestId: string; approvedBy: string[] };
 }
 
 export type ConfigurationCreated = { type: 'ConfigurationCreated'; data: ConfigurationChange };

@@ -4,8 +4,9 @@ import type { SchemaEvent } from './schemas.ts';
 import type { CredentialAccessed, CredentialEvent, KeyEncryptionKeyRotated } from './credentials.ts';
 import type { ServiceTokenEvent } from './service-tokens.ts';
 import type { AuthenticationLockedOut } from './security.ts';
+import type { ApprovalPolicyEvent, ChangeRequestEvent } from './approvals.ts';
 
-export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent | CredentialEvent | CredentialAccessed | KeyEncryptionKeyRotated | ServiceTokenEvent | AuthenticationLockedOut;
+export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent | CredentialEvent | CredentialAccessed | KeyEncryptionKeyRotated | ServiceTokenEvent | AuthenticationLockedOut | ApprovalPolicyEvent | ChangeRequestEvent;
 export type DomainEventType = DomainEvent['type'];
 
 /** The current data-shape version of each event type; bump it with an upcaster when a shape changes. */
@@ -24,4 +25,11 @@ export const EVENT_SCHEMA_VERSIONS: Record<DomainEventType, number> = {
   ServiceTokenIssued: 1,
   ServiceTokenRevoked: 1,
   AuthenticationLockedOut: 1,
+  ApprovalPolicyDefined: 1,
+  ApprovalPolicyRemoved: 1,
+  ChangeRequestOpened: 1,
+  ChangeRequestApproved: 1,
+  ChangeRequestRejected: 1,
+  ChangeRequestApplied: 1,
+  ChangeRequestFailed: 1,
 };

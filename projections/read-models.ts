@@ -5,6 +5,8 @@ import { ConfigurationCache } from './configurations/cache.ts';
 import { configurationsProjection } from './configurations/apply.ts';
 import { credentialsProjection } from './credentials/apply.ts';
 import { ServiceTokenDirectory, serviceTokensProjection } from './service-tokens/directory.ts';
+import { approvalsProjection } from './approvals/apply.ts';
+import { PolicyDirectory } from '#services/approvals/policies.ts';
 import { environmentsProjection } from './environments/apply.ts';
 import { EnvironmentDirectory } from './environments/directory.ts';
 import { type ProjectionRunner, createProjectionRunner } from './runner.ts';
@@ -18,6 +20,7 @@ export const READ_MODEL_PROJECTIONS = [
   environmentsProjection,
   credentialsProjection,
   serviceTokensProjection,
+  approvalsProjection,
   auditProjection,
 ];
 export const READ_MODEL_CHECKPOINT = 'read-models';
@@ -31,6 +34,7 @@ export interface ReadModels {
   cache: ConfigurationCache;
   environments: EnvironmentDirectory;
   serviceTokens: ServiceTokenDirectory;
+  policies: PolicyDirectory;
   stop(): Promise<void>;
 }
 
@@ -42,6 +46,8 @@ export async function startReadModels(store: EventStore, db: Database, logger?: 
   await environments.load(db);
   const serviceTokens = new ServiceTokenDirectory();
   await serviceTokens.load(db);
+  const policies = new PolicyDirectory();
+  await policies.load(db);
   const runner = createProjectionRunner({
     store,
     db,
@@ -53,8 +59,9 @@ export async function startReadModels(store: EventStore, db: Database, logger?: 
       cache.applyEvents(events);
       environments.applyEvents(events);
       serviceTokens.applyEvents(events);
+      policies.applyEvents(events);
     },
   });
   await runner.start();
-  return { runner, cache, environments, serviceTokens, stop: () => runner.stop() };
+  return { runner, cache, environments, serviceTokens, policies, stop: () => runner.stop() };
 }

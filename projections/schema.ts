@@ -1,5 +1,5 @@
 /** Read-model tables. Rebuilding drops and recreates exactly these, so the list is the contract. */
-export const READ_MODEL_TABLES = ['service_configurations', 'configuration_history', 'configuration_schemas', 'environments', 'audit_log', 'credentials', 'credential_access_log', 'service_tokens'];
+export const READ_MODEL_TABLES = ['service_configurations', 'configuration_history', 'configuration_schemas', 'environments', 'audit_log', 'credentials', 'credential_access_log', 'service_tokens', 'approval_policies', 'change_requests'];
 
 export const READ_MODEL_SCHEMA = `
 SELECT pg_advisory_xact_lock(4242002);
@@ -130,4 +130,30 @@ CREATE TABLE IF NOT EXISTS service_tokens (
   revoked_at  timestamptz,
   position    bigint NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS approval_policies (
+  id         text PRIMARY KEY,
+  definition jsonb NOT NULL,
+  removed    boolean NOT NULL,
+  position   bigint NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS change_requests (
+  id                 text PRIMARY KEY,
+  status             text NOT NULL,
+  service_id         text NOT NULL,
+  environment        text NOT NULL,
+  changed_keys       text[] NOT NULL,
+  requested_by       text NOT NULL,
+  reason             text,
+  required_approvals integer NOT NULL,
+  approvals          jsonb NOT NULL,
+  opened_at          timestamptz NOT NULL,
+  expires_at         timestamptz NOT NULL,
+  outcome            jsonb,
+  position           bigint NOT NULL
+);
+
+-- Added with approvals: who approved the change that made a version.
+ALTER TABLE configuration_history ADD COLUMN IF NOT EXISTS approval jsonb;
 `;

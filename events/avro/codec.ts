@@ -46,9 +46,11 @@ const dataCodecs: Record<'configuration' | 'schema' | 'environment' | 'json', { 
       changeReason: data.changeReason ?? null,
       validatedAgainstSchema: data.validatedAgainstSchema ?? null,
       restoredVersion: data.restoredVersion ?? null,
+      approvalJson: json(data.approval),
     }),
-    fromAvro: ({ configurationJson, changes, ...rest }) => ({
+    fromAvro: ({ configurationJson, changes, approvalJson, ...rest }) => ({
       ...withoutNulls(rest),
+      ...(approvalJson !== null ? { approval: parsed(approvalJson) } : {}),
       configuration: parsed(configurationJson),
       changes: (changes as { path: string; oldValueJson: string | null; newValueJson: string | null }[]).map((change) => ({
         path: change.path,

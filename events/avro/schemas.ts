@@ -70,6 +70,7 @@ const configurationChange = (name: string) => ({
     { name: 'changeReason', ...optional('string') },
     { name: 'validatedAgainstSchema', ...optional('int') },
     { name: 'restoredVersion', ...optional('int') },
+    { name: 'approvalJson', ...optional('string') },
   ],
 });
 
@@ -123,4 +124,11 @@ export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
   ServiceTokenIssued: { 1: envelope('ServiceTokenIssuedV1', jsonData('ServiceTokenIssuedDataV1')) },
   ServiceTokenRevoked: { 1: envelope('ServiceTokenRevokedV1', jsonData('ServiceTokenRevokedDataV1')) },
   AuthenticationLockedOut: { 1: envelope('AuthenticationLockedOutV1', jsonData('AuthenticationLockedOutDataV1')) },
+  ApprovalPolicyDefined: { 1: envelope('ApprovalPolicyDefinedV1', jsonData('ApprovalPolicyDefinedDataV1')) },
+  ApprovalPolicyRemoved: { 1: envelope('ApprovalPolicyRemovedV1', jsonData('ApprovalPolicyRemovedDataV1')) },
+  ChangeRequestOpened: { 1: envelope('ChangeRequestOpenedV1', jsonData('ChangeRequestOpenedDataV1')) },
+  ChangeRequestApproved: { 1: envelope('ChangeRequestApprovedV1', jsonData('ChangeRequestApprovedDataV1')) },
+  ChangeRequestRejected: { 1: envelope('ChangeRequestRejectedV1', jsonData('ChangeRequestRejectedDataV1')) },
+  ChangeRequestApplied: { 1: envelope('ChangeRequestAppliedV1', jsonData('ChangeRequestAppliedDataV1')) },
+  ChangeRequestFailed: { 1: envelope('ChangeRequestFailedV1', jsonData('ChangeRequestFailedDataV1')) },
 };

@@ -28,6 +28,7 @@ export const configurationsProjection: Projection = {
           changed_by: actorOf(recorded),
           changed_at: occurredAt(recorded),
           correlation_id: metadataOf(recorded).correlationId ?? null,
+          approval: data.approval ?? null,
           position: recorded.position.toString(),
         };
       });
@@ -36,13 +37,13 @@ export const configurationsProjection: Projection = {
     await tx.query(
       `INSERT INTO configuration_history
          (service_id, environment, version, configuration_data, checksum, change_type, changed_keys, changes, change_reason,
-          restored_version, changed_by, changed_at, correlation_id, position)
+          restored_version, changed_by, changed_at, correlation_id, approval, position)
        SELECT service_id, environment, version, configuration_data, checksum, change_type,
               ARRAY(SELECT jsonb_array_elements_text(changed_keys)), changes, change_reason,
-              restored_version, changed_by, changed_at, correlation_id, position
+              restored_version, changed_by, changed_at, correlation_id, approval, position
        FROM jsonb_to_recordset($1::jsonb) AS r(service_id text, environment text, version integer, configuration_data jsonb, checksum text,
          change_type text, changed_keys jsonb, changes jsonb, change_reason text, restored_version integer, changed_by text,
-         changed_at timestamptz, correlation_id text, position bigint)
+         changed_at timestamptz, correlation_id text, approval jsonb, position bigint)
        ON CONFLICT DO NOTHING`,
       [batch],
     );

@@ -12,6 +12,8 @@ export interface VersionEntry {
   changedBy: string;
   changeReason: string | null;
   restoredVersion: number | null;
+  /** Who approved the change, when it went through a change request. */
+  approval: { changeRequestId: string; approvedBy: string[] } | null;
   changedAt: string;
   position: number;
 }
@@ -75,10 +77,11 @@ export async function listVersions(
     changed_by: string;
     change_reason: string | null;
     restored_version: number | null;
+    approval: { changeRequestId: string; approvedBy: string[] } | null;
     changed_at: Date | string;
     position: string;
   }>(
-    `SELECT version, checksum, change_type, changed_keys, changes, changed_by, change_reason, restored_version, changed_at, position
+    `SELECT version, checksum, change_type, changed_keys, changes, changed_by, change_reason, restored_version, approval, changed_at, position
      FROM configuration_history
      WHERE service_id = $1 AND environment = $2 AND ($3::integer IS NULL OR version < $3)
      ORDER BY version DESC LIMIT $4`,
@@ -93,6 +96,7 @@ export async function listVersions(
     changedBy: row.changed_by,
     changeReason: row.change_reason,
     restoredVersion: row.restored_version,
+    approval: row.approval,
     changedAt: iso(row.changed_at),
     position: Number(row.position),
   }));

@@ -14,6 +14,7 @@ import { configurationRoutes } from '#services/configuration/routes.ts';
 import { environmentRoutes } from '#services/environments/routes.ts';
 import { credentialRoutes } from '#services/credentials/routes.ts';
 import { serviceTokenRoutes } from '#services/service-tokens/routes.ts';
+import { approvalRoutes } from '#services/approvals/routes.ts';
 import { createVault } from '#services/credentials/vault.ts';
 import type { KeyProvider } from '#infra/crypto/key-provider.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
@@ -162,6 +163,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(environmentRoutes);
       await api.register(credentialRoutes);
       await api.register(serviceTokenRoutes);
+      await api.register(approvalRoutes);
     },
     { prefix: API_PREFIX },
   );

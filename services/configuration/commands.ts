@@ -4,7 +4,8 @@ import { schemaStream } from '#events/schemas.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { commandContext } from '#services/shared/http.ts';
-import { handle, loadCachedState } from '#services/shared/command-handler.ts';
+import { type CommandContext, handle, loadCachedState } from '#services/shared/command-handler.ts';
+import { type OpenedChangeRequest, openChangeRequestIfRequired } from '#services/approvals/open.ts';
 import { schemaDecider } from '#services/schemas/decider.ts';
 import { acceptAll, compileSchema, type Validator } from '#services/schemas/validator.ts';
 import { configurationDecider, type ConfigurationCommand } from './decider.ts';
@@ -39,29 +40,41 @@ export async function documentAtVersion(ledger: Ledger, serviceId: string, envir
   return undefined;
 }
 
-export type CommandWithoutSchema = DistributiveOmit<ConfigurationCommand, 'validate' | 'schemaVersion'>;
+export type CommandWithoutSchema = DistributiveOmit<ConfigurationCommand, 'validate' | 'schemaVersion' | 'approval'>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-export async function executeConfigurationCommand(ledger: Ledger, request: FastifyRequest, command: CommandWithoutSchema): Promise<WriteAnswer> {
+export type WriteOutcome = { kind: 'applied'; answer: WriteAnswer } | { kind: 'pending'; changeRequest: OpenedChangeRequest };
+
+/** Applies a configuration command, or, when an approval policy covers the change, opens a change request instead. */
+export async function executeConfigurationCommand(
+  ledger: Ledger,
+  request: FastifyRequest,
+  command: CommandWithoutSchema,
+  approved?: { approval: { changeRequestId: string; approvedBy: string[] }; context: CommandContext },
+): Promise<WriteOutcome> {
   await requireEnvironment(ledger, command.environment);
   const schema = await activeValidator(ledger, command.serviceId);
-  const result = await handle(
-    ledger.store,
-    configurationStream(command.serviceId, command.environment),
-    configurationDecider,
-    { ...command, ...schema } as ConfigurationCommand,
-    commandContext(request, command.changeReason),
-  );
+  const full = { ...command, ...schema, ...(approved ? { approval: approved.approval } : {}) } as ConfigurationCommand;
+  const stream = configurationStream(command.serviceId, command.environment);
+  const context = approved?.context ?? commandContext(request, command.changeReason);
+  if (!approved) {
+    const changeRequest = await openChangeRequestIfRequired(ledger, stream, command, full, context);
+    if (changeRequest) return { kind: 'pending', changeRequest };
+  }
+  const result = await handle(ledger.store, stream, configurationDecider, full, context);
   const state = result.state;
   if (state.status !== 'active') throw new Error('a configuration command left no configuration');
   const event = result.events[0];
   return {
-    serviceId: command.serviceId,
-    environment: command.environment,
-    version: state.version,
-    checksum: state.checksum,
-    position: Number(result.position),
-    changedKeys: event ? event.data.changedKeys : [],
-    created: event?.type === 'ConfigurationCreated',
+    kind: 'applied',
+    answer: {
+      serviceId: command.serviceId,
+      environment: command.environment,
+      version: state.version,
+      checksum: state.checksum,
+      position: Number(result.position),
+      changedKeys: event ? event.data.changedKeys : [],
+      created: event?.type === 'ConfigurationCreated',
+    },
   };
 }

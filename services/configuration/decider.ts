@@ -34,6 +34,7 @@ interface CommandBase {
   /** The service's active schema, applied to the resulting document. */
   validate: Validator;
   schemaVersion?: number;
+  approval?: { changeRequestId: string; approvedBy: string[] };
 }
 
 export type ConfigurationCommand = CommandBase &
@@ -78,6 +79,7 @@ export function decide(command: ConfigurationCommand, state: ConfigurationState)
     operation: operationOf(command, state),
     ...(command.changeReason ? { changeReason: command.changeReason } : {}),
     ...(command.schemaVersion !== undefined ? { validatedAgainstSchema: command.schemaVersion } : {}),
+    ...(command.approval ? { approval: command.approval } : {}),
   };
   if (state.status === 'absent') return [{ type: 'ConfigurationCreated', data: change }];
   if (command.type === 'Rollback') return [{ type: 'ConfigurationRolledBack', data: { ...change, restoredVersion: command.targetVersion } }];

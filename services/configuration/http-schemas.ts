@@ -66,3 +66,21 @@ export const WriteAnswerSchema = Type.Object({
   }),
   timestamp: Type.String({ format: 'date-time' }),
 });
+
+export const ChangeRequestAnswerSchema = Type.Object({
+  success: Type.Literal(true),
+  data: Type.Object({
+    changeRequest: Type.Object({
+      id: Type.String(),
+      status: Type.Literal('pending'),
+      requiredApprovals: Type.Integer(),
+      approverRole: Type.String(),
+      policyIds: Type.Array(Type.String()),
+      changedKeys: Type.Array(Type.String()),
+      baseVersion: Type.Integer(),
+      expiresAt: Type.String(),
+      position: Type.Integer(),
+    }),
+  }),
+  timestamp: Type.String({ format: 'date-time' }),
+});

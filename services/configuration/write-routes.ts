@@ -16,14 +16,19 @@ import {
   RollbackParams,
   ServiceParams,
   WriteAnswerSchema,
+  ChangeRequestAnswerSchema,
   WriteQuery,
   tags,
 } from './http-schemas.ts';
 
 const config = { permission: 'write' as const };
-const answers = { 200: WriteAnswerSchema, 201: WriteAnswerSchema };
+const answers = { 200: WriteAnswerSchema, 201: WriteAnswerSchema, 202: ChangeRequestAnswerSchema };
 
-/** Runs the command and answers the write: 201 when it created the configuration, the new version as ETag. */
+/**
+ * Runs the command and answers the write: 201 when it created the
+ * configuration, the new version as ETag; 202 with the change request when the
+ * change needs approval first.
+ */
 async function write(
   ledger: Ledger,
   request: FastifyRequest,
@@ -31,7 +36,9 @@ async function write(
   command: CommandWithoutSchema,
   extra: Record<string, unknown> = {},
 ) {
-  const { created, ...answer } = await executeConfigurationCommand(ledger, request, command);
+  const outcome = await executeConfigurationCommand(ledger, request, command);
+  if (outcome.kind === 'pending') return reply.status(202).send(ok({ changeRequest: outcome.changeRequest }));
+  const { created, ...answer } = outcome.answer;
   return reply
     .status(created ? 201 : 200)
     .header('etag', `"${answer.version}"`)

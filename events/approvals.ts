@@ -1,0 +1,52 @@
+import type { JsonObject } from './metadata.ts';
+
+export const approvalPolicyStream = (id: string) => `approval-policy-${id}`;
+export const changeRequestStream = (id: string) => `change-request-${id}`;
+
+/** Which changes need approval: environments and key patterns (`*`, `risk.*`, `risk.limits.maxPosition`). */
+export interface ApprovalPolicy {
+  id: string;
+  environments: string[];
+  keyPatterns: string[];
+  requiredApprovals: number;
+  approverRole: string;
+  expiresAfterHours: number;
+  description?: string;
+}
+
+export type ApprovalPolicyDefined = { type: 'ApprovalPolicyDefined'; data: ApprovalPolicy };
+export type ApprovalPolicyRemoved = { type: 'ApprovalPolicyRemoved'; data: { id: string } };
+export type ApprovalPolicyEvent = ApprovalPolicyDefined | ApprovalPolicyRemoved;
+
+/** The configuration change waiting for approval, as the command that will apply it. */
+export interface ProposedChange {
+  kind: 'configuration';
+  serviceId: string;
+  environment: string;
+  /** The configuration command without its schema validator (it is validated again when applied). */
+  command: JsonObject;
+  /** The version the change was decided on: applying it later onto another version fails. */
+  baseVersion: number;
+  changedKeys: string[];
+}
+
+export type ChangeRequestOpened = {
+  type: 'ChangeRequestOpened';
+  data: {
+    id: string;
+    change: ProposedChange;
+    requestedBy: string;
+    reason?: string;
+    policyIds: string[];
+    requiredApprovals: number;
+    approverRole: string;
+    openedAt: string;
+    expiresAt: string;
+  };
+};
+export type ChangeRequestApproved = { type: 'ChangeRequestApproved'; data: { id: string; approver: string; comment?: string; at: string } };
+export type ChangeRequestRejected = { type: 'ChangeRequestRejected'; data: { id: string; approver: string; comment?: string; at: string } };
+export type ChangeRequestApplied = { type: 'ChangeRequestApplied'; data: { id: string; version: number; position: number; at: string } };
+export type ChangeRequestFailed = { type: 'ChangeRequestFailed'; data: { id: string; code: string; message: string; at: string } };
+
+export type ChangeRequestEvent = ChangeRequestOpened | ChangeRequestApproved | ChangeRequestRejected | ChangeRequestApplied | ChangeRequestFailed;

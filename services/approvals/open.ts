@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { changeRequestStream } from '#events/approvals.ts';
+import type { JsonObject } from '#events/metadata.ts';
+import type { Ledger } from '#services/config-api/context.ts';
+import { type ConfigurationCommand, configurationDecider } from '#services/configuration/decider.ts';
+import { type CommandContext, handle, loadState } from '#services/shared/command-handler.ts';
+import { changeRequestDecider } from './change-request-decider.ts';
+
+export interface OpenedChangeRequest {
+  id: string;
+  status: 'pending';
+  requiredApprovals: number;
+  approverRole: string;
+  policyIds: string[];
+  changedKeys: string[];
+  baseVersion: number;
+  expiresAt: string;
+  position: number;
+}
+
+/**
+ * Decides the command against the stored configuration (validation included)
+ * to learn what it would change; if an approval policy covers that, records a
+ * change request instead of the change. Answers undefined when no policy applies.
+ */
+export async function openChangeRequestIfRequired(
+  ledger: Ledger,
+  stream: string,
+  command: Omit<ConfigurationCommand, 'validate' | 'schemaVersion' | 'approval'>,
+  full: ConfigurationCommand,
+  context: CommandContext,
+): Promise<OpenedChangeRequest | undefined> {
+  if (ledger.readModels.policies.list().length === 0) return undefined;
+  const { state } = await loadState(ledger.store, stream, configurationDecider);
+  const events = configurationDecider.decide(full, state);
+  if (events.length === 0) return undefined;
+  const changedKeys = events[0]!.data.changedKeys;
+  const policies = ledger.readModels.policies.matching(command.environment, changedKeys);
+  if (policies.length === 0) return undefined;
+
+  const strictest = policies.reduce((a, b) => (b.requiredApprovals > a.requiredApprovals ? b : a));
+  const expiresAfterHours = Math.min(...policies.map((policy) => policy.expiresAfterHours));
+  const id = randomUUID();
+  const baseVersion = state.status === 'active' ? state.version : 0;
+  const expiresAt = new Date(context.now.getTime() + expiresAfterHours * 3_600_000).toISOString();
+  const { expectedVersion: _ignored, ...proposed } = command as typeof command & { expectedVersion?: number };
+  const result = await handle(
+    ledger.store,
+    changeRequestStream(id),
+    changeRequestDecider,
+    {
+      type: 'OpenChangeRequest',
+      request: {
+        id,
+        change: { kind: 'configuration', serviceId: command.serviceId, environment: command.environment, command: proposed as unknown as JsonObject, baseVersion, changedKeys },
+        requestedBy: context.actor,
+        ...(command.changeReason ? { reason: command.changeReason } : {}),
+        policyIds: policies.map((policy) => policy.id),
+        requiredApprovals: strictest.requiredApprovals,
+        approverRole: strictest.approverRole,
+        openedAt: context.now.toISOString(),
+        expiresAt,
+      },
+    },
+    context,
+  );
+  return {
+    id,
+    status: 'pending',
+    requiredApprovals: strictest.requiredApprovals,
+    approverRole: strictest.approverRole,
+    policyIds: policies.map((policy) => policy.id),
+    changedKeys,
+    baseVersion,
+    expiresAt,
+    position: Number(result.position),
+  };
+}

@@ -1,0 +1,39 @@
+import type { ApprovalPolicy, ApprovalPolicyEvent } from '#events/approvals.ts';
+import type { RecordedEvent } from '#infra/eventstore/port.ts';
+import type { SqlExecutor } from '#infra/postgres/database.ts';
+import { asDomainEvent } from '#services/shared/command-handler.ts';
+
+export const keyMatches = (pattern: string, key: string) =>
+  pattern === '*' || key === pattern || (pattern.endsWith('.*') && (key === pattern.slice(0, -2) || key.startsWith(pattern.slice(0, -1))));
+
+/** Every approval policy, in memory, kept current from the log. */
+export class PolicyDirectory {
+  private readonly policies = new Map<string, ApprovalPolicy>();
+
+  async load(db: SqlExecutor): Promise<void> {
+    const { rows } = await db.query<{ definition: ApprovalPolicy }>('SELECT definition FROM approval_policies WHERE NOT removed');
+    for (const row of rows) this.policies.set(row.definition.id, row.definition);
+  }
+
+  applyEvents(events: RecordedEvent[]): void {
+    for (const recorded of events) {
+      if (recorded.type !== 'ApprovalPolicyDefined' && recorded.type !== 'ApprovalPolicyRemoved') continue;
+      const event = asDomainEvent<ApprovalPolicyEvent>(recorded);
+      if (event.type === 'ApprovalPolicyDefined') this.policies.set(event.data.id, event.data);
+      else this.policies.delete(event.data.id);
+    }
+  }
+
+  list(): ApprovalPolicy[] {
+    return [...this.policies.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** The policies a change of `changedKeys` in `environment` falls under. */
+  matching(environment: string, changedKeys: string[]): ApprovalPolicy[] {
+    return this.list().filter(
+      (policy) =>
+        (policy.environments.includes('*') || policy.environments.includes(environment)) &&
+        changedKeys.some((key) => policy.keyPatterns.some((pattern) => keyMatches(pattern, key))),
+    );
+  }
+}

@@ -1,0 +1,30 @@
+import type { ApprovalPolicy, ApprovalPolicyEvent } from '#events/approvals.ts';
+import type { Decider } from '#services/shared/command-handler.ts';
+import { DomainError } from '#services/shared/errors.ts';
+
+export type PolicyState = { status: 'absent' | 'removed' } | { status: 'active'; policy: ApprovalPolicy };
+export type PolicyCommand = { type: 'DefinePolicy'; policy: ApprovalPolicy } | { type: 'RemovePolicy'; id: string };
+
+export function decide(command: PolicyCommand, state: PolicyState): ApprovalPolicyEvent[] {
+  if (command.type === 'DefinePolicy') {
+    if (state.status === 'active' && JSON.stringify(state.policy) === JSON.stringify(command.policy)) return [];
+    return [{ type: 'ApprovalPolicyDefined', data: command.policy }];
+  }
+  if (state.status !== 'active') throw new DomainError('POLICY_NOT_FOUND', 404, `no approval policy ${command.id}`, { id: command.id });
+  return [{ type: 'ApprovalPolicyRemoved', data: { id: command.id } }];
+}
+
+export function evolve(_state: PolicyState, event: ApprovalPolicyEvent): PolicyState {
+  switch (event.type) {
+    case 'ApprovalPolicyDefined':
+      return { status: 'active', policy: event.data };
+    case 'ApprovalPolicyRemoved':
+      return { status: 'removed' };
+    default: {
+      const unknownEvent: never = event;
+      throw new Error(`unknown event ${JSON.stringify(unknownEvent)}`);
+    }
+  }
+}
+
+export const policyDecider: Decider<PolicyCommand, PolicyState, ApprovalPolicyEvent> = { decide, evolve, initialState: { status: 'absent' }, stateInLastEvent: true };

@@ -1,0 +1,180 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { approvalPolicyStream, changeRequestStream } from '#events/approvals.ts';
+import type { Ledger } from '#services/config-api/context.ts';
+import { type CommandWithoutSchema, executeConfigurationCommand } from '#services/configuration/commands.ts';
+import { waitForPosition } from '#services/configuration/read.ts';
+import { handle, loadState } from '#services/shared/command-handler.ts';
+import { DomainError } from '#services/shared/errors.ts';
+import { EnvironmentId, Position, commandContext, ok } from '#services/shared/http.ts';
+import { type ChangeRequestState, changeRequestDecider, quorumReached } from './change-request-decider.ts';
+import { policyDecider } from './policy-decider.ts';
+
+const tags = ['approvals'];
+const PolicyId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' });
+const RequestId = Type.String({ format: 'uuid' });
+const DecisionBody = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
+
+const viewOf = (state: ChangeRequestState) => {
+  if (state.status === 'absent') throw new DomainError('CHANGE_REQUEST_NOT_FOUND', 404, 'no such change request');
+  const { request } = state;
+  return {
+    id: request.id,
+    status: state.status,
+    serviceId: request.change.serviceId,
+    environment: request.change.environment,
+    changedKeys: request.change.changedKeys,
+    baseVersion: request.change.baseVersion,
+    change: request.change.command,
+    requestedBy: request.requestedBy,
+    reason: request.reason ?? null,
+    requiredApprovals: request.requiredApprovals,
+    approverRole: request.approverRole,
+    policyIds: request.policyIds,
+    approvals: state.approvals,
+    rejection: state.rejection ?? null,
+    outcome: state.outcome ?? null,
+    openedAt: request.openedAt,
+    expiresAt: request.expiresAt,
+  };
+};
+
+/**
+ * Applies the approved change as its requester made it, on the version it was
+ * decided on: if the configuration moved on meanwhile, it fails with
+ * CONFIGURATION_MOVED_ON rather than overwrite what happened since.
+ */
+async function applyApproved(ledger: Ledger, request: FastifyRequest, state: Exclude<ChangeRequestState, { status: 'absent' }>) {
+  const { id, change, requestedBy, reason } = state.request;
+  const command = { ...change.command, expectedVersion: change.baseVersion } as unknown as CommandWithoutSchema;
+  const context = { ...commandContext(request, reason), actor: requestedBy, causationId: id };
+  const approval = { changeRequestId: id, approvedBy: state.approvals.map((decision) => decision.approver) };
+  const now = () => new Date().toISOString();
+  try {
+    const outcome = await executeConfigurationCommand(ledger, request, command, { approval, context });
+    if (outcome.kind !== 'applied') throw new Error('an approved change asked for approval again');
+    await handle(ledger.store, changeRequestStream(id), changeRequestDecider, { type: 'RecordOutcome', id, outcome: { applied: true, version: outcome.answer.version, position: outcome.answer.position }, now: now() }, commandContext(request));
+    return { status: 'applied' as const, version: outcome.answer.version, position: outcome.answer.position, approvedBy: approval.approvedBy };
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    const moved = error.code === 'VERSION_CONFLICT' || error.code === 'CONFIGURATION_EXISTS';
+    const code = moved ? 'CONFIGURATION_MOVED_ON' : error.code;
+    const message = moved ? `the configuration moved on since version ${change.baseVersion}; request the change again` : error.message;
+    await handle(ledger.store, changeRequestStream(id), changeRequestDecider, { type: 'RecordOutcome', id, outcome: { applied: false, code, message }, now: now() }, commandContext(request));
+    throw new DomainError(code, moved ? 409 : error.statusCode, message, { changeRequestId: id, ...error.details });
+  }
+}
+
+export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { ledger } = app;
+
+  app.get('/approval-policies', { config: { permission: 'read' }, schema: { tags, summary: 'Approval policies in force' } }, async () =>
+    ok(ledger.readModels.policies.list()),
+  );
+
+  app.put(
+    '/approval-policies/:id',
+    {
+      config: { permission: 'admin' },
+      schema: {
+        tags,
+        summary: 'Define or change an approval policy: which environments and keys need how many approvals',
+        params: Type.Object({ id: PolicyId }),
+        body: Type.Object(
+          {
+            environments: Type.Array(Type.Union([EnvironmentId, Type.Literal('*')]), { minItems: 1, maxItems: 50 }),
+            keyPatterns: Type.Array(Type.String({ pattern: '^(\\*|[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*(\\.\\*)?)$' }), { minItems: 1, maxItems: 100 }),
+            requiredApprovals: Type.Integer({ minimum: 1, maximum: 10 }),
+            approverRole: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
+            expiresAfterHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 24 * 30 })),
+            description: Type.Optional(Type.String({ maxLength: 500 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const { approverRole = 'approver', expiresAfterHours = 24, ...rest } = request.body;
+      const policy = { id, ...rest, approverRole, expiresAfterHours };
+      const result = await handle(ledger.store, approvalPolicyStream(id), policyDecider, { type: 'DefinePolicy', policy }, commandContext(request));
+      // In force here from the moment this answers.
+      await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+      return ok({ ...policy, position: Number(result.position) });
+    },
+  );
+
+  app.delete(
+    '/approval-policies/:id',
+    { config: { permission: 'admin' }, schema: { tags, summary: 'Remove an approval policy', params: Type.Object({ id: PolicyId }) } },
+    async (request, reply) => {
+      const result = await handle(ledger.store, approvalPolicyStream(request.params.id), policyDecider, { type: 'RemovePolicy', id: request.params.id }, commandContext(request));
+      await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/change-requests',
+    {
+      config: { permission: 'read' },
+      schema: {
+        tags,
+        summary: 'Change requests, newest first',
+        querystring: Type.Object(
+          { status: Type.Optional(Type.Union(['pending', 'applied', 'rejected', 'failed'].map((s) => Type.Literal(s)))), minPosition: Type.Optional(Position) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      await waitForPosition(ledger, request.query.minPosition);
+      const { rows } = await ledger.db.query(
+        `SELECT id, status, service_id AS "serviceId", environment, changed_keys AS "changedKeys", requested_by AS "requestedBy", reason,
+                required_approvals AS "requiredApprovals", approvals, opened_at AS "openedAt", expires_at AS "expiresAt", outcome
+         FROM change_requests WHERE ($1::text IS NULL OR status = $1) ORDER BY position DESC LIMIT 500`,
+        [request.query.status ?? null],
+      );
+      return ok(rows);
+    },
+  );
+
+  app.get(
+    '/change-requests/:id',
+    { config: { permission: 'read' }, schema: { tags, summary: 'One change request with its decisions, from the log', params: Type.Object({ id: RequestId }) } },
+    async (request) => ok(viewOf((await loadState(ledger.store, changeRequestStream(request.params.id), changeRequestDecider)).state)),
+  );
+
+  for (const decision of ['approve', 'reject'] as const) {
+    app.post(
+      `/change-requests/:id/${decision}`,
+      {
+        config: { permission: 'approve' },
+        schema: {
+          tags,
+          summary:
+            decision === 'approve'
+              ? 'Approve; the change applies when the quorum is reached (not by the requester, once per approver, not after expiry)'
+              : 'Reject; the change will not apply',
+          params: Type.Object({ id: RequestId }),
+          body: DecisionBody,
+        },
+      },
+      async (request) => {
+        const { id } = request.params;
+        const principal = request.principal!;
+        const result = await handle(
+          ledger.store,
+          changeRequestStream(id),
+          changeRequestDecider,
+          { type: 'Decide', id, decision, approver: principal.subject, roles: principal.roles, ...(request.body.comment ? { comment: request.body.comment } : {}), now: new Date().toISOString() },
+          commandContext(request),
+        );
+        const state = result.state;
+        if (state.status === 'pending' && quorumReached(state)) return ok({ ...viewOf(state), ...(await applyApproved(ledger, request, state)) });
+        return ok(viewOf(state));
+      },
+    );
+  }
+};
