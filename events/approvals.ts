@@ -1,4 +1,5 @@
 import type { JsonObject } from './metadata.ts';
+import type { Sensitivity } from './credentials.ts';
 
 export const approvalPolicyStream = (id: string) => `approval-policy-${id}`;
 export const changeRequestStream = (id: string) => `change-request-${id}`;
@@ -12,20 +13,34 @@ export interface ApprovalPolicy {
   approverRole: string;
   expiresAfterHours: number;
   description?: string;
+  /** Credential stores and rotations at or above this sensitivity, in these environments, need approval too. */
+  credentialSensitivity?: Sensitivity;
 }
 
 export type ApprovalPolicyDefined = { type: 'ApprovalPolicyDefined'; data: ApprovalPolicy };
 export type ApprovalPolicyRemoved = { type: 'ApprovalPolicyRemoved'; data: { id: string } };
 export type ApprovalPolicyEvent = ApprovalPolicyDefined | ApprovalPolicyRemoved;
 
-/** The configuration change waiting for approval, as the command that will apply it. */
-export interface ProposedChange {
+/** The change waiting for approval, as the command that will apply it. */
+export type ProposedChange = ProposedConfigurationChange | ProposedCredentialChange;
+
+export interface ProposedConfigurationChange {
   kind: 'configuration';
   serviceId: string;
   environment: string;
   /** The configuration command without its schema validator (it is validated again when applied). */
   command: JsonObject;
   /** The version the change was decided on: applying it later onto another version fails. */
+  baseVersion: number;
+  changedKeys: string[];
+}
+
+/** A credential store or rotation: the value is already sealed for `baseVersion + 1`, so the request holds ciphertext only. */
+export interface ProposedCredentialChange {
+  kind: 'credential';
+  serviceId: string;
+  environment: string;
+  command: JsonObject;
   baseVersion: number;
   changedKeys: string[];
 }

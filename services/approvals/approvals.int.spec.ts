@@ -83,3 +83,61 @@ describe('change approvals over HTTP', () => {
     expect(listed.body.data.map((entry: { id: string }) => entry.id)).toContain(request.id);
   });
 });
+
+describe('credential stores and rotations under approval', () => {
+  let server: TestServer;
+  let admin: string;
+  let writer: string;
+  let approvers: string[];
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    admin = await server.token('root', ['admin']);
+    writer = await server.token('wes', ['writer']);
+    approvers = [await server.token('ann', ['approver']), await server.token('bob', ['approver'])];
+    await server.call('PUT', '/approval-policies/secrets', {
+      token: admin,
+      body: { environments: ['production'], keyPatterns: [], credentialSensitivity: 'confidential', requiredApprovals: 2 },
+    });
+  });
+  afterAll(async () => server?.close());
+
+  const approveAll = async (id: string) => {
+    let last;
+    for (const token of approvers) last = await server.call('POST', `/change-requests/${id}/approve`, { token, body: {} });
+    return last!;
+  };
+
+  it('holds a confidential credential until approved, with only ciphertext in the request, and stores internal ones at once', async () => {
+    const value = 'confidential-value-7f3a';
+    const held = await server.call('POST', '/credentials', {
+      token: writer,
+      body: { key: 'exchange-key', value, type: 'api_key', serviceId: 'order-router', environment: 'production', sensitivity: 'restricted' },
+    });
+    expect(held.status).toBe(202);
+    const request = held.body.data.changeRequest;
+    expect((await server.call('GET', '/credentials/exchange-key', { token: writer })).body.code).toBe('CREDENTIAL_NOT_FOUND');
+    const { rows } = await server.storage.readModels.query<{ text: string }>("SELECT data::text AS text FROM events WHERE event_type = 'ChangeRequestOpened'");
+    expect(rows.map((row) => row.text).join()).not.toContain(value);
+
+    const applied = await approveAll(request.id);
+    expect(applied.body.data).toMatchObject({ status: 'applied', version: 1 });
+    expect((await server.call('GET', '/credentials/exchange-key', { token: writer })).body.data.value).toBe(value);
+
+    const internal = await server.call('POST', '/credentials', {
+      token: writer,
+      body: { key: 'metrics-token', value: 'x', type: 'token', serviceId: 'order-router', environment: 'production', sensitivity: 'internal' },
+    });
+    expect(internal.status).toBe(201);
+  });
+
+  it('fails an approved rotation whose credential was rotated meanwhile with CREDENTIAL_MOVED_ON', async () => {
+    const first = await server.call('POST', '/credentials/exchange-key/rotate', { token: writer, body: { value: 'rotation-a' } });
+    const second = await server.call('POST', '/credentials/exchange-key/rotate', { token: writer, body: { value: 'rotation-b' } });
+    expect([first.status, second.status]).toEqual([202, 202]);
+    expect((await approveAll(second.body.data.changeRequest.id)).body.data.status).toBe('applied');
+    const moved = await approveAll(first.body.data.changeRequest.id);
+    expect([moved.status, moved.body.code]).toEqual([409, 'CREDENTIAL_MOVED_ON']);
+    expect((await server.call('GET', '/credentials/exchange-key', { token: writer })).body.data).toMatchObject({ value: 'rotation-b', version: 2 });
+  });
+});

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { changeRequestStream } from '#events/approvals.ts';
+import { type ApprovalPolicy, type ProposedChange, changeRequestStream } from '#events/approvals.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { type ConfigurationCommand, configurationDecider } from '#services/configuration/decider.ts';
@@ -16,6 +16,45 @@ export interface OpenedChangeRequest {
   baseVersion: number;
   expiresAt: string;
   position: number;
+}
+
+/** Records a change request for `change` under `policies` (the strictest quorum, the shortest expiry wins). */
+export async function openChangeRequest(ledger: Ledger, context: CommandContext, change: ProposedChange, policies: ApprovalPolicy[], reason?: string): Promise<OpenedChangeRequest> {
+  const strictest = policies.reduce((a, b) => (b.requiredApprovals > a.requiredApprovals ? b : a));
+  const expiresAfterHours = Math.min(...policies.map((policy) => policy.expiresAfterHours));
+  const id = randomUUID();
+  const expiresAt = new Date(context.now.getTime() + expiresAfterHours * 3_600_000).toISOString();
+  const result = await handle(
+    ledger.store,
+    changeRequestStream(id),
+    changeRequestDecider,
+    {
+      type: 'OpenChangeRequest',
+      request: {
+        id,
+        change,
+        requestedBy: context.actor,
+        ...(reason ? { reason } : {}),
+        policyIds: policies.map((policy) => policy.id),
+        requiredApprovals: strictest.requiredApprovals,
+        approverRole: strictest.approverRole,
+        openedAt: context.now.toISOString(),
+        expiresAt,
+      },
+    },
+    context,
+  );
+  return {
+    id,
+    status: 'pending',
+    requiredApprovals: strictest.requiredApprovals,
+    approverRole: strictest.approverRole,
+    policyIds: policies.map((policy) => policy.id),
+    changedKeys: change.changedKeys,
+    baseVersion: change.baseVersion,
+    expiresAt,
+    position: Number(result.position),
+  };
 }
 
 /**
@@ -37,42 +76,14 @@ export async function openChangeRequestIfRequired(
   const changedKeys = events[0]!.data.changedKeys;
   const policies = ledger.readModels.policies.matching(command.environment, changedKeys);
   if (policies.length === 0) return undefined;
-
-  const strictest = policies.reduce((a, b) => (b.requiredApprovals > a.requiredApprovals ? b : a));
-  const expiresAfterHours = Math.min(...policies.map((policy) => policy.expiresAfterHours));
-  const id = randomUUID();
-  const baseVersion = state.status === 'active' ? state.version : 0;
-  const expiresAt = new Date(context.now.getTime() + expiresAfterHours * 3_600_000).toISOString();
   const { expectedVersion: _ignored, ...proposed } = command as typeof command & { expectedVersion?: number };
-  const result = await handle(
-    ledger.store,
-    changeRequestStream(id),
-    changeRequestDecider,
-    {
-      type: 'OpenChangeRequest',
-      request: {
-        id,
-        change: { kind: 'configuration', serviceId: command.serviceId, environment: command.environment, command: proposed as unknown as JsonObject, baseVersion, changedKeys },
-        requestedBy: context.actor,
-        ...(command.changeReason ? { reason: command.changeReason } : {}),
-        policyIds: policies.map((policy) => policy.id),
-        requiredApprovals: strictest.requiredApprovals,
-        approverRole: strictest.approverRole,
-        openedAt: context.now.toISOString(),
-        expiresAt,
-      },
-    },
-    context,
-  );
-  return {
-    id,
-    status: 'pending',
-    requiredApprovals: strictest.requiredApprovals,
-    approverRole: strictest.approverRole,
-    policyIds: policies.map((policy) => policy.id),
+  const change: ProposedChange = {
+    kind: 'configuration',
+    serviceId: command.serviceId,
+    environment: command.environment,
+    command: proposed as unknown as JsonObject,
+    baseVersion: state.status === 'active' ? state.version : 0,
     changedKeys,
-    baseVersion,
-    expiresAt,
-    position: Number(result.position),
   };
+  return openChangeRequest(ledger, context, change, policies, command.changeReason);
 }

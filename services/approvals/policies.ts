@@ -1,4 +1,5 @@
 import type { ApprovalPolicy, ApprovalPolicyEvent } from '#events/approvals.ts';
+import { SENSITIVITIES, type Sensitivity } from '#events/credentials.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
 import { asDomainEvent } from '#services/shared/command-handler.ts';
@@ -28,10 +29,21 @@ export class PolicyDirectory {
     return [...this.policies.values()].sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /** The policies a credential store or rotation of this sensitivity in `environment` falls under. */
+  matchingCredential(environment: string, sensitivity: Sensitivity): ApprovalPolicy[] {
+    return this.list().filter(
+      (policy) =>
+        policy.credentialSensitivity !== undefined &&
+        (policy.environments.includes('*') || policy.environments.includes(environment)) &&
+        SENSITIVITIES.indexOf(sensitivity) >= SENSITIVITIES.indexOf(policy.credentialSensitivity),
+    );
+  }
+
   /** The policies a change of `changedKeys` in `environment` falls under. */
   matching(environment: string, changedKeys: string[]): ApprovalPolicy[] {
     return this.list().filter(
       (policy) =>
+        policy.keyPatterns.length > 0 &&
         (policy.environments.includes('*') || policy.environments.includes(environment)) &&
         changedKeys.some((key) => policy.keyPatterns.some((pattern) => keyMatches(pattern, key))),
     );

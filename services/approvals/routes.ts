@@ -1,14 +1,16 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { approvalPolicyStream, changeRequestStream } from '#events/approvals.ts';
+import { type ProposedChange, approvalPolicyStream, changeRequestStream } from '#events/approvals.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { type CommandWithoutSchema, executeConfigurationCommand } from '#services/configuration/commands.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
-import { handle, loadState } from '#services/shared/command-handler.ts';
+import { type CommandContext, handle, loadState } from '#services/shared/command-handler.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { EnvironmentId, Position, commandContext, ok } from '#services/shared/http.ts';
-import { type ChangeRequestState, changeRequestDecider, quorumReached } from './change-request-decider.ts';
+import { type ChangeRequestCommand, type ChangeRequestState, changeRequestDecider, quorumReached } from './change-request-decider.ts';
+import { type CredentialCommand, credentialDecider } from '#services/credentials/decider.ts';
+import { SENSITIVITIES, credentialStream } from '#events/credentials.ts';
 import { policyDecider } from './policy-decider.ts';
 
 const tags = ['approvals'];
@@ -47,23 +49,45 @@ const viewOf = (state: ChangeRequestState) => {
  */
 async function applyApproved(ledger: Ledger, request: FastifyRequest, state: Exclude<ChangeRequestState, { status: 'absent' }>) {
   const { id, change, requestedBy, reason } = state.request;
-  const command = { ...change.command, expectedVersion: change.baseVersion } as unknown as CommandWithoutSchema;
   const context = { ...commandContext(request, reason), actor: requestedBy, causationId: id };
   const approval = { changeRequestId: id, approvedBy: state.approvals.map((decision) => decision.approver) };
-  const now = () => new Date().toISOString();
+  const record = (outcome: Extract<ChangeRequestCommand, { type: 'RecordOutcome' }>['outcome']) =>
+    handle(ledger.store, changeRequestStream(id), changeRequestDecider, { type: 'RecordOutcome', id, outcome, now: new Date().toISOString() }, commandContext(request));
   try {
-    const outcome = await executeConfigurationCommand(ledger, request, command, { approval, context });
-    if (outcome.kind !== 'applied') throw new Error('an approved change asked for approval again');
-    await handle(ledger.store, changeRequestStream(id), changeRequestDecider, { type: 'RecordOutcome', id, outcome: { applied: true, version: outcome.answer.version, position: outcome.answer.position }, now: now() }, commandContext(request));
-    return { status: 'applied' as const, version: outcome.answer.version, position: outcome.answer.position, approvedBy: approval.approvedBy };
+    const applied = change.kind === 'configuration' ? await applyConfiguration(ledger, request, change, approval, context) : await applyCredential(ledger, change, context);
+    await record({ applied: true, ...applied });
+    return { status: 'applied' as const, ...applied, approvedBy: approval.approvedBy };
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
-    const moved = error.code === 'VERSION_CONFLICT' || error.code === 'CONFIGURATION_EXISTS';
-    const code = moved ? 'CONFIGURATION_MOVED_ON' : error.code;
-    const message = moved ? `the configuration moved on since version ${change.baseVersion}; request the change again` : error.message;
-    await handle(ledger.store, changeRequestStream(id), changeRequestDecider, { type: 'RecordOutcome', id, outcome: { applied: false, code, message }, now: now() }, commandContext(request));
+    const moved = ['VERSION_CONFLICT', 'CONFIGURATION_EXISTS', 'CREDENTIAL_EXISTS', 'CREDENTIAL_NOT_FOUND'].includes(error.code);
+    const code = moved ? (change.kind === 'configuration' ? 'CONFIGURATION_MOVED_ON' : 'CREDENTIAL_MOVED_ON') : error.code;
+    const message = moved ? `the ${change.kind} moved on since version ${change.baseVersion}; request the change again` : error.message;
+    await record({ applied: false, code, message });
     throw new DomainError(code, moved ? 409 : error.statusCode, message, { changeRequestId: id, ...error.details });
   }
+}
+
+async function applyConfiguration(
+  ledger: Ledger,
+  request: FastifyRequest,
+  change: ProposedChange,
+  approval: { changeRequestId: string; approvedBy: string[] },
+  context: CommandContext,
+) {
+  const command = { ...change.command, expectedVersion: change.baseVersion } as unknown as CommandWithoutSchema;
+  const outcome = await executeConfigurationCommand(ledger, request, command, { approval, context });
+  if (outcome.kind !== 'applied') throw new Error('an approved change asked for approval again');
+  return { version: outcome.answer.version, position: outcome.answer.position };
+}
+
+/** The sealed value is bound to its version: if the credential moved on, the append is refused. */
+async function applyCredential(ledger: Ledger, change: ProposedChange, context: CommandContext) {
+  const command = { ...change.command, now: context.now.toISOString() } as unknown as CredentialCommand;
+  const key = command.type === 'StoreCredential' ? command.description.key : command.type === 'RotateCredential' ? command.key : undefined;
+  if (!key) throw new Error(`a ${command.type} cannot wait for approval`);
+  const result = await handle(ledger.store, credentialStream(key), credentialDecider, command, context);
+  if (result.state.status !== 'active') throw new Error('an approved credential change left no credential');
+  return { version: result.state.current.secret.version, position: Number(result.position) };
 }
 
 export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -84,11 +108,14 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object(
           {
             environments: Type.Array(Type.Union([EnvironmentId, Type.Literal('*')]), { minItems: 1, maxItems: 50 }),
-            keyPatterns: Type.Array(Type.String({ pattern: '^(\\*|[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*(\\.\\*)?)$' }), { minItems: 1, maxItems: 100 }),
+            keyPatterns: Type.Array(Type.String({ pattern: '^(\\*|[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*(\\.\\*)?)$' }), { maxItems: 100 }),
             requiredApprovals: Type.Integer({ minimum: 1, maximum: 10 }),
             approverRole: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
             expiresAfterHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 24 * 30 })),
             description: Type.Optional(Type.String({ maxLength: 500 })),
+            credentialSensitivity: Type.Optional(
+              Type.Union(SENSITIVITIES.map((level) => Type.Literal(level)), { description: 'credential stores and rotations at or above it need approval too' }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -97,6 +124,9 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { id } = request.params;
       const { approverRole = 'approver', expiresAfterHours = 24, ...rest } = request.body;
+      if (rest.keyPatterns.length === 0 && !rest.credentialSensitivity) {
+        throw new DomainError('VALIDATION_ERROR', 400, 'a policy needs keyPatterns, a credentialSensitivity, or both', { errors: [{ path: 'keyPatterns', message: 'empty' }] });
+      }
       const policy = { id, ...rest, approverRole, expiresAfterHours };
       const result = await handle(ledger.store, approvalPolicyStream(id), policyDecider, { type: 'DefinePolicy', policy }, commandContext(request));
       // In force here from the moment this answers.

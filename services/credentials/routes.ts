@@ -15,7 +15,9 @@ import { waitForPosition } from '#services/configuration/read.ts';
 import { handle, loadState, recordEvents } from '#services/shared/command-handler.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { EnvironmentId, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
-import { CredentialNotFound, type CredentialState, credentialDecider } from './decider.ts';
+import { type CredentialCommand, CredentialNotFound, type CredentialState, credentialDecider } from './decider.ts';
+import { openChangeRequest } from '#services/approvals/open.ts';
+import type { JsonObject } from '#events/metadata.ts';
 import { readCredential } from './read.ts';
 import { inScope } from '#services/config-api/permissions.ts';
 import { generateValue } from './vault.ts';
@@ -51,6 +53,32 @@ const RotateBody = Type.Object(
 
 const DEFAULT_GRACE_SECONDS = 3600;
 
+/**
+ * A store or rotation that an approval policy covers (by environment and
+ * sensitivity) becomes a change request. The value in it is already sealed for
+ * its version: the request holds ciphertext only.
+ */
+async function proposeIfRequired(
+  ledger: Ledger,
+  request: FastifyRequest,
+  description: CredentialDescription,
+  command: CredentialCommand,
+  baseVersion: number,
+  reason?: string,
+) {
+  const policies = ledger.readModels.policies.matchingCredential(description.environment, description.sensitivity);
+  if (policies.length === 0) return undefined;
+  const change = {
+    kind: 'credential' as const,
+    serviceId: description.serviceId,
+    environment: description.environment,
+    command: command as unknown as JsonObject,
+    baseVersion,
+    changedKeys: [description.key],
+  };
+  return openChangeRequest(ledger, commandContext(request, reason), change, policies, reason);
+}
+
 function requireScope(request: FastifyRequest, serviceId: string): void {
   if (!inScope(request.principal!, serviceId)) {
     throw new DomainError('OUT_OF_SCOPE', 403, `${request.principal!.subject} may not act on service ${serviceId}`, { serviceId });
@@ -78,7 +106,10 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { state } = await loadState(ledger.store, stream, credentialDecider);
       const version = (state.status === 'deleted' ? state.versions : 0) + 1;
       const secret = await ledger.vault.seal(description.key, version, value);
-      const result = await handle(ledger.store, stream, credentialDecider, { type: 'StoreCredential', description, secret, now: new Date().toISOString() }, commandContext(request));
+      const command: CredentialCommand = { type: 'StoreCredential', description, secret, now: new Date().toISOString() };
+      const pending = await proposeIfRequired(ledger, request, description, command, version - 1);
+      if (pending) return reply.status(202).send(ok({ changeRequest: pending }));
+      const result = await handle(ledger.store, stream, credentialDecider, command, commandContext(request));
       if (result.state.status !== 'active') throw new Error('storing left no credential');
       return reply.status(201).send(ok({ ...metadataOf(result.state), position: Number(result.position) }));
     },
@@ -121,7 +152,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { permission: 'write' },
       schema: { tags, summary: 'Rotate: a supplied value, or one generated for the type; the previous one reads during the grace period', params: KeyParams, body: RotateBody },
     },
-    async (request) => {
+    async (request, reply) => {
       const { key } = request.params;
       const body = request.body ?? {};
       const stream = credentialStream(key);
@@ -131,13 +162,18 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const value = body.value ?? generateValue(state.description.type);
       const secret = await ledger.vault.seal(key, state.current.secret.version + 1, value);
       const rotationId = randomUUID();
-      const result = await handle(
-        ledger.store,
-        stream,
-        credentialDecider,
-        { type: 'RotateCredential', key, rotationId, secret, graceSeconds: body.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS, generated: body.value === undefined, now: new Date().toISOString() },
-        commandContext(request, body.reason),
-      );
+      const command: CredentialCommand = {
+        type: 'RotateCredential',
+        key,
+        rotationId,
+        secret,
+        graceSeconds: body.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
+        generated: body.value === undefined,
+        now: new Date().toISOString(),
+      };
+      const pending = await proposeIfRequired(ledger, request, state.description, command, state.current.secret.version, body.reason);
+      if (pending) return reply.status(202).send(ok({ changeRequest: pending }));
+      const result = await handle(ledger.store, stream, credentialDecider, command, commandContext(request, body.reason));
       if (result.state.status !== 'active') throw new Error('rotation left no credential');
       return ok({
         rotationId,
