@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startTestServer, type TestServer } from '#infra/testing/server.ts';
 
 describe('roles and service scopes', () => {
@@ -77,6 +78,11 @@ describe('roles and service scopes', () => {
     expect((await asService('/configurations/order-router')).status).toBe(200);
     expect((await asService('/credentials/router-key')).body.data.value).toBe('value-of-router-key');
     expect((await asService('/configurations/pricing')).body.code).toBe('OUT_OF_SCOPE');
+
+    const socket = new WebSocket(`${server.baseUrl.replace('http', 'ws')}/ws?token=${token}`);
+    const welcome = await new Promise<{ type: string; data: { subject: string } }>((resolve) => socket.once('message', (raw) => resolve(JSON.parse(raw.toString()))));
+    expect(welcome).toMatchObject({ type: 'connect', data: { subject: 'order-router' } });
+    socket.close();
 
     const listed = await server.call('GET', '/service-tokens', { token: admin });
     expect(listed.body.data.find((entry: { id: string }) => entry.id === id)).toMatchObject({ serviceId: 'order-router', description: 'router pods' });

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
-import { createTokenVerifier } from '#infra/auth/tokens.ts';
+import { InvalidToken, createTokenVerifier } from '#infra/auth/tokens.ts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Storage } from '#infra/eventstore/select.ts';
 import { startReadModels } from '#projections/read-models.ts';
@@ -13,12 +13,12 @@ import { createReplicator } from '#services/replicator/replicator.ts';
 import { configurationRoutes } from '#services/configuration/routes.ts';
 import { environmentRoutes } from '#services/environments/routes.ts';
 import { credentialRoutes } from '#services/credentials/routes.ts';
-import { serviceTokenRoutes } from '#services/service-tokens/routes.ts';
+import { SERVICE_TOKEN_PREFIX, hashServiceToken, serviceTokenRoutes } from '#services/service-tokens/routes.ts';
 import { approvalRoutes } from '#services/approvals/routes.ts';
 import { createVault } from '#services/credentials/vault.ts';
 import type { KeyProvider } from '#infra/crypto/key-provider.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
-import { registerAuthentication } from './auth.ts';
+import { registerAuthentication, servicePrincipal } from './auth.ts';
 import type { Ledger } from './context.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { healthRoutes } from './health.ts';
@@ -145,7 +145,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.get(`${API_PREFIX}/openapi.json`, { config: { permission: 'public' }, schema: { hide: true } }, async () => app.swagger());
 
-  const gateway = createGateway({ store, verifyToken, ...options.websocket });
+  // WebSocket clients authenticate with a JWT or a service token, like HTTP ones.
+  const gateway = createGateway({
+    store,
+    verifyToken: async (token) => {
+      if (!token.startsWith(SERVICE_TOKEN_PREFIX)) return verifyToken(token);
+      const entry = readModels.serviceTokens.valid(hashServiceToken(token));
+      if (!entry) throw new InvalidToken('the service token is unknown, revoked or expired');
+      return servicePrincipal(entry.serviceId);
+    },
+    ...options.websocket,
+  });
   await gateway.start();
   ledger.gateway = gateway;
   app.addHook('preClose', async () => gateway.stop());

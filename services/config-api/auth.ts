@@ -28,7 +28,7 @@ async function authenticate(request: FastifyRequest, options: AuthenticationOpti
   if (typeof serviceToken === 'string') {
     const entry = options.serviceTokens.valid(hashServiceToken(serviceToken));
     if (!entry) throw new DomainError('INVALID_TOKEN', 401, 'the service token is unknown, revoked or expired');
-    return { subject: entry.serviceId, roles: ['service'], services: [entry.serviceId] };
+    return servicePrincipal(entry.serviceId);
   }
   const header = request.headers.authorization;
   const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
@@ -40,6 +40,8 @@ async function authenticate(request: FastifyRequest, options: AuthenticationOpti
     throw error;
   }
 }
+
+export const servicePrincipal = (serviceId: string): Principal => ({ subject: serviceId, roles: ['service'], services: [serviceId] });
 
 export function registerAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
   app.addHook('onRequest', async (request, reply) => {

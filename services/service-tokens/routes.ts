@@ -7,7 +7,7 @@ import { ServiceId, commandContext, ok } from '#services/shared/http.ts';
 import { serviceTokenDecider } from './decider.ts';
 
 const tags = ['service tokens'];
-const TOKEN_PREFIX = 'clst_';
+export const SERVICE_TOKEN_PREFIX = 'clst_';
 
 export const hashServiceToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
@@ -34,7 +34,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { serviceId, description, expiresInDays } = request.body;
       const id = randomBytes(8).toString('hex');
-      const token = `${TOKEN_PREFIX}${id}_${randomBytes(32).toString('base64url')}`;
+      const token = `${SERVICE_TOKEN_PREFIX}${id}_${randomBytes(32).toString('base64url')}`;
       const issuedAt = new Date();
       const expiresAt = expiresInDays ? new Date(issuedAt.getTime() + expiresInDays * 86_400_000).toISOString() : undefined;
       const result = await handle(
