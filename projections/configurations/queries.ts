@@ -52,15 +52,6 @@ export async function loadCurrent(db: SqlExecutor, serviceId: string, environmen
   return rows[0] && toCurrent(rows[0]);
 }
 
-export async function loadVersion(db: SqlExecutor, serviceId: string, environment: string, version: number): Promise<CurrentConfiguration | undefined> {
-  const { rows } = await db.query<CurrentRow>(
-    `SELECT service_id, environment, version, checksum, configuration_data, changed_at AS updated_at, changed_by AS updated_by, position
-     FROM configuration_history WHERE service_id = $1 AND environment = $2 AND version = $3`,
-    [serviceId, environment, version],
-  );
-  return rows[0] && toCurrent(rows[0]);
-}
-
 /** Newest first; `beforeVersion` pages backwards. */
 export async function listVersions(
   db: SqlExecutor,

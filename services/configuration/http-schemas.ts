@@ -10,6 +10,8 @@ export const ReadQuery = Type.Object(
   {
     environment: Type.Optional(EnvironmentId),
     version: Type.Optional(Type.Integer({ minimum: 1, description: 'a past version; default: the current one' })),
+    asOf: Type.Optional(Type.String({ format: 'date-time', description: 'the configuration as it was at this instant (RFC 3339), from the log' })),
+    atPosition: Type.Optional(Type.Integer({ minimum: 1, description: 'the configuration as it was at this log position' })),
     explain: Type.Optional(Type.Boolean({ description: 'say which environment each top-level key came from' })),
     resolveSecrets: Type.Optional(
       Type.Boolean({ description: 'replace ${SECRET:name} by the credential value (needs permission to read it; each read is recorded)' }),
@@ -84,3 +86,14 @@ export const ChangeRequestAnswerSchema = Type.Object({
   }),
   timestamp: Type.String({ format: 'date-time' }),
 });
+
+export const DiffQuery = Type.Object(
+  {
+    environment: Type.Optional(EnvironmentId),
+    fromEnvironment: Type.Optional(EnvironmentId),
+    toEnvironment: Type.Optional(EnvironmentId),
+    from: Type.Optional(Type.String({ description: 'a version or an RFC 3339 instant; default: current' })),
+    to: Type.Optional(Type.String({ description: 'a version or an RFC 3339 instant; default: current' })),
+  },
+  { additionalProperties: false },
+);

@@ -6,8 +6,9 @@ import { listVersions } from '#projections/configurations/queries.ts';
 import { KeyNotFound } from '#services/shared/errors.ts';
 import { DEFAULT_ENVIRONMENT, ok } from '#services/shared/http.ts';
 import { activeValidator } from './commands.ts';
-import { EnvironmentParams, KeyParams, ReadQuery, ServiceParams, ValidateBody, VersionsQuery, WriteQuery, tags } from './http-schemas.ts';
-import { getPath } from './paths.ts';
+import { DiffQuery, EnvironmentParams, KeyParams, ReadQuery, ServiceParams, ValidateBody, VersionsQuery, WriteQuery, tags } from './http-schemas.ts';
+import { diffDocuments, getPath } from './paths.ts';
+import { configurationAt, parsePointInTime } from './history.ts';
 import { type ConfigurationView, readConfiguration, requireEnvironment, waitForPosition } from './read.ts';
 import { resolveSecrets } from '#services/credentials/read.ts';
 
@@ -71,6 +72,30 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
       // An empty first page of a configuration that does not exist is a 404, not an empty history.
       if (versions.length === 0 && before === undefined) await readConfiguration(ledger, serviceId, environment);
       return ok(versions);
+    },
+  );
+
+  app.get(
+    '/configurations/:serviceId/diff',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Every changed path, with old and new value, between two versions, instants or environments',
+        params: ServiceParams,
+        querystring: DiffQuery,
+      },
+    },
+    async (request) => {
+      const { environment = DEFAULT_ENVIRONMENT, fromEnvironment = environment, toEnvironment = environment, from, to } = request.query;
+      const { serviceId } = request.params;
+      const side = async (env: string, point: string | undefined) => {
+        await requireEnvironment(ledger, env);
+        return point === undefined ? readConfiguration(ledger, serviceId, env) : configurationAt(ledger.store, serviceId, env, parsePointInTime(point));
+      };
+      const [before, after] = await Promise.all([side(fromEnvironment, from), side(toEnvironment, to)]);
+      const summary = ({ environment: env, version, checksum, position }: typeof before) => ({ environment: env, version, checksum, position });
+      return ok({ serviceId, from: summary(before), to: summary(after), changes: diffDocuments(before.configuration, after.configuration) });
     },
   );
 

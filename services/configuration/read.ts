@@ -1,8 +1,9 @@
 import type { JsonObject } from '#events/metadata.ts';
 import type { CurrentConfiguration } from '#projections/configurations/cache.ts';
-import { loadCurrent, loadVersion } from '#projections/configurations/queries.ts';
+import { loadCurrent } from '#projections/configurations/queries.ts';
+import { type PointInTime, configurationAt } from './history.ts';
 import type { Ledger } from '#services/config-api/context.ts';
-import { ConfigurationNotFound, DomainError, EnvironmentNotFound, VersionNotFound } from '#services/shared/errors.ts';
+import { ConfigurationNotFound, DomainError, EnvironmentNotFound } from '#services/shared/errors.ts';
 import { checksumOf } from '#services/shared/canonical.ts';
 import { environmentStream } from '#events/environments.ts';
 import { loadState } from '#services/shared/command-handler.ts';
@@ -16,6 +17,8 @@ export interface ConfigurationView extends Omit<CurrentConfiguration, 'position'
   inheritedFrom?: string[];
   /** Top-level key -> the environment its value came from; with `explain`. */
   sources?: Record<string, string>;
+  /** The instant asked for, when reading the past. */
+  asOf?: string;
 }
 
 /** Waits (bounded) until the read models hold `minPosition`: the database ones, or only the in-memory ones. */
@@ -58,18 +61,13 @@ export async function readConfiguration(
   ledger: Ledger,
   serviceId: string,
   environment: string,
-  options: { version?: number; explain?: boolean; minPosition?: number } = {},
+  options: { version?: number; asOf?: string; atPosition?: number; explain?: boolean; minPosition?: number } = {},
 ): Promise<ConfigurationView> {
-  await waitForPosition(ledger, options.minPosition, options.version === undefined ? 'seen' : 'applied');
+  await waitForPosition(ledger, options.minPosition, 'seen');
   await requireEnvironment(ledger, environment);
-  if (options.version !== undefined) {
-    const past = await loadVersion(ledger.db, serviceId, environment, options.version);
-    if (!past) {
-      if (!(await currentOf(ledger, serviceId, environment))) throw ConfigurationNotFound(serviceId, environment);
-      throw VersionNotFound(options.version);
-    }
-    return viewOf(past);
-  }
+  const at = pointInTimeOf(options);
+  // The past is read from the log itself, as the environment stored it.
+  if (at) return { ...(await configurationAt(ledger.store, serviceId, environment, at)), ...(options.asOf ? { asOf: options.asOf } : {}) };
 
   const lineage = ledger.readModels.environments.lineage(environment);
   const layers = (await Promise.all(lineage.map((env) => currentOf(ledger, serviceId, env, options.minPosition)))).filter(
@@ -93,6 +91,15 @@ export async function readConfiguration(
     inheritedFrom: lineage.slice(0, -1),
     ...(options.explain ? { sources: sourcesOf(layers) } : {}),
   };
+}
+
+function pointInTimeOf(options: { version?: number; asOf?: string; atPosition?: number }): PointInTime | undefined {
+  const given = [options.version, options.asOf, options.atPosition].filter((value) => value !== undefined).length;
+  if (given > 1) throw new DomainError('VALIDATION_ERROR', 400, 'ask for one of version, asOf and atPosition', { errors: [{ path: 'asOf', message: 'exclusive' }] });
+  if (options.version !== undefined) return { version: options.version };
+  if (options.asOf !== undefined) return { asOf: new Date(options.asOf) };
+  if (options.atPosition !== undefined) return { atPosition: BigInt(options.atPosition) };
+  return undefined;
 }
 
 const viewOf = ({ position, ...view }: CurrentConfiguration): ConfigurationView => ({ ...view, position: Number(position) });
