@@ -6,6 +6,7 @@ import { configurationsProjection } from './configurations/apply.ts';
 import { credentialsProjection } from './credentials/apply.ts';
 import { ServiceTokenDirectory, serviceTokensProjection } from './service-tokens/directory.ts';
 import { approvalsProjection } from './approvals/apply.ts';
+import { AUDIT_CHAIN_SCHEMA, auditChainProjection } from './audit/chain.ts';
 import { PolicyDirectory } from '#services/approvals/policies.ts';
 import { environmentsProjection } from './environments/apply.ts';
 import { EnvironmentDirectory } from './environments/directory.ts';
@@ -22,11 +23,13 @@ export const READ_MODEL_PROJECTIONS = [
   serviceTokensProjection,
   approvalsProjection,
   auditProjection,
+  auditChainProjection,
 ];
 export const READ_MODEL_CHECKPOINT = 'read-models';
 
 export async function migrateReadModels(db: Database): Promise<void> {
   await db.exec(READ_MODEL_SCHEMA);
+  await db.exec(AUDIT_CHAIN_SCHEMA);
 }
 
 export interface ReadModels {

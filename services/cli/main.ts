@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadAuthSecrets, mintToken } from '#infra/auth/tokens.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
 import { rebuildReadModels } from '#projections/rebuild.ts';
+import { verifyChain } from '#projections/audit/chain.ts';
 
 const USAGE = `configledger <command>
 
@@ -9,6 +10,8 @@ const USAGE = `configledger <command>
       Mint a bearer token signed with JWT_SECRET (or the embedded data directory's secret).
   projections rebuild
       Drop every read model and rebuild it from the log. Stop the API first.
+  verify
+      Recompute the audit hash chain over the log; exit 1 and name the first broken position if it breaks.
 
 The store is chosen as the service does: EVENTSTORE_URL, else DATABASE_URL, else DATA_DIR (default ./data).`;
 
@@ -39,12 +42,27 @@ async function rebuild(): Promise<void> {
   }
 }
 
+async function verify(): Promise<void> {
+  const storage = await openStorage(storageSettingsFromEnv());
+  try {
+    const verdict = await verifyChain(storage.store, storage.readModels);
+    if (verdict.intact) process.stdout.write(`audit chain intact: ${verdict.checkedEvents} events up to position ${verdict.lastPosition}\n`);
+    else {
+      process.stdout.write(`audit chain BROKEN at position ${verdict.brokenAt}: ${verdict.reason} (${verdict.checkedEvents} events verified before it)\n`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await storage.close();
+  }
+}
+
 class UsageError extends Error {}
 
 const [command, ...rest] = process.argv.slice(2);
 try {
   if (command === 'token') await token(rest);
   else if (command === 'projections' && rest[0] === 'rebuild') await rebuild();
+  else if (command === 'verify') await verify();
   else throw new UsageError(command ? `unknown command: ${[command, ...rest].join(' ')}` : 'no command given');
 } catch (error) {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);

@@ -15,6 +15,7 @@ import { environmentRoutes } from '#services/environments/routes.ts';
 import { credentialRoutes } from '#services/credentials/routes.ts';
 import { SERVICE_TOKEN_PREFIX, hashServiceToken, serviceTokenRoutes } from '#services/service-tokens/routes.ts';
 import { approvalRoutes } from '#services/approvals/routes.ts';
+import { auditRoutes } from '#services/audit/routes.ts';
 import { createVault } from '#services/credentials/vault.ts';
 import type { KeyProvider } from '#infra/crypto/key-provider.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
@@ -174,6 +175,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(credentialRoutes);
       await api.register(serviceTokenRoutes);
       await api.register(approvalRoutes);
+      await api.register(auditRoutes);
     },
     { prefix: API_PREFIX },
   );
