@@ -72,7 +72,7 @@ export async function verifyChain(store: EventStore, db: SqlExecutor, pageSize =
   const nextStored = async () => {
     if (index >= stored.length) {
       ({ rows: stored } = await db.query<{ position: string; hash: string }>(
-        'SELECT position::text AS position, hash FROM audit_chain WHERE position > $1 ORDER BY position LIMIT $2',
+        'SELECT position::text AS position, hash FROM audit_chain WHERE audit_chain.position > $1 ORDER BY audit_chain.position LIMIT $2',
         [lastPosition.toString(), pageSize],
       ));
       index = 0;
