@@ -71,3 +71,47 @@ describe('reading the past from the log', () => {
     ]);
   });
 });
+
+describe('promote, export and import', () => {
+  let server: TestServer;
+  let token: string;
+  beforeAll(async () => {
+    server = await startTestServer();
+    token = await server.token('pia', ['writer']);
+  });
+  afterAll(async () => server?.close());
+  const call = (method: string, path: string, body?: unknown) => server.call(method, path, { token, body });
+
+  it('promotes the whole configuration, or chosen keys, as one change with its reason and concurrency check', async () => {
+    await call('PUT', '/configurations/promo?environment=staging', { configuration: { a: 1, b: { c: 2 }, d: 3 } });
+    await call('PUT', '/configurations/promo', { configuration: { a: 0, x: 1 } });
+    const some = await call('POST', '/configurations/promo/promote', { fromEnvironment: 'staging', toEnvironment: 'production', keys: ['b.c', 'd'] });
+    expect(some.body.data).toMatchObject({ status: 'applied', version: 2, changedKeys: ['b.c', 'd'] });
+    const stale = await call('POST', '/configurations/promo/promote', { fromEnvironment: 'staging', toEnvironment: 'production', expectedVersion: 1 });
+    expect([stale.status, stale.body.code]).toEqual([409, 'VERSION_CONFLICT']);
+    const all = await call('POST', '/configurations/promo/promote', { fromEnvironment: 'staging', toEnvironment: 'production', expectedVersion: 2 });
+    expect(all.body.data).toMatchObject({ status: 'applied', version: 3 });
+    const now = await call('GET', `/configurations/promo?minPosition=${all.body.data.position}`);
+    expect(now.body.data.configuration).toEqual({ a: 1, b: { c: 2 }, d: 3 });
+    const versions = await call('GET', `/configurations/promo/versions?limit=1&minPosition=${all.body.data.position}`);
+    expect(versions.body.data[0].changeReason).toBe('promoted from staging version 1');
+    expect((await call('POST', '/configurations/promo/promote', { fromEnvironment: 'staging', toEnvironment: 'production', keys: ['nope'] })).body.code).toBe('KEY_NOT_FOUND');
+  });
+
+  it('exports a service (environments, schema, versions) and imports it into another', async () => {
+    await call('PUT', '/configurations/exporter/schema', { schema: { type: 'object', required: ['port'] } });
+    await call('PUT', '/configurations/exporter', { configuration: { port: 1 } });
+    const last = await call('PUT', '/configurations/exporter?environment=development', { configuration: { port: 2 } });
+    await server.app.ledger.readModels.runner.waitFor(BigInt(last.body.data.position), 5000, 'seen');
+    const exported = (await call('GET', '/configurations/exporter/export')).body.data;
+    expect(Object.keys(exported.environments).sort()).toEqual(['development', 'production']);
+    expect(exported.schema).toMatchObject({ version: 1, schema: { required: ['port'] } });
+
+    const imported = await call('POST', '/configurations/importer/import', { document: exported });
+    expect(imported.body.data.environments.production).toMatchObject({ status: 'applied', version: 1, checksum: exported.environments.production.checksum });
+    const invalid = await call('POST', '/configurations/importer2/import', { document: { ...exported, environments: { production: { version: 1, checksum: 'x', configuration: {} } } } });
+    expect([invalid.status, invalid.body.code]).toEqual([400, 'VALIDATION_ERROR']);
+    expect(invalid.body.details.errors[0].path).toBe('production:port');
+    expect((await call('GET', '/configurations/importer2/schema')).body.code).toBe('SCHEMA_NOT_FOUND');
+  });
+});

@@ -1,0 +1,137 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { JsonObject } from '#events/metadata.ts';
+import { schemaStream } from '#events/schemas.ts';
+import { handle, loadState } from '#services/shared/command-handler.ts';
+import { KeyNotFound, ValidationFailed } from '#services/shared/errors.ts';
+import { ChangeReason, EnvironmentId, ExpectedVersion, JsonDocument, Key, commandContext, expectedVersionOf, ok } from '#services/shared/http.ts';
+import { schemaDecider } from '#services/schemas/decider.ts';
+import { activeValidator, executeConfigurationCommand } from './commands.ts';
+import { compileSchema } from '#services/schemas/validator.ts';
+import { ServiceParams, tags } from './http-schemas.ts';
+import { getPath } from './paths.ts';
+import { currentOf, readConfiguration, requireEnvironment } from './read.ts';
+
+const EXPORT_FORMAT = 'configledger-export';
+
+const ExportDocument = Type.Object(
+  {
+    format: Type.Literal(EXPORT_FORMAT),
+    version: Type.Literal(1),
+    serviceId: Type.String(),
+    exportedAt: Type.String(),
+    schema: Type.Union([Type.Object({ version: Type.Integer(), schema: JsonDocument }), Type.Null()]),
+    environments: Type.Record(Type.String(), Type.Object({ version: Type.Integer(), checksum: Type.String(), configuration: JsonDocument })),
+  },
+  { additionalProperties: false },
+);
+
+const outcomeOf = (outcome: Awaited<ReturnType<typeof executeConfigurationCommand>>) =>
+  outcome.kind === 'applied' ? { status: 'applied', ...outcome.answer } : { status: 'pending approval', changeRequest: outcome.changeRequest };
+
+export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { ledger } = app;
+
+  app.post(
+    '/configurations/:serviceId/promote',
+    {
+      config: { permission: 'write' },
+      schema: {
+        tags,
+        summary: 'Copy the effective configuration, or chosen keys, from one environment to another as one change (validation, concurrency and approvals apply)',
+        params: ServiceParams,
+        body: Type.Object(
+          {
+            fromEnvironment: EnvironmentId,
+            toEnvironment: EnvironmentId,
+            keys: Type.Optional(Type.Array(Key, { minItems: 1, maxItems: 1000, uniqueItems: true })),
+            changeReason: Type.Optional(ChangeReason),
+            expectedVersion: Type.Optional(ExpectedVersion),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { serviceId } = request.params;
+      const { fromEnvironment, toEnvironment, keys, changeReason } = request.body;
+      await requireEnvironment(ledger, toEnvironment);
+      const source = await readConfiguration(ledger, serviceId, fromEnvironment);
+      const reason = changeReason ?? `promoted from ${fromEnvironment} version ${source.version}`;
+      const common = { serviceId, environment: toEnvironment, changeReason: reason, expectedVersion: expectedVersionOf(request, request.body.expectedVersion) };
+      const outcome = keys
+        ? await executeConfigurationCommand(ledger, request, {
+            type: 'Batch',
+            ...common,
+            operations: keys.map((key, index) => {
+              const value = getPath(source.configuration, key);
+              if (value === undefined) throw KeyNotFound(key);
+              return { id: String(index + 1), type: 'SET' as const, key, value };
+            }),
+          })
+        : await executeConfigurationCommand(ledger, request, { type: 'Replace', ...common, configuration: source.configuration });
+      return reply.status(outcome.kind === 'pending' ? 202 : 200).send(ok({ from: { environment: fromEnvironment, version: source.version }, ...outcomeOf(outcome) }));
+    },
+  );
+
+  app.get(
+    '/configurations/:serviceId/export',
+    { config: { permission: 'read' }, schema: { tags, summary: "A service's configuration in every environment, its schema and versions, as one JSON document", params: ServiceParams } },
+    async (request) => {
+      const { serviceId } = request.params;
+      const environments: Record<string, { version: number; checksum: string; configuration: JsonObject }> = {};
+      for (const environment of ledger.readModels.environments.list()) {
+        const current = await currentOf(ledger, serviceId, environment.id);
+        if (current) environments[environment.id] = { version: current.version, checksum: current.checksum, configuration: current.configuration };
+      }
+      const { state } = await loadState(ledger.store, schemaStream(serviceId), schemaDecider);
+      return ok({
+        format: EXPORT_FORMAT,
+        version: 1,
+        serviceId,
+        exportedAt: new Date().toISOString(),
+        schema: state.status === 'active' ? { version: state.version, schema: state.schema } : null,
+        environments,
+      });
+    },
+  );
+
+  app.post(
+    '/configurations/:serviceId/import',
+    {
+      config: { permission: 'write' },
+      schema: {
+        tags,
+        summary: 'Apply an exported document: the schema, then each environment as one change (each environment on its own; approvals apply)',
+        params: ServiceParams,
+        body: Type.Object({ document: ExportDocument, changeReason: Type.Optional(ChangeReason) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      const { serviceId } = request.params;
+      const { document, changeReason = `imported from ${document.serviceId}, exported ${document.exportedAt}` } = request.body;
+      for (const environment of Object.keys(document.environments)) await requireEnvironment(ledger, environment);
+      // Every document is checked against the schema it will live under before anything is written.
+      const validate = document.schema ? compileSchema(document.schema.schema as JsonObject) : (await activeValidator(ledger, serviceId)).validate;
+      const errors = Object.entries(document.environments).flatMap(([environment, entry]) =>
+        validate(entry.configuration as JsonObject).map((issue) => ({ ...issue, path: `${environment}:${issue.path}` })),
+      );
+      if (errors.length > 0) throw ValidationFailed(errors, 'the imported configurations do not match the schema; nothing was written');
+      if (document.schema) {
+        await handle(ledger.store, schemaStream(serviceId), schemaDecider, { type: 'RegisterSchema', serviceId, schema: document.schema.schema as JsonObject }, commandContext(request, changeReason));
+      }
+      const environments: Record<string, unknown> = {};
+      for (const [environment, entry] of Object.entries(document.environments)) {
+        const outcome = await executeConfigurationCommand(ledger, request, {
+          type: 'Replace',
+          serviceId,
+          environment,
+          configuration: entry.configuration as JsonObject,
+          changeReason,
+        });
+        environments[environment] = outcomeOf(outcome);
+      }
+      return ok({ serviceId, environments });
+    },
+  );
+};
