@@ -69,7 +69,7 @@ export async function openChangeRequestIfRequired(
   full: ConfigurationCommand,
   context: CommandContext,
 ): Promise<OpenedChangeRequest | undefined> {
-  if (ledger.readModels.policies.list().length === 0) return undefined;
+  if (ledger.readModels.policies.size === 0) return undefined;
   const { state } = await loadState(ledger.store, stream, configurationDecider);
   const events = configurationDecider.decide(full, state);
   if (events.length === 0) return undefined;

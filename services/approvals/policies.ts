@@ -25,6 +25,10 @@ export class PolicyDirectory {
     }
   }
 
+  get size(): number {
+    return this.policies.size;
+  }
+
   list(): ApprovalPolicy[] {
     return [...this.policies.values()].sort((a, b) => a.id.localeCompare(b.id));
   }

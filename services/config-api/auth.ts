@@ -7,7 +7,6 @@ import { hashServiceToken } from '#services/service-tokens/routes.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { ROLES_FOR, hasPermission, inScope } from './permissions.ts';
 
-export { hasPermission };
 
 /**
  * Every route declares `config.permission`; anything not marked `public`
