@@ -1,4 +1,4 @@
-.PHONY: run test typecheck bench deps postgres tools kafka-up kafka-down clean
+.PHONY: run test typecheck bench dr-drill deps postgres tools kafka-up kafka-down clean
 
 NODE_MODULES := node_modules/.package-lock.json
 
@@ -17,6 +17,10 @@ typecheck: $(NODE_MODULES)
 bench: $(NODE_MODULES) postgres tools
 	bench/etcd.sh ensure-installed
 	infra/scripts/with-kafka.sh node --import tsx bench/run.ts
+
+## dr-drill: back up mid-traffic, destroy the primary, restore, replay from Kafka; prints RTO and RPO
+dr-drill: $(NODE_MODULES) postgres tools
+	infra/scripts/with-kafka.sh npx vitest run infra/backup/dr-drill.int.spec.ts
 
 deps: $(NODE_MODULES)
 
