@@ -1,4 +1,4 @@
-import type { Database } from '#infra/postgres/database.ts';
+import type { Database, SqlExecutor } from '#infra/postgres/database.ts';
 import type { EventStore, RecordedEvent, Subscription } from '#infra/eventstore/port.ts';
 import { batches } from './batches.ts';
 import type { Projection } from './projection.ts';
@@ -47,21 +47,26 @@ export async function applyBatch(db: Database, name: string, projections: Projec
     // Read models are derived: a crash that loses the last commits only means replaying them from the
     // checkpoint, which is written in the same transaction. So they need not wait for the WAL flush.
     await tx.query('SET LOCAL synchronous_commit = off');
-    // Creates the checkpoint on first use and locks it either way: one statement, one round trip.
-    const { rows } = await tx.query<{ position: string }>(
-      `INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0)
-       ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position`,
-      [name],
-    );
-    const checkpoint = BigInt(rows[0]!.position);
-    const fresh = events.filter((event) => event.position > checkpoint);
-    if (fresh.length === 0) return;
-    for (const projection of projections) await projection.apply(tx, fresh);
-    await tx.query('UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1', [
-      name,
-      fresh[fresh.length - 1]!.position.toString(),
-    ]);
+    await applyInTransaction(tx, name, projections, events);
   });
+}
+
+/** The events after the checkpoint, applied by every projection, and the checkpoint moved: inside the caller's transaction. */
+export async function applyInTransaction(tx: SqlExecutor, name: string, projections: Projection[], events: RecordedEvent[]): Promise<void> {
+  // Creates the checkpoint on first use and locks it either way: one statement, one round trip.
+  const { rows } = await tx.query<{ position: string }>(
+    `INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0)
+     ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING position`,
+    [name],
+  );
+  const checkpoint = BigInt(rows[0]!.position);
+  const fresh = events.filter((event) => event.position > checkpoint);
+  if (fresh.length === 0) return;
+  for (const projection of projections) await projection.apply(tx, fresh);
+  await tx.query('UPDATE projection_checkpoints SET position = $2, updated_at = now() WHERE name = $1', [
+    name,
+    fresh[fresh.length - 1]!.position.toString(),
+  ]);
 }
 
 export function createProjectionRunner(options: RunnerOptions): ProjectionRunner {

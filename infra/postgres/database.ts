@@ -25,8 +25,12 @@ export interface Database extends SqlExecutor {
 // int8 as string keeps positions exact; callers convert with BigInt().
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => value);
 
-export function openPostgres(connectionString: string, options: { max?: number } = {}): Database {
-  const pool = new pg.Pool({ connectionString, max: options.max ?? 20 });
+export function openPostgres(connectionString: string, options: { max?: number; /** Schemas to resolve names in, first one first. */ searchPath?: string[] } = {}): Database {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 20,
+    ...(options.searchPath ? { options: `-c search_path=${options.searchPath.join(',')}` } : {}),
+  });
   // An idle client that loses its server must not take the process down; the next query reconnects.
   pool.on('error', () => undefined);
   const listeners = new Set<pg.Client>();

@@ -3,6 +3,7 @@ import { loadAuthSecrets, mintToken } from '#infra/auth/tokens.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
 import { rebuildReadModels } from '#projections/rebuild.ts';
 import { verifyChain } from '#projections/audit/chain.ts';
+import { type ReplayProgress, replayReadModels } from '#projections/replay.ts';
 import { createBackup } from '#infra/backup/backup.ts';
 import { restoreBackup } from '#infra/backup/restore.ts';
 import { BackupRefused } from '#infra/backup/format.ts';
@@ -19,6 +20,8 @@ const USAGE = `configledger <command>
       Stream the whole log (as of now; writes go on) into a compressed file with a manifest.
   restore --from FILE --target postgres://... [--to-time RFC3339 | --to-position N]
       Verify the file, restore it into an empty PostgreSQL store, rebuild the read models.
+  replay
+      Rebuild every read model into fresh tables while the service runs, and swap them in when caught up (PostgreSQL).
   verify
       Recompute the audit hash chain over the log; exit 1 and name the first broken position if it breaks.
 
@@ -104,6 +107,37 @@ async function restore(args: string[]): Promise<void> {
   }
 }
 
+/** A progress bar on a terminal, a plain line every few seconds otherwise. */
+function progressReporter(): (progress: ReplayProgress) => void {
+  let lastLine = 0;
+  return ({ done, total, perSecond, secondsLeft }) => {
+    const rate = `${Math.round(perSecond)} events/s`;
+    if (process.stderr.isTTY) {
+      const width = 30;
+      const filled = Math.round((Math.min(done, total) / Math.max(total, 1)) * width);
+      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} events  ${rate}  ${Math.ceil(secondsLeft)} s left `);
+    } else if (performance.now() - lastLine > 2000 || done >= total) {
+      lastLine = performance.now();
+      process.stderr.write(`replayed ${done}/${total} events, ${rate}, ${Math.ceil(secondsLeft)} s left\n`);
+    }
+  };
+}
+
+async function replay(): Promise<void> {
+  const settings = storageSettingsFromEnv();
+  if (!settings.databaseUrl) throw new UsageError('replay needs DATABASE_URL (PostgreSQL); with the embedded store stop the service and run: projections rebuild');
+  const storage = await openStorage(settings);
+  try {
+    const result = await replayReadModels(storage.store, storage.readModels, settings.databaseUrl, progressReporter());
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    process.stdout.write(
+      `replayed ${result.events} events into fresh read models and swapped them in at position ${result.position} in ${result.seconds.toFixed(2)} s (${Math.round(result.events / Math.max(result.seconds, 0.001))} events/s)\n`,
+    );
+  } finally {
+    await storage.close();
+  }
+}
+
 class UsageError extends Error {}
 
 const [command, ...rest] = process.argv.slice(2);
@@ -111,6 +145,7 @@ try {
   if (command === 'token') await token(rest);
   else if (command === 'projections' && rest[0] === 'rebuild') await rebuild();
   else if (command === 'verify') await verify();
+  else if (command === 'replay') await replay();
   else if (command === 'backup') await backup(rest);
   else if (command === 'restore') await restore(rest);
   else throw new UsageError(command ? `unknown command: ${[command, ...rest].join(' ')}` : 'no command given');
