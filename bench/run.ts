@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { benchAppends } from './append.ts';
 import { b64, percentile, round, startConfigledger, startEtcd } from './processes.ts';
 import { benchPropagation } from './propagation.ts';
+import { benchHistory } from './history.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -140,6 +141,7 @@ process.stderr.write('  event store appends (1 and 32 writers)...\n');
 const appends = [await benchAppends(1), await benchAppends(32)];
 const ledger = await benchConfigledger();
 const etcd = await benchEtcd();
+const history = await benchHistory();
 const propagation = await benchPropagation(API_PORT + 1, ETCD_PORT + 100, (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','));
 
 const rows = [
@@ -175,5 +177,13 @@ process.stdout.write(
   `\n${propagationLine(propagationHeader)}\n${propagationWidths.map((w) => '-'.repeat(w)).join('  ')}\n${propagationRows.map(propagationLine).join('\n')}\n`,
 );
 (results as Record<string, unknown>).propagation = propagation;
+(results as Record<string, unknown>).history = history;
+process.stdout.write(
+  `\nlog of ${history.logEvents} events over ${history.configurations} configurations:\n` +
+    `  build ${history.build.appendsPerSecond} appends/s; rebuild ${history.rebuild.eventsPerSecond} events/s (target 100,000) peak RSS ${history.rebuild.peakRssMiB} MiB\n` +
+    `  backup ${history.backup.eventsPerSecond} events/s (${Math.round(history.backup.bytes / 1024)} KiB) peak ${history.backup.peakRssMiB} MiB; ` +
+    `restore ${history.restore.eventsPerSecond} events/s peak ${history.restore.peakRssMiB} MiB\n` +
+    `  asOf on ${history.asOf.versions} versions: p50 ${history.asOf.p50} ms, p99 ${history.asOf.p99} ms (target under 50 ms)\n`,
+);
 writeFileSync('bench/results/latest.json', `${JSON.stringify(results, null, 2)}\n`);
 process.stdout.write('wrote bench/results/latest.json\n');
