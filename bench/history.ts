@@ -2,7 +2,7 @@
  * The log's own work: building a log of many configurations, rebuilding the
  * read models from it, backing it up and restoring it, and answering asOf for
  * one configuration with 10,000 versions. Prints figures and peak memory.
- *   node --import tsx bench/history.ts      (BENCH_LOG_EVENTS, default 200000)
+ *   node --import tsx bench/history.ts      (BENCH_LOG_EVENTS, default 1000000)
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { configurationAt } from '#services/configuration/history.ts';
 import { checksumOf } from '#services/shared/canonical.ts';
 import { percentile, round } from './processes.ts';
 
-const LOG_EVENTS = Number(process.env.BENCH_LOG_EVENTS ?? 200_000);
+const LOG_EVENTS = Number(process.env.BENCH_LOG_EVENTS ?? 1_000_000);
 const CONFIGURATIONS = 10_000;
 const VERSIONS = 10_000;
 const WRITERS = 32;
