@@ -12,6 +12,8 @@ export interface ProjectionRunner {
   /** Position of the last event handed to `onSeen`; runs ahead of `position` while a batch is being written. */
   readonly seenPosition: bigint;
   readonly lastError: string | undefined;
+  /** When the newest event applied to the database was recorded in the log. */
+  readonly lastAppliedAt: Date | undefined;
   start(): Promise<void>;
   /** Resolves true once `position` (or `seenPosition`) reaches `target`, false after `timeoutMs`. */
   waitFor(target: bigint, timeoutMs: number, stage?: 'seen' | 'applied'): Promise<boolean>;
@@ -74,6 +76,7 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
   let position = 0n;
   let seenPosition = 0n;
   let lastError: string | undefined;
+  let lastAppliedAt: Date | undefined;
   let stopped = false;
   let subscription: Subscription | undefined;
   let loop: Promise<void> | undefined;
@@ -95,6 +98,7 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
           await applyWithRetry(batch);
           if (stopped) return;
           position = last;
+          lastAppliedAt = batch[batch.length - 1]!.recordedAt;
           lastError = undefined;
           waiters.forEach((wake) => wake());
         }
@@ -129,6 +133,9 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
     },
     get lastError() {
       return lastError;
+    },
+    get lastAppliedAt() {
+      return lastAppliedAt;
     },
     async start() {
       position = await readCheckpoint(options.db, name);

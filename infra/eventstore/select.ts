@@ -15,6 +15,8 @@ export interface Storage {
   /** Where the read models live: the PostgreSQL database, or the embedded one. */
   readModels: Database;
   describe: string;
+  /** The embedded store's directory, whose disk readiness watches. */
+  dataDir?: string;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export async function openStorage(settings: StorageSettings): Promise<Storage> {
     store,
     readModels,
     describe: settings.databaseUrl ? `PostgreSQL (${redactUrl(settings.databaseUrl)})` : `embedded PGlite (${pgliteDir})`,
+    ...(!settings.databaseUrl && !pgliteDir.startsWith('memory://') ? { dataDir: pgliteDir } : {}),
     close: async () => {
       await store.close();
       await readModels.close();

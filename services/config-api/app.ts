@@ -26,6 +26,7 @@ import { healthRoutes } from './health.ts';
 import { FailedAuthentications } from './lockout.ts';
 import { type RateLimits, registerRateLimits } from './rate-limits.ts';
 import { createMetrics } from '#infra/metrics/registry.ts';
+import { withAppendTiming } from '#infra/metrics/timed-store.ts';
 import { recordEvents } from '#services/shared/command-handler.ts';
 import { SECURITY_STREAM } from '#events/security.ts';
 import { createGateway, type GatewayOptions } from './websocket/gateway.ts';
@@ -63,7 +64,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const { store, readModels: db } = options.storage;
+  const metrics = createMetrics();
+  const db = options.storage.readModels;
+  const store = withAppendTiming(options.storage.store, metrics.appendDuration);
   const readModels = await startReadModels(store, db, app.log);
   // A replica never publishes: its log is a copy of the primary's, which already is on the topic.
   const publisher = options.kafkaBrokers?.length && !options.replicateFrom
@@ -81,15 +84,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ? createReplicator({ store, kafka: createKafka(options.replicateFrom.brokers), groupId: options.replicateFrom.groupId, logger: app.log })
     : undefined;
   await replicator?.start();
-  const metrics = createMetrics();
   const vault = createVault(db, options.keys);
   await vault.migrate();
-  const ledger: Ledger = { store, db, readModels, vault, metrics, publisher, replicator, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
+  const ledger: Ledger = { store, db, readModels, vault, metrics, dataDir: options.storage.dataDir, publisher, replicator, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
   app.decorate('ledger', ledger);
   app.addHook('onClose', async () => {
     await replicator?.stop();
     await publisher?.stop();
     await readModels.stop();
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ method: request.method, route, status: reply.statusCode });
+    metrics.requestDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-correlation-id', request.id);
@@ -161,6 +168,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   ledger.gateway = gateway;
   app.addHook('preClose', async () => gateway.stop());
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  metrics.observe({
+    headPosition: () => store.headPosition(),
+    cache: () => readModels.cache,
+    webSocketConnections: () => gateway.connectionCount,
+    projection: () => ({ position: readModels.runner.position, lastAppliedAt: readModels.runner.lastAppliedAt }),
+    publisher: () => publisher?.status(),
+    replication: () => replicator?.status(),
+  });
 
   await app.register(
     async (api) => {

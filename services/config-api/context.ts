@@ -17,6 +17,8 @@ export interface Ledger {
   publisher?: KafkaPublisher;
   vault: Vault;
   metrics: Metrics;
+  /** The embedded store's directory, when there is one. */
+  dataDir?: string;
   /** Present on a region replica. */
   replicator?: Replicator;
   /** WebSocket push; set once the gateway runs. */

@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 
 /** More events than this between the log head and the read models makes the service unhealthy. */
@@ -15,8 +16,57 @@ async function timed(probe: () => Promise<Record<string, unknown> | void>): Prom
   }
 }
 
+/** Thresholds of the monitoring specification. */
+const READY = { accessMs: 50, cacheHitRatio: 0.8, cacheSamples: 100, projectionLag: 1000, freeDiskRatio: 0.1 };
+
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ledger } = app;
+
+  app.get(
+    '/health/ready',
+    { config: { permission: 'public' }, schema: { tags: ['health'], summary: 'Readiness: 503 with the reasons when a dependency is down or a threshold is passed' } },
+    async (_request, reply) => {
+      const reasons: string[] = [];
+      const check = (name: string, ok: boolean, detail: Record<string, unknown>, why: string) => {
+        if (!ok) reasons.push(`${name}: ${why}`);
+        return { status: ok ? 'up' : 'down', ...detail };
+      };
+      let head = 0n;
+      const store = await timed(async () => {
+        head = await ledger.store.headPosition();
+      });
+      const access = await timed(async () => {
+        await ledger.db.query('SELECT version FROM service_configurations LIMIT 1');
+      });
+      const { hits, misses } = ledger.readModels.cache;
+      const ratio = hits + misses === 0 ? 1 : hits / (hits + misses);
+      const lag = Number(head - ledger.readModels.runner.position);
+      const dependencies: Record<string, unknown> = {
+        eventStore: check('eventStore', store.status === 'up', { latencyMs: store.latencyMs }, store.error ?? 'down'),
+        configurationAccess: check(
+          'configurationAccess',
+          access.status === 'up' && access.latencyMs < READY.accessMs,
+          { latencyMs: access.latencyMs, thresholdMs: READY.accessMs },
+          access.error ?? `read took ${access.latencyMs} ms`,
+        ),
+        cacheHitRatio: check(
+          'cacheHitRatio',
+          hits + misses < READY.cacheSamples || ratio >= READY.cacheHitRatio,
+          { ratio: Math.round(ratio * 1000) / 1000, threshold: READY.cacheHitRatio, reads: hits + misses },
+          `hit ratio ${ratio.toFixed(2)}`,
+        ),
+        projections: check('projections', store.status === 'up' && lag <= READY.projectionLag && !ledger.readModels.runner.lastError, { lagEvents: lag, threshold: READY.projectionLag }, ledger.readModels.runner.lastError ?? `${lag} events behind`),
+      };
+      if (ledger.dataDir) {
+        const disk = await statfs(ledger.dataDir);
+        const free = disk.bavail / disk.blocks;
+        dependencies.disk = check('disk', free >= READY.freeDiskRatio, { freeRatio: Math.round(free * 1000) / 1000, threshold: READY.freeDiskRatio }, `only ${(free * 100).toFixed(1)}% free`);
+      }
+      const ready = reasons.length === 0;
+      return reply.status(ready ? 200 : 503).send({ success: ready, data: { status: ready ? 'ready' : 'not ready', reasons, dependencies }, timestamp: new Date().toISOString() });
+    },
+  );
+
   app.get('/health', { config: { permission: 'public' }, schema: { tags: ['health'], summary: 'Each dependency with its status; 503 when the event store, the read models or the projections are down (Kafka down: 200, degraded)' } }, async (_request, reply) => {
     let head = 0n;
     const eventStore = await timed(async () => {
