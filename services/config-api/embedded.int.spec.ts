@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -65,6 +66,14 @@ describe('the service on the embedded default (what make run starts)', () => {
     expect(read.status).toBe(200);
     expect(((await read.json()) as { data: { configuration: unknown } }).data.configuration).toEqual({ a: 1 });
     expect((await fetch(`${base}/configurations/svc`)).status).toBe(401);
+
+    // SIGTERM: WebSocket clients are told why, and the process exits 0 within its bound.
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/api/v1/ws?token=${token}`);
+    await new Promise((resolve) => socket.once('message', resolve));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    const started = Date.now();
     expect(await stop(second.child)).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await closed).toEqual({ code: 1001, reason: 'server shutting down' });
   });
 });

@@ -30,11 +30,17 @@ const app = await buildApp({
   logger: { level: process.env.LOG_LEVEL ?? 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
 });
 
+/** Stop accepting, let requests in flight finish, close WebSockets with a reason, let projections finish their batch; bounded. */
+const SHUTDOWN_BOUND_MS = Number(process.env.SHUTDOWN_TIMEOUT_MS ?? 10_000);
 let closing = false;
 const shutdown = async (signal: string) => {
   if (closing) return;
   closing = true;
   app.log.info({ signal }, 'shutting down');
+  setTimeout(() => {
+    app.log.error({ boundMs: SHUTDOWN_BOUND_MS }, 'shutdown exceeded its bound; exiting');
+    process.exit(1);
+  }, SHUTDOWN_BOUND_MS).unref();
   await app.close();
   await storage.close();
   process.exit(0);
