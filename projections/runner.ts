@@ -14,6 +14,8 @@ export interface ProjectionRunner {
   readonly lastError: string | undefined;
   /** When the newest event applied to the database was recorded in the log. */
   readonly lastAppliedAt: Date | undefined;
+  /** Since when the log or the database has been failing: the in-process read side may be stale from then on. */
+  readonly unhealthySince: Date | undefined;
   start(): Promise<void>;
   /** Resolves true once `position` (or `seenPosition`) reaches `target`, false after `timeoutMs`. */
   waitFor(target: bigint, timeoutMs: number, stage?: 'seen' | 'applied'): Promise<boolean>;
@@ -77,6 +79,7 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
   let seenPosition = 0n;
   let lastError: string | undefined;
   let lastAppliedAt: Date | undefined;
+  let unhealthySince: Date | undefined;
   let stopped = false;
   let subscription: Subscription | undefined;
   let loop: Promise<void> | undefined;
@@ -100,12 +103,33 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
           position = last;
           lastAppliedAt = batch[batch.length - 1]!.recordedAt;
           lastError = undefined;
+          unhealthySince = undefined;
           waiters.forEach((wake) => wake());
         }
       } catch (error) {
-        lastError = error instanceof Error ? error.message : String(error);
+        failing(error);
         options.logger?.warn({ err: error, projection: name }, 'projection subscription failed; resuming from checkpoint');
-        await sleep(RETRY_DELAY_MS);
+        await waitForDatabase();
+      }
+    }
+  }
+
+  function failing(error: unknown): void {
+    lastError = error instanceof Error ? error.message : String(error);
+    unhealthySince ??= new Date();
+  }
+
+  /** Until the database answers again; then the read side is current again as soon as it has caught up. */
+  async function waitForDatabase(): Promise<void> {
+    while (!stopped) {
+      await sleep(RETRY_DELAY_MS);
+      try {
+        await options.db.query('SELECT 1');
+        lastError = undefined;
+        unhealthySince = undefined;
+        return;
+      } catch (error) {
+        failing(error);
       }
     }
   }
@@ -117,7 +141,7 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
         return;
       } catch (error) {
         if (stopped) throw error;
-        lastError = error instanceof Error ? error.message : String(error);
+        failing(error);
         options.logger?.warn({ err: error, projection: name, position: batch[0]!.position.toString() }, 'projection batch failed; retrying');
         await sleep(RETRY_DELAY_MS);
       }
@@ -136,6 +160,9 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
     },
     get lastAppliedAt() {
       return lastAppliedAt;
+    },
+    get unhealthySince() {
+      return unhealthySince;
     },
     async start() {
       position = await readCheckpoint(options.db, name);

@@ -7,6 +7,7 @@ export interface MetricSources {
   webSocketConnections(): number;
   projection(): { position: bigint; lastAppliedAt?: Date };
   publisher(): { position: bigint; breaker: 'closed' | 'open' | 'half-open' } | undefined;
+  storeBreaker(): 'closed' | 'open' | 'half-open';
   replication(): { lagEvents: number; lagSeconds: number } | undefined;
 }
 
@@ -89,6 +90,7 @@ export function createMetrics() {
     collect() {
       const publisher = sources?.publisher();
       if (publisher) this.set({ dependency: 'kafka' }, BREAKER_STATE[publisher.breaker]);
+      if (sources) this.set({ dependency: 'eventStore' }, BREAKER_STATE[sources.storeBreaker()]);
     },
   });
 

@@ -29,6 +29,8 @@ export function openPostgres(connectionString: string, options: { max?: number; 
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 20,
+    // A database that does not answer fails a request in bounded time instead of queueing it forever.
+    connectionTimeoutMillis: 2000,
     ...(options.searchPath ? { options: `-c search_path=${options.searchPath.join(',')}` } : {}),
   });
   // An idle client that loses its server must not take the process down; the next query reconnects.

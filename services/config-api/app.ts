@@ -27,6 +27,7 @@ import { FailedAuthentications } from './lockout.ts';
 import { type RateLimits, registerRateLimits } from './rate-limits.ts';
 import { createMetrics } from '#infra/metrics/registry.ts';
 import { withAppendTiming } from '#infra/metrics/timed-store.ts';
+import { withStoreBreaker } from '#infra/resilience/store-breaker.ts';
 import { recordEvents } from '#services/shared/command-handler.ts';
 import { SECURITY_STREAM } from '#events/security.ts';
 import { createGateway, type GatewayOptions } from './websocket/gateway.ts';
@@ -66,7 +67,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const metrics = createMetrics();
   const db = options.storage.readModels;
-  const store = withAppendTiming(options.storage.store, metrics.appendDuration);
+  const guarded = withStoreBreaker(options.storage.store);
+  const store = withAppendTiming(guarded.store, metrics.appendDuration);
   const readModels = await startReadModels(store, db, app.log);
   // A replica never publishes: its log is a copy of the primary's, which already is on the topic.
   const publisher = options.kafkaBrokers?.length && !options.replicateFrom
@@ -89,6 +91,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const ledger: Ledger = { store, db, readModels, vault, metrics, dataDir: options.storage.dataDir, publisher, replicator, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
   app.decorate('ledger', ledger);
   app.addHook('onClose', async () => {
+    guarded.shutdown();
     await replicator?.stop();
     await publisher?.stop();
     await readModels.stop();
@@ -174,6 +177,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     webSocketConnections: () => gateway.connectionCount,
     projection: () => ({ position: readModels.runner.position, lastAppliedAt: readModels.runner.lastAppliedAt }),
     publisher: () => publisher?.status(),
+    storeBreaker: () => guarded.state(),
     replication: () => replicator?.status(),
   });
 

@@ -25,6 +25,18 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
 };
 
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EOPENBREAKER', 'ETIMEDOUT', '57P01', '57P03', '08001', '08003', '08006']);
+
+/** A dependency that did not answer, as opposed to a request that was wrong. */
+function isStoreUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (
+    (typeof code === 'string' && CONNECTION_CODES.has(code)) ||
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Breaker is open/.test(error.message)
+  );
+}
+
 /** The one place errors become responses: typed domain errors keep their code, bad input is a 4xx, the rest a 500 without internals. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler<FastifyError | DomainError | WrongExpectedRevision>((error, request, reply) => {
@@ -42,6 +54,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
         message: issue.message ?? issue.keyword,
       }));
       return reply.status(400).send(body('VALIDATION_ERROR', `invalid ${error.validationContext ?? 'request'}: ${error.message}`, { errors }));
+    }
+    if (isStoreUnavailable(error)) {
+      request.log.warn({ err: error }, 'store unavailable');
+      return reply.status(503).header('retry-after', 1).send(body('STORE_UNAVAILABLE', 'the event store or the read-model database is unreachable; nothing was written, retry'));
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {

@@ -14,9 +14,20 @@ import { resolveSecrets } from '#services/credentials/read.ts';
 
 const config = { permission: 'read' as const };
 
+/**
+ * While the log or the database is failing, reads are still answered from the
+ * in-process cache, saying so and since when.
+ */
+function markStale(request: FastifyRequest, reply: FastifyReply): void {
+  const since = request.server.ledger.readModels.runner.unhealthySince;
+  if (!since) return;
+  reply.header('x-configuration-stale', 'true').header('x-configuration-age', Math.ceil((Date.now() - since.getTime()) / 1000));
+}
+
 /** The view as JSON, its version as ETag; with secrets resolved on request, never to be cached. */
 async function sendView(request: FastifyRequest, reply: FastifyReply, view: ConfigurationView, resolve: boolean | undefined) {
   reply.header('etag', `"${view.version}"`);
+  markStale(request, reply);
   if (!resolve) return reply.send(ok(view));
   const configuration = await resolveSecrets(request.server.ledger, request, view.configuration);
   return reply.header('cache-control', 'no-store').send(ok({ ...view, configuration }));
@@ -54,6 +65,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
       const view = await readConfiguration(ledger, params.serviceId, environment, options);
       const value = getPath(view.configuration, params.key);
       if (value === undefined) throw KeyNotFound(params.key);
+      markStale(request, reply);
       if (!resolve) return ok({ key: params.key, value, version: view.version });
       const resolved = await resolveSecrets(ledger, request, { value });
       return reply.header('cache-control', 'no-store').send(ok({ key: params.key, value: resolved.value, version: view.version }));

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configurationStream } from '#events/configuration.ts';
+import { createTestDatabase, type TestDatabase } from '#infra/testing/postgres.ts';
+import { startTcpProxy } from '#infra/testing/tcp-proxy.ts';
+import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { waitFor } from '#infra/testing/wait.ts';
+
+describe('when PostgreSQL is cut off or slow (through a TCP proxy)', () => {
+  let database: TestDatabase;
+  let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+  let server: TestServer;
+  let token: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    proxy = await startTcpProxy('127.0.0.1', 5432);
+    const viaProxy = new URL(database.url);
+    viaProxy.port = String(proxy.port);
+    server = await startTestServer({ databaseUrl: viaProxy.toString() });
+    token = await server.token('fay', ['writer']);
+  });
+  afterAll(async () => {
+    await proxy?.restore();
+    await server?.close();
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  it('keeps serving cached reads marked stale, fails writes fast with 503 STORE_UNAVAILABLE, and loses or doubles nothing', async () => {
+    const first = await server.call('PUT', '/configurations/fragile', { token, body: { configuration: { limit: 1 } } });
+    await server.call('GET', `/configurations/fragile?minPosition=${first.body.data.position}`, { token });
+
+    await proxy.cut();
+    await waitFor(() => server.app.ledger.readModels.runner.unhealthySince !== undefined, 10_000, 'the read side to notice');
+    const read = await server.call('GET', '/configurations/fragile', { token });
+    expect(read.status).toBe(200);
+    expect(read.body.data.configuration).toEqual({ limit: 1 });
+    expect(read.headers.get('x-configuration-stale')).toBe('true');
+    expect(Number(read.headers.get('x-configuration-age'))).toBeGreaterThanOrEqual(0);
+
+    for (let i = 0; i < 3; i++) {
+      const started = Date.now();
+      const write = await server.call('PUT', '/configurations/fragile/limit', { token, body: { value: 100 + i } });
+      expect([write.status, write.body.code]).toEqual([503, 'STORE_UNAVAILABLE']);
+      expect(Date.now() - started).toBeLessThan(3000);
+    }
+    const health = await server.call('GET', '/health');
+    expect(health.status).toBe(503);
+
+    await proxy.restore();
+    await waitFor(async () => (await server.call('GET', '/health')).status === 200, 20_000, 'recovery');
+    const after = await server.call('PUT', '/configurations/fragile/limit', { token, body: { value: 2 } });
+    expect(after.status).toBe(200);
+    expect(after.body.data.version).toBe(2);
+    const fresh = await server.call('GET', `/configurations/fragile?minPosition=${after.body.data.position}`, { token });
+    expect(fresh.headers.get('x-configuration-stale')).toBeNull();
+    const events = [];
+    for await (const event of server.storage.store.readStream(configurationStream('fragile', 'production'))) events.push(event);
+    expect(events.map((event) => event.data.version)).toEqual([1, 2]);
+  }, 60_000);
+
+  it('answers correctly, only slower, when the database is slow', async () => {
+    proxy.slow(50);
+    try {
+      const started = Date.now();
+      const write = await server.call('PUT', '/configurations/sluggish', { token, body: { configuration: { a: 1 } } });
+      expect(write.status).toBe(201);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+      const read = await server.call('GET', `/configurations/sluggish?minPosition=${write.body.data.position}`, { token });
+      expect(read.body.data.configuration).toEqual({ a: 1 });
+    } finally {
+      proxy.slow(0);
+    }
+  }, 30_000);
+});
