@@ -1,4 +1,4 @@
-.PHONY: run test typecheck bench dr-drill deps postgres tools kafka-up kafka-down clean
+.PHONY: run test rules typecheck bench dr-drill deps postgres tools kafka-up kafka-down clean
 
 NODE_MODULES := node_modules/.package-lock.json
 
@@ -7,8 +7,12 @@ run: $(NODE_MODULES)
 	node --import tsx services/config-api/main.ts
 
 ## test: install dependencies, make sure PostgreSQL and a Kafka broker run, type-check, run the whole suite
-test: $(NODE_MODULES) postgres tools typecheck
+test: $(NODE_MODULES) postgres tools typecheck rules
 	infra/scripts/with-kafka.sh npx vitest run
+
+## rules: check the Prometheus alert and recording rules and run their unit tests
+rules: tools
+	cd infra/prometheus && promtool check rules rules.yml && promtool test rules rules.test.yml
 
 typecheck: $(NODE_MODULES)
 	npx tsc --noEmit
