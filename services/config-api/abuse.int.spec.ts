@@ -44,3 +44,22 @@ describe('rate limits, lockout and their counters', () => {
     expect(metrics).toContain('credential_access_total');
   });
 });
+
+describe('rate limits shared through Redis', () => {
+  const servers: TestServer[] = [];
+  afterAll(async () => {
+    for (const server of servers.reverse()) await server.close();
+  });
+
+  it('counts a principal across instances', async () => {
+    const rateLimits = { perPrincipalPerMinute: 5, perAddressPerMinute: 0, redisUrl: 'redis://127.0.0.1:6379', redisNamespace: `test-${Date.now()}-` };
+    const first = await startTestServer({ rateLimits });
+    servers.push(first);
+    const second = await startTestServer({ rateLimits, databaseUrl: first.databaseUrl });
+    servers.push(second);
+    const token = await first.token('shared', ['reader']);
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await (i % 2 === 0 ? first : second).call('GET', '/environments', { token })).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+  });
+});

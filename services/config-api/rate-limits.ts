@@ -1,15 +1,21 @@
 import rateLimit from '@fastify/rate-limit';
+import { Redis } from 'ioredis';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '#services/shared/errors.ts';
 
 export interface RateLimits {
   perPrincipalPerMinute: number;
   perAddressPerMinute: number;
+  /** With Redis, the counts are shared by every instance; without, each instance counts alone. */
+  redisUrl?: string;
+  /** Key prefix in Redis, to keep deployments (or tests) apart. */
+  redisNamespace?: string;
 }
 
 export const rateLimitsFromEnv = (env: NodeJS.ProcessEnv = process.env): RateLimits => ({
   perPrincipalPerMinute: Number(env.RATE_LIMIT_PER_PRINCIPAL ?? 6000),
   perAddressPerMinute: Number(env.RATE_LIMIT_PER_ADDRESS ?? 30000),
+  ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
 });
 
 /**
@@ -19,7 +25,10 @@ export const rateLimitsFromEnv = (env: NodeJS.ProcessEnv = process.env): RateLim
  */
 export async function registerRateLimits(app: FastifyInstance, limits: RateLimits | undefined): Promise<void> {
   if (!limits || (limits.perAddressPerMinute <= 0 && limits.perPrincipalPerMinute <= 0)) return;
-  await app.register(rateLimit, { global: false });
+  const redis = limits.redisUrl ? new Redis(limits.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
+  if (redis) app.addHook('onClose', async () => void redis.disconnect());
+  // A Redis that does not answer must not stop the service: the request goes through uncounted.
+  await app.register(rateLimit, { global: false, ...(redis ? { redis, nameSpace: limits.redisNamespace ?? 'configledger-rate-', skipOnError: true } : {}) });
   const exempt = (url: string | undefined) => !url || url.endsWith('/health') || url === '/metrics';
 
   const limiter = (max: number, keyOf: (request: FastifyRequest) => string) => {

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { waitFor } from '#infra/testing/wait.ts';
 import { startTestServer, type TestServer } from '#infra/testing/server.ts';
 
 describe('two API instances writing to one PostgreSQL store', () => {
@@ -42,5 +44,17 @@ describe('two API instances writing to one PostgreSQL store', () => {
       expect(read.body.data.version).toBe(31);
       expect(Object.keys(read.body.data.configuration.keys)).toHaveLength(30);
     }
+  });
+
+  it('pushes a change written on one instance to WebSocket subscribers of the other', async () => {
+    const socket = new WebSocket(`${second.baseUrl.replace('http', 'ws')}/ws?token=${token}`);
+    const messages: { type: string; data: { serviceId?: string; version?: number } }[] = [];
+    socket.on('message', (raw) => messages.push(JSON.parse(raw.toString())));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ type: 'subscribe', data: { patterns: ['config.cross-instance.*'] } }));
+    await waitFor(() => messages.some((m) => m.type === 'ack'), 5000, 'the subscription');
+    await first.call('PUT', '/configurations/cross-instance', { token, body: { configuration: { a: 1 } } });
+    await waitFor(() => messages.some((m) => m.type === 'configuration_changed' && m.data.serviceId === 'cross-instance'), 5000, 'the push');
+    socket.close();
   });
 });
