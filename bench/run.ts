@@ -9,6 +9,7 @@ import { benchAppends } from './append.ts';
 import { b64, percentile, round, startConfigledger, startEtcd } from './processes.ts';
 import { benchPropagation } from './propagation.ts';
 import { benchHistory } from './history.ts';
+import { benchSoak } from './soak.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -142,6 +143,7 @@ const appends = [await benchAppends(1), await benchAppends(32)];
 const ledger = await benchConfigledger();
 const etcd = await benchEtcd();
 const history = await benchHistory();
+const soak = await benchSoak(API_PORT + 200);
 const propagation = await benchPropagation(API_PORT + 1, ETCD_PORT + 100, (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','));
 
 const rows = [
@@ -178,6 +180,12 @@ process.stdout.write(
 );
 (results as Record<string, unknown>).propagation = propagation;
 (results as Record<string, unknown>).history = history;
+(results as Record<string, unknown>).soak = soak;
+process.stdout.write(
+  `\nmixed load ${soak.soak.seconds}s at ${soak.soak.connections} connections, PostgreSQL cut and restored: ${soak.soak.requestsPerSecond} req/s, ` +
+    `p50/p99/p999 ${soak.soak.latencyMs.p50}/${soak.soak.latencyMs.p99}/${soak.soak.latencyMs.p999} ms, errors ${JSON.stringify(soak.soak.errorsByCode)}, ` +
+    `lost ${soak.soak.lostEvents}, duplicated ${soak.soak.duplicatedEvents}; RSS with ${soak.memory.configurations} configurations ${soak.memory.residentMiB} MiB\n`,
+);
 process.stdout.write(
   `\nlog of ${history.logEvents} events over ${history.configurations} configurations:\n` +
     `  build ${history.build.appendsPerSecond} appends/s; rebuild ${history.rebuild.eventsPerSecond} events/s (target 100,000) peak RSS ${history.rebuild.peakRssMiB} MiB\n` +

@@ -48,6 +48,11 @@ export function openPostgres(connectionString: string, options: { max?: number; 
     },
     async transaction(work) {
       const client = await pool.connect();
+      // A connection lost between two statements surfaces as the next statement's error; without a
+      // listener the client's 'error' event would end the process.
+      const ignore = () => undefined;
+      client.on('error', ignore);
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const result = await work({
@@ -56,10 +61,12 @@ export function openPostgres(connectionString: string, options: { max?: number; 
         await client.query('COMMIT');
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
         throw error;
       } finally {
-        client.release();
+        client.off('error', ignore);
+        // A client whose connection failed is discarded, not returned to the pool.
+        client.release(broken);
       }
     },
     async listen(channel, onNotify) {
