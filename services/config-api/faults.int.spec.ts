@@ -59,6 +59,28 @@ describe('when PostgreSQL is cut off or slow (through a TCP proxy)', () => {
     expect(events.map((event) => event.data.version)).toEqual([1, 2]);
   }, 60_000);
 
+  it('survives a cut in the middle of concurrent writes and their projection, then takes writes again', async () => {
+    let writing = true;
+    const statuses = new Map<number, number>();
+    const writers = Array.from({ length: 8 }, async (_, w) => {
+      for (let i = 0; writing; i++) {
+        const response = await server.call('PUT', `/configurations/busy-${w}`, { token, body: { configuration: { i } } });
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await proxy.cut();
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await proxy.restore();
+    await waitFor(async () => (await server.call('GET', '/health')).status === 200, 20_000, 'recovery');
+    writing = false;
+    await Promise.all(writers);
+    expect([...statuses.keys()].every((status) => [200, 201, 503].includes(status))).toBe(true);
+    expect(statuses.get(503) ?? 0).toBeGreaterThan(0);
+    const after = await server.call('PUT', '/configurations/busy-0/after', { token, body: { value: true } });
+    expect(after.status).toBe(200);
+  }, 60_000);
+
   it('answers correctly, only slower, when the database is slow', async () => {
     proxy.slow(50);
     try {
