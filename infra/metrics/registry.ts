@@ -8,6 +8,7 @@ export interface MetricSources {
   projection(): { position: bigint; lastAppliedAt?: Date };
   publisher(): { position: bigint; breaker: 'closed' | 'open' | 'half-open' } | undefined;
   storeBreaker(): 'closed' | 'open' | 'half-open';
+  databaseBreaker(): 'closed' | 'open' | 'half-open';
   replication(): { lagEvents: number; lagSeconds: number } | undefined;
 }
 
@@ -91,6 +92,7 @@ export function createMetrics() {
       const publisher = sources?.publisher();
       if (publisher) this.set({ dependency: 'kafka' }, BREAKER_STATE[publisher.breaker]);
       if (sources) this.set({ dependency: 'eventStore' }, BREAKER_STATE[sources.storeBreaker()]);
+      if (sources) this.set({ dependency: 'readModelDatabase' }, BREAKER_STATE[sources.databaseBreaker()]);
     },
   });
 

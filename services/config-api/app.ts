@@ -28,6 +28,7 @@ import { type RateLimits, registerRateLimits } from './rate-limits.ts';
 import { createMetrics } from '#infra/metrics/registry.ts';
 import { withAppendTiming } from '#infra/metrics/timed-store.ts';
 import { withStoreBreaker } from '#infra/resilience/store-breaker.ts';
+import { withQueryBreaker } from '#infra/resilience/database-breaker.ts';
 import { recordEvents } from '#services/shared/command-handler.ts';
 import { SECURITY_STREAM } from '#events/security.ts';
 import { createGateway, type GatewayOptions } from './websocket/gateway.ts';
@@ -68,6 +69,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const metrics = createMetrics();
   const db = options.storage.readModels;
   const guarded = withStoreBreaker(options.storage.store);
+  const queries = withQueryBreaker(db);
   const store = withAppendTiming(guarded.store, metrics.appendDuration);
   const readModels = await startReadModels(store, db, app.log);
   // A replica never publishes: its log is a copy of the primary's, which already is on the topic.
@@ -88,10 +90,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await replicator?.start();
   const vault = createVault(db, options.keys);
   await vault.migrate();
-  const ledger: Ledger = { store, db, readModels, vault, metrics, dataDir: options.storage.dataDir, publisher, replicator, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
+  const ledger: Ledger = { store, db: queries.db, readModels, vault, metrics, dataDir: options.storage.dataDir, publisher, replicator, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
   app.decorate('ledger', ledger);
   app.addHook('onClose', async () => {
     guarded.shutdown();
+    queries.shutdown();
     await replicator?.stop();
     await publisher?.stop();
     await readModels.stop();
@@ -178,6 +181,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     projection: () => ({ position: readModels.runner.position, lastAppliedAt: readModels.runner.lastAppliedAt }),
     publisher: () => publisher?.status(),
     storeBreaker: () => guarded.state(),
+    databaseBreaker: () => queries.state(),
     replication: () => replicator?.status(),
   });
 

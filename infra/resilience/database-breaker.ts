@@ -1,0 +1,27 @@
+import CircuitBreaker from 'opossum';
+import type { Database, Row } from '#infra/postgres/database.ts';
+
+/**
+ * The read-model database behind a circuit breaker for the queries that
+ * answer requests: while it keeps failing, a query that the cache cannot spare
+ * fails at once (503 STORE_UNAVAILABLE) instead of waiting out a connection
+ * timeout; the cache keeps answering everything it holds.
+ */
+export function withQueryBreaker(db: Database) {
+  const breaker = new CircuitBreaker((text: string, params?: unknown[]) => db.query(text, params), {
+    timeout: 5000,
+    errorThresholdPercentage: 50,
+    volumeThreshold: 3,
+    resetTimeout: 2000,
+    // A query the database refused (bad SQL, a constraint) is an answer, not an outage.
+    errorFilter: (error: unknown) => typeof (error as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code) && !/^(08|57)/.test((error as { code: string }).code),
+  });
+  return {
+    db: {
+      ...db,
+      query: <R extends Row = Row>(text: string, params?: unknown[]) => breaker.fire(text, params) as Promise<{ rows: R[] }>,
+    } satisfies Database,
+    state: (): 'closed' | 'open' | 'half-open' => (breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed'),
+    shutdown: () => breaker.shutdown(),
+  };
+}
