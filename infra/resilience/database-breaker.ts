@@ -1,4 +1,5 @@
 import CircuitBreaker from 'opossum';
+import { breakerState } from './breaker-state.ts';
 import type { Database, Row } from '#infra/postgres/database.ts';
 
 /**
@@ -21,7 +22,7 @@ export function withQueryBreaker(db: Database) {
       ...db,
       query: <R extends Row = Row>(text: string, params?: unknown[]) => breaker.fire(text, params) as Promise<{ rows: R[] }>,
     } satisfies Database,
-    state: (): 'closed' | 'open' | 'half-open' => (breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed'),
+    state: () => breakerState(breaker),
     shutdown: () => breaker.shutdown(),
   };
 }

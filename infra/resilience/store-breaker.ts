@@ -1,4 +1,5 @@
 import CircuitBreaker from 'opossum';
+import { breakerState } from './breaker-state.ts';
 import { type EventStore, WrongExpectedRevision } from '#infra/eventstore/port.ts';
 
 /**
@@ -16,7 +17,7 @@ export function withStoreBreaker(store: EventStore) {
   });
   return {
     store: { ...store, append: (...args: Parameters<EventStore['append']>) => breaker.fire(...args) } satisfies EventStore,
-    state: (): 'closed' | 'open' | 'half-open' => (breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed'),
+    state: () => breakerState(breaker),
     shutdown: () => breaker.shutdown(),
   };
 }

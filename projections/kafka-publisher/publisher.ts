@@ -1,4 +1,5 @@
 import CircuitBreaker from 'opossum';
+import { breakerState } from '#infra/resilience/breaker-state.ts';
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { encodeEvent } from '#events/avro/codec.ts';
 import type { EventStore, RecordedEvent, Subscription } from '#infra/eventstore/port.ts';
@@ -164,7 +165,7 @@ export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher 
     },
     status: () => ({
       position,
-      breaker: breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed',
+      breaker: breakerState(breaker),
       connected,
       publishedEvents,
       ...(lastError ? { lastError } : {}),

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { ServiceTokenEvent, ServiceTokenIssued } from '#events/service-tokens.ts';
+import type { Principal } from '#infra/auth/tokens.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
 import { asDomainEvent } from '#services/shared/command-handler.ts';
@@ -9,6 +11,12 @@ export interface ServiceTokenEntry extends Omit<ServiceTokenIssued['data'], 'tok
 }
 
 const TYPES = new Set(['ServiceTokenIssued', 'ServiceTokenRevoked']);
+
+export const SERVICE_TOKEN_PREFIX = 'clst_';
+export const hashServiceToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** A service principal: it reads only its own service (and the credentials granted to it). */
+export const servicePrincipal = (serviceId: string): Principal => ({ subject: serviceId, roles: ['service'], services: [serviceId] });
 
 export const serviceTokensProjection: Projection = {
   name: 'service-tokens',
@@ -81,6 +89,12 @@ export class ServiceTokenDirectory {
     const entry = this.byHash.get(hash);
     if (!entry || entry.revokedAt || (entry.expiresAt && Date.parse(entry.expiresAt) <= now)) return undefined;
     return entry;
+  }
+
+  /** The principal a live service token stands for, whoever presents it (HTTP header or WebSocket). */
+  principalFor(token: string): Principal | undefined {
+    const entry = this.valid(hashServiceToken(token));
+    return entry && servicePrincipal(entry.serviceId);
   }
 
   list(): ServiceTokenEntry[] {

@@ -13,13 +13,14 @@ import { createReplicator } from '#services/replicator/replicator.ts';
 import { configurationRoutes } from '#services/configuration/routes.ts';
 import { environmentRoutes } from '#services/environments/routes.ts';
 import { credentialRoutes } from '#services/credentials/routes.ts';
-import { SERVICE_TOKEN_PREFIX, hashServiceToken, serviceTokenRoutes } from '#services/service-tokens/routes.ts';
+import { serviceTokenRoutes } from '#services/service-tokens/routes.ts';
+import { SERVICE_TOKEN_PREFIX } from '#projections/service-tokens/directory.ts';
 import { approvalRoutes } from '#services/approvals/routes.ts';
 import { auditRoutes } from '#services/audit/routes.ts';
 import { createVault } from '#services/credentials/vault.ts';
 import type { KeyProvider } from '#infra/crypto/key-provider.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
-import { registerAuthentication, servicePrincipal } from './auth.ts';
+import { registerAuthentication } from './auth.ts';
 import type { Ledger } from './context.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { healthRoutes } from './health.ts';
@@ -164,9 +165,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     store,
     verifyToken: async (token) => {
       if (!token.startsWith(SERVICE_TOKEN_PREFIX)) return verifyToken(token);
-      const entry = readModels.serviceTokens.valid(hashServiceToken(token));
-      if (!entry) throw new InvalidToken('the service token is unknown, revoked or expired');
-      return servicePrincipal(entry.serviceId);
+      const principal = readModels.serviceTokens.principalFor(token);
+      if (!principal) throw new InvalidToken('the service token is unknown, revoked or expired');
+      return principal;
     },
     ...options.websocket,
   });

@@ -3,7 +3,6 @@ import { InvalidToken, type Principal, type TokenVerifier } from '#infra/auth/to
 import type { ServiceTokenDirectory } from '#projections/service-tokens/directory.ts';
 import type { Metrics } from '#infra/metrics/registry.ts';
 import type { FailedAuthentications } from './lockout.ts';
-import { hashServiceToken } from '#services/service-tokens/routes.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { ROLES_FOR, hasPermission, inScope } from './permissions.ts';
 
@@ -25,9 +24,9 @@ export interface AuthenticationOptions {
 async function authenticate(request: FastifyRequest, options: AuthenticationOptions): Promise<Principal> {
   const serviceToken = request.headers['x-service-token'];
   if (typeof serviceToken === 'string') {
-    const entry = options.serviceTokens.valid(hashServiceToken(serviceToken));
-    if (!entry) throw new DomainError('INVALID_TOKEN', 401, 'the service token is unknown, revoked or expired');
-    return servicePrincipal(entry.serviceId);
+    const principal = options.serviceTokens.principalFor(serviceToken);
+    if (!principal) throw new DomainError('INVALID_TOKEN', 401, 'the service token is unknown, revoked or expired');
+    return principal;
   }
   const header = request.headers.authorization;
   const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
@@ -39,8 +38,6 @@ async function authenticate(request: FastifyRequest, options: AuthenticationOpti
     throw error;
   }
 }
-
-export const servicePrincipal = (serviceId: string): Principal => ({ subject: serviceId, roles: ['service'], services: [serviceId] });
 
 export function registerAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
   app.addHook('onRequest', async (request, reply) => {

@@ -25,7 +25,7 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
 };
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EOPENBREAKER', 'ETIMEDOUT', '57P01', '57P03', '08001', '08003', '08006']);
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EOPENBREAKER', '57P01', '57P03', '08001', '08003', '08006']);
 
 /** A dependency that did not answer, as opposed to a request that was wrong. */
 function isStoreUnavailable(error: unknown): boolean {

@@ -10,6 +10,7 @@ import { schemaDecider } from '#services/schemas/decider.ts';
 import { acceptAll, compileSchema, type Validator } from '#services/schemas/validator.ts';
 import { configurationDecider, type ConfigurationCommand } from './decider.ts';
 import { requireEnvironment } from './read.ts';
+import { eventAt } from './history.ts';
 
 export interface WriteAnswer {
   serviceId: string;
@@ -34,10 +35,8 @@ export async function activeValidator(ledger: Ledger, serviceId: string): Promis
 /** The stored document of `version`, read from the log itself (version N is stream revision N - 1). */
 export async function documentAtVersion(ledger: Ledger, serviceId: string, environment: string, version: number): Promise<JsonObject | undefined> {
   if (!Number.isInteger(version) || version < 1) return undefined;
-  for await (const recorded of ledger.store.readStream(configurationStream(serviceId, environment), { fromRevision: BigInt(version - 1), maxCount: 1 })) {
-    return recorded.data.configuration as JsonObject;
-  }
-  return undefined;
+  const event = await eventAt(ledger.store, configurationStream(serviceId, environment), BigInt(version - 1));
+  return event?.data.configuration as JsonObject | undefined;
 }
 
 export type CommandWithoutSchema = DistributiveOmit<ConfigurationCommand, 'validate' | 'schemaVersion' | 'approval'>;

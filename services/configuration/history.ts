@@ -17,7 +17,7 @@ export interface PastConfiguration {
 
 export type PointInTime = { version: number } | { asOf: Date } | { atPosition: bigint };
 
-const eventAt = async (store: EventStore, stream: string, revision: bigint): Promise<RecordedEvent | undefined> => {
+export const eventAt = async (store: EventStore, stream: string, revision: bigint): Promise<RecordedEvent | undefined> => {
   for await (const event of store.readStream(stream, { fromRevision: revision, maxCount: 1 })) return event;
   return undefined;
 };

@@ -1,15 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { serviceTokenStream } from '#events/service-tokens.ts';
 import { handle } from '#services/shared/command-handler.ts';
 import { ServiceId, commandContext, ok } from '#services/shared/http.ts';
 import { serviceTokenDecider } from './decider.ts';
+import { SERVICE_TOKEN_PREFIX, hashServiceToken } from '#projections/service-tokens/directory.ts';
 
 const tags = ['service tokens'];
-export const SERVICE_TOKEN_PREFIX = 'clst_';
 
-export const hashServiceToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ledger } = app;
