@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { WrongExpectedRevision } from '#infra/eventstore/port.ts';
 import { DomainError } from '#services/shared/errors.ts';
+import { KEY_PATTERN } from '#services/shared/http.ts';
 
 interface ErrorBody {
   success: false;
@@ -53,7 +54,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
           .join('.'),
         message: issue.message ?? issue.keyword,
       }));
-      return reply.status(400).send(body('VALIDATION_ERROR', `invalid ${error.validationContext ?? 'request'}: ${error.message}`, { errors }));
+      // A dotted key that breaks the key rules is an INVALID_KEY wherever it appears (path, batch, promote).
+      const code = error.validation.some((issue) => issue.keyword === 'pattern' && issue.params.pattern === KEY_PATTERN) ? 'INVALID_KEY' : 'VALIDATION_ERROR';
+      return reply.status(400).send(body(code, `invalid ${error.validationContext ?? 'request'}: ${error.message}`, { errors }));
     }
     if (isStoreUnavailable(error)) {
       request.log.warn({ err: error }, 'store unavailable');

@@ -13,6 +13,7 @@ import {
   VersionNotFound,
 } from '#services/shared/errors.ts';
 import type { Validator } from '#services/schemas/validator.ts';
+import { assertDepth } from '#services/shared/documents.ts';
 import { deletePath, diffDocuments, isObject, setPath } from './paths.ts';
 
 export type ConfigurationState =
@@ -61,6 +62,8 @@ export function decide(command: ConfigurationCommand, state: ConfigurationState)
   }
   const before = state.status === 'active' ? state.configuration : {};
   const after = nextDocument(command, before, currentVersion);
+  // Before anything recursive (validation, diff, checksum) looks at it.
+  assertDepth(after);
 
   const errors = command.validate(after);
   if (errors.length > 0) throw ValidationFailed(errors);

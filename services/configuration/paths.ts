@@ -1,15 +1,26 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ValueChange } from '#events/configuration.ts';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
+import { invalidKey, isForbiddenKey } from '#services/shared/documents.ts';
 import { DomainError } from '#services/shared/errors.ts';
 
 export const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** The segments of a dotted path; a segment naming a prototype slot is refused, so no path can leave the document. */
 const segments = (key: string) => {
   const parts = key.split('.');
   if (parts.some((part) => part === '')) throw new DomainError('INVALID_KEY', 400, `key ${JSON.stringify(key)} has an empty segment`, { key });
+  const forbidden = parts.find(isForbiddenKey);
+  if (forbidden !== undefined) throw invalidKey(key, forbidden);
   return parts;
 };
+
+/** An own property only: inherited ones (`toString`, `constructor`) are not part of a document. */
+const own = (node: JsonObject, key: string): JsonValue | undefined => (Object.hasOwn(node, key) ? node[key] : undefined);
+
+/** Sets a property as data, even for a key that an assignment would treat as the prototype. */
+const put = (node: JsonObject, key: string, value: JsonValue) =>
+  Object.defineProperty(node, key, { value, enumerable: true, writable: true, configurable: true });
 
 export function getPath(document: JsonObject, key: string): JsonValue | undefined {
   let node: JsonValue | undefined = document;
@@ -26,15 +37,15 @@ export function setPath(document: JsonObject, key: string, value: JsonValue): Js
   const root = structuredClone(document);
   let node: JsonObject = root;
   for (const [index, part] of parts.slice(0, -1).entries()) {
-    const next = node[part];
-    if (next === undefined) node[part] = {};
+    const next = own(node, part);
+    if (next === undefined) put(node, part, {});
     else if (!isObject(next)) {
       const parent = parts.slice(0, index + 1).join('.');
       throw new DomainError('INVALID_KEY', 400, `cannot set ${key}: ${parent} is not an object`, { key, parent });
     }
-    node = node[part] as JsonObject;
+    node = own(node, part) as JsonObject;
   }
-  node[parts[parts.length - 1]!] = value;
+  put(node, parts[parts.length - 1]!, value);
   return root;
 }
 
@@ -77,8 +88,8 @@ export function diffDocuments(before: JsonObject, after: JsonObject, prefix = ''
 export function deepMerge(base: JsonObject, override: JsonObject): JsonObject {
   const merged: JsonObject = { ...base };
   for (const [key, value] of Object.entries(override)) {
-    const existing = merged[key];
-    merged[key] = isObject(existing) && isObject(value) ? deepMerge(existing, value) : value;
+    const existing = own(merged, key);
+    put(merged, key, isObject(existing) && isObject(value) ? deepMerge(existing, value) : value);
   }
   return merged;
 }

@@ -2,6 +2,7 @@ import type { SchemaEvent } from '#events/schemas.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import { checksumOf } from '#services/shared/canonical.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
+import { assertSafeDocument } from '#services/shared/documents.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { draftOf, schemaProblem } from './validator.ts';
 
@@ -12,6 +13,7 @@ export type SchemaState =
 export type SchemaCommand = { type: 'RegisterSchema'; serviceId: string; schema: JsonObject };
 
 export function decide(command: SchemaCommand, state: SchemaState): SchemaEvent[] {
+  assertSafeDocument(command.schema);
   const problem = schemaProblem(command.schema);
   if (problem) throw new DomainError('INVALID_SCHEMA', 400, `the schema cannot be compiled: ${problem}`, { reason: problem });
   const checksum = checksumOf(command.schema);

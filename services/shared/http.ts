@@ -5,10 +5,12 @@ import { DomainError } from './errors.ts';
 
 export const ServiceId = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,99}$', description: 'lower-case letters, digits and dashes' });
 export const EnvironmentId = Type.String({ pattern: '^[a-z][a-z0-9_]{0,49}$', description: 'lower-case letters, digits and underscores' });
+/** A dotted path whose segments are never `__proto__`, `constructor` or `prototype` (400 INVALID_KEY). */
+export const KEY_PATTERN = '^(?!(?:[^.]*\\.)*(?:__proto__|constructor|prototype)(?:\\.|$))[A-Za-z0-9_$-]+(?:\\.[A-Za-z0-9_$-]+)*$';
 export const Key = Type.String({
-  pattern: '^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*$',
+  pattern: KEY_PATTERN,
   maxLength: 500,
-  description: 'dotted path, e.g. risk.limits.maxPosition',
+  description: 'dotted path, e.g. risk.limits.maxPosition; no segment may be __proto__, constructor or prototype (400 INVALID_KEY)',
 });
 export const ChangeReason = Type.String({ maxLength: 1000 });
 export const ExpectedVersion = Type.Integer({ minimum: 0, description: 'the version the change was based on; 409 VERSION_CONFLICT otherwise' });

@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import { MAX_DOCUMENT_DEPTH, assertSafeDocument } from '#services/shared/documents.ts';
+import { DomainError } from '#services/shared/errors.ts';
+
+/** Levels a route's envelope adds above the document it carries (an import: document.environments.<env>.configuration). */
+const ENVELOPE_DEPTH = 4;
+
+/**
+ * Every JSON body is checked before any route code sees it: no key naming a
+ * prototype slot anywhere, and no nesting deeper than a document may be plus
+ * its envelope (each document is held to the exact bound where it is used).
+ * An empty body counts as `{}`, so optional bodies can be left out.
+ */
+export function registerJsonBodies(app: FastifyInstance): void {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = body.toString();
+    if (text.trim().length === 0) return done(null, {});
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      return done(new DomainError('INVALID_JSON', 400, `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`), undefined);
+    }
+    try {
+      assertSafeDocument(parsed, MAX_DOCUMENT_DEPTH + ENVELOPE_DEPTH);
+    } catch (error) {
+      return done(error as Error, undefined);
+    }
+    return done(null, parsed);
+  });
+}
