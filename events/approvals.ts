@@ -15,6 +15,8 @@ export interface ApprovalPolicy {
   description?: string;
   /** Credential stores and rotations at or above this sensitivity, in these environments, need approval too. */
   credentialSensitivity?: Sensitivity;
+  /** Changing what these environments inherit (re-parenting, removing a parent) needs approval too. */
+  inheritance?: boolean;
 }
 
 export type ApprovalPolicyDefined = { type: 'ApprovalPolicyDefined'; data: ApprovalPolicy };
@@ -22,7 +24,7 @@ export type ApprovalPolicyRemoved = { type: 'ApprovalPolicyRemoved'; data: { id:
 export type ApprovalPolicyEvent = ApprovalPolicyDefined | ApprovalPolicyRemoved;
 
 /** The change waiting for approval, as the command that will apply it. */
-export type ProposedChange = ProposedConfigurationChange | ProposedCredentialChange;
+export type ProposedChange = ProposedConfigurationChange | ProposedCredentialChange | ProposedEnvironmentChange;
 
 export interface ProposedConfigurationChange {
   kind: 'configuration';
@@ -41,6 +43,23 @@ export interface ProposedCredentialChange {
   serviceId: string;
   environment: string;
   command: JsonObject;
+  baseVersion: number;
+  changedKeys: string[];
+}
+
+/**
+ * A re-parenting or removal of an environment. It concerns every service, so
+ * its `serviceId` is `*`; `changedKeys` names `serviceId:key` of each
+ * effective configuration it changes.
+ */
+export interface ProposedEnvironmentChange {
+  kind: 'environment';
+  serviceId: '*';
+  environment: string;
+  /** `{type: 'Redefine', definition}` or `{type: 'Remove', id}`. */
+  command: JsonObject;
+  /** The definition it was decided on (null: the environment did not exist); applying it onto another fails. */
+  decidedOn: JsonObject | null;
   baseVersion: number;
   changedKeys: string[];
 }

@@ -9,7 +9,26 @@ export interface EnvironmentDefinition {
   description?: string;
 }
 
-export type EnvironmentDefined = { type: 'EnvironmentDefined'; data: EnvironmentDefinition };
-export type EnvironmentUpdated = { type: 'EnvironmentUpdated'; data: EnvironmentDefinition };
+/** One effective configuration that an environment change altered, as it stood when the change was decided. */
+export interface EffectiveChange {
+  serviceId: string;
+  environment: string;
+  changedKeys: string[];
+}
 
-export type EnvironmentEvent = EnvironmentDefined | EnvironmentUpdated;
+export type EnvironmentDefined = { type: 'EnvironmentDefined'; data: EnvironmentDefinition };
+/** Version 2 adds `impact`; version 1 events have none (it was not recorded). */
+export type EnvironmentUpdated = { type: 'EnvironmentUpdated'; data: EnvironmentDefinition & { impact?: EffectiveChange[] } };
+/** The environment is gone: its configurations stay in the log, its children inherit from their other parents. */
+export type EnvironmentRemoved = { type: 'EnvironmentRemoved'; data: { id: string; impact: EffectiveChange[] } };
+
+export type EnvironmentEvent = EnvironmentDefined | EnvironmentUpdated | EnvironmentRemoved;
+
+/** The definition an event carries, without what it records about its effect. */
+export const definitionOf = ({ id, name, type, inheritsFrom, description }: EnvironmentDefinition): EnvironmentDefinition => ({
+  id,
+  name,
+  type,
+  inheritsFrom,
+  ...(description !== undefined ? { description } : {}),
+});

@@ -156,4 +156,8 @@ CREATE TABLE IF NOT EXISTS change_requests (
 
 -- Added with approvals: who approved the change that made a version.
 ALTER TABLE configuration_history ADD COLUMN IF NOT EXISTS approval jsonb;
+
+-- Added with governed environment changes: the services whose effective configuration an event changed.
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS affected_services text[];
+CREATE INDEX IF NOT EXISTS audit_log_affected ON audit_log USING gin (affected_services);
 `;

@@ -64,8 +64,8 @@ const dataCodecs: Record<'configuration' | 'schema' | 'environment' | 'json', { 
     fromAvro: ({ schemaJson, ...rest }) => ({ ...rest, schema: parsed(schemaJson) }),
   },
   environment: {
-    toAvro: (data) => ({ ...data, description: data.description ?? null }),
-    fromAvro: (record) => withoutNulls(record),
+    toAvro: ({ impact, ...data }) => ({ ...data, description: data.description ?? null, impactJson: json(impact) }),
+    fromAvro: ({ impactJson, ...record }) => ({ ...withoutNulls(record), ...(typeof impactJson === 'string' ? { impact: parsed(impactJson) } : {}) }),
   },
   json: {
     toAvro: (data) => ({ dataJson: JSON.stringify(data) }),
@@ -76,7 +76,7 @@ const dataCodecs: Record<'configuration' | 'schema' | 'environment' | 'json', { 
 function familyOf(eventType: string) {
   if (eventType.startsWith('Configuration')) return dataCodecs.configuration;
   if (eventType.startsWith('Schema')) return dataCodecs.schema;
-  if (eventType.startsWith('Environment')) return dataCodecs.environment;
+  if (eventType === 'EnvironmentDefined' || eventType === 'EnvironmentUpdated') return dataCodecs.environment;
   return dataCodecs.json;
 }
 
@@ -123,8 +123,11 @@ export function encodeEvent(event: RecordedEvent): EncodedEvent {
 
 export type Decoded = { status: 'decoded'; event: RecordedEvent } | { status: 'skipped'; reason: string };
 
-/** Older versions lift to the current one here, one step at a time; none exists yet. */
-const UPCASTERS: Record<string, (data: Data) => Data> = {};
+/** Older versions lift to the current one here, one step at a time. */
+const UPCASTERS: Record<string, (data: Data) => Data> = {
+  // Version 1 recorded no impact; version 2's is optional, so the data reads as it is.
+  'EnvironmentUpdated@1': (data) => data,
+};
 
 /**
  * Decodes a message of `configledger.events.v1`. An unknown event type, or a

@@ -74,7 +74,7 @@ const configurationChange = (name: string) => ({
   ],
 });
 
-const environmentDefinition = (name: string) => ({
+const environmentDefinition = (name: string, extraFields: object[] = []) => ({
   type: 'record',
   name,
   namespace: 'configledger.data',
@@ -84,6 +84,7 @@ const environmentDefinition = (name: string) => ({
     { name: 'type', type: 'string' },
     { name: 'inheritsFrom', type: { type: 'array', items: 'string' } },
     { name: 'description', ...optional('string') },
+    ...extraFields,
   ],
 });
 
@@ -115,7 +116,12 @@ export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
     }),
   },
   EnvironmentDefined: { 1: envelope('EnvironmentDefinedV1', environmentDefinition('EnvironmentDefinedDataV1')) },
-  EnvironmentUpdated: { 1: envelope('EnvironmentUpdatedV1', environmentDefinition('EnvironmentUpdatedDataV1')) },
+  EnvironmentUpdated: {
+    1: envelope('EnvironmentUpdatedV1', environmentDefinition('EnvironmentUpdatedDataV1')),
+    // The effective configurations it changed, as JSON text: [{serviceId, environment, changedKeys}].
+    2: envelope('EnvironmentUpdatedV2', environmentDefinition('EnvironmentUpdatedDataV2', [{ name: 'impactJson', ...optional('string') }])),
+  },
+  EnvironmentRemoved: { 1: envelope('EnvironmentRemovedV1', jsonData('EnvironmentRemovedDataV1')) },
   CredentialStored: { 1: envelope('CredentialStoredV1', jsonData('CredentialStoredDataV1')) },
   CredentialRotated: { 1: envelope('CredentialRotatedV1', jsonData('CredentialRotatedDataV1')) },
   CredentialDeleted: { 1: envelope('CredentialDeletedV1', jsonData('CredentialDeletedDataV1')) },

@@ -2,17 +2,23 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
+import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 
 export interface Principal {
   subject: string;
   roles: string[];
   /** Service ids this principal may act on; `*` for all. */
   services: string[];
+  /** What authenticated it: a JWT (its `jti`, when it has one) or a service token (its id). */
+  credential?: { kind: 'jwt' | 'service-token'; id?: string };
+  /** Epoch milliseconds after which the credential no longer holds. */
+  expiresAt?: number;
 }
 
 /** The `services` claim, else all services, except for a pure `service` principal: only its own. */
-export function scopeOf(subject: string, roles: string[], claim: unknown): string[] {
-  if (Array.isArray(claim)) return claim.filter((service): service is string => typeof service === 'string');
+export function scopeOf(subject: string, roles: string[], claim: string[] | undefined): string[] {
+  if (claim) return claim;
   return roles.length > 0 && roles.every((role) => role === 'service') ? [subject] : ['*'];
 }
 
@@ -24,6 +30,34 @@ const encode = (secret: string) => new TextEncoder().encode(secret);
 export type TokenVerifier = (token: string) => Promise<Principal>;
 
 const VERIFIED_CACHE_SIZE = 10_000;
+
+/**
+ * The claims a token must carry, checked after the signature: a claim of the
+ * wrong shape is a refused token, never a wider grant (a `services` string is
+ * not "every service").
+ */
+const Claims = Type.Object({
+  sub: Type.String({ minLength: 1, maxLength: 200 }),
+  roles: Type.Array(Type.String({ minLength: 1, maxLength: 50 }), { maxItems: 20 }),
+  services: Type.Optional(Type.Array(Type.String({ pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,99})$' }), { maxItems: 1000 })),
+  jti: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  exp: Type.Optional(Type.Number()),
+});
+const checkClaims = TypeCompiler.Compile(Claims);
+
+function principalOf(payload: JWTPayload): Principal {
+  if (!checkClaims.Check(payload)) {
+    const first = checkClaims.Errors(payload).First();
+    throw new InvalidToken(`malformed claim ${first?.path.slice(1) || 'set'}: ${first?.message ?? 'invalid'}`);
+  }
+  return {
+    subject: payload.sub,
+    roles: payload.roles,
+    services: scopeOf(payload.sub, payload.roles, payload.services),
+    credential: { kind: 'jwt', ...(payload.jti ? { id: payload.jti } : {}) },
+    ...(payload.exp !== undefined ? { expiresAt: payload.exp * 1000 } : {}),
+  };
+}
 
 /**
  * Verifies HS256 bearer tokens. The key is imported once, and a verified token
@@ -43,12 +77,10 @@ export function createTokenVerifier(secret: string): TokenVerifier {
     } catch (error) {
       throw new InvalidToken(error instanceof Error ? error.message : 'invalid token');
     }
-    if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidToken('the token has no subject');
-    const roles = Array.isArray(payload.roles) ? payload.roles.filter((role): role is string => typeof role === 'string') : [];
-    const principal = { subject: payload.sub, roles, services: scopeOf(payload.sub, roles, payload.services) };
+    const principal = principalOf(payload);
     if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
     // Tokens without an expiry are re-verified every minute rather than trusted forever.
-    verified.set(token, { principal, expiresAt: Math.min((payload.exp ?? Infinity) * 1000, Date.now() + 60_000) });
+    verified.set(token, { principal, expiresAt: Math.min(principal.expiresAt ?? Infinity, Date.now() + 60_000) });
     return principal;
   };
 }

@@ -5,6 +5,7 @@ import { mintToken } from '#infra/auth/tokens.ts';
 import { localKeyProvider } from '#infra/crypto/key-provider.ts';
 import { openStorage, type Storage } from '#infra/eventstore/select.ts';
 import { buildApp, type AppOptions } from '#services/config-api/app.ts';
+import { loggerOptions } from '#services/config-api/logging.ts';
 import type { FastifyInstance } from 'fastify';
 import { createTestDatabase, type TestDatabase } from './postgres.ts';
 
@@ -16,7 +17,7 @@ export interface TestServer {
   storage: Storage;
   databaseUrl?: string;
   token(subject: string, roles: string[], services?: string[]): Promise<string>;
-  /** Real HTTP: JSON in, parsed JSON out. */
+  /** Real HTTP: JSON in, parsed JSON out (other answers as text). */
   call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
@@ -32,6 +33,10 @@ export async function startTestServer(
     websocket?: AppOptions['websocket'];
     replicateFrom?: AppOptions['replicateFrom'];
     rateLimits?: AppOptions['rateLimits'];
+    lockout?: AppOptions['lockout'];
+    redis?: AppOptions['redis'];
+    /** Where the service's log lines go (info level and above); none when absent. */
+    logStream?: NodeJS.WritableStream;
   } = {},
 ): Promise<TestServer> {
   let database: TestDatabase | undefined;
@@ -39,7 +44,8 @@ export async function startTestServer(
   const databaseUrl = options.databaseUrl ?? database?.url;
   const storage = await openStorage({ databaseUrl, dataDir: 'memory://' });
   const keys = localKeyProvider({ keyFile: join(mkdtempSync(join(tmpdir(), 'configledger-keys-')), 'master-keys.json') });
-  const app = await buildApp({ storage, jwtSecret: TEST_JWT_SECRET, keys, bodyLimit: options.bodyLimit, kafkaBrokers: options.kafkaBrokers, websocket: options.websocket, replicateFrom: options.replicateFrom, rateLimits: options.rateLimits });
+  const { logStream, store: _store, databaseUrl: _databaseUrl, ...appOptions } = options;
+  const app = await buildApp({ ...appOptions, storage, jwtSecret: TEST_JWT_SECRET, keys, logger: logStream ? loggerOptions('info', logStream) : false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server did not bind a TCP port');
@@ -61,7 +67,8 @@ export async function startTestServer(
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+      const json = response.headers.get('content-type')?.includes('json');
+      return { status: response.status, body: text ? (json ? JSON.parse(text) : text) : undefined, headers: response.headers };
     },
     async close() {
       await app.close();

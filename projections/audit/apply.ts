@@ -3,6 +3,10 @@ import { type Projection, actorOf, metadataOf, occurredAt } from '../projection.
 
 const text = (value: unknown) => (typeof value === 'string' ? value : null);
 
+/** An environment change names the services whose effective configuration it changed, so their audit shows it. */
+const affectedServices = (data: Record<string, unknown>): string[] | null =>
+  Array.isArray(data.impact) ? [...new Set(data.impact.map((change: { serviceId: string }) => change.serviceId))] : null;
+
 function auditRow(recorded: RecordedEvent) {
   const metadata = metadataOf(recorded);
   const data = recorded.data;
@@ -12,6 +16,7 @@ function auditRow(recorded: RecordedEvent) {
     event_type: recorded.type,
     stream_name: recorded.streamName,
     service_id: text(data.serviceId),
+    affected_services: affectedServices(data),
     environment: text(data.environment) ?? (recorded.type.startsWith('Environment') ? text(data.id) : null),
     actor: actorOf(recorded),
     correlation_id: metadata.correlationId ?? null,
@@ -31,10 +36,11 @@ export const auditProjection: Projection = {
   name: 'audit',
   async apply(tx, events) {
     await tx.query(
-      `INSERT INTO audit_log (position, event_id, event_type, stream_name, service_id, environment, actor, correlation_id, reason, source_ip, summary, occurred_at)
-       SELECT position, event_id, event_type, stream_name, service_id, environment, actor, correlation_id, reason, source_ip, summary, occurred_at
-       FROM jsonb_to_recordset($1::jsonb) AS r(position bigint, event_id uuid, event_type text, stream_name text, service_id text, environment text,
-         actor text, correlation_id text, reason text, source_ip text, summary jsonb, occurred_at timestamptz)
+      `INSERT INTO audit_log (position, event_id, event_type, stream_name, service_id, affected_services, environment, actor, correlation_id, reason, source_ip,
+         summary, occurred_at)
+       SELECT position, event_id, event_type, stream_name, service_id, affected_services, environment, actor, correlation_id, reason, source_ip, summary, occurred_at
+       FROM jsonb_to_recordset($1::jsonb) AS r(position bigint, event_id uuid, event_type text, stream_name text, service_id text, affected_services text[],
+         environment text, actor text, correlation_id text, reason text, source_ip text, summary jsonb, occurred_at timestamptz)
        ON CONFLICT DO NOTHING`,
       [JSON.stringify(events.map(auditRow))],
     );

@@ -92,3 +92,12 @@ export async function listVersions(
     position: Number(row.position),
   }));
 }
+
+/** Services holding a configuration in any of these environments. */
+export async function servicesIn(db: SqlExecutor, environments: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ service_id: string }>(
+    'SELECT DISTINCT service_id FROM service_configurations WHERE environment = ANY($1) ORDER BY service_id',
+    [environments],
+  );
+  return rows.map((row) => row.service_id);
+}

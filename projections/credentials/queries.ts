@@ -27,11 +27,18 @@ export async function listCredentials(db: SqlExecutor, filter: { serviceId?: str
   }));
 }
 
-export async function listAccess(db: SqlExecutor, key: string, limit: number) {
+/** The service a credential belongs (or belonged, once deleted) to; undefined for a key never stored. */
+export async function credentialServiceOf(db: SqlExecutor, key: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ service_id: string }>('SELECT service_id FROM credentials WHERE credential_key = $1', [key]);
+  return rows[0]?.service_id;
+}
+
+/** Access records of a key, newest first; with `services`, only those recorded for one of them. */
+export async function listAccess(db: SqlExecutor, key: string, limit: number, services?: string[]) {
   const { rows } = await db.query<Record<string, unknown>>(
     `SELECT position, operation, outcome, version, actor, service_id, source_ip, user_agent, reason, accessed_at
-     FROM credential_access_log WHERE credential_key = $1 ORDER BY position DESC LIMIT $2`,
-    [key, limit],
+     FROM credential_access_log WHERE credential_key = $1 AND ($3::text[] IS NULL OR service_id = ANY($3)) ORDER BY position DESC LIMIT $2`,
+    [key, limit, services ?? null],
   );
   return rows.map((row) => ({
     position: Number(row.position),

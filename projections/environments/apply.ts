@@ -1,8 +1,10 @@
 import type { SqlExecutor } from '#infra/postgres/database.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
-import type { EnvironmentEvent } from '#events/environments.ts';
+import { type EnvironmentEvent, definitionOf } from '#events/environments.ts';
 import { asDomainEvent } from '#services/shared/command-handler.ts';
 import { type Projection, actorOf, occurredAt } from '../projection.ts';
+
+const TYPES = new Set(['EnvironmentDefined', 'EnvironmentUpdated', 'EnvironmentRemoved']);
 
 export const environmentsProjection: Projection = {
   name: 'environments',
@@ -12,8 +14,15 @@ export const environmentsProjection: Projection = {
 };
 
 async function applyOne(tx: SqlExecutor, recorded: RecordedEvent): Promise<void> {
-  if (recorded.type !== 'EnvironmentDefined' && recorded.type !== 'EnvironmentUpdated') return;
-  const { data } = asDomainEvent<EnvironmentEvent>(recorded);
+  if (!TYPES.has(recorded.type)) return;
+  const event = asDomainEvent<EnvironmentEvent>(recorded);
+  if (event.type === 'EnvironmentRemoved') {
+    // Its children keep their other parents; inheriting from it ends here, even if the id is defined again later.
+    await tx.query('DELETE FROM environments WHERE id = $1 AND position < $2', [event.data.id, recorded.position.toString()]);
+    await tx.query('UPDATE environments SET inherits_from = array_remove(inherits_from, $1) WHERE $1 = ANY(inherits_from)', [event.data.id]);
+    return;
+  }
+  const data = definitionOf(event.data);
   await tx.query(
     `INSERT INTO environments (id, name, type, inherits_from, description, updated_at, updated_by, position)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

@@ -1,9 +1,10 @@
-import type { EnvironmentDefinition, EnvironmentEvent } from '#events/environments.ts';
+import { type EnvironmentDefinition, type EnvironmentEvent, definitionOf } from '#events/environments.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
 import { asDomainEvent } from '#services/shared/command-handler.ts';
 import { BUILT_IN_ENVIRONMENTS } from '#services/environments/decider.ts';
 import { actorOf, occurredAt } from '../projection.ts';
+import { dependentsOf, lineageOf } from './lineage.ts';
 
 export interface EnvironmentEntry extends EnvironmentDefinition {
   builtIn: boolean;
@@ -50,8 +51,13 @@ export class EnvironmentDirectory {
 
   applyEvents(events: RecordedEvent[]): void {
     for (const recorded of events) {
-      if (recorded.type !== 'EnvironmentDefined' && recorded.type !== 'EnvironmentUpdated') continue;
-      const { data } = asDomainEvent<EnvironmentEvent>(recorded);
+      if (!recorded.type.startsWith('Environment')) continue;
+      const event = asDomainEvent<EnvironmentEvent>(recorded);
+      if (event.type === 'EnvironmentRemoved') {
+        this.remove(event.data.id, recorded.position);
+        continue;
+      }
+      const data = definitionOf(event.data);
       this.put({
         ...data,
         builtIn: BUILT_IN_ENVIRONMENTS.some((builtIn) => builtIn.id === data.id),
@@ -59,6 +65,15 @@ export class EnvironmentDirectory {
         updatedBy: actorOf(recorded),
         position: recorded.position,
       });
+    }
+  }
+
+  /** Gone, and no longer anybody's parent (as the read model does it). */
+  private remove(id: string, position: bigint): void {
+    const existing = this.entries.get(id);
+    if (existing && existing.position < position) this.entries.delete(id);
+    for (const [other, entry] of this.entries) {
+      if (entry.inheritsFrom.includes(id)) this.entries.set(other, { ...entry, inheritsFrom: entry.inheritsFrom.filter((parent) => parent !== id) });
     }
   }
 
@@ -76,21 +91,12 @@ export class EnvironmentDirectory {
 
   /** Environments to merge for `id`, farthest ancestor first, `id` last; each appears once. */
   lineage(id: string): string[] {
-    const order: string[] = [];
-    const visit = (current: string, path: Set<string>) => {
-      if (path.has(current) || order.includes(current)) return;
-      path.add(current);
-      for (const parent of this.entries.get(current)?.inheritsFrom ?? []) visit(parent, path);
-      path.delete(current);
-      order.push(current);
-    };
-    visit(id, new Set());
-    return order;
+    return lineageOf(id, this.parentsOf());
   }
 
   /** Every environment whose effective configuration includes `id`'s: itself and all that inherit from it. */
   dependentsOf(id: string): string[] {
-    return [...this.entries.keys()].filter((candidate) => this.lineage(candidate).includes(id));
+    return dependentsOf(id, this.parentsOf());
   }
 
   private put(entry: EnvironmentEntry): void {

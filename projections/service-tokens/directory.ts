@@ -46,6 +46,12 @@ export const serviceTokensProjection: Projection = {
 export class ServiceTokenDirectory {
   private readonly byHash = new Map<string, ServiceTokenEntry>();
   private readonly hashById = new Map<string, string>();
+  private readonly revocationListeners: ((entry: ServiceTokenEntry) => void)[] = [];
+
+  /** Called for each revocation this process sees in the log, so sessions opened with the token can end. */
+  onRevoked(listener: (entry: ServiceTokenEntry) => void): void {
+    this.revocationListeners.push(listener);
+  }
 
   async load(db: SqlExecutor): Promise<void> {
     const { rows } = await db.query<{
@@ -79,7 +85,10 @@ export class ServiceTokenDirectory {
       } else {
         const hash = this.hashById.get(event.data.id);
         const entry = hash && this.byHash.get(hash);
-        if (entry) entry.revokedAt = event.data.revokedAt;
+        if (entry && !entry.revokedAt) {
+          entry.revokedAt = event.data.revokedAt;
+          for (const listener of this.revocationListeners) listener(entry);
+        }
       }
     }
   }
@@ -94,7 +103,17 @@ export class ServiceTokenDirectory {
   /** The principal a live service token stands for, whoever presents it (HTTP header or WebSocket). */
   principalFor(token: string): Principal | undefined {
     const entry = this.valid(hashServiceToken(token));
-    return entry && servicePrincipal(entry.serviceId);
+    if (!entry) return undefined;
+    return {
+      ...servicePrincipal(entry.serviceId),
+      credential: { kind: 'service-token', id: entry.id },
+      ...(entry.expiresAt ? { expiresAt: Date.parse(entry.expiresAt) } : {}),
+    };
+  }
+
+  get(id: string): ServiceTokenEntry | undefined {
+    const hash = this.hashById.get(id);
+    return hash === undefined ? undefined : this.byHash.get(hash);
   }
 
   list(): ServiceTokenEntry[] {

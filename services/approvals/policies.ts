@@ -1,4 +1,5 @@
 import type { ApprovalPolicy, ApprovalPolicyEvent } from '#events/approvals.ts';
+import type { EffectiveChange } from '#events/environments.ts';
 import { SENSITIVITIES, type Sensitivity } from '#events/credentials.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
@@ -40,6 +41,22 @@ export class PolicyDirectory {
         policy.credentialSensitivity !== undefined &&
         (policy.environments.includes('*') || policy.environments.includes(environment)) &&
         SENSITIVITIES.indexOf(sensitivity) >= SENSITIVITIES.indexOf(policy.credentialSensitivity),
+    );
+  }
+
+  /**
+   * The policies an environment change falls under: those that govern the
+   * inheritance of the environment or of one it changes, and those whose key
+   * patterns match a key it changes in an environment they cover.
+   */
+  matchingEnvironmentChange(environment: string, impact: EffectiveChange[]): ApprovalPolicy[] {
+    const covers = (policy: ApprovalPolicy, id: string) => policy.environments.includes('*') || policy.environments.includes(id);
+    return this.list().filter(
+      (policy) =>
+        (policy.inheritance === true && (covers(policy, environment) || impact.some((change) => covers(policy, change.environment)))) ||
+        impact.some(
+          (change) => covers(policy, change.environment) && change.changedKeys.some((key) => policy.keyPatterns.some((pattern) => keyMatches(pattern, key))),
+        ),
     );
   }
 

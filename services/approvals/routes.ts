@@ -12,14 +12,26 @@ import { type ChangeRequestCommand, type ChangeRequestState, changeRequestDecide
 import { type CredentialCommand, credentialDecider } from '#services/credentials/decider.ts';
 import { SENSITIVITIES, credentialStream } from '#events/credentials.ts';
 import { policyDecider } from './policy-decider.ts';
+import { applyApprovedEnvironmentChange } from '#services/environments/application.ts';
+import type { Principal } from '#infra/auth/tokens.ts';
+import { requireScope, unrestricted } from '#services/config-api/permissions.ts';
 
 const tags = ['approvals'];
 const PolicyId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' });
 const RequestId = Type.String({ format: 'uuid' });
 const DecisionBody = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
 
-const viewOf = (state: ChangeRequestState) => {
-  if (state.status === 'absent') throw new DomainError('CHANGE_REQUEST_NOT_FOUND', 404, 'no such change request');
+type OpenedState = Exclude<ChangeRequestState, { status: 'absent' }>;
+
+/** The change request, if the principal may see it: its service must be in scope. */
+async function loadVisible(ledger: Ledger, principal: Principal, id: string): Promise<OpenedState> {
+  const { state } = await loadState(ledger.store, changeRequestStream(id), changeRequestDecider);
+  if (state.status === 'absent') throw new DomainError('CHANGE_REQUEST_NOT_FOUND', 404, 'no such change request', { id });
+  requireScope(principal, state.request.change.serviceId);
+  return state;
+}
+
+const viewOf = (state: OpenedState) => {
   const { request } = state;
   return {
     id: request.id,
@@ -54,7 +66,12 @@ async function applyApproved(ledger: Ledger, request: FastifyRequest, state: Exc
   const record = (outcome: Extract<ChangeRequestCommand, { type: 'RecordOutcome' }>['outcome']) =>
     handle(ledger.store, changeRequestStream(id), changeRequestDecider, { type: 'RecordOutcome', id, outcome, now: new Date().toISOString() }, commandContext(request));
   try {
-    const applied = change.kind === 'configuration' ? await applyConfiguration(ledger, request, change, approval, context) : await applyCredential(ledger, change, context);
+    const applied =
+      change.kind === 'configuration'
+        ? await applyConfiguration(ledger, request, change, approval, context)
+        : change.kind === 'environment'
+          ? await applyApprovedEnvironmentChange(ledger, change, context)
+          : await applyCredential(ledger, change, context);
     await record({ applied: true, ...applied });
     return { status: 'applied' as const, ...applied, approvedBy: approval.approvedBy };
   } catch (error) {
@@ -93,14 +110,13 @@ async function applyCredential(ledger: Ledger, change: ProposedChange, context: 
 export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ledger } = app;
 
-  app.get('/approval-policies', { config: { permission: 'read' }, schema: { tags, summary: 'Approval policies in force' } }, async () =>
+  app.get('/approval-policies', { schema: { tags, summary: 'Approval policies in force' } }, async () =>
     ok(ledger.readModels.policies.list()),
   );
 
   app.put(
     '/approval-policies/:id',
     {
-      config: { permission: 'admin' },
       schema: {
         tags,
         summary: 'Define or change an approval policy: which environments and keys need how many approvals',
@@ -116,6 +132,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
             credentialSensitivity: Type.Optional(
               Type.Union(SENSITIVITIES.map((level) => Type.Literal(level)), { description: 'credential stores and rotations at or above it need approval too' }),
             ),
+            inheritance: Type.Optional(Type.Boolean({ description: 'changing what these environments inherit, or removing one, needs approval too' })),
           },
           { additionalProperties: false },
         ),
@@ -124,8 +141,8 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { id } = request.params;
       const { approverRole = 'approver', expiresAfterHours = 24, ...rest } = request.body;
-      if (rest.keyPatterns.length === 0 && !rest.credentialSensitivity) {
-        throw new DomainError('VALIDATION_ERROR', 400, 'a policy needs keyPatterns, a credentialSensitivity, or both', { errors: [{ path: 'keyPatterns', message: 'empty' }] });
+      if (rest.keyPatterns.length === 0 && !rest.credentialSensitivity && !rest.inheritance) {
+        throw new DomainError('VALIDATION_ERROR', 400, 'a policy needs keyPatterns, a credentialSensitivity or inheritance', { errors: [{ path: 'keyPatterns', message: 'empty' }] });
       }
       const policy = { id, ...rest, approverRole, expiresAfterHours };
       const result = await handle(ledger.store, approvalPolicyStream(id), policyDecider, { type: 'DefinePolicy', policy }, commandContext(request));
@@ -137,7 +154,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/approval-policies/:id',
-    { config: { permission: 'admin' }, schema: { tags, summary: 'Remove an approval policy', params: Type.Object({ id: PolicyId }) } },
+    { schema: { tags, summary: 'Remove an approval policy', params: Type.Object({ id: PolicyId }) } },
     async (request, reply) => {
       const result = await handle(ledger.store, approvalPolicyStream(request.params.id), policyDecider, { type: 'RemovePolicy', id: request.params.id }, commandContext(request));
       await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
@@ -148,7 +165,6 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/change-requests',
     {
-      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'Change requests, newest first',
@@ -160,11 +176,13 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       await waitForPosition(ledger, request.query.minPosition);
+      const principal = request.principal!;
       const { rows } = await ledger.db.query(
         `SELECT id, status, service_id AS "serviceId", environment, changed_keys AS "changedKeys", requested_by AS "requestedBy", reason,
                 required_approvals AS "requiredApprovals", approvals, opened_at AS "openedAt", expires_at AS "expiresAt", outcome
-         FROM change_requests WHERE ($1::text IS NULL OR status = $1) ORDER BY position DESC LIMIT 500`,
-        [request.query.status ?? null],
+         FROM change_requests WHERE ($1::text IS NULL OR status = $1) AND ($2::text[] IS NULL OR service_id = ANY($2))
+         ORDER BY position DESC LIMIT 500`,
+        [request.query.status ?? null, unrestricted(principal) ? null : principal.services],
       );
       return ok(rows);
     },
@@ -172,15 +190,14 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/change-requests/:id',
-    { config: { permission: 'read' }, schema: { tags, summary: 'One change request with its decisions, from the log', params: Type.Object({ id: RequestId }) } },
-    async (request) => ok(viewOf((await loadState(ledger.store, changeRequestStream(request.params.id), changeRequestDecider)).state)),
+    { schema: { tags, summary: 'One change request with its decisions, from the log', params: Type.Object({ id: RequestId }) } },
+    async (request) => ok(viewOf(await loadVisible(ledger, request.principal!, request.params.id))),
   );
 
   for (const decision of ['approve', 'reject'] as const) {
     app.post(
       `/change-requests/:id/${decision}`,
       {
-        config: { permission: 'approve' },
         schema: {
           tags,
           summary:
@@ -194,6 +211,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
       async (request) => {
         const { id } = request.params;
         const principal = request.principal!;
+        await loadVisible(ledger, principal, id);
         const result = await handle(
           ledger.store,
           changeRequestStream(id),
@@ -201,7 +219,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { type: 'Decide', id, decision, approver: principal.subject, roles: principal.roles, ...(request.body.comment ? { comment: request.body.comment } : {}), now: new Date().toISOString() },
           commandContext(request),
         );
-        const state = result.state;
+        const state = result.state as OpenedState;
         if (state.status === 'pending' && quorumReached(state)) return ok({ ...viewOf(state), ...(await applyApproved(ledger, request, state)) });
         return ok(viewOf(state));
       },

@@ -52,10 +52,11 @@ describe('rate limits shared through Redis', () => {
   });
 
   it('counts a principal across instances', async () => {
-    const rateLimits = { perPrincipalPerMinute: 5, perAddressPerMinute: 0, redisUrl: 'redis://127.0.0.1:6379', redisNamespace: `test-${Date.now()}-` };
-    const first = await startTestServer({ rateLimits });
+    const rateLimits = { perPrincipalPerMinute: 5, perAddressPerMinute: 0 };
+    const redis = { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', namespace: `test-${Date.now()}-` };
+    const first = await startTestServer({ rateLimits, redis });
     servers.push(first);
-    const second = await startTestServer({ rateLimits, databaseUrl: first.databaseUrl });
+    const second = await startTestServer({ rateLimits, redis, databaseUrl: first.databaseUrl });
     servers.push(second);
     const token = await first.token('shared', ['reader']);
     const statuses: number[] = [];

@@ -37,7 +37,7 @@ describe('roles and service scopes', () => {
     expect((await server.call('GET', '/credentials/router-key', { token: service })).body.data.value).toBe('value-of-router-key');
     expect((await server.call('GET', '/credentials/shared-feed-key', { token: service })).body.data.value).toBe('value-of-shared-feed-key');
     const refused = await server.call('GET', '/credentials/risk-key', { token: service });
-    expect([refused.status, refused.body.code]).toEqual([403, 'FORBIDDEN']);
+    expect([refused.status, refused.body.code]).toEqual([403, 'OUT_OF_SCOPE']);
     const auditor = await server.token('ada', ['auditor']);
     const head = Number(await server.storage.store.headPosition());
     const log = await server.call('GET', `/audit/credentials/risk-key?minPosition=${head}`, { token: auditor });

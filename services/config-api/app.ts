@@ -3,7 +3,6 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
-import { InvalidToken, createTokenVerifier } from '#infra/auth/tokens.ts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Storage } from '#infra/eventstore/select.ts';
 import { startReadModels } from '#projections/read-models.ts';
@@ -14,25 +13,25 @@ import { configurationRoutes } from '#services/configuration/routes.ts';
 import { environmentRoutes } from '#services/environments/routes.ts';
 import { credentialRoutes } from '#services/credentials/routes.ts';
 import { serviceTokenRoutes } from '#services/service-tokens/routes.ts';
-import { SERVICE_TOKEN_PREFIX } from '#projections/service-tokens/directory.ts';
 import { approvalRoutes } from '#services/approvals/routes.ts';
 import { auditRoutes } from '#services/audit/routes.ts';
 import { createVault } from '#services/credentials/vault.ts';
 import type { KeyProvider } from '#infra/crypto/key-provider.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
-import { registerAuthentication } from './auth.ts';
-import type { Ledger } from './context.ts';
+import type { Ledger, RegisteredRoute } from './context.ts';
 import { registerErrorHandling } from './error-handler.ts';
+import { registerJsonBodies } from './json-body.ts';
 import { healthRoutes } from './health.ts';
-import { FailedAuthentications } from './lockout.ts';
-import { type RateLimits, registerRateLimits } from './rate-limits.ts';
+import type { RateLimits } from './rate-limits.ts';
+import type { LockoutSettings } from './lockout.ts';
+import { type RedisSettings, registerSecurity } from './security.ts';
+import { ruleOf } from './permissions.ts';
 import { createMetrics } from '#infra/metrics/registry.ts';
 import { withAppendTiming } from '#infra/metrics/timed-store.ts';
 import { withStoreBreaker } from '#infra/resilience/store-breaker.ts';
 import { withQueryBreaker } from '#infra/resilience/database-breaker.ts';
-import { recordEvents } from '#services/shared/command-handler.ts';
-import { SECURITY_STREAM } from '#events/security.ts';
 import { createGateway, type GatewayOptions } from './websocket/gateway.ts';
+import { selectProtocol, webSocketToken } from './websocket/handshake.ts';
 
 export interface AppOptions {
   storage: Storage;
@@ -40,6 +39,10 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Requests per minute per principal and per source address; 0 turns a limit off. */
   rateLimits?: RateLimits;
+  /** Failed authentications that lock an address out, and for how long. */
+  lockout?: LockoutSettings;
+  /** Shares rate limits and lockouts between instances. */
+  redis?: RedisSettings;
   /** Wraps the credentials' keys (envelope encryption). */
   keys: KeyProvider;
   /** Kafka brokers to publish to; without them nothing is published. */
@@ -47,16 +50,13 @@ export interface AppOptions {
   /** Run as a region replica: follow the primary's events topic, serve reads, refuse writes. */
   replicateFrom?: { brokers: string[]; groupId: string };
   /** WebSocket push settings (timeouts, limits); defaults suit production. */
-  websocket?: Omit<GatewayOptions, 'store' | 'verifyToken'>;
+  websocket?: Omit<GatewayOptions, 'store' | 'authenticate'>;
   /** Largest accepted request body, bytes. */
   bodyLimit?: number;
   readYourWritesTimeoutMs?: number;
 }
 
 export const API_PREFIX = '/api/v1';
-
-/** Secrets never reach the logs: tokens in headers are censored wherever pino would print them. */
-export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers["x-service-token"]', 'headers.authorization'];
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -66,6 +66,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Every route the server answers, as Fastify registered it: each must have an entry in the permission table.
+  const routeTable: RegisteredRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url });
+  });
+  app.decorate('routeTable', routeTable);
+  app.addHook('onReady', async () => {
+    const missing = routeTable.filter((route) => !ruleOf(route.method, route.url)).map((route) => `${route.method} ${route.url}`);
+    if (missing.length > 0) throw new Error(`routes without an entry in the permission table (services/config-api/permissions.ts): ${missing.join(', ')}`);
+  });
 
   const metrics = createMetrics();
   const db = options.storage.readModels;
@@ -109,34 +120,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('x-correlation-id', request.id);
   });
 
-  // An empty JSON body counts as {} (a rollback without a reason); routes that need fields say so in their schema.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
-    body.length === 0 ? done(null, {}) : parseJson(request, body.toString(), done),
-  );
+  registerJsonBodies(app);
 
   registerErrorHandling(app);
-  const verifyToken = createTokenVerifier(options.jwtSecret);
-  const failures = new FailedAuthentications();
-  registerAuthentication(app, {
-    verifyToken,
+  const authenticator = await registerSecurity(app, {
+    jwtSecret: options.jwtSecret,
+    store,
     serviceTokens: readModels.serviceTokens,
-    readOnly: Boolean(options.replicateFrom),
     metrics,
-    failures,
-    onLockout: async (request) => {
-      app.log.warn({ ip: request.ip }, 'address locked out after repeated failed authentication');
-      await recordEvents(store, SECURITY_STREAM, [{ type: 'AuthenticationLockedOut', data: { sourceIp: request.ip } }], {
-        actor: 'configledger',
-        correlationId: String(request.id),
-        sourceIp: request.ip,
-        now: new Date(),
-      });
-    },
+    readOnly: Boolean(options.replicateFrom),
+    rateLimits: options.rateLimits,
+    lockout: options.lockout,
+    redis: options.redis,
   });
-  await registerRateLimits(app, options.rateLimits);
-  app.get('/metrics', { config: { permission: 'public', rateLimit: false }, schema: { hide: true } }, async (_request, reply) =>
+  app.get('/metrics', { config: { rateLimit: false }, schema: { hide: true } }, async (_request, reply) =>
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 
@@ -152,29 +149,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       security: [{ BearerAuth: [] }],
     },
   });
-  await app.register(async (docs) => {
-    docs.addHook('onRoute', (route) => {
-      route.config = { ...route.config, permission: 'public' };
-    });
-    await docs.register(swaggerUi, { routePrefix: `${API_PREFIX}/docs`, uiConfig: { deepLinking: true } });
-  });
-  app.get(`${API_PREFIX}/openapi.json`, { config: { permission: 'public' }, schema: { hide: true } }, async () => app.swagger());
+  // The docs page loads its own scripts and styles: it carries swagger-ui's policy instead of the API's.
+  await app.register(swaggerUi, { routePrefix: `${API_PREFIX}/docs`, uiConfig: { deepLinking: true }, staticCSP: true });
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
-  // WebSocket clients authenticate with a JWT or a service token, like HTTP ones.
-  const gateway = createGateway({
-    store,
-    verifyToken: async (token) => {
-      if (!token.startsWith(SERVICE_TOKEN_PREFIX)) return verifyToken(token);
-      const principal = readModels.serviceTokens.principalFor(token);
-      if (!principal) throw new InvalidToken('the service token is unknown, revoked or expired');
-      return principal;
-    },
-    ...options.websocket,
-  });
+  // WebSocket clients authenticate with a JWT or a service token, like HTTP ones; a session ends with its credential.
+  const gateway = createGateway({ store, authenticate: (token, address) => authenticator.authenticate(token, address), ...options.websocket });
+  readModels.serviceTokens.onRevoked((entry) =>
+    gateway.endSessions((principal) => principal.credential?.kind === 'service-token' && principal.credential.id === entry.id, 'service token revoked'),
+  );
   await gateway.start();
   ledger.gateway = gateway;
   app.addHook('preClose', async () => gateway.stop());
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024, handleProtocols: selectProtocol } });
   metrics.observe({
     headPosition: () => store.headPosition(),
     cache: () => readModels.cache,
@@ -188,10 +175,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(
     async (api) => {
-      api.get('/ws', { websocket: true, config: { permission: 'public' }, schema: { hide: true } }, (socket, request) => {
-        const { token } = request.query as { token?: unknown };
-        gateway.attach(socket, typeof token === 'string' ? token : undefined);
-      });
+      api.get(
+        '/ws',
+        // An upgrade refused over HTTP (locked out) ends there: its socket will never carry a session.
+        { websocket: true, schema: { hide: true }, onResponse: async (request) => void request.raw.socket?.destroy() },
+        (socket, request) => gateway.attach(socket, webSocketToken(request), request.ip),
+      );
       await api.register(healthRoutes);
       await api.register(configurationRoutes);
       await api.register(schemaRoutes);

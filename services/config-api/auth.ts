@@ -1,83 +1,129 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidToken, type Principal, type TokenVerifier } from '#infra/auth/tokens.ts';
-import type { ServiceTokenDirectory } from '#projections/service-tokens/directory.ts';
+import { SERVICE_TOKEN_PREFIX, type ServiceTokenDirectory } from '#projections/service-tokens/directory.ts';
 import type { Metrics } from '#infra/metrics/registry.ts';
-import type { FailedAuthentications } from './lockout.ts';
 import { DomainError } from '#services/shared/errors.ts';
-import { ROLES_FOR, hasPermission, inScope } from './permissions.ts';
+import type { Lockout } from './lockout.ts';
+import { ROLES_FOR, hasPermission, requireScope, requireUnrestricted, ruleOf } from './permissions.ts';
 
+export interface Authenticator {
+  /**
+   * The principal a JWT or a service token stands for, however it was sent
+   * (header, WebSocket subprotocol, connect message). A refused token counts
+   * toward its address's lockout.
+   */
+  authenticate(token: string | undefined, address: string, kind?: 'bearer' | 'service-token'): Promise<Principal>;
+  /** Throws 429 LOCKED_OUT while the address is locked out. */
+  refuseIfLocked(address: string, onRetryAfter?: (seconds: number) => void): Promise<void>;
+}
 
-/**
- * Every route declares `config.permission`; anything not marked `public`
- * needs a valid bearer token whose roles grant that permission.
- */
-export interface AuthenticationOptions {
+export interface AuthenticatorOptions {
   verifyToken: TokenVerifier;
   serviceTokens: ServiceTokenDirectory;
-  readOnly: boolean;
+  lockout: Lockout;
   metrics: Metrics;
-  failures: FailedAuthentications;
   /** Records a lockout in the log. */
-  onLockout(request: FastifyRequest): Promise<void>;
+  onLockout(address: string): Promise<void>;
 }
 
-async function authenticate(request: FastifyRequest, options: AuthenticationOptions): Promise<Principal> {
-  const serviceToken = request.headers['x-service-token'];
-  if (typeof serviceToken === 'string') {
-    const principal = options.serviceTokens.principalFor(serviceToken);
-    if (!principal) throw new DomainError('INVALID_TOKEN', 401, 'the service token is unknown, revoked or expired');
-    return principal;
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
+  const { metrics, lockout } = options;
+
+  async function principalOf(token: string, kind: 'bearer' | 'service-token'): Promise<Principal> {
+    if (kind === 'service-token' || token.startsWith(SERVICE_TOKEN_PREFIX)) {
+      const principal = options.serviceTokens.principalFor(token);
+      if (!principal) throw new InvalidToken('the service token is unknown, revoked or expired');
+      return principal;
+    }
+    return options.verifyToken(token);
   }
+
+  return {
+    async authenticate(token, address, kind = 'bearer') {
+      if (!token) {
+        metrics.unauthorizedAttempts.inc({ reason: 'unauthorized' });
+        throw new DomainError('UNAUTHORIZED', 401, 'a bearer token (Authorization: Bearer <token>) or X-Service-Token is required');
+      }
+      try {
+        return await principalOf(token, kind);
+      } catch (error) {
+        if (!(error instanceof InvalidToken)) throw error;
+        metrics.unauthorizedAttempts.inc({ reason: 'invalid_token' });
+        if (await lockout.fail(address)) await options.onLockout(address);
+        throw new DomainError('INVALID_TOKEN', 401, `the token was refused: ${error.message}`);
+      }
+    },
+
+    async refuseIfLocked(address, onRetryAfter) {
+      const lockedMs = await lockout.lockedFor(address);
+      if (lockedMs <= 0) return;
+      metrics.unauthorizedAttempts.inc({ reason: 'locked_out' });
+      const retryAfterSeconds = Math.ceil(lockedMs / 1000);
+      onRetryAfter?.(retryAfterSeconds);
+      throw new DomainError('LOCKED_OUT', 429, 'too many failed authentications from this address; try again later', { retryAfterSeconds });
+    },
+  };
+}
+
+function credentialOf(request: FastifyRequest): { token: string | undefined; kind: 'bearer' | 'service-token' } {
+  const serviceToken = request.headers['x-service-token'];
+  if (typeof serviceToken === 'string') return { token: serviceToken, kind: 'service-token' };
   const header = request.headers.authorization;
   const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-  if (!match) throw new DomainError('UNAUTHORIZED', 401, 'a bearer token (Authorization: Bearer <token>) or X-Service-Token is required');
-  try {
-    return await options.verifyToken(match[1]!);
-  } catch (error) {
-    if (error instanceof InvalidToken) throw new DomainError('INVALID_TOKEN', 401, `the token was refused: ${error.message}`);
-    throw error;
-  }
+  return { token: match?.[1], kind: 'bearer' };
 }
 
-export function registerAuthentication(app: FastifyInstance, options: AuthenticationOptions): void {
+/**
+ * Every route has an entry in the permission table (ROUTE_RULES). Anything not
+ * `public` checks the address's lockout; anything but `public` and `session`
+ * (the WebSocket authenticates in its own protocol) needs a principal whose
+ * roles grant the permission, within the route's service scope.
+ */
+export function registerAuthentication(app: FastifyInstance, options: { authenticator: Authenticator; metrics: Metrics; readOnly: boolean }): void {
+  const { authenticator, metrics } = options;
+  const forbid = (code: 'FORBIDDEN' | 'OUT_OF_SCOPE', error: DomainError) => {
+    metrics.unauthorizedAttempts.inc({ reason: code.toLowerCase() });
+    return error;
+  };
+
   app.addHook('onRequest', async (request, reply) => {
-    const permission = request.routeOptions.config.permission ?? 'write';
-    if (permission === 'public' || !request.routeOptions.url) return;
-    if (permission === 'write' && options.readOnly) {
+    if (!request.routeOptions.url) return;
+    const rule = ruleOf(request.method, request.routeOptions.url);
+    if (!rule) throw forbid('FORBIDDEN', new DomainError('FORBIDDEN', 403, `${request.method} ${request.routeOptions.url} has no entry in the permission table`));
+    if (rule.permission === 'public') return;
+    await authenticator.refuseIfLocked(request.ip, (seconds) => reply.header('retry-after', seconds));
+    if (rule.permission === 'session') return;
+    if (options.readOnly && rule.permission !== 'read' && rule.permission !== 'secret' && rule.permission !== 'audit') {
       throw new DomainError('READ_ONLY_REPLICA', 403, 'this region is a read-only replica; write to the primary region');
     }
-    const lockedMs = options.failures.lockedFor(request.ip);
-    if (lockedMs > 0) {
-      options.metrics.unauthorizedAttempts.inc({ reason: 'locked_out' });
-      reply.header('retry-after', Math.ceil(lockedMs / 1000));
-      throw new DomainError('LOCKED_OUT', 429, 'too many failed authentications from this address; try again later', { retryAfterSeconds: Math.ceil(lockedMs / 1000) });
+    const { token, kind } = credentialOf(request);
+    const principal = await authenticator.authenticate(token, request.ip, kind);
+    request.principal = principal;
+    if (rule.refusalRecorded) return;
+    if (!hasPermission(principal, rule.permission)) {
+      const required = ROLES_FOR[rule.permission];
+      throw forbid('FORBIDDEN', new DomainError('FORBIDDEN', 403, `this needs one of the roles ${required.join(', ')}`, { required }));
     }
-    try {
-      request.principal = await authenticate(request, options);
-      options.failures.succeed(request.ip);
-    } catch (error) {
-      if (error instanceof DomainError) {
-        options.metrics.unauthorizedAttempts.inc({ reason: error.code.toLowerCase() });
-        if (options.failures.fail(request.ip)) await options.onLockout(request);
+    if (rule.scope === 'global' && request.method !== 'GET' && request.method !== 'HEAD') {
+      try {
+        requireUnrestricted(principal, `${request.method} ${request.routeOptions.url}`);
+      } catch (error) {
+        throw forbid('OUT_OF_SCOPE', error as DomainError);
       }
-      throw error;
-    }
-    if (!hasPermission(request.principal, permission)) {
-      options.metrics.unauthorizedAttempts.inc({ reason: 'forbidden' });
-      const required = ROLES_FOR[permission];
-      throw new DomainError('FORBIDDEN', 403, `this needs one of the roles ${required.join(', ')}`, { required });
     }
   });
 
   // After validation, so the service named in the path or the body is known and well-formed.
   app.addHook('preHandler', async (request: FastifyRequest) => {
     const principal = request.principal;
-    if (!principal) return;
+    if (!principal || !request.routeOptions.url || ruleOf(request.method, request.routeOptions.url)?.scope !== 'service') return;
     const named = [(request.params as { serviceId?: unknown } | undefined)?.serviceId, (request.body as { serviceId?: unknown } | undefined)?.serviceId];
     for (const serviceId of named) {
-      if (typeof serviceId === 'string' && !inScope(principal, serviceId)) {
-        options.metrics.unauthorizedAttempts.inc({ reason: 'out_of_scope' });
-        throw new DomainError('OUT_OF_SCOPE', 403, `${principal.subject} may not act on service ${serviceId}`, { serviceId });
+      if (typeof serviceId !== 'string') continue;
+      try {
+        requireScope(principal, serviceId);
+      } catch (error) {
+        throw forbid('OUT_OF_SCOPE', error as DomainError);
       }
     }
   });

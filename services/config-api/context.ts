@@ -27,16 +27,17 @@ export interface Ledger {
   readYourWritesTimeoutMs: number;
 }
 
-export type Permission = 'public' | 'read' | 'write' | 'secret' | 'approve' | 'audit' | 'admin';
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
     ledger: Ledger;
+    routeTable: RegisteredRoute[];
   }
   interface FastifyRequest {
     principal?: Principal;
-  }
-  interface FastifyContextConfig {
-    permission?: Permission;
   }
 }

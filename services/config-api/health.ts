@@ -24,7 +24,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/health/ready',
-    { config: { permission: 'public' }, schema: { tags: ['health'], summary: 'Readiness: 503 with the reasons when a dependency is down or a threshold is passed' } },
+    { schema: { tags: ['health'], summary: 'Readiness: 503 with the reasons when a dependency is down or a threshold is passed' } },
     async (_request, reply) => {
       const reasons: string[] = [];
       const check = (name: string, ok: boolean, detail: Record<string, unknown>, why: string) => {
@@ -67,7 +67,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get('/health', { config: { permission: 'public' }, schema: { tags: ['health'], summary: 'Each dependency with its status; 503 when the event store, the read models or the projections are down (Kafka down: 200, degraded)' } }, async (_request, reply) => {
+  app.get('/health', { schema: { tags: ['health'], summary: 'Each dependency with its status; 503 when the event store, the read models or the projections are down (Kafka down: 200, degraded)' } }, async (_request, reply) => {
     let head = 0n;
     const eventStore = await timed(async () => {
       head = await ledger.store.headPosition();

@@ -1,41 +1,53 @@
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+
+export interface LockoutSettings {
+  /** Failed authentications from one address within the window that lock it out. */
+  maxFailures: number;
+  windowSeconds: number;
+  lockSeconds: number;
+}
+
+export const DEFAULT_LOCKOUT: LockoutSettings = { maxFailures: 10, windowSeconds: 60, lockSeconds: 300 };
+
+export interface Lockout {
+  /** Milliseconds the address stays locked out, 0 when it is not. */
+  lockedFor(address: string): Promise<number>;
+  /** Counts a failure; answers true for the failure that locked the address out (one instance sees it). */
+  fail(address: string): Promise<boolean>;
+  /** Forgets the address's failures and lock. */
+  lift(address: string): Promise<void>;
+}
+
 /**
- * Failed authentications per source IP; too many in a window lock the IP out
- * for a while. In memory, per instance: a locked-out client meets the lock on
- * whichever instance it reaches as soon as it fails there too.
+ * Failed authentications per source address, counted in a fixed window that
+ * a success in between does not reset. With Redis the count and the lock are
+ * shared by every instance; if Redis stops answering, each instance goes on
+ * counting in memory rather than letting failures through uncounted.
  */
-export class FailedAuthentications {
-  private readonly byIp = new Map<string, { failures: number; windowStart: number; lockedUntil: number }>();
-
-  constructor(private readonly settings = { maxFailures: 10, windowMs: 60_000, lockMs: 300_000 }) {}
-
-  /** Milliseconds the IP stays locked out, 0 when it is not. */
-  lockedFor(ip: string, now = Date.now()): number {
-    const entry = this.byIp.get(ip);
-    return entry && entry.lockedUntil > now ? entry.lockedUntil - now : 0;
-  }
-
-  /** Counts a failure; answers true when this one locked the IP out. */
-  fail(ip: string, now = Date.now()): boolean {
-    let entry = this.byIp.get(ip);
-    if (!entry || now - entry.windowStart > this.settings.windowMs) {
-      entry = { failures: 0, windowStart: now, lockedUntil: 0 };
-      this.byIp.set(ip, entry);
-    }
-    entry.failures++;
-    if (entry.failures >= this.settings.maxFailures && entry.lockedUntil <= now) {
-      entry.lockedUntil = now + this.settings.lockMs;
-      return true;
-    }
-    if (this.byIp.size > 100_000) this.forgetStale(now);
-    return false;
-  }
-
-  succeed(ip: string): void {
-    const entry = this.byIp.get(ip);
-    if (entry && entry.lockedUntil === 0) this.byIp.delete(ip);
-  }
-
-  private forgetStale(now: number): void {
-    for (const [ip, entry] of this.byIp) if (entry.lockedUntil <= now && now - entry.windowStart > this.settings.windowMs) this.byIp.delete(ip);
-  }
+export function createLockout(settings: LockoutSettings = DEFAULT_LOCKOUT, redis?: { client: Redis; namespace: string }): Lockout {
+  // `points` failures are tolerated; the next one exceeds them and blocks the key.
+  const options = { points: settings.maxFailures - 1, duration: settings.windowSeconds, blockDuration: settings.lockSeconds };
+  const memory = new RateLimiterMemory({ ...options, keyPrefix: 'lockout' });
+  const limiter: RateLimiterAbstract = redis
+    ? new RateLimiterRedis({ ...options, storeClient: redis.client, keyPrefix: `${redis.namespace}lockout`, insuranceLimiter: memory })
+    : memory;
+  return {
+    async lockedFor(address) {
+      const state = await limiter.get(address);
+      return state && state.consumedPoints > options.points ? state.msBeforeNext : 0;
+    },
+    async fail(address) {
+      try {
+        await limiter.consume(address);
+        return false;
+      } catch (refusal) {
+        if (refusal instanceof RateLimiterRes) return refusal.consumedPoints === options.points + 1;
+        throw refusal;
+      }
+    },
+    async lift(address) {
+      await limiter.delete(address);
+    },
+  };
 }

@@ -3,7 +3,8 @@ import { loadAuthSecrets } from '#infra/auth/tokens.ts';
 import { localKeyProvider } from '#infra/crypto/key-provider.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
 import { brokersFromEnv } from '#infra/kafka/topics.ts';
-import { API_PREFIX, REDACTED_PATHS, buildApp } from './app.ts';
+import { API_PREFIX, buildApp } from './app.ts';
+import { loggerOptions } from './logging.ts';
 import { rateLimitsFromEnv } from './rate-limits.ts';
 
 const settings = storageSettingsFromEnv();
@@ -27,7 +28,8 @@ const app = await buildApp({
         },
       }
     : {}),
-  logger: { level: process.env.LOG_LEVEL ?? 'info', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+  ...(process.env.REDIS_URL ? { redis: { url: process.env.REDIS_URL } } : {}),
+  logger: loggerOptions(process.env.LOG_LEVEL ?? 'info'),
 });
 
 /** Stop accepting, let requests in flight finish, close WebSockets with a reason, let projections finish their batch; bounded. */

@@ -1,34 +1,28 @@
 import rateLimit from '@fastify/rate-limit';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '#services/shared/errors.ts';
 
 export interface RateLimits {
   perPrincipalPerMinute: number;
   perAddressPerMinute: number;
-  /** With Redis, the counts are shared by every instance; without, each instance counts alone. */
-  redisUrl?: string;
-  /** Key prefix in Redis, to keep deployments (or tests) apart. */
-  redisNamespace?: string;
 }
 
 export const rateLimitsFromEnv = (env: NodeJS.ProcessEnv = process.env): RateLimits => ({
   perPrincipalPerMinute: Number(env.RATE_LIMIT_PER_PRINCIPAL ?? 6000),
   perAddressPerMinute: Number(env.RATE_LIMIT_PER_ADDRESS ?? 30000),
-  ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
 });
 
 /**
  * Two limits, answered with 429 RATE_LIMITED and Retry-After: per source
  * address before authentication, per principal after it. Health and metrics
- * are exempt.
+ * are exempt. With Redis the counts are shared by every instance; without,
+ * each instance counts alone.
  */
-export async function registerRateLimits(app: FastifyInstance, limits: RateLimits | undefined): Promise<void> {
+export async function registerRateLimits(app: FastifyInstance, limits: RateLimits | undefined, redis?: { client: Redis; namespace: string }): Promise<void> {
   if (!limits || (limits.perAddressPerMinute <= 0 && limits.perPrincipalPerMinute <= 0)) return;
-  const redis = limits.redisUrl ? new Redis(limits.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
-  if (redis) app.addHook('onClose', async () => void redis.disconnect());
   // A Redis that does not answer must not stop the service: the request goes through uncounted.
-  await app.register(rateLimit, { global: false, ...(redis ? { redis, nameSpace: limits.redisNamespace ?? 'configledger-rate-', skipOnError: true } : {}) });
+  await app.register(rateLimit, { global: false, ...(redis ? { redis: redis.client, nameSpace: `${redis.namespace}rate-`, skipOnError: true } : {}) });
   const exempt = (url: string | undefined) => !url || url.endsWith('/health') || url === '/metrics';
 
   const limiter = (max: number, keyOf: (request: FastifyRequest) => string) => {

@@ -12,7 +12,6 @@ import { configurationAt, parsePointInTime } from './history.ts';
 import { type ConfigurationView, readConfiguration, requireEnvironment, waitForPosition } from './read.ts';
 import { resolveSecrets } from '#services/credentials/read.ts';
 
-const config = { permission: 'read' as const };
 
 /**
  * While the log or the database is failing, reads are still answered from the
@@ -38,7 +37,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
 
   app.get(
     '/configurations/:serviceId',
-    { config, schema: { tags, summary: 'The effective configuration of a service in an environment', params: ServiceParams, querystring: ReadQuery } },
+    { schema: { tags, summary: 'The effective configuration of a service in an environment', params: ServiceParams, querystring: ReadQuery } },
     async (request, reply) => {
       const { environment = DEFAULT_ENVIRONMENT, resolveSecrets, ...options } = request.query;
       const view = await readConfiguration(ledger, request.params.serviceId, environment, options);
@@ -48,7 +47,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
 
   app.get(
     '/configurations/:serviceId/environments/:environment',
-    { config, schema: { tags, summary: 'The effective configuration in one environment', params: EnvironmentParams, querystring: Type.Omit(ReadQuery, ['environment']) } },
+    { schema: { tags, summary: 'The effective configuration in one environment', params: EnvironmentParams, querystring: Type.Omit(ReadQuery, ['environment']) } },
     async (request, reply) => {
       const { resolveSecrets, ...options } = request.query;
       const view = await readConfiguration(ledger, request.params.serviceId, request.params.environment, options);
@@ -58,7 +57,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
 
   app.get(
     '/configurations/:serviceId/:key',
-    { config, schema: { tags, summary: 'One key (dotted path) of the effective configuration', params: KeyParams, querystring: Type.Omit(ReadQuery, ['explain']) } },
+    { schema: { tags, summary: 'One key (dotted path) of the effective configuration', params: KeyParams, querystring: Type.Omit(ReadQuery, ['explain']) } },
     async (request, reply) => {
       const { environment = DEFAULT_ENVIRONMENT, resolveSecrets: resolve, ...options } = request.query;
       const { params } = request;
@@ -74,7 +73,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
 
   app.get(
     '/configurations/:serviceId/versions',
-    { config, schema: { tags, summary: 'Version history, newest first, with every changed path and its old and new value', params: ServiceParams, querystring: VersionsQuery } },
+    { schema: { tags, summary: 'Version history, newest first, with every changed path and its old and new value', params: ServiceParams, querystring: VersionsQuery } },
     async (request) => {
       const { environment = DEFAULT_ENVIRONMENT, limit = 100, before, minPosition } = request.query;
       const { serviceId } = request.params;
@@ -90,7 +89,6 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
   app.get(
     '/configurations/:serviceId/diff',
     {
-      config,
       schema: {
         tags,
         summary: 'Every changed path, with old and new value, between two versions, instants or environments',
@@ -113,7 +111,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
 
   app.post(
     '/configurations/:serviceId/validate',
-    { config, schema: { tags, summary: 'Validate a document against the active schema without writing', params: ServiceParams, querystring: WriteQuery, body: ValidateBody } },
+    { schema: { tags, summary: 'Validate a document against the active schema without writing', params: ServiceParams, querystring: WriteQuery, body: ValidateBody } },
     async (request) => {
       const { validate, schemaVersion } = await activeValidator(ledger, request.params.serviceId);
       const errors = validate(request.body.configuration as JsonObject);

@@ -17,6 +17,8 @@ export interface ConfigurationView extends Omit<CurrentConfiguration, 'position'
   inheritedFrom?: string[];
   /** Top-level key -> the environment its value came from; with `explain`. */
   sources?: Record<string, string>;
+  /** With `explain`: each environment of the chain, what it inherits, and who last changed that and when. */
+  inheritance?: { environment: string; inheritsFrom: string[]; position: number; changedBy: string | null; changedAt: string | null }[];
   /** The instant asked for, when reading the past. */
   asOf?: string;
 }
@@ -75,7 +77,8 @@ export async function readConfiguration(
   );
   const own = layers.find((layer) => layer.environment === environment);
   if (layers.length === 0) throw ConfigurationNotFound(serviceId, environment);
-  if (lineage.length === 1 && own) return { ...viewOf(own), ...(options.explain ? { sources: sourcesOf([own]) } : {}) };
+  const explained = options.explain ? { sources: sourcesOf(layers), inheritance: inheritanceOf(ledger, lineage) } : {};
+  if (lineage.length === 1 && own) return { ...viewOf(own), ...explained };
 
   const configuration = layers.reduce<JsonObject>((merged, layer) => deepMerge(merged, layer.configuration), {});
   const newest = layers.reduce((a, b) => (a.position > b.position ? a : b));
@@ -89,7 +92,7 @@ export async function readConfiguration(
     updatedBy: newest.updatedBy,
     position: Number(newest.position),
     inheritedFrom: lineage.slice(0, -1),
-    ...(options.explain ? { sources: sourcesOf(layers) } : {}),
+    ...explained,
   };
 }
 
@@ -108,4 +111,12 @@ function sourcesOf(layers: CurrentConfiguration[]): Record<string, string> {
   const sources: Record<string, string> = {};
   for (const layer of layers) for (const key of Object.keys(layer.configuration)) sources[key] = layer.environment;
   return sources;
+}
+
+/** The environment definitions an effective configuration was merged along: the changes that can move it without touching it. */
+function inheritanceOf(ledger: Ledger, lineage: string[]): NonNullable<ConfigurationView['inheritance']> {
+  return lineage.flatMap((id) => {
+    const entry = ledger.readModels.environments.get(id);
+    return entry ? [{ environment: id, inheritsFrom: entry.inheritsFrom, position: Number(entry.position), changedBy: entry.updatedBy, changedAt: entry.updatedAt }] : [];
+  });
 }

@@ -35,7 +35,6 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
   app.post(
     '/configurations/:serviceId/promote',
     {
-      config: { permission: 'write' },
       schema: {
         tags,
         summary: 'Copy the effective configuration, or chosen keys, from one environment to another as one change (validation, concurrency and approvals apply)',
@@ -76,7 +75,7 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
 
   app.get(
     '/configurations/:serviceId/export',
-    { config: { permission: 'read' }, schema: { tags, summary: "A service's configuration in every environment, its schema and versions, as one JSON document", params: ServiceParams } },
+    { schema: { tags, summary: "A service's configuration in every environment, its schema and versions, as one JSON document", params: ServiceParams } },
     async (request) => {
       const { serviceId } = request.params;
       const environments: Record<string, { version: number; checksum: string; configuration: JsonObject }> = {};
@@ -99,7 +98,6 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
   app.post(
     '/configurations/:serviceId/import',
     {
-      config: { permission: 'write' },
       schema: {
         tags,
         summary: 'Apply an exported document: the schema, then each environment as one change (each environment on its own; approvals apply)',

@@ -21,7 +21,6 @@ import {
   tags,
 } from './http-schemas.ts';
 
-const config = { permission: 'write' as const };
 const answers = { 200: WriteAnswerSchema, 201: WriteAnswerSchema, 202: ChangeRequestAnswerSchema };
 
 /**
@@ -58,7 +57,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.post(
     '/configurations/:serviceId',
-    { config, schema: { tags, summary: 'Create a configuration (409 CONFIGURATION_EXISTS if there is one)', params: ServiceParams, querystring: WriteQuery, body: DocumentBody, response: answers } },
+    { schema: { tags, summary: 'Create a configuration (409 CONFIGURATION_EXISTS if there is one)', params: ServiceParams, querystring: WriteQuery, body: DocumentBody, response: answers } },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'Create',
@@ -69,7 +68,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.put(
     '/configurations/:serviceId',
-    { config, schema: { tags, summary: 'Replace the whole configuration (creates it when absent: 201)', params: ServiceParams, querystring: WriteQuery, body: DocumentBody, response: answers } },
+    { schema: { tags, summary: 'Replace the whole configuration (creates it when absent: 201)', params: ServiceParams, querystring: WriteQuery, body: DocumentBody, response: answers } },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'Replace',
@@ -80,7 +79,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.put(
     '/configurations/:serviceId/environments/:environment',
-    { config, schema: { tags, summary: 'Replace the configuration of one environment', params: EnvironmentParams, body: DocumentBody, response: answers } },
+    { schema: { tags, summary: 'Replace the configuration of one environment', params: EnvironmentParams, body: DocumentBody, response: answers } },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'Replace',
@@ -91,7 +90,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.patch(
     '/configurations/:serviceId',
-    { config, schema: { tags, summary: 'Apply an RFC 7396 JSON Merge Patch', params: ServiceParams, querystring: WriteQuery, body: PatchBody, response: answers } },
+    { schema: { tags, summary: 'Apply an RFC 7396 JSON Merge Patch', params: ServiceParams, querystring: WriteQuery, body: PatchBody, response: answers } },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'Patch',
@@ -102,7 +101,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.put(
     '/configurations/:serviceId/:key',
-    { config, schema: { tags, summary: 'Set one key (missing parents are created)', params: KeyParams, querystring: WriteQuery, body: KeyBody, response: answers } },
+    { schema: { tags, summary: 'Set one key (missing parents are created)', params: KeyParams, querystring: WriteQuery, body: KeyBody, response: answers } },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'SetKey',
@@ -114,7 +113,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.delete(
     '/configurations/:serviceId/:key',
-    { config, schema: { tags, summary: 'Delete one key (404 KEY_NOT_FOUND when absent)', params: KeyParams, querystring: DeleteKeyQuery, response: answers } },
+    { schema: { tags, summary: 'Delete one key (404 KEY_NOT_FOUND when absent)', params: KeyParams, querystring: DeleteKeyQuery, response: answers } },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'DeleteKey',
@@ -125,7 +124,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.post(
     '/configurations/:serviceId/batch',
-    { config, schema: { tags, summary: 'SET/DELETE operations applied atomically as one new version', params: ServiceParams, querystring: WriteQuery, body: BatchBody } },
+    { schema: { tags, summary: 'SET/DELETE operations applied atomically as one new version', params: ServiceParams, querystring: WriteQuery, body: BatchBody } },
     (request, reply) => {
       const { operations, environment } = request.body;
       return write(
@@ -144,7 +143,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.post(
     '/configurations/:serviceId/versions/:version/rollback',
-    { config, schema: { tags, summary: 'Restore an earlier version as a new version (history is never rewritten)', params: RollbackParams, querystring: WriteQuery, body: RollbackBody, response: answers } },
+    { schema: { tags, summary: 'Restore an earlier version as a new version (history is never rewritten)', params: RollbackParams, querystring: WriteQuery, body: RollbackBody, response: answers } },
     async (request, reply) => {
       const { serviceId, version } = request.params;
       const where = target(request, serviceId, request.query.environment, request.body);

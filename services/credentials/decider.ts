@@ -9,7 +9,7 @@ export interface SecretVersion {
 
 export type CredentialState =
   | { status: 'absent' }
-  | { status: 'deleted'; key: string; versions: number }
+  | { status: 'deleted'; key: string; versions: number; serviceId?: string }
   | {
       status: 'active';
       description: CredentialDescription;
@@ -24,6 +24,10 @@ export type CredentialCommand =
   | { type: 'StoreCredential'; description: CredentialDescription; secret: SealedSecret; now: string }
   | { type: 'RotateCredential'; key: string; rotationId: string; secret: SealedSecret; graceSeconds: number; generated: boolean; now: string }
   | { type: 'DeleteCredential'; key: string; now: string };
+
+/** The service a credential belongs, or belonged, to. */
+export const serviceOfCredential = (state: CredentialState): string | undefined =>
+  state.status === 'active' ? state.description.serviceId : state.status === 'deleted' ? state.serviceId : undefined;
 
 export const CredentialNotFound = (key: string) => new DomainError('CREDENTIAL_NOT_FOUND', 404, `no credential ${key}`, { key });
 
@@ -105,7 +109,7 @@ export function evolve(state: CredentialState, event: CredentialEvent): Credenti
       };
     }
     case 'CredentialDeleted':
-      return { status: 'deleted', key: event.data.key, versions: event.data.versions };
+      return { status: 'deleted', key: event.data.key, versions: event.data.versions, ...(state.status === 'active' ? { serviceId: state.description.serviceId } : {}) };
     default: {
       const unknownEvent: never = event;
       throw new Error(`unknown event ${JSON.stringify(unknownEvent)}`);

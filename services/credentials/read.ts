@@ -1,12 +1,12 @@
 import type { FastifyRequest } from 'fastify';
 import { type AccessOutcome, credentialAccessStream, credentialStream } from '#events/credentials.ts';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
-import { hasPermission, mayReadCredential } from '#services/config-api/permissions.ts';
+import { ROLES_FOR, hasPermission, mayReadCredential } from '#services/config-api/permissions.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { loadState, recordEvents } from '#services/shared/command-handler.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { commandContext } from '#services/shared/http.ts';
-import { CredentialNotFound, credentialDecider } from './decider.ts';
+import { CredentialNotFound, credentialDecider, serviceOfCredential } from './decider.ts';
 
 function record(ledger: Ledger, request: FastifyRequest, key: string, outcome: AccessOutcome, details: { version?: number; serviceId?: string; reason?: string } = {}) {
   ledger.metrics.credentialAccess.inc({ outcome });
@@ -25,12 +25,13 @@ function record(ledger: Ledger, request: FastifyRequest, key: string, outcome: A
  */
 export async function readCredential(ledger: Ledger, request: FastifyRequest, key: string, which: 'current' | 'previous' = 'current') {
   const { state } = await loadState(ledger.store, credentialStream(key), credentialDecider);
-  const serviceId = state.status === 'active' ? state.description.serviceId : undefined;
+  const serviceId = serviceOfCredential(state);
   const principal = request.principal!;
-  const permitted = state.status === 'active' ? mayReadCredential(principal, state.description) : hasPermission(principal, 'secret');
-  if (!permitted) {
+  const description = state.status === 'active' ? state.description : serviceId ? { serviceId } : undefined;
+  if (!hasPermission(principal, 'secret') || (description && !mayReadCredential(principal, description))) {
     await record(ledger, request, key, 'denied', { serviceId, reason: `${principal.subject} may not read this credential` });
-    throw new DomainError('FORBIDDEN', 403, `${principal.subject} may not read credential ${key}`, { credential: key });
+    if (!hasPermission(principal, 'secret')) throw new DomainError('FORBIDDEN', 403, `${principal.subject} may not read credentials`, { required: ROLES_FOR.secret });
+    throw new DomainError('OUT_OF_SCOPE', 403, `${principal.subject} may not read credential ${key}`, { credential: key, serviceId });
   }
   if (state.status === 'deleted') {
     await record(ledger, request, key, 'shredded', { serviceId });

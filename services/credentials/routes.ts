@@ -9,17 +9,17 @@ import {
   VAULT_KEYS_STREAM,
   credentialStream,
 } from '#events/credentials.ts';
-import { listAccess, listCredentials } from '#projections/credentials/queries.ts';
+import { credentialServiceOf, listAccess, listCredentials } from '#projections/credentials/queries.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { handle, loadState, recordEvents } from '#services/shared/command-handler.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { EnvironmentId, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
-import { type CredentialCommand, CredentialNotFound, type CredentialState, credentialDecider } from './decider.ts';
+import { type CredentialCommand, CredentialNotFound, type CredentialState, credentialDecider, serviceOfCredential } from './decider.ts';
 import { openChangeRequest } from '#services/approvals/open.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import { readCredential } from './read.ts';
-import { inScope } from '#services/config-api/permissions.ts';
+import { inScope, requireScope, unrestricted } from '#services/config-api/permissions.ts';
 import { generateValue } from './vault.ts';
 
 const tags = ['credentials'];
@@ -79,12 +79,6 @@ async function proposeIfRequired(
   return openChangeRequest(ledger, commandContext(request, reason), change, policies, reason);
 }
 
-function requireScope(request: FastifyRequest, serviceId: string): void {
-  if (!inScope(request.principal!, serviceId)) {
-    throw new DomainError('OUT_OF_SCOPE', 403, `${request.principal!.subject} may not act on service ${serviceId}`, { serviceId });
-  }
-}
-
 const metadataOf = (state: Extract<CredentialState, { status: 'active' }>) => ({
   ...state.description,
   version: state.current.secret.version,
@@ -98,7 +92,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/credentials',
-    { config: { permission: 'write' }, schema: { tags, summary: 'Store a credential, encrypted; the answer carries metadata only', body: StoreBody } },
+    { schema: { tags, summary: 'Store a credential, encrypted; the answer carries metadata only', body: StoreBody } },
     async (request, reply) => {
       const { value, ...fields } = request.body;
       const description: CredentialDescription = { ...fields, sensitivity: fields.sensitivity ?? 'internal', tags: fields.tags ?? {} };
@@ -118,7 +112,6 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/credentials',
     {
-      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'Credential metadata, never values',
@@ -135,7 +128,6 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/credentials/:key',
     {
-      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'Decrypt and return a credential; every attempt, granted or not, is recorded',
@@ -143,13 +135,15 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object({ version: Type.Optional(Type.Union([Type.Literal('current'), Type.Literal('previous')])) }, { additionalProperties: false }),
       },
     },
-    async (request) => ok(await readCredential(ledger, request, request.params.key, request.query.version ?? 'current')),
+    async (request, reply) => {
+      const credential = await readCredential(ledger, request, request.params.key, request.query.version ?? 'current');
+      return reply.header('cache-control', 'no-store').send(ok(credential));
+    },
   );
 
   app.post(
     '/credentials/:key/rotate',
     {
-      config: { permission: 'write' },
       schema: { tags, summary: 'Rotate: a supplied value, or one generated for the type; the previous one reads during the grace period', params: KeyParams, body: RotateBody },
     },
     async (request, reply) => {
@@ -157,8 +151,9 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const body = request.body ?? {};
       const stream = credentialStream(key);
       const { state } = await loadState(ledger.store, stream, credentialDecider);
+      const serviceId = serviceOfCredential(state);
+      if (serviceId) requireScope(request.principal!, serviceId);
       if (state.status !== 'active') throw CredentialNotFound(key);
-      requireScope(request, state.description.serviceId);
       const value = body.value ?? generateValue(state.description.type);
       const secret = await ledger.vault.seal(key, state.current.secret.version + 1, value);
       const rotationId = randomUUID();
@@ -189,11 +184,12 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/credentials/:key',
-    { config: { permission: 'write' }, schema: { tags, summary: 'Delete: the events stay, the keys are destroyed, nothing of the value can be read again', params: KeyParams } },
+    { schema: { tags, summary: 'Delete: the events stay, the keys are destroyed, nothing of the value can be read again', params: KeyParams } },
     async (request, reply) => {
       const { key } = request.params;
       const { state } = await loadState(ledger.store, credentialStream(key), credentialDecider);
-      if (state.status === 'active') requireScope(request, state.description.serviceId);
+      const serviceId = serviceOfCredential(state);
+      if (serviceId) requireScope(request.principal!, serviceId);
       await handle(ledger.store, credentialStream(key), credentialDecider, { type: 'DeleteCredential', key, now: new Date().toISOString() }, commandContext(request));
       await ledger.vault.shred(key);
       return reply.status(204).send();
@@ -203,7 +199,6 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/audit/credentials/:key',
     {
-      config: { permission: 'audit' },
       schema: {
         tags,
         summary: 'Every operation on a credential, newest first: who, from where, what happened',
@@ -213,13 +208,16 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       await waitForPosition(ledger, request.query.minPosition);
-      return ok(await listAccess(ledger.db, request.params.key, request.query.limit ?? 100));
+      const principal = request.principal!;
+      const serviceId = await credentialServiceOf(ledger.db, request.params.key);
+      if (serviceId !== undefined) requireScope(principal, serviceId);
+      return ok(await listAccess(ledger.db, request.params.key, request.query.limit ?? 100, unrestricted(principal) ? undefined : principal.services));
     },
   );
 
   app.post(
     '/vault/rotate-key',
-    { config: { permission: 'admin' }, schema: { tags, summary: 'Rotate the key-encryption key and re-wrap every credential key; no value changes' } },
+    { schema: { tags, summary: 'Rotate the key-encryption key and re-wrap every credential key; no value changes' } },
     async (request) => rotateKeyEncryptionKey(ledger, request),
   );
 };

@@ -1,8 +1,9 @@
-import type { EnvironmentDefinition, EnvironmentEvent } from '#events/environments.ts';
+import { isDeepStrictEqual } from 'node:util';
+import { type EffectiveChange, type EnvironmentDefinition, type EnvironmentEvent, definitionOf } from '#events/environments.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
 import { DomainError, EnvironmentNotFound } from '#services/shared/errors.ts';
 
-export type EnvironmentState = { status: 'absent' } | { status: 'active'; definition: EnvironmentDefinition };
+export type EnvironmentState = { status: 'absent' } | { status: 'removed' } | { status: 'active'; definition: EnvironmentDefinition };
 
 /** Present without any event, so every deployment starts with them; they can be redefined like any other. */
 export const BUILT_IN_ENVIRONMENTS: EnvironmentDefinition[] = [
@@ -17,14 +18,37 @@ export const initialStateFor = (id: string): EnvironmentState => {
   return builtIn ? { status: 'active', definition: builtIn } : { status: 'absent' };
 };
 
-export type EnvironmentCommand = {
-  type: 'Define' | 'Redefine';
-  definition: EnvironmentDefinition;
-  /** The inheritance graph of every other environment, to refuse unknown parents and cycles. */
-  parentsOf: Map<string, string[]>;
-};
+interface Governed {
+  /** What the change does to effective configurations; recorded with it. */
+  impact: EffectiveChange[];
+  /** Set when applying an approved change: the definition it was decided on (null: none). */
+  decidedOn?: EnvironmentDefinition | null;
+}
+
+export type EnvironmentCommand =
+  | ({
+      type: 'Define' | 'Redefine';
+      definition: EnvironmentDefinition;
+      /** The inheritance graph of every other environment, to refuse unknown parents and cycles. */
+      parentsOf: Map<string, string[]>;
+    } & Governed)
+  | ({ type: 'Remove'; id: string } & Governed);
+
+export const environmentMovedOn = (id: string) =>
+  new DomainError('ENVIRONMENT_MOVED_ON', 409, `environment ${id} changed since this change was decided; request it again`, { environment: id });
 
 export function decide(command: EnvironmentCommand, state: EnvironmentState): EnvironmentEvent[] {
+  if (command.decidedOn !== undefined) {
+    const current = state.status === 'active' ? state.definition : null;
+    if (!isDeepStrictEqual(current, command.decidedOn)) throw environmentMovedOn(command.type === 'Remove' ? command.id : command.definition.id);
+  }
+  if (command.type === 'Remove') {
+    if (state.status !== 'active') throw EnvironmentNotFound(command.id);
+    if (BUILT_IN_ENVIRONMENTS.some((builtIn) => builtIn.id === command.id)) {
+      throw new DomainError('ENVIRONMENT_BUILT_IN', 409, `${command.id} is built in and cannot be removed`, { environment: command.id });
+    }
+    return [{ type: 'EnvironmentRemoved', data: { id: command.id, impact: command.impact } }];
+  }
   const { definition } = command;
   if (command.type === 'Define' && state.status === 'active') {
     throw new DomainError('ENVIRONMENT_EXISTS', 409, `environment ${definition.id} already exists`, { environment: definition.id });
@@ -36,9 +60,9 @@ export function decide(command: EnvironmentCommand, state: EnvironmentState): En
   if (cycle) {
     throw new DomainError('INHERITANCE_CYCLE', 400, `inheritance would form a cycle: ${cycle.join(' -> ')}`, { cycle });
   }
-  if (state.status === 'absent') return [{ type: 'EnvironmentDefined', data: definition }];
-  if (JSON.stringify(state.definition) === JSON.stringify(definition)) return [];
-  return [{ type: 'EnvironmentUpdated', data: definition }];
+  if (state.status !== 'active') return [{ type: 'EnvironmentDefined', data: definition }];
+  if (isDeepStrictEqual(state.definition, definition)) return [];
+  return [{ type: 'EnvironmentUpdated', data: { ...definition, impact: command.impact } }];
 }
 
 function findCycle(start: string, parentsOf: Map<string, string[]>): string[] | undefined {
@@ -57,7 +81,9 @@ export function evolve(_state: EnvironmentState, event: EnvironmentEvent): Envir
   switch (event.type) {
     case 'EnvironmentDefined':
     case 'EnvironmentUpdated':
-      return { status: 'active', definition: event.data };
+      return { status: 'active', definition: definitionOf(event.data) };
+    case 'EnvironmentRemoved':
+      return { status: 'removed' };
     default: {
       const unknownEvent: never = event;
       throw new Error(`unknown event ${JSON.stringify(unknownEvent)}`);

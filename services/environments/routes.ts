@@ -1,16 +1,15 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
-import { environmentStream, type EnvironmentDefinition } from '#events/environments.ts';
+import type { FastifyReply } from 'fastify';
+import type { EnvironmentDefinition } from '#events/environments.ts';
 import type { EnvironmentEntry } from '#projections/environments/directory.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
-import { handle } from '#services/shared/command-handler.ts';
 import { EnvironmentNotFound } from '#services/shared/errors.ts';
 import { EnvironmentId, Position, commandContext, ok } from '#services/shared/http.ts';
-import { environmentDecider, initialStateFor } from './decider.ts';
+import { type EnvironmentOutcome, defineEnvironment, removeEnvironment } from './application.ts';
 
 const tags = ['environments'];
-const EnvironmentType = Type.Union(['development', 'testing', 'staging', 'production', 'custom'].map((type) => Type.Literal(type)));
+const EnvironmentType = Type.Unsafe<EnvironmentDefinition['type']>(Type.String({ enum: ['development', 'testing', 'staging', 'production', 'custom'] }));
 const DefinitionFields = {
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   type: Type.Optional(EnvironmentType),
@@ -22,53 +21,55 @@ const CreateBody = Type.Object({ id: EnvironmentId, ...DefinitionFields }, { add
 const UpdateBody = Type.Object(DefinitionFields, { additionalProperties: false });
 
 const view = ({ position, ...entry }: EnvironmentEntry) => ({ ...entry, position: Number(position) });
+const DryRunQuery = Type.Object(
+  { dryRun: Type.Optional(Type.Boolean({ description: 'answer which effective configurations would change, and how, without writing' })) },
+  { additionalProperties: false },
+);
+const RemoveBody = Type.Object({ changeReason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false });
+
+/** 201/200 with the definition, 202 with the change request, or the dry run's account of what would change. */
+function answer(reply: FastifyReply, outcome: EnvironmentOutcome) {
+  switch (outcome.kind) {
+    case 'pending':
+      return reply.status(202).send(ok({ changeRequest: outcome.changeRequest }));
+    case 'dry-run':
+      return reply.send(
+        ok({
+          dryRun: true,
+          ...(outcome.definition ? { definition: outcome.definition } : {}),
+          wouldChange: outcome.impact.map(({ serviceId, environment, changes }) => ({ serviceId, environment, changes })),
+          requiresApprovalBy: outcome.policyIds,
+        }),
+      );
+    case 'applied':
+      return reply.status(outcome.created ? 201 : 200).send(
+        ok({ ...outcome.definition, position: outcome.position, changed: outcome.impact.map(({ serviceId, environment, changedKeys }) => ({ serviceId, environment, changedKeys })) }),
+      );
+  }
+}
 
 export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ledger } = app;
   const directory = ledger.readModels.environments;
 
-  async function define(request: FastifyRequest, type: 'Define' | 'Redefine', id: string, body: Static<typeof UpdateBody>) {
-    const current = directory.get(id);
-    const definition: EnvironmentDefinition = {
-      id,
-      name: body.name ?? current?.name ?? id,
-      type: (body.type ?? current?.type ?? 'custom') as EnvironmentDefinition['type'],
-      inheritsFrom: body.inheritsFrom ?? current?.inheritsFrom ?? [],
-      ...((body.description ?? current?.description) !== undefined ? { description: body.description ?? current?.description } : {}),
-    };
-    const result = await handle(
-      ledger.store,
-      environmentStream(id),
-      environmentDecider,
-      { type, definition, parentsOf: directory.parentsOf() },
-      commandContext(request, body.changeReason),
-      initialStateFor(id),
-    );
-    return { definition, created: result.events[0]?.type === 'EnvironmentDefined', position: Number(result.position) };
-  }
-
-  app.get('/environments', { config: { permission: 'read' }, schema: { tags, summary: 'Every environment with its inheritance' } }, async () =>
-    ok(directory.list().map(view)),
-  );
+  app.get('/environments', { schema: { tags, summary: 'Every environment with its inheritance' } }, async () => ok(directory.list().map(view)));
 
   app.post(
     '/environments',
-    { config: { permission: 'write' }, schema: { tags, summary: 'Define an environment (409 ENVIRONMENT_EXISTS if it exists)', body: CreateBody } },
+    { schema: { tags, summary: 'Define an environment (409 ENVIRONMENT_EXISTS if it exists)', body: CreateBody } },
     async (request, reply) => {
-      const { id, ...rest } = request.body;
-      const result = await define(request, 'Define', id, rest);
-      return reply.status(201).send(ok({ ...result.definition, position: result.position }));
+      const { id, changeReason, ...fields } = request.body;
+      return answer(reply, await defineEnvironment(ledger, request.principal!, commandContext(request, changeReason), { type: 'Define', id, fields }));
     },
   );
 
   app.get(
     '/environments/:id',
     {
-      config: { permission: 'read' },
       schema: { tags, summary: 'One environment', params: Type.Object({ id: EnvironmentId }), querystring: Type.Object({ minPosition: Type.Optional(Position) }) },
     },
     async (request) => {
-      await waitForPosition(ledger, request.query.minPosition);
+      await waitForPosition(ledger, request.query.minPosition, 'seen');
       const entry = directory.get(request.params.id);
       if (!entry) throw EnvironmentNotFound(request.params.id);
       return ok(view(entry));
@@ -77,10 +78,36 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.put(
     '/environments/:id',
-    { config: { permission: 'write' }, schema: { tags, summary: 'Create or change an environment', params: Type.Object({ id: EnvironmentId }), body: UpdateBody } },
+    {
+      schema: {
+        tags,
+        summary: 'Create or change an environment; changing inheritsFrom needs an admin and passes the approval policies (?dryRun=true shows its effect)',
+        params: Type.Object({ id: EnvironmentId }),
+        querystring: DryRunQuery,
+        body: UpdateBody,
+      },
+    },
     async (request, reply) => {
-      const result = await define(request, 'Redefine', request.params.id, request.body);
-      return reply.status(result.created ? 201 : 200).send(ok({ ...result.definition, position: result.position }));
+      const { changeReason, ...fields } = request.body;
+      const change = { type: 'Redefine' as const, id: request.params.id, fields, dryRun: request.query.dryRun };
+      return answer(reply, await defineEnvironment(ledger, request.principal!, commandContext(request, changeReason), change));
+    },
+  );
+
+  app.delete(
+    '/environments/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Remove an environment (admin; approval policies apply); environments inheriting from it keep their other parents',
+        params: Type.Object({ id: EnvironmentId }),
+        querystring: DryRunQuery,
+        body: Type.Optional(RemoveBody),
+      },
+    },
+    async (request, reply) => {
+      const context = commandContext(request, request.body?.changeReason);
+      return answer(reply, await removeEnvironment(ledger, context, request.params.id, request.query.dryRun));
     },
   );
 };

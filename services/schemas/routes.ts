@@ -18,7 +18,6 @@ export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/configurations/:serviceId/schema',
     {
-      config: { permission: 'read' },
       schema: {
         tags,
         summary: 'The active JSON Schema of a service, or a given version',
@@ -37,7 +36,6 @@ export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.put(
     '/configurations/:serviceId/schema',
     {
-      config: { permission: 'write' },
       schema: {
         tags,
         summary: 'Register a new schema version (JSON Schema draft 2020-12, or draft-07 via $schema); later writes are validated against it',

@@ -5,6 +5,7 @@ import { serviceTokenStream } from '#events/service-tokens.ts';
 import { handle } from '#services/shared/command-handler.ts';
 import { ServiceId, commandContext, ok } from '#services/shared/http.ts';
 import { serviceTokenDecider } from './decider.ts';
+import { inScope, requireScope } from '#services/config-api/permissions.ts';
 import { SERVICE_TOKEN_PREFIX, hashServiceToken } from '#projections/service-tokens/directory.ts';
 
 const tags = ['service tokens'];
@@ -16,7 +17,6 @@ export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/service-tokens',
     {
-      config: { permission: 'admin' },
       schema: {
         tags,
         summary: 'Issue a service token (X-Service-Token); it is shown once, only its hash is kept',
@@ -48,19 +48,21 @@ export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       );
       // Usable as soon as the answer arrives.
       await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
-      return reply.status(201).send(ok({ id, serviceId, token, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt ?? null }));
+      return reply.status(201).header('cache-control', 'no-store').send(ok({ id, serviceId, token, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt ?? null }));
     },
   );
 
-  app.get('/service-tokens', { config: { permission: 'admin' }, schema: { tags, summary: 'Issued service tokens (never the tokens themselves)' } }, async () =>
-    ok(ledger.readModels.serviceTokens.list()),
+  app.get('/service-tokens', { schema: { tags, summary: 'Issued service tokens (never the tokens themselves)' } }, async (request) =>
+    ok(ledger.readModels.serviceTokens.list().filter((entry) => inScope(request.principal!, entry.serviceId))),
   );
 
   app.delete(
     '/service-tokens/:id',
-    { config: { permission: 'admin' }, schema: { tags, summary: 'Revoke a service token; refused from the moment this answers', params: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) }) } },
+    { schema: { tags, summary: 'Revoke a service token; refused from the moment this answers', params: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) }) } },
     async (request, reply) => {
       const { id } = request.params;
+      const entry = ledger.readModels.serviceTokens.get(id);
+      if (entry) requireScope(request.principal!, entry.serviceId);
       const result = await handle(ledger.store, serviceTokenStream(id), serviceTokenDecider, { type: 'RevokeServiceToken', id, now: new Date().toISOString() }, commandContext(request));
       await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
       return reply.status(204).send();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import type { Principal, TokenVerifier } from '#infra/auth/tokens.ts';
+import type { Principal } from '#infra/auth/tokens.ts';
 import type { EventStore, Subscription } from '#infra/eventstore/port.ts';
 import { hasPermission, inScope } from '../permissions.ts';
 import { MessageType, type ServerMessage, parseClientMessage, patternMatches, serverMessage } from './protocol.ts';
@@ -8,7 +8,8 @@ import { type Push, pushOf } from './pushes.ts';
 
 export interface GatewayOptions {
   store: EventStore;
-  verifyToken: TokenVerifier;
+  /** The principal of a token (JWT or service token); a refusal counts toward the address's lockout. */
+  authenticate(token: string, address: string): Promise<Principal>;
   ackTimeoutMs?: number;
   /** Sends of one unacknowledged message before it is reported to the client as ACK_TIMEOUT. */
   maxAttempts?: number;
@@ -57,8 +58,34 @@ export function createGateway(options: GatewayOptions) {
     alive = true;
     /** Messages are handled one after another, after a query-string token has been checked. */
     queue: Promise<void> = Promise.resolve();
+    private expiry?: NodeJS.Timeout;
 
-    constructor(readonly socket: WebSocket) {}
+    constructor(
+      readonly socket: WebSocket,
+      readonly address: string,
+    ) {}
+
+    /** The session lasts as long as its credential: closed 4401 when it expires. */
+    authenticated(principal: Principal): void {
+      this.principal = principal;
+      if (principal.expiresAt === undefined) return;
+      // setTimeout takes at most 2^31-1 ms; a longer-lived credential is checked again then.
+      const wait = Math.min(principal.expiresAt - Date.now(), 2 ** 31 - 1);
+      this.expiry = setTimeout(() => (Date.now() >= principal.expiresAt! ? this.end('credential expired') : this.authenticated(principal)), Math.max(0, wait));
+      this.expiry.unref();
+    }
+
+    end(reason: string): void {
+      clearTimeout(this.expiry);
+      this.principal = undefined;
+      this.patterns.clear();
+      this.socket.close(CLOSE.unauthorized, reason);
+    }
+
+    forget(): void {
+      clearTimeout(this.expiry);
+      connections.delete(this);
+    }
 
     /** `text` is the message already serialized, when the same message goes to many connections. */
     send(message: ServerMessage, text: string | Buffer = JSON.stringify(message)): void {
@@ -88,6 +115,7 @@ export function createGateway(options: GatewayOptions) {
 
     deliver({ event, serviceId, environment, message, text }: Push): void {
       if (event.position <= this.lastSentPosition || !this.principal) return;
+      if (this.principal.expiresAt !== undefined && Date.now() >= this.principal.expiresAt) return this.end('credential expired');
       if (![...this.patterns].some((pattern) => patternMatches(pattern, serviceId, environment))) return;
       if (!hasPermission(this.principal, 'read') || !inScope(this.principal, serviceId)) return;
       this.lastSentPosition = event.position;
@@ -111,15 +139,25 @@ export function createGateway(options: GatewayOptions) {
     }
   }
 
-  async function authenticate(connection: Connection, token: string): Promise<boolean> {
+  async function authenticate(connection: Connection, token: string): Promise<void> {
+    let principal: Principal;
     try {
-      connection.principal = await options.verifyToken(token);
-      connection.send(serverMessage(MessageType.connect, { connectionId: connection.id, serverTime: new Date().toISOString(), subject: connection.principal.subject }));
-      return true;
+      principal = await options.authenticate(token, connection.address);
     } catch {
       connection.socket.close(CLOSE.unauthorized, 'invalid token');
-      return false;
+      return;
     }
+    connection.authenticated(principal);
+    connection.send(serverMessage(MessageType.connect, { connectionId: connection.id, serverTime: new Date().toISOString(), subject: principal.subject }));
+  }
+
+  /** Patterns naming a service outside the principal's scope are refused; wildcards only ever match what is in scope. */
+  function refusedPatterns(principal: Principal, patterns: string[]): string[] {
+    if (!hasPermission(principal, 'read')) return patterns;
+    return patterns.filter((pattern) => {
+      const service = pattern.split('.')[1]!;
+      return service !== '*' && !inScope(principal, service);
+    });
   }
 
   async function onMessage(connection: Connection, raw: string): Promise<void> {
@@ -133,6 +171,11 @@ export function createGateway(options: GatewayOptions) {
     if (!connection.principal) return connection.error('UNAUTHORIZED', 'send {"type":"connect","data":{"token":...}} first');
     switch (message.type) {
       case 'subscribe': {
+        const refused = refusedPatterns(connection.principal, message.data.patterns);
+        if (refused.length > 0) {
+          const code = hasPermission(connection.principal, 'read') ? 'OUT_OF_SCOPE' : 'FORBIDDEN';
+          return connection.error(code, `${connection.principal.subject} may not subscribe to ${refused.join(', ')}`, { requestId: message.id, patterns: refused });
+        }
         message.data.patterns.forEach((pattern) => connection.patterns.add(pattern));
         connection.send(serverMessage(MessageType.ack, { requestId: message.id, patterns: message.data.patterns, subscribed: true, position: Number(livePosition) }));
         if (message.data.fromPosition !== undefined) await connection.resume(BigInt(message.data.fromPosition));
@@ -211,11 +254,11 @@ export function createGateway(options: GatewayOptions) {
       following = follow();
     },
 
-    attach(socket: WebSocket, token: string | undefined): void {
-      const connection = new Connection(socket);
+    attach(socket: WebSocket, token: string | undefined, address: string): void {
+      const connection = new Connection(socket, address);
       connections.add(connection);
       socket.on('pong', () => (connection.alive = true));
-      socket.on('close', () => connections.delete(connection));
+      socket.on('close', () => connection.forget());
       socket.on('error', () => socket.terminate());
       socket.on('message', (raw, isBinary) => {
         if (isBinary) return connection.error('INVALID_MESSAGE', 'send JSON text frames');
@@ -223,12 +266,24 @@ export function createGateway(options: GatewayOptions) {
           .then(() => onMessage(connection, raw.toString()))
           .catch((error: unknown) => connection.error('INTERNAL_ERROR', error instanceof Error ? error.message : 'error'));
       });
-      if (token) connection.queue = authenticate(connection, token).then(() => undefined);
+      if (token) connection.queue = authenticate(connection, token);
       else {
         setTimeout(() => {
           if (!connection.principal) socket.close(CLOSE.unauthorized, 'no token: pass ?token= or send a connect message first');
         }, options.authTimeoutMs ?? 5000).unref();
       }
+    },
+
+    /** Closes (4401) every session whose principal matches: its credential was revoked. */
+    endSessions(matches: (principal: Principal) => boolean, reason: string): number {
+      let ended = 0;
+      for (const connection of connections) {
+        if (connection.principal && matches(connection.principal)) {
+          connection.end(reason);
+          ended++;
+        }
+      }
+      return ended;
     },
 
     get connectionCount(): number {

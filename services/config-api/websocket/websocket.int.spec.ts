@@ -199,17 +199,30 @@ describe('WebSocket push at /api/v1/ws', () => {
     expect(JSON.stringify(rotated)).not.toContain(next);
   });
 
-  it('sends nothing to a token without read permission', async () => {
+  it('refuses subscriptions to a token without read permission, and sends it nothing', async () => {
     const service = unique();
     const nobody = await connect(`?token=${await server.token('nobody', [])}`);
     nobody.send({ type: 'subscribe', data: { patterns: [`config.${service}.*`] } });
-    await nobody.next((m) => m.type === 'ack');
+    expect((await nobody.next((m) => m.type === 'error')).data.code).toBe('FORBIDDEN');
     const watcher = await connect();
     watcher.send({ type: 'subscribe', data: { patterns: [`config.${service}.*`] } });
     await watcher.next((m) => m.type === 'ack');
     await write(service, 1);
     await watcher.next(changed(service));
     expect(nobody.messages.filter((m) => m.type === 'configuration_changed')).toEqual([]);
+  });
+
+  it('refuses a subscription naming a service outside the token’s scope, and filters wildcards to it', async () => {
+    const [mine, theirs] = [unique(), unique()];
+    const scoped = await connect(`?token=${await server.token('scoped', ['reader'], [mine])}`);
+    scoped.send({ id: 'x', type: 'subscribe', data: { patterns: [`config.${theirs}.*`] } });
+    expect((await scoped.next((m) => m.type === 'error')).data).toMatchObject({ code: 'OUT_OF_SCOPE', requestId: 'x' });
+    scoped.send({ type: 'subscribe', data: { patterns: ['config.*.*'] } });
+    await scoped.next((m) => m.type === 'ack');
+    await write(theirs, 1);
+    await write(mine, 1);
+    expect((await scoped.next((m) => m.type === 'configuration_changed')).data.serviceId).toBe(mine);
+    expect(scoped.messages.filter((m) => m.type === 'configuration_changed')).toEqual([]);
   });
 
   it('disconnects a consumer that stops reading once its send buffer passes the limit', async () => {

@@ -1,0 +1,119 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { ProposedEnvironmentChange } from '#events/approvals.ts';
+import { type EnvironmentDefinition, definitionOf, environmentStream } from '#events/environments.ts';
+import { withoutEnvironment } from '#projections/environments/lineage.ts';
+import type { JsonObject } from '#events/metadata.ts';
+import type { Principal } from '#infra/auth/tokens.ts';
+import type { Ledger } from '#services/config-api/context.ts';
+import { hasPermission } from '#services/config-api/permissions.ts';
+import { type OpenedChangeRequest, openChangeRequest } from '#services/approvals/open.ts';
+import { type CommandContext, handle } from '#services/shared/command-handler.ts';
+import { DomainError, EnvironmentNotFound } from '#services/shared/errors.ts';
+import { type EnvironmentCommand, environmentDecider, initialStateFor } from './decider.ts';
+import { type EffectiveDifference, impactOf, recordedImpact } from './impact.ts';
+
+export interface DefinitionFields {
+  name?: string;
+  type?: EnvironmentDefinition['type'];
+  inheritsFrom?: string[];
+  description?: string;
+}
+
+/** What an environment change did, would do, or is waiting for. */
+export type EnvironmentOutcome =
+  | { kind: 'applied'; definition?: EnvironmentDefinition; created: boolean; position: number; impact: EffectiveDifference[] }
+  | { kind: 'dry-run'; definition?: EnvironmentDefinition; impact: EffectiveDifference[]; policyIds: string[] }
+  | { kind: 'pending'; changeRequest: OpenedChangeRequest };
+
+const inheritanceChangedBy = () =>
+  new DomainError('FORBIDDEN', 403, 'changing what an environment inherits, or removing one, changes every service inheriting from it: it needs the admin role', {
+    required: ['admin'],
+  });
+
+/**
+ * Defines an environment or changes its definition. Anyone who may write may
+ * name or describe one, or create one; changing what an existing environment
+ * inherits re-routes the effective configuration of every service beneath it,
+ * so it needs an admin, is judged by the approval policies on the documents
+ * it would change, and records that impact with the change.
+ */
+export async function defineEnvironment(
+  ledger: Ledger,
+  principal: Principal,
+  context: CommandContext,
+  change: { type: 'Define' | 'Redefine'; id: string; fields: DefinitionFields; dryRun?: boolean },
+): Promise<EnvironmentOutcome> {
+  const directory = ledger.readModels.environments;
+  const current = directory.get(change.id);
+  const definition: EnvironmentDefinition = {
+    id: change.id,
+    name: change.fields.name ?? current?.name ?? change.id,
+    type: change.fields.type ?? current?.type ?? 'custom',
+    inheritsFrom: change.fields.inheritsFrom ?? current?.inheritsFrom ?? [],
+    ...((change.fields.description ?? current?.description) !== undefined ? { description: change.fields.description ?? current?.description } : {}),
+  };
+  const rewired = current !== undefined && !isDeepStrictEqual(current.inheritsFrom, definition.inheritsFrom);
+  if (rewired && !hasPermission(principal, 'admin')) throw inheritanceChangedBy();
+  const before = directory.parentsOf();
+  const impact = rewired || !current ? await impactOf(ledger, change.id, before, new Map(before).set(change.id, definition.inheritsFrom)) : [];
+  const command: EnvironmentCommand = { type: change.type, definition, parentsOf: before, impact: recordedImpact(impact) };
+  return decideGoverned(ledger, context, { command, rewired, impact, dryRun: change.dryRun, current: current ? definitionOf(current) : null });
+}
+
+/** Removes an environment (admin): its children inherit from their other parents from then on. */
+export async function removeEnvironment(ledger: Ledger, context: CommandContext, id: string, dryRun?: boolean): Promise<EnvironmentOutcome> {
+  const directory = ledger.readModels.environments;
+  const current = directory.get(id);
+  if (!current) throw EnvironmentNotFound(id);
+  const before = directory.parentsOf();
+  const impact = await impactOf(ledger, id, before, withoutEnvironment(before, id));
+  const command: EnvironmentCommand = { type: 'Remove', id, impact: recordedImpact(impact) };
+  return decideGoverned(ledger, context, { command, rewired: true, impact, dryRun, current: definitionOf(current) });
+}
+
+async function decideGoverned(
+  ledger: Ledger,
+  context: CommandContext,
+  change: { command: EnvironmentCommand; rewired: boolean; impact: EffectiveDifference[]; dryRun?: boolean; current: EnvironmentDefinition | null },
+): Promise<EnvironmentOutcome> {
+  const { command, impact } = change;
+  const id = command.type === 'Remove' ? command.id : command.definition.id;
+  const definition = command.type === 'Remove' ? undefined : command.definition;
+  const policies = change.rewired ? ledger.readModels.policies.matchingEnvironmentChange(id, command.impact) : [];
+  if (change.dryRun) return { kind: 'dry-run', ...(definition ? { definition } : {}), impact, policyIds: policies.map((policy) => policy.id) };
+  if (policies.length > 0) {
+    const proposed: ProposedEnvironmentChange = {
+      kind: 'environment',
+      serviceId: '*',
+      environment: id,
+      command: (command.type === 'Remove' ? { type: 'Remove', id } : { type: command.type, definition }) as unknown as JsonObject,
+      decidedOn: change.current as unknown as JsonObject | null,
+      baseVersion: 0,
+      changedKeys: [command.type === 'Remove' ? 'removed' : 'inheritsFrom', ...impact.flatMap((entry) => entry.changedKeys.map((key) => `${entry.serviceId}:${key}`))],
+    };
+    return { kind: 'pending', changeRequest: await openChangeRequest(ledger, context, proposed, policies, context.reason) };
+  }
+  const result = await handle(ledger.store, environmentStream(id), environmentDecider, command, context, initialStateFor(id));
+  await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+  return { kind: 'applied', ...(definition ? { definition } : {}), created: result.events[0]?.type === 'EnvironmentDefined', position: Number(result.position), impact };
+}
+
+/**
+ * Applies an approved environment change as it was proposed, onto the
+ * definition it was decided on, with its impact measured again now.
+ */
+export async function applyApprovedEnvironmentChange(ledger: Ledger, change: ProposedEnvironmentChange, context: CommandContext) {
+  const proposed = change.command as unknown as { type: 'Redefine' | 'Define'; definition: EnvironmentDefinition } | { type: 'Remove'; id: string };
+  const decidedOn = change.decidedOn as unknown as EnvironmentDefinition | null;
+  const directory = ledger.readModels.environments;
+  const before = directory.parentsOf();
+  const command: EnvironmentCommand =
+    proposed.type === 'Remove'
+      ? { type: 'Remove', id: proposed.id, decidedOn, impact: [] }
+      : { type: proposed.type, definition: proposed.definition, parentsOf: before, decidedOn, impact: [] };
+  const after = proposed.type === 'Remove' ? withoutEnvironment(before, proposed.id) : new Map(before).set(proposed.definition.id, proposed.definition.inheritsFrom);
+  command.impact = recordedImpact(await impactOf(ledger, change.environment, before, after));
+  const result = await handle(ledger.store, environmentStream(change.environment), environmentDecider, command, context, initialStateFor(change.environment));
+  await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+  return { version: Number(result.revision) + 1, position: Number(result.position) };
+}
