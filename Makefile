@@ -1,4 +1,4 @@
-.PHONY: run test rules typecheck bench dr-drill deps postgres tools kafka-up kafka-down clean
+.PHONY: run test rules typecheck bench dr-drill deps postgres redis tools kafka-up kafka-down clean
 
 NODE_MODULES := node_modules/.package-lock.json
 
@@ -6,9 +6,10 @@ NODE_MODULES := node_modules/.package-lock.json
 run: $(NODE_MODULES)
 	node --import tsx services/config-api/main.ts
 
-## test: install dependencies, make sure PostgreSQL and a Kafka broker run, type-check, run the whole suite
-test: $(NODE_MODULES) postgres tools typecheck rules
-	infra/scripts/with-kafka.sh npx vitest run
+## test: install dependencies, type-check, and run the whole suite with PostgreSQL, Redis and a Kafka broker
+##       (each installed and started when missing, and stopped again if this started it)
+test: $(NODE_MODULES) tools typecheck rules
+	infra/scripts/with-services.sh npx vitest run
 
 ## rules: check the Prometheus alert and recording rules and run their unit tests
 rules: tools
@@ -18,13 +19,13 @@ typecheck: $(NODE_MODULES)
 	npx tsc --noEmit
 
 ## bench: GET/PUT throughput, write-to-read delay and propagation to subscribers on PostgreSQL, side by side with etcd
-bench: $(NODE_MODULES) postgres tools
+bench: $(NODE_MODULES) tools
 	bench/etcd.sh ensure-installed
-	infra/scripts/with-kafka.sh node --import tsx bench/run.ts
+	infra/scripts/with-services.sh node --import tsx bench/run.ts
 
 ## dr-drill: back up mid-traffic, destroy the primary, restore, replay from Kafka; prints RTO and RPO
-dr-drill: $(NODE_MODULES) postgres tools
-	infra/scripts/with-kafka.sh npx vitest run infra/backup/dr-drill.int.spec.ts
+dr-drill: $(NODE_MODULES) tools
+	infra/scripts/with-services.sh npx vitest run infra/backup/dr-drill.int.spec.ts
 
 deps: $(NODE_MODULES)
 
@@ -32,8 +33,12 @@ $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+## postgres / redis: start (installing if needed) the local PostgreSQL or Redis the tests use
 postgres:
-	infra/postgres/ensure-running.sh
+	infra/postgres/postgres.sh up
+
+redis:
+	infra/redis/redis.sh up
 
 tools:
 	infra/scripts/ensure-tools.sh

@@ -9,7 +9,7 @@ const sockets: WebSocket[] = [];
 
 for (let i = 0; i < count; i++) {
   const arrived = new Map<number, number>();
-  const socket = new WebSocket(`${base.replace('http', 'ws')}/ws?token=${token}`);
+  const socket = new WebSocket(`${base.replace('http', 'ws')}/ws`, ['configledger.v1', `bearer.${token}`]);
   socket.on('message', (raw) => {
     const at = now();
     const message = JSON.parse(raw.toString()) as { id: string; type: string; data: { changes?: { newValue?: number }[] } };

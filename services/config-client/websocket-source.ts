@@ -39,7 +39,8 @@ export async function followWebSocket(target: Target, state: LocalConfiguration)
   let applying: Promise<void> = Promise.resolve();
 
   const connect = () => {
-    const ws = new WebSocket(`${target.url.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(target.token)}`);
+    // The token travels in the subprotocol offer, never in the URL (which proxies and access logs keep).
+    const ws = new WebSocket(`${target.url.replace(/^http/, 'ws')}/ws`, ['configledger.v1', `bearer.${target.token}`]);
     socket = ws;
     ws.on('open', () => {
       attempt = 0;

@@ -269,7 +269,7 @@ export function createGateway(options: GatewayOptions) {
       if (token) connection.queue = authenticate(connection, token);
       else {
         setTimeout(() => {
-          if (!connection.principal) socket.close(CLOSE.unauthorized, 'no token: pass ?token= or send a connect message first');
+          if (!connection.principal) socket.close(CLOSE.unauthorized, 'no token: offer it as the subprotocol bearer.<token> or send a connect message first');
         }, options.authTimeoutMs ?? 5000).unref();
       }
     },
