@@ -15,7 +15,7 @@ import { createSqlEventStore } from '#infra/eventstore/postgres.ts';
 import { openPostgres } from '#infra/postgres/database.ts';
 import { createTestDatabase } from '#infra/testing/postgres.ts';
 import { rebuildReadModels } from '#projections/rebuild.ts';
-import { configurationAt } from '#services/configuration/history.ts';
+import { effectiveAt } from '#services/configuration/effective-at.ts';
 import { checksumOf } from '#services/shared/canonical.ts';
 import { percentile, round } from './processes.ts';
 
@@ -105,7 +105,7 @@ export async function benchHistory() {
     for (let i = 0; i < 300; i++) {
       const asOf = times[Math.floor(Math.random() * times.length)]!;
       const started = performance.now();
-      await configurationAt(store, 'deep', 'production', { asOf });
+      await effectiveAt(store, 'deep', 'production', { asOf });
       latencies.push(performance.now() - started);
     }
     latencies.sort((a, b) => a - b);

@@ -27,6 +27,21 @@ export interface ConfigurationChange {
   validatedAgainstSchema?: number;
   /** Set when the change went through approval: the change request and who approved it. */
   approval?: { changeRequestId: string; approvedBy: string[] };
+  /**
+   * Version 2: set when an admin forced the change although the effective
+   * configuration of environments inheriting from this one fails its schema;
+   * what fails, and where.
+   */
+  forced?: { inheritedErrors: InheritedIssue[] };
+}
+
+/** A schema error in the effective configuration of an environment that inherits the changed one. */
+export interface InheritedIssue {
+  environment: string;
+  /** The service, when the change concerns several (an environment's re-parenting). */
+  serviceId?: string;
+  path: string;
+  message: string;
 }
 
 export type ConfigurationCreated = { type: 'ConfigurationCreated'; data: ConfigurationChange };

@@ -1,3 +1,5 @@
+import type { InheritedIssue } from './configuration.ts';
+
 export const environmentStream = (id: string) => `environment-${id}`;
 
 export interface EnvironmentDefinition {
@@ -17,10 +19,16 @@ export interface EffectiveChange {
 }
 
 export type EnvironmentDefined = { type: 'EnvironmentDefined'; data: EnvironmentDefinition };
-/** Version 2 adds `impact`; version 1 events have none (it was not recorded). */
-export type EnvironmentUpdated = { type: 'EnvironmentUpdated'; data: EnvironmentDefinition & { impact?: EffectiveChange[] } };
+/** What an environment change records about its effect; `forced`: an admin applied it although these inheriting configurations fail their schema. */
+export interface EnvironmentChangeEffect {
+  impact?: EffectiveChange[];
+  forced?: { inheritedErrors: InheritedIssue[] };
+}
+
+/** Version 2 adds `impact` and `forced`; version 1 events have neither (they were not recorded). */
+export type EnvironmentUpdated = { type: 'EnvironmentUpdated'; data: EnvironmentDefinition & EnvironmentChangeEffect };
 /** The environment is gone: its configurations stay in the log, its children inherit from their other parents. */
-export type EnvironmentRemoved = { type: 'EnvironmentRemoved'; data: { id: string; impact: EffectiveChange[] } };
+export type EnvironmentRemoved = { type: 'EnvironmentRemoved'; data: { id: string; impact: EffectiveChange[]; forced?: { inheritedErrors: InheritedIssue[] } } };
 
 export type EnvironmentEvent = EnvironmentDefined | EnvironmentUpdated | EnvironmentRemoved;
 

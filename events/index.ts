@@ -11,9 +11,9 @@ export type DomainEventType = DomainEvent['type'];
 
 /** The current data-shape version of each event type; bump it with an upcaster when a shape changes. */
 export const EVENT_SCHEMA_VERSIONS: Record<DomainEventType, number> = {
-  ConfigurationCreated: 1,
-  ConfigurationUpdated: 1,
-  ConfigurationRolledBack: 1,
+  ConfigurationCreated: 2,
+  ConfigurationUpdated: 2,
+  ConfigurationRolledBack: 2,
   SchemaRegistered: 1,
   EnvironmentDefined: 1,
   EnvironmentUpdated: 2,

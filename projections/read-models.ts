@@ -11,6 +11,7 @@ import { PolicyDirectory } from '#services/approvals/policies.ts';
 import { environmentsProjection } from './environments/apply.ts';
 import { EnvironmentDirectory } from './environments/directory.ts';
 import { type ProjectionRunner, createProjectionRunner } from './runner.ts';
+import type { FollowOptions, FollowerLogger } from './follow.ts';
 import { READ_MODEL_SCHEMA } from './schema.ts';
 import { schemasProjection } from './schemas/apply.ts';
 import { observeLog } from '#services/shared/command-handler.ts';
@@ -42,7 +43,11 @@ export interface ReadModels {
 }
 
 /** Creates the tables if needed, loads what is in memory, and follows the log from the checkpoint. */
-export async function startReadModels(store: EventStore, db: Database, logger?: { warn(details: object, message: string): void }): Promise<ReadModels> {
+export async function startReadModels(
+  store: EventStore,
+  db: Database,
+  follow: { logger?: FollowerLogger; onFailure?: FollowOptions['onFailure'] } = {},
+): Promise<ReadModels> {
   await migrateReadModels(db);
   const cache = new ConfigurationCache();
   const environments = new EnvironmentDirectory();
@@ -56,7 +61,7 @@ export async function startReadModels(store: EventStore, db: Database, logger?: 
     db,
     projections: READ_MODEL_PROJECTIONS,
     checkpointName: READ_MODEL_CHECKPOINT,
-    logger,
+    ...follow,
     onSeen: (events) => {
       observeLog(store, events);
       cache.applyEvents(events);

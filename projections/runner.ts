@@ -1,6 +1,6 @@
 import type { Database, SqlExecutor } from '#infra/postgres/database.ts';
-import type { EventStore, RecordedEvent, Subscription } from '#infra/eventstore/port.ts';
-import { batches } from './batches.ts';
+import type { EventStore, RecordedEvent } from '#infra/eventstore/port.ts';
+import { type FollowOptions, type FollowerLogger, followLog } from './follow.ts';
 import type { Projection } from './projection.ts';
 
 const MAX_BATCH = 500;
@@ -33,7 +33,8 @@ export interface RunnerOptions {
    * written to the database, so they never wait for the database's commit.
    */
   onSeen?: (events: RecordedEvent[]) => void;
-  logger?: { warn(details: object, message: string): void };
+  logger?: FollowerLogger;
+  onFailure?: FollowOptions['onFailure'];
 }
 
 export async function readCheckpoint(db: Database, name: string): Promise<bigint> {
@@ -77,76 +78,34 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
   const name = options.checkpointName ?? 'read-models';
   let position = 0n;
   let seenPosition = 0n;
-  let lastError: string | undefined;
   let lastAppliedAt: Date | undefined;
-  let unhealthySince: Date | undefined;
-  let stopped = false;
-  let subscription: Subscription | undefined;
-  let loop: Promise<void> | undefined;
   const waiters = new Set<() => void>();
+  const wakeWaiters = () => waiters.forEach((wake) => wake());
 
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-  async function follow(): Promise<void> {
-    while (!stopped) {
-      try {
-        subscription = options.store.subscribeAll({ fromPosition: position });
-        for await (const batch of batches(subscription, MAX_BATCH)) {
-          const last = batch[batch.length - 1]!.position;
-          if (last > seenPosition) {
-            options.onSeen?.(batch.filter((event) => event.position > seenPosition));
-            seenPosition = last;
-            waiters.forEach((wake) => wake());
-          }
-          await applyWithRetry(batch);
-          if (stopped) return;
-          position = last;
-          lastAppliedAt = batch[batch.length - 1]!.recordedAt;
-          lastError = undefined;
-          unhealthySince = undefined;
-          waiters.forEach((wake) => wake());
-        }
-      } catch (error) {
-        failing(error);
-        options.logger?.warn({ err: error, projection: name }, 'projection subscription failed; resuming from checkpoint');
-        await waitForDatabase();
+  const follower = followLog({
+    name: `projection ${name}`,
+    store: options.store,
+    logger: options.logger,
+    onFailure: options.onFailure,
+    maxBatch: MAX_BATCH,
+    retryDelayMs: RETRY_DELAY_MS,
+    checkpoint: async () => {
+      position = await readCheckpoint(options.db, name);
+      return position;
+    },
+    handle: async (batch) => {
+      const last = batch[batch.length - 1]!.position;
+      if (last > seenPosition) {
+        options.onSeen?.(batch.filter((event) => event.position > seenPosition));
+        seenPosition = last;
+        wakeWaiters();
       }
-    }
-  }
-
-  function failing(error: unknown): void {
-    lastError = error instanceof Error ? error.message : String(error);
-    unhealthySince ??= new Date();
-  }
-
-  /** Until the database answers again; then the read side is current again as soon as it has caught up. */
-  async function waitForDatabase(): Promise<void> {
-    while (!stopped) {
-      await sleep(RETRY_DELAY_MS);
-      try {
-        await options.db.query('SELECT 1');
-        lastError = undefined;
-        unhealthySince = undefined;
-        return;
-      } catch (error) {
-        failing(error);
-      }
-    }
-  }
-
-  async function applyWithRetry(batch: RecordedEvent[]): Promise<void> {
-    for (;;) {
-      try {
-        await applyBatch(options.db, name, options.projections, batch);
-        return;
-      } catch (error) {
-        if (stopped) throw error;
-        failing(error);
-        options.logger?.warn({ err: error, projection: name, position: batch[0]!.position.toString() }, 'projection batch failed; retrying');
-        await sleep(RETRY_DELAY_MS);
-      }
-    }
-  }
+      await applyBatch(options.db, name, options.projections, batch);
+      position = last;
+      lastAppliedAt = batch[batch.length - 1]!.recordedAt;
+      wakeWaiters();
+    },
+  });
 
   return {
     get position() {
@@ -156,18 +115,18 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
       return seenPosition;
     },
     get lastError() {
-      return lastError;
+      return follower.failing?.error;
     },
     get lastAppliedAt() {
       return lastAppliedAt;
     },
     get unhealthySince() {
-      return unhealthySince;
+      return follower.failing?.since;
     },
     async start() {
       position = await readCheckpoint(options.db, name);
       seenPosition = position;
-      loop = follow();
+      await follower.start();
     },
     waitFor(target, timeoutMs, stage = 'applied') {
       const reached = () => (stage === 'seen' ? seenPosition : position) >= target;
@@ -186,10 +145,6 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
         waiters.add(wake);
       });
     },
-    async stop() {
-      stopped = true;
-      await subscription?.close();
-      await loop;
-    },
+    stop: () => follower.stop(),
   };
 }

@@ -160,4 +160,11 @@ ALTER TABLE configuration_history ADD COLUMN IF NOT EXISTS approval jsonb;
 -- Added with governed environment changes: the services whose effective configuration an event changed.
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS affected_services text[];
 CREATE INDEX IF NOT EXISTS audit_log_affected ON audit_log USING gin (affected_services);
+
+-- Added with the effective position: the newest event that changed what an environment inherits.
+ALTER TABLE environments ADD COLUMN IF NOT EXISTS inheritance_position bigint NOT NULL DEFAULT 0;
+ALTER TABLE environments ADD COLUMN IF NOT EXISTS inheritance_changed_at timestamptz;
+ALTER TABLE environments ADD COLUMN IF NOT EXISTS inheritance_changed_by text;
+UPDATE environments SET inheritance_position = position, inheritance_changed_at = updated_at, inheritance_changed_by = updated_by
+WHERE inheritance_changed_by IS NULL;
 `;

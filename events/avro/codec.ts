@@ -3,6 +3,7 @@ import type { ValueChange } from '#events/configuration.ts';
 import { EVENT_SCHEMA_VERSIONS, type DomainEventType } from '#events/index.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import { AVRO_SCHEMAS } from './schemas.ts';
+import { UPCASTERS } from '../upcasters.ts';
 
 export const HEADER = {
   eventId: 'event-id',
@@ -47,10 +48,12 @@ const dataCodecs: Record<'configuration' | 'schema' | 'environment' | 'json', { 
       validatedAgainstSchema: data.validatedAgainstSchema ?? null,
       restoredVersion: data.restoredVersion ?? null,
       approvalJson: json(data.approval),
+      forcedJson: json(data.forced),
     }),
-    fromAvro: ({ configurationJson, changes, approvalJson, ...rest }) => ({
+    fromAvro: ({ configurationJson, changes, approvalJson, forcedJson, ...rest }) => ({
       ...withoutNulls(rest),
       ...(approvalJson !== null ? { approval: parsed(approvalJson) } : {}),
+      ...(typeof forcedJson === 'string' ? { forced: parsed(forcedJson) } : {}),
       configuration: parsed(configurationJson),
       changes: (changes as { path: string; oldValueJson: string | null; newValueJson: string | null }[]).map((change) => ({
         path: change.path,
@@ -64,8 +67,12 @@ const dataCodecs: Record<'configuration' | 'schema' | 'environment' | 'json', { 
     fromAvro: ({ schemaJson, ...rest }) => ({ ...rest, schema: parsed(schemaJson) }),
   },
   environment: {
-    toAvro: ({ impact, ...data }) => ({ ...data, description: data.description ?? null, impactJson: json(impact) }),
-    fromAvro: ({ impactJson, ...record }) => ({ ...withoutNulls(record), ...(typeof impactJson === 'string' ? { impact: parsed(impactJson) } : {}) }),
+    toAvro: ({ impact, forced, ...data }) => ({ ...data, description: data.description ?? null, impactJson: json(impact), forcedJson: json(forced) }),
+    fromAvro: ({ impactJson, forcedJson, ...record }) => ({
+      ...withoutNulls(record),
+      ...(typeof impactJson === 'string' ? { impact: parsed(impactJson) } : {}),
+      ...(typeof forcedJson === 'string' ? { forced: parsed(forcedJson) } : {}),
+    }),
   },
   json: {
     toAvro: (data) => ({ dataJson: JSON.stringify(data) }),
@@ -123,11 +130,6 @@ export function encodeEvent(event: RecordedEvent): EncodedEvent {
 
 export type Decoded = { status: 'decoded'; event: RecordedEvent } | { status: 'skipped'; reason: string };
 
-/** Older versions lift to the current one here, one step at a time. */
-const UPCASTERS: Record<string, (data: Data) => Data> = {
-  // Version 1 recorded no impact; version 2's is optional, so the data reads as it is.
-  'EnvironmentUpdated@1': (data) => data,
-};
 
 /**
  * Decodes a message of `configledger.events.v1`. An unknown event type, or a

@@ -23,7 +23,7 @@ const recorded: RecordedEvent = {
     operation: 'patch',
     changeReason: 'desk request',
   },
-  metadata: { actor: 'alice', correlationId: 'c-1', schemaVersion: 1, occurredAt: '2026-11-25T10:00:00.000Z', sourceIp: '10.0.0.1' },
+  metadata: { actor: 'alice', correlationId: 'c-1', schemaVersion: 2, occurredAt: '2026-11-25T10:00:00.000Z', sourceIp: '10.0.0.1' },
 };
 
 describe('Avro event codec', () => {
@@ -33,7 +33,7 @@ describe('Avro event codec', () => {
     expect(encoded.headers).toEqual({
       [HEADER.eventId]: recorded.id,
       [HEADER.eventType]: 'ConfigurationUpdated',
-      [HEADER.schemaVersion]: '1',
+      [HEADER.schemaVersion]: '2',
       [HEADER.correlationId]: 'c-1',
     });
     const headers = Object.fromEntries(Object.entries(encoded.headers).map(([name, value]) => [name, Buffer.from(value)]));
@@ -44,7 +44,20 @@ describe('Avro event codec', () => {
   it('skips, without throwing, an event whose schema version is newer than it knows', () => {
     const encoded = encodeEvent(recorded);
     const decoded = decodeEvent({ value: encoded.value, headers: { ...encoded.headers, [HEADER.schemaVersion]: '7' } });
-    expect(decoded).toEqual({ status: 'skipped', reason: 'ConfigurationUpdated schema version 7 is newer than this consumer knows (1)' });
+    expect(decoded).toEqual({ status: 'skipped', reason: 'ConfigurationUpdated schema version 7 is newer than this consumer knows (2)' });
+  });
+
+  it('reads an event written in an older shape as the current one', () => {
+    const old = { ...recorded, metadata: { ...recorded.metadata, schemaVersion: 1 } };
+    const encoded = encodeEvent(old);
+    expect(encoded.headers[HEADER.schemaVersion]).toBe('1');
+    expect(decodeEvent({ value: encoded.value, headers: encoded.headers })).toEqual({ status: 'decoded', event: recorded });
+  });
+
+  it('carries what version 2 added: a forced change and its inherited errors', () => {
+    const forced = { ...recorded, data: { ...recorded.data, forced: { inheritedErrors: [{ environment: 'staging', path: 'risk', message: 'required' }] } } };
+    const encoded = encodeEvent(forced);
+    expect(decodeEvent({ value: encoded.value, headers: encoded.headers })).toEqual({ status: 'decoded', event: forced });
   });
 
   it('skips unknown event types and foreign messages', () => {

@@ -40,7 +40,7 @@ const envelope = (name: string, data: object) => ({
   ],
 });
 
-const configurationChange = (name: string) => ({
+const configurationChange = (name: string, extraFields: object[] = []) => ({
   type: 'record',
   name,
   namespace: 'configledger.data',
@@ -71,8 +71,11 @@ const configurationChange = (name: string) => ({
     { name: 'validatedAgainstSchema', ...optional('int') },
     { name: 'restoredVersion', ...optional('int') },
     { name: 'approvalJson', ...optional('string') },
+    ...extraFields,
   ],
 });
+/** Version 2: `forced`, as JSON text, when an admin forced a change past its inheriting environments' schema. */
+const FORCED = [{ name: 'forcedJson', ...optional('string') }];
 
 const environmentDefinition = (name: string, extraFields: object[] = []) => ({
   type: 'record',
@@ -98,9 +101,18 @@ const jsonData = (name: string) => ({
 
 // Checked by avsc when first used (Type.forSchema), so plain objects suffice here.
 export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
-  ConfigurationCreated: { 1: envelope('ConfigurationCreatedV1', configurationChange('ConfigurationCreatedDataV1')) },
-  ConfigurationUpdated: { 1: envelope('ConfigurationUpdatedV1', configurationChange('ConfigurationUpdatedDataV1')) },
-  ConfigurationRolledBack: { 1: envelope('ConfigurationRolledBackV1', configurationChange('ConfigurationRolledBackDataV1')) },
+  ConfigurationCreated: {
+    1: envelope('ConfigurationCreatedV1', configurationChange('ConfigurationCreatedDataV1')),
+    2: envelope('ConfigurationCreatedV2', configurationChange('ConfigurationCreatedDataV2', FORCED)),
+  },
+  ConfigurationUpdated: {
+    1: envelope('ConfigurationUpdatedV1', configurationChange('ConfigurationUpdatedDataV1')),
+    2: envelope('ConfigurationUpdatedV2', configurationChange('ConfigurationUpdatedDataV2', FORCED)),
+  },
+  ConfigurationRolledBack: {
+    1: envelope('ConfigurationRolledBackV1', configurationChange('ConfigurationRolledBackDataV1')),
+    2: envelope('ConfigurationRolledBackV2', configurationChange('ConfigurationRolledBackDataV2', FORCED)),
+  },
   SchemaRegistered: {
     1: envelope('SchemaRegisteredV1', {
       type: 'record',
@@ -119,7 +131,7 @@ export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
   EnvironmentUpdated: {
     1: envelope('EnvironmentUpdatedV1', environmentDefinition('EnvironmentUpdatedDataV1')),
     // The effective configurations it changed, as JSON text: [{serviceId, environment, changedKeys}].
-    2: envelope('EnvironmentUpdatedV2', environmentDefinition('EnvironmentUpdatedDataV2', [{ name: 'impactJson', ...optional('string') }])),
+    2: envelope('EnvironmentUpdatedV2', environmentDefinition('EnvironmentUpdatedDataV2', [{ name: 'impactJson', ...optional('string') }, ...FORCED])),
   },
   EnvironmentRemoved: { 1: envelope('EnvironmentRemovedV1', jsonData('EnvironmentRemovedDataV1')) },
   CredentialStored: { 1: envelope('CredentialStoredV1', jsonData('CredentialStoredDataV1')) },

@@ -41,7 +41,8 @@ const Claims = Type.Object({
   roles: Type.Array(Type.String({ minLength: 1, maxLength: 50 }), { maxItems: 20 }),
   services: Type.Optional(Type.Array(Type.String({ pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,99})$' }), { maxItems: 1000 })),
   jti: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-  exp: Type.Optional(Type.Number()),
+  // A token that never expires is one that can never be trusted less: refused.
+  exp: Type.Number(),
 });
 const checkClaims = TypeCompiler.Compile(Claims);
 
@@ -55,7 +56,7 @@ function principalOf(payload: JWTPayload): Principal {
     roles: payload.roles,
     services: scopeOf(payload.sub, payload.roles, payload.services),
     credential: { kind: 'jwt', ...(payload.jti ? { id: payload.jti } : {}) },
-    ...(payload.exp !== undefined ? { expiresAt: payload.exp * 1000 } : {}),
+    expiresAt: payload.exp * 1000,
   };
 }
 
@@ -79,8 +80,7 @@ export function createTokenVerifier(secret: string): TokenVerifier {
     }
     const principal = principalOf(payload);
     if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
-    // Tokens without an expiry are re-verified every minute rather than trusted forever.
-    verified.set(token, { principal, expiresAt: Math.min(principal.expiresAt ?? Infinity, Date.now() + 60_000) });
+    verified.set(token, { principal, expiresAt: principal.expiresAt! });
     return principal;
   };
 }

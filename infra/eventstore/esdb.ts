@@ -91,14 +91,24 @@ export function createEsdbEventStore(connectionString: string): EventStore {
         fromPosition: options.fromPosition > 0n ? position(options.fromPosition) : START,
         filter,
       });
+      // The server confirms the subscription once it is established: the store answers.
+      subscription.on('confirmation', () => options.onCaughtUp?.());
+      let reached = options.fromPosition;
       async function* iterate(): AsyncGenerator<RecordedEvent> {
         for await (const resolved of subscription) {
           const event = toRecorded(resolved);
+          if (event) reached = event.position;
           if (event && matchesFilter(event, options.filter)) yield event;
         }
       }
       const iterator = iterate();
-      return { [Symbol.asyncIterator]: () => iterator, close: () => subscription.unsubscribe() };
+      return {
+        [Symbol.asyncIterator]: () => iterator,
+        close: () => subscription.unsubscribe(),
+        get position() {
+          return reached;
+        },
+      };
     },
 
     async headPosition() {

@@ -52,11 +52,15 @@ export interface SubscribeOptions {
   /** Exclusive checkpoint: the subscription yields events strictly after it. */
   fromPosition: bigint;
   filter?: EventFilter;
+  /** Called each time the subscription has read everything stored so far (it is live): the store answers. */
+  onCaughtUp?: () => void;
 }
 
 /** A catch-up subscription: every stored event after the checkpoint, then live ones, in global order. */
 export interface Subscription extends AsyncIterable<RecordedEvent> {
   close(): Promise<void>;
+  /** How far the subscription has read the log, matching events or not. */
+  readonly position: bigint;
 }
 
 export interface EventStore {

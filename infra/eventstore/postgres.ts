@@ -44,6 +44,11 @@ export async function createSqlEventStore(db: Database): Promise<EventStore> {
       unlisten = stop;
     }));
 
+  async function headPosition(): Promise<bigint> {
+    const { rows } = await db.query<{ position: string }>('SELECT position FROM log_head');
+    return BigInt(rows[0]?.position ?? 0);
+  }
+
   // Group commit: appends that arrive while a commit is in flight go together in the next one.
   const pending: PendingAppend[] = [];
   let flushing = false;
@@ -122,9 +127,9 @@ export async function createSqlEventStore(db: Database): Promise<EventStore> {
         wakers.delete(waker);
         wake();
       };
+      let checkpoint = options.fromPosition;
       async function* iterate(): AsyncGenerator<RecordedEvent> {
         await ensureListening();
-        let checkpoint = options.fromPosition;
         try {
           while (!closed) {
             // Arm the wake-up before reading, so a NOTIFY that lands during the read is not lost.
@@ -135,27 +140,37 @@ export async function createSqlEventStore(db: Database): Promise<EventStore> {
                 resolve();
               };
             });
+            // Commit order is position order, so everything up to the head read now is already there: a filtered
+            // read covers it whole, and the next one starts past events that did not match.
+            const head = options.filter ? await headPosition() : undefined;
             let sawAny = false;
-            for await (const event of readAll({ fromPosition: checkpoint, filter: options.filter })) {
+            for await (const event of readAll({ fromPosition: checkpoint, ...(head !== undefined ? { toPosition: head } : {}), filter: options.filter })) {
               if (closed) return;
               sawAny = true;
               checkpoint = event.position;
               yield event;
             }
-            if (!sawAny) await woken;
+            if (head !== undefined && head > checkpoint) checkpoint = head;
+            if (!sawAny) {
+              options.onCaughtUp?.();
+              await woken;
+            }
           }
         } finally {
           await close();
         }
       }
       const iterator = iterate();
-      return { [Symbol.asyncIterator]: () => iterator, close };
+      return {
+        [Symbol.asyncIterator]: () => iterator,
+        close,
+        get position() {
+          return checkpoint;
+        },
+      };
     },
 
-    async headPosition() {
-      const { rows } = await db.query<{ position: string }>('SELECT position FROM log_head');
-      return BigInt(rows[0]?.position ?? 0);
-    },
+    headPosition,
 
     async close() {
       wakers.forEach((wake) => wake());

@@ -127,6 +127,12 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers,
     }),
+    followerFailures: new Counter({
+      name: 'configuration_follower_failures_total',
+      help: 'Failures of the followers of the log (read models, Kafka publisher, WebSocket gateway), each retried',
+      labelNames: ['follower', 'stage'] as const,
+      registers,
+    }),
     credentialAccess: new Counter({
       name: 'credential_access_total',
       help: 'Attempts to read a credential value, by outcome',

@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum';
-import { breakerState } from './breaker-state.ts';
+import { breakerState, refusedByDatabase } from './breaker-state.ts';
 import type { Database, Row } from '#infra/postgres/database.ts';
 
 /**
@@ -14,8 +14,7 @@ export function withQueryBreaker(db: Database) {
     errorThresholdPercentage: 50,
     volumeThreshold: 3,
     resetTimeout: 2000,
-    // A query the database refused (bad SQL, a constraint) is an answer, not an outage.
-    errorFilter: (error: unknown) => typeof (error as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code) && !/^(08|57)/.test((error as { code: string }).code),
+    errorFilter: refusedByDatabase,
   });
   return {
     db: {

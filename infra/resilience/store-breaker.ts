@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum';
-import { breakerState } from './breaker-state.ts';
+import { breakerState, refusedByDatabase } from './breaker-state.ts';
 import { type EventStore, WrongExpectedRevision } from '#infra/eventstore/port.ts';
 
 /**
@@ -13,7 +13,7 @@ export function withStoreBreaker(store: EventStore) {
     errorThresholdPercentage: 50,
     volumeThreshold: 5,
     resetTimeout: 2000,
-    errorFilter: (error: unknown) => error instanceof WrongExpectedRevision,
+    errorFilter: (error: unknown) => error instanceof WrongExpectedRevision || refusedByDatabase(error),
   });
   return {
     store: { ...store, append: (...args: Parameters<EventStore['append']>) => breaker.fire(...args) } satisfies EventStore,

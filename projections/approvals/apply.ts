@@ -1,5 +1,5 @@
 import type { ApprovalPolicyEvent, ChangeRequestEvent } from '#events/approvals.ts';
-import { asDomainEvent } from '#services/shared/command-handler.ts';
+import { parseEvent } from '#events/parse.ts';
 import type { Projection } from '../projection.ts';
 
 /** Approval policies and change requests with their decisions, for listing; each request's truth is its stream. */
@@ -8,7 +8,7 @@ export const approvalsProjection: Projection = {
   async apply(tx, events) {
     for (const recorded of events) {
       if (!recorded.type.startsWith('ApprovalPolicy') && !recorded.type.startsWith('ChangeRequest')) continue;
-      const event = asDomainEvent<ApprovalPolicyEvent | ChangeRequestEvent>(recorded);
+      const event = parseEvent<ApprovalPolicyEvent | ChangeRequestEvent>(recorded);
       const position = recorded.position.toString();
       switch (event.type) {
         case 'ApprovalPolicyDefined':

@@ -1,6 +1,6 @@
 import type { ConfigurationEvent } from '#events/configuration.ts';
 import { CONFIGURATION_EVENT_TYPES } from '#events/configuration.ts';
-import { asDomainEvent } from '#services/shared/command-handler.ts';
+import { parseEvent } from '#events/parse.ts';
 import { type Projection, actorOf, metadataOf, occurredAt } from '../projection.ts';
 
 const types = new Set<string>(CONFIGURATION_EVENT_TYPES);
@@ -12,7 +12,7 @@ export const configurationsProjection: Projection = {
     const rows = events
       .filter((recorded) => types.has(recorded.type))
       .map((recorded) => {
-        const event = asDomainEvent<ConfigurationEvent>(recorded);
+        const event = parseEvent<ConfigurationEvent>(recorded);
         const { data } = event;
         return {
           service_id: data.serviceId,

@@ -2,7 +2,7 @@ import type { ConfigurationEvent } from '#events/configuration.ts';
 import { CONFIGURATION_EVENT_TYPES } from '#events/configuration.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
-import { asDomainEvent } from '#services/shared/command-handler.ts';
+import { parseEvent } from '#events/parse.ts';
 import { actorOf, occurredAt } from '../projection.ts';
 
 export interface CurrentConfiguration {
@@ -49,7 +49,7 @@ export class ConfigurationCache {
   applyEvents(events: RecordedEvent[]): void {
     for (const recorded of events) {
       if (!types.has(recorded.type)) continue;
-      const { data } = asDomainEvent<ConfigurationEvent>(recorded);
+      const { data } = parseEvent<ConfigurationEvent>(recorded);
       this.put({
         serviceId: data.serviceId,
         environment: data.environment,

@@ -1,7 +1,7 @@
 import type { CredentialAccessed, CredentialEvent } from '#events/credentials.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
-import { asDomainEvent } from '#services/shared/command-handler.ts';
+import { parseEvent } from '#events/parse.ts';
 import { type Projection, actorOf, metadataOf, occurredAt } from '../projection.ts';
 
 const CREDENTIAL_TYPES = new Set(['CredentialStored', 'CredentialRotated', 'CredentialDeleted', 'CredentialAccessed']);
@@ -15,7 +15,7 @@ export const credentialsProjection: Projection = {
 };
 
 async function applyOne(tx: SqlExecutor, recorded: RecordedEvent): Promise<void> {
-  const event = asDomainEvent<CredentialEvent | CredentialAccessed>(recorded);
+  const event = parseEvent<CredentialEvent | CredentialAccessed>(recorded);
   const position = recorded.position.toString();
   const at = occurredAt(recorded);
   switch (event.type) {

@@ -2,13 +2,13 @@ import CircuitBreaker from 'opossum';
 import { breakerState } from '#infra/resilience/breaker-state.ts';
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { encodeEvent } from '#events/avro/codec.ts';
-import type { EventStore, RecordedEvent, Subscription } from '#infra/eventstore/port.ts';
+import type { EventStore, RecordedEvent } from '#infra/eventstore/port.ts';
 import { CONFIG_STATE_TOPIC, EVENTS_TOPIC, ensureTopics } from '#infra/kafka/topics.ts';
 import type { Database } from '#infra/postgres/database.ts';
-import { batches } from '../batches.ts';
-import type { EnvironmentDirectory } from '../environments/directory.ts';
+import { EffectiveFold } from '../effective/fold.ts';
+import { type FollowOptions, type FollowerLogger, followLog } from '../follow.ts';
 import { readCheckpoint } from '../runner.ts';
-import { ConfigStateFold, configStateKey } from './config-state.ts';
+import { configStateKey, configStateOf } from './config-state.ts';
 
 export const PUBLISHER_CHECKPOINT = 'kafka-publisher';
 const MAX_BATCH = 500;
@@ -32,134 +32,86 @@ export interface PublisherOptions {
   store: EventStore;
   db: Database;
   kafka: Kafka;
-  environments: EnvironmentDirectory;
   /** Resolves once the read models hold `position` (the fold is seeded from them). */
   readModelsAt(position: bigint): Promise<boolean>;
-  logger?: { warn(details: object, message: string): void };
+  logger?: FollowerLogger;
+  onFailure?: FollowOptions['onFailure'];
 }
 
 /**
  * A projection into Kafka with its own checkpoint: every event to
- * `configledger.events.v1` (Avro) and the effective document of every
- * configuration it changed to the compacted `configledger.config-state.v1`.
- * The checkpoint moves only after the broker acknowledged the batch (acks=all),
- * so delivery is at-least-once; a broker outage stalls publishing, never the API,
- * and the backlog drains from the checkpoint when the broker returns.
+ * `configledger.events.v1` (Avro) and every effective configuration it
+ * changed to the compacted `configledger.config-state.v1`. The checkpoint
+ * moves only after the broker acknowledged the batch (acks=all), so delivery
+ * is at-least-once; a broker outage stalls publishing, never the API, and the
+ * backlog drains from the checkpoint when the broker returns.
  */
 export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher {
   const producer: Producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   const send = (topicMessages: TopicMessages[]) => producer.sendBatch({ topicMessages, acks: -1 });
   const breaker = new CircuitBreaker(send, { timeout: 15_000, errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeout: 3_000 });
-  const fold = new ConfigStateFold(options.environments);
+  let fold: EffectiveFold | undefined;
   let position = 0n;
   let connected = false;
-  let lastError: string | undefined;
   let publishedEvents = 0;
-  let stopped = false;
-  let subscription: Subscription | undefined;
-  let loop: Promise<void> | undefined;
-  let wakeSleeper: () => void = () => undefined;
+  /** A batch's messages are computed once (the fold moves on), and sent again as they are until acknowledged. */
+  let prepared: { last: bigint; messages: TopicMessages[] } | undefined;
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wakeSleeper = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  const failed = (error: unknown, message: string) => {
-    lastError = error instanceof Error ? error.message : String(error);
-    options.logger?.warn({ err: error }, message);
-  };
-
-  async function connect(): Promise<void> {
-    while (!stopped && !connected) {
-      try {
-        await ensureTopics(options.kafka);
-        await producer.connect();
-        connected = true;
-        lastError = undefined;
-      } catch (error) {
-        failed(error, 'Kafka is unreachable; publishing waits for it');
-        await sleep(RETRY_DELAY_MS);
-      }
-    }
-  }
-
-  function messagesFor(batch: RecordedEvent[]): TopicMessages[] {
+  function messagesFor(batch: RecordedEvent[], into: EffectiveFold): TopicMessages[] {
     const events = batch.map((event) => {
       const { key, value, headers } = encodeEvent(event);
       return { key, value, headers };
     });
-    const states = fold.apply(batch).map((state) => ({
-      key: configStateKey(state.serviceId, state.environment),
-      value: JSON.stringify(state),
-      headers: { 'content-type': 'application/json' },
-    }));
+    const states = batch
+      .flatMap((event) => into.apply(event))
+      .map((update) => {
+        const state = configStateOf(update);
+        return { key: configStateKey(update.serviceId, update.environment), value: state && JSON.stringify(state), headers: { 'content-type': 'application/json' } };
+      });
     return [{ topic: EVENTS_TOPIC, messages: events }, ...(states.length > 0 ? [{ topic: CONFIG_STATE_TOPIC, messages: states }] : [])];
   }
 
-  async function publish(batch: RecordedEvent[]): Promise<void> {
-    const topicMessages = messagesFor(batch);
-    while (!stopped) {
-      try {
-        await breaker.fire(topicMessages);
-        break;
-      } catch (error) {
-        failed(error, 'publishing to Kafka failed; retrying from the same position');
-        await sleep(breaker.opened ? RETRY_DELAY_MS * 3 : RETRY_DELAY_MS);
+  const follower = followLog({
+    name: 'kafka publisher',
+    store: options.store,
+    logger: options.logger,
+    onFailure: options.onFailure,
+    maxBatch: MAX_BATCH,
+    retryDelayMs: RETRY_DELAY_MS,
+    // The first time, and after a failure during it: the durable checkpoint, and the fold seeded there. Then the fold's own position.
+    checkpoint: async () => {
+      if (fold) return position;
+      position = await readCheckpoint(options.db, PUBLISHER_CHECKPOINT);
+      await options.readModelsAt(position);
+      const seeded = new EffectiveFold();
+      await seeded.seed(options.store, options.db, position);
+      fold = seeded;
+      return position;
+    },
+    handle: async (batch) => {
+      const last = batch[batch.length - 1]!.position;
+      if (prepared?.last !== last) prepared = { last, messages: messagesFor(batch, fold!) };
+      if (!connected) {
+        await ensureTopics(options.kafka);
+        await producer.connect();
+        connected = true;
       }
-    }
-    if (stopped) return;
-    const last = batch[batch.length - 1]!.position;
-    // Acknowledged: now the checkpoint may move. If this write fails, the batch is simply sent again.
-    while (!stopped) {
-      try {
-        await options.db.query(
-          `INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
-           ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
-          [PUBLISHER_CHECKPOINT, last.toString()],
-        );
-        break;
-      } catch (error) {
-        failed(error, 'saving the publisher checkpoint failed; retrying');
-        await sleep(RETRY_DELAY_MS);
-      }
-    }
-    position = last;
-    publishedEvents += batch.length;
-    lastError = undefined;
-  }
-
-  async function follow(): Promise<void> {
-    position = await readCheckpoint(options.db, PUBLISHER_CHECKPOINT);
-    await options.readModelsAt(position);
-    await fold.seed(options.db, position);
-    await connect();
-    while (!stopped) {
-      try {
-        subscription = options.store.subscribeAll({ fromPosition: position });
-        for await (const batch of batches(subscription, MAX_BATCH)) {
-          await publish(batch);
-          if (stopped) return;
-        }
-      } catch (error) {
-        failed(error, 'the publisher lost its subscription; resuming from its checkpoint');
-        await sleep(RETRY_DELAY_MS);
-      }
-    }
-  }
+      await breaker.fire(prepared.messages);
+      // Acknowledged: now the checkpoint may move. If this write fails, the batch is simply sent again.
+      await options.db.query(
+        `INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
+        [PUBLISHER_CHECKPOINT, last.toString()],
+      );
+      position = last;
+      publishedEvents += batch.length;
+    },
+  });
 
   return {
-    async start() {
-      loop = follow();
-    },
+    start: () => follower.start(),
     async stop() {
-      stopped = true;
-      wakeSleeper();
-      await subscription?.close();
-      await loop?.catch(() => undefined);
+      await follower.stop();
       breaker.shutdown();
       await producer.disconnect().catch(() => undefined);
     },
@@ -168,7 +120,7 @@ export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher 
       breaker: breakerState(breaker),
       connected,
       publishedEvents,
-      ...(lastError ? { lastError } : {}),
+      ...(follower.failing ? { lastError: follower.failing.error } : {}),
     }),
   };
 }

@@ -1,7 +1,7 @@
 import type { SqlExecutor } from '#infra/postgres/database.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SchemaEvent } from '#events/schemas.ts';
-import { asDomainEvent } from '#services/shared/command-handler.ts';
+import { parseEvent } from '#events/parse.ts';
 import { type Projection, actorOf, occurredAt } from '../projection.ts';
 
 export const schemasProjection: Projection = {
@@ -13,7 +13,7 @@ export const schemasProjection: Projection = {
 
 async function applyOne(tx: SqlExecutor, recorded: RecordedEvent): Promise<void> {
   if (recorded.type !== 'SchemaRegistered') return;
-  const { data } = asDomainEvent<SchemaEvent>(recorded);
+  const { data } = parseEvent<SchemaEvent>(recorded);
   await tx.query(
     `INSERT INTO configuration_schemas (service_id, schema_version, schema_definition, draft, checksum, created_at, created_by, position)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,

@@ -3,7 +3,7 @@ import type { ServiceTokenEvent, ServiceTokenIssued } from '#events/service-toke
 import type { Principal } from '#infra/auth/tokens.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
-import { asDomainEvent } from '#services/shared/command-handler.ts';
+import { parseEvent } from '#events/parse.ts';
 import { type Projection, actorOf } from '../projection.ts';
 
 export interface ServiceTokenEntry extends Omit<ServiceTokenIssued['data'], 'tokenHash'> {
@@ -23,7 +23,7 @@ export const serviceTokensProjection: Projection = {
   async apply(tx, events) {
     for (const recorded of events) {
       if (!TYPES.has(recorded.type)) continue;
-      const event = asDomainEvent<ServiceTokenEvent>(recorded);
+      const event = parseEvent<ServiceTokenEvent>(recorded);
       if (event.type === 'ServiceTokenIssued') {
         const d = event.data;
         await tx.query(
@@ -78,7 +78,7 @@ export class ServiceTokenDirectory {
   applyEvents(events: RecordedEvent[]): void {
     for (const recorded of events) {
       if (!TYPES.has(recorded.type)) continue;
-      const event = asDomainEvent<ServiceTokenEvent>(recorded);
+      const event = parseEvent<ServiceTokenEvent>(recorded);
       if (event.type === 'ServiceTokenIssued') {
         const { tokenHash, ...entry } = event.data;
         this.put(tokenHash, entry);

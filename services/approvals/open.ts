@@ -65,7 +65,7 @@ export async function openChangeRequest(ledger: Ledger, context: CommandContext,
 export async function openChangeRequestIfRequired(
   ledger: Ledger,
   stream: string,
-  command: Omit<ConfigurationCommand, 'validate' | 'schemaVersion' | 'approval'>,
+  command: Omit<ConfigurationCommand, 'judge' | 'schemaVersion' | 'approval'>,
   full: ConfigurationCommand,
   context: CommandContext,
 ): Promise<OpenedChangeRequest | undefined> {

@@ -3,7 +3,7 @@ import type { EffectiveChange } from '#events/environments.ts';
 import { SENSITIVITIES, type Sensitivity } from '#events/credentials.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
-import { asDomainEvent } from '#services/shared/command-handler.ts';
+import { parseEvent } from '#events/parse.ts';
 
 export const keyMatches = (pattern: string, key: string) =>
   pattern === '*' || key === pattern || (pattern.endsWith('.*') && (key === pattern.slice(0, -2) || key.startsWith(pattern.slice(0, -1))));
@@ -20,7 +20,7 @@ export class PolicyDirectory {
   applyEvents(events: RecordedEvent[]): void {
     for (const recorded of events) {
       if (recorded.type !== 'ApprovalPolicyDefined' && recorded.type !== 'ApprovalPolicyRemoved') continue;
-      const event = asDomainEvent<ApprovalPolicyEvent>(recorded);
+      const event = parseEvent<ApprovalPolicyEvent>(recorded);
       if (event.type === 'ApprovalPolicyDefined') this.policies.set(event.data.id, event.data);
       else this.policies.delete(event.data.id);
     }

@@ -124,7 +124,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object(
           {
             environments: Type.Array(Type.Union([EnvironmentId, Type.Literal('*')]), { minItems: 1, maxItems: 50 }),
-            keyPatterns: Type.Array(Type.String({ pattern: '^(\\*|[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*(\\.\\*)?)$' }), { maxItems: 100 }),
+            keyPatterns: Type.Optional(Type.Array(Type.String({ pattern: '^(\\*|[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*(\\.\\*)?)$' }), { maxItems: 100 })),
             requiredApprovals: Type.Integer({ minimum: 1, maximum: 10 }),
             approverRole: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
             expiresAfterHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 24 * 30 })),
@@ -140,11 +140,11 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { id } = request.params;
-      const { approverRole = 'approver', expiresAfterHours = 24, ...rest } = request.body;
-      if (rest.keyPatterns.length === 0 && !rest.credentialSensitivity && !rest.inheritance) {
+      const { approverRole = 'approver', expiresAfterHours = 24, keyPatterns = [], ...rest } = request.body;
+      if (keyPatterns.length === 0 && !rest.credentialSensitivity && !rest.inheritance) {
         throw new DomainError('VALIDATION_ERROR', 400, 'a policy needs keyPatterns, a credentialSensitivity or inheritance', { errors: [{ path: 'keyPatterns', message: 'empty' }] });
       }
-      const policy = { id, ...rest, approverRole, expiresAfterHours };
+      const policy = { id, ...rest, keyPatterns, approverRole, expiresAfterHours };
       const result = await handle(ledger.store, approvalPolicyStream(id), policyDecider, { type: 'DefinePolicy', policy }, commandContext(request));
       // In force here from the moment this answers.
       await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');

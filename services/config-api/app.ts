@@ -24,13 +24,13 @@ import { registerJsonBodies } from './json-body.ts';
 import { healthRoutes } from './health.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { LockoutSettings } from './lockout.ts';
-import { type RedisSettings, registerSecurity } from './security.ts';
+import { type RedisSettings, frameworkErrors, registerSecurity } from './security.ts';
 import { ruleOf } from './permissions.ts';
 import { createMetrics } from '#infra/metrics/registry.ts';
 import { withAppendTiming } from '#infra/metrics/timed-store.ts';
 import { withStoreBreaker } from '#infra/resilience/store-breaker.ts';
 import { withQueryBreaker } from '#infra/resilience/database-breaker.ts';
-import { createGateway, type GatewayOptions } from './websocket/gateway.ts';
+import { type GatewaySettings, createGateway } from './websocket/gateway.ts';
 import { selectProtocol, webSocketToken } from './websocket/handshake.ts';
 
 export interface AppOptions {
@@ -50,7 +50,7 @@ export interface AppOptions {
   /** Run as a region replica: follow the primary's events topic, serve reads, refuse writes. */
   replicateFrom?: { brokers: string[]; groupId: string };
   /** WebSocket push settings (timeouts, limits); defaults suit production. */
-  websocket?: Omit<GatewayOptions, 'store' | 'authenticate'>;
+  websocket?: GatewaySettings;
   /** Largest accepted request body, bytes. */
   bodyLimit?: number;
   readYourWritesTimeoutMs?: number;
@@ -65,6 +65,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: 'x-correlation-id',
     genReqId: () => randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Every route the server answers, as Fastify registered it: each must have an entry in the permission table.
@@ -83,16 +84,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const guarded = withStoreBreaker(options.storage.store);
   const queries = withQueryBreaker(db);
   const store = withAppendTiming(guarded.store, metrics.appendDuration);
-  const readModels = await startReadModels(store, db, app.log);
+  const followerReport = (follower: string) => ({
+    logger: app.log,
+    onFailure: (stage: 'subscription' | 'handle') => metrics.followerFailures.inc({ follower, stage }),
+  });
+  const readModels = await startReadModels(store, db, followerReport('read-models'));
   // A replica never publishes: its log is a copy of the primary's, which already is on the topic.
   const publisher = options.kafkaBrokers?.length && !options.replicateFrom
     ? createKafkaPublisher({
         store,
         db,
         kafka: createKafka(options.kafkaBrokers),
-        environments: readModels.environments,
         readModelsAt: (position) => readModels.runner.waitFor(position, 60_000),
-        logger: app.log,
+        ...followerReport('kafka-publisher'),
       })
     : undefined;
   await publisher?.start();
@@ -154,7 +158,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
   // WebSocket clients authenticate with a JWT or a service token, like HTTP ones; a session ends with its credential.
-  const gateway = createGateway({ store, authenticate: (token, address) => authenticator.authenticate(token, address), ...options.websocket });
+  const gateway = createGateway({
+    store,
+    db,
+    readModelsAt: (position) => readModels.runner.waitFor(position, 60_000),
+    readModelsPosition: () => readModels.runner.position,
+    authenticate: (token, address) => authenticator.authenticate(token, address),
+    ...followerReport('websocket-gateway'),
+    ...options.websocket,
+  });
   readModels.serviceTokens.onRevoked((entry) =>
     gateway.endSessions((principal) => principal.credential?.kind === 'service-token' && principal.credential.id === entry.id, 'service token revoked'),
   );

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,11 +47,13 @@ describe('the service on the embedded default (what make run starts)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'configledger-embedded-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  it('prints where it listens and an admin token once, keeps secrets 0600, and keeps data across restarts', async () => {
+  it('prints where it listens and where its admin token is (never the token, its output not being a terminal), keeps secrets 0600, and keeps data across restarts', async () => {
     const port = await freePort();
     const first = await startService(dataDir, port);
     expect(first.output).toContain(`http://127.0.0.1:${port}/api/v1`);
-    const token = /export CONFIGLEDGER_TOKEN=(\S+)/.exec(first.output)![1]!;
+    const token = readFileSync(join(dataDir, 'secrets', 'admin-token'), 'utf8').trim();
+    expect(first.output).toContain(`export CONFIGLEDGER_TOKEN=$(cat ${join(dataDir, 'secrets', 'admin-token')})`);
+    expect(first.output).not.toContain(token);
     expect(statSync(join(dataDir, 'secrets', 'jwt-secret')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dataDir, 'secrets', 'admin-token')).mode & 0o777).toBe(0o600);
 

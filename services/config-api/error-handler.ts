@@ -11,7 +11,7 @@ interface ErrorBody {
   timestamp: string;
 }
 
-const body = (code: string, error: string, details?: Record<string, unknown>): ErrorBody => ({
+export const errorBody = (code: string, error: string, details?: Record<string, unknown>): ErrorBody => ({
   success: false,
   error,
   code,
@@ -42,10 +42,10 @@ function isStoreUnavailable(error: unknown): boolean {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler<FastifyError | DomainError | WrongExpectedRevision>((error, request, reply) => {
     if (error instanceof DomainError) {
-      return reply.status(error.statusCode).send(body(error.code, error.message, error.details));
+      return reply.status(error.statusCode).send(errorBody(error.code, error.message, error.details));
     }
     if (error instanceof WrongExpectedRevision) {
-      return reply.status(409).send(body('VERSION_CONFLICT', 'the configuration changed concurrently; retry with the current version'));
+      return reply.status(409).send(errorBody('VERSION_CONFLICT', 'the configuration changed concurrently; retry with the current version'));
     }
     if (error.validation) {
       const errors = error.validation.map((issue) => ({
@@ -56,22 +56,22 @@ export function registerErrorHandling(app: FastifyInstance): void {
       }));
       // A dotted key that breaks the key rules is an INVALID_KEY wherever it appears (path, batch, promote).
       const code = error.validation.some((issue) => issue.keyword === 'pattern' && issue.params.pattern === KEY_PATTERN) ? 'INVALID_KEY' : 'VALIDATION_ERROR';
-      return reply.status(400).send(body(code, `invalid ${error.validationContext ?? 'request'}: ${error.message}`, { errors }));
+      return reply.status(400).send(errorBody(code, `invalid ${error.validationContext ?? 'request'}: ${error.message}`, { errors }));
     }
     if (isStoreUnavailable(error)) {
       request.log.warn({ err: error }, 'store unavailable');
-      return reply.status(503).header('retry-after', 1).send(body('STORE_UNAVAILABLE', 'the event store or the read-model database is unreachable; nothing was written, retry'));
+      return reply.status(503).header('retry-after', 1).send(errorBody('STORE_UNAVAILABLE', 'the event store or the read-model database is unreachable; nothing was written, retry'));
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code = FASTIFY_CODES[error.code] ?? (error instanceof SyntaxError ? 'INVALID_JSON' : 'BAD_REQUEST');
-      return reply.status(status).send(body(code, error.message));
+      return reply.status(status).send(errorBody(code, error.message));
     }
     request.log.error({ err: error }, 'request failed');
-    return reply.status(500).send(body('INTERNAL_ERROR', 'internal error; the request id identifies it in the logs', { requestId: request.id }));
+    return reply.status(500).send(errorBody('INTERNAL_ERROR', 'internal error; the request id identifies it in the logs', { requestId: request.id }));
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send(body('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
+    reply.status(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { MAX_DOCUMENT_DEPTH, assertSafeDocument } from '#services/shared/documents.ts';
+import { MAX_DOCUMENT_DEPTH, assertSafeDocument, documentTooDeep, invalidString, isStorableText } from '#services/shared/documents.ts';
 import { DomainError } from '#services/shared/errors.ts';
 
 /** Levels a route's envelope adds above the document it carries (an import: document.environments.<env>.configuration). */
@@ -7,8 +7,9 @@ const ENVELOPE_DEPTH = 4;
 
 /**
  * Every JSON body is checked before any route code sees it: no key naming a
- * prototype slot anywhere, and no nesting deeper than a document may be plus
- * its envelope (each document is held to the exact bound where it is used).
+ * prototype slot anywhere, no text that cannot be stored, and no nesting deeper
+ * than a document may be plus its envelope (each document is held to the
+ * exact bound where it is used).
  * An empty body counts as `{}`, so optional bodies can be left out.
  */
 export function registerJsonBodies(app: FastifyInstance): void {
@@ -25,8 +26,22 @@ export function registerJsonBodies(app: FastifyInstance): void {
     try {
       assertSafeDocument(parsed, MAX_DOCUMENT_DEPTH + ENVELOPE_DEPTH);
     } catch (error) {
+      // Measured against the body, the bound includes the envelope; the answer states the document's own bound.
+      if (error instanceof DomainError && error.code === 'DOCUMENT_TOO_DEEP') return done(documentTooDeep(String(error.details?.path ?? ''), MAX_DOCUMENT_DEPTH), undefined);
       return done(error as Error, undefined);
     }
     return done(null, parsed);
+  });
+
+  // Path parameters and query strings are text too: the same rule, before any route sees them.
+  // A request with no body at all, to a route whose body has only optional fields, is that body empty.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.routeOptions.schema?.body) request.body = {};
+    for (const [part, values] of [['params', request.params], ['query', request.query]] as const) {
+      for (const [name, value] of Object.entries((values ?? {}) as Record<string, unknown>)) {
+        const texts = Array.isArray(value) ? value : [value];
+        if (texts.some((text) => typeof text === 'string' && !isStorableText(text))) throw invalidString(`${part}.${name}`);
+      }
+    }
   });
 }

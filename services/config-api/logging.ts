@@ -9,11 +9,30 @@ export const REDACTED_PATHS = [
   'headers.authorization',
 ];
 
-/** A URL as it may be logged: the (deprecated) WebSocket `?token=` is replaced by `[REDACTED]`. */
+const SECRET_PARAMETER = /^(token|access_token|auth|authorization|password|secret)(\[\])?$/i;
+/** A JWT (three base64url parts) or a service token, wherever it turns up. */
+const CREDENTIAL = /^(eyJ[\w-]*\.[\w-]+\.[\w-]*|clst_\S+)$/;
+
+/**
+ * A URL as it may be logged: the value of the (deprecated) WebSocket
+ * `?token=` — however its name is spelled or encoded — and any value that
+ * looks like a token becomes `[REDACTED]`.
+ */
 export function loggableUrl(url: string): string {
   const query = url.indexOf('?');
-  if (query < 0) return url;
-  return url.slice(0, query) + url.slice(query).replace(/([?&](?:token|access_token)=)[^&#]*/gi, '$1[REDACTED]');
+  const path = (query < 0 ? url : url.slice(0, query))
+    .split('/')
+    .map((segment) => (CREDENTIAL.test(segment) ? '[REDACTED]' : segment))
+    .join('/');
+  if (query < 0) return path;
+  let parameters: URLSearchParams;
+  try {
+    parameters = new URLSearchParams(url.slice(query + 1));
+  } catch {
+    return `${path}?[REDACTED]`;
+  }
+  const safe = [...parameters].map(([name, value]) => [name, SECRET_PARAMETER.test(name) || CREDENTIAL.test(value) ? '[REDACTED]' : value]);
+  return `${path}?${safe.map(([name, value]) => `${encodeURIComponent(name!)}=${value === '[REDACTED]' ? value : encodeURIComponent(value!)}`).join('&')}`;
 }
 
 /** The service's logger: the given level and destination, secrets redacted from every line. */

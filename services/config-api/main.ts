@@ -58,16 +58,12 @@ const lines = [
   `  Kafka: ${brokersFromEnv().join(',') || 'not configured (set KAFKA_BROKERS to publish changes)'}`,
   `  API docs:  ${base}/docs     health: ${base}/health`,
 ];
-if (secrets.createdAdminToken) {
-  lines.push(
-    '',
-    '  First start: an admin token was created (shown once; also kept, mode 0600, in',
-    `  ${join(secrets.secretsDir!, 'admin-token')}):`,
-    '',
-    `  export CONFIGLEDGER_TOKEN=${secrets.createdAdminToken}`,
-  );
+const tokenFile = secrets.secretsDir && join(secrets.secretsDir, 'admin-token');
+// Shown once, to a person at a terminal; output that goes to a file or a log collector names the file instead.
+if (secrets.createdAdminToken && process.stdout.isTTY) {
+  lines.push('', '  First start: an admin token was created (shown once; also kept, mode 0600, in', `  ${tokenFile}):`, '', `  export CONFIGLEDGER_TOKEN=${secrets.createdAdminToken}`);
 } else if (secrets.secretsDir) {
-  lines.push('', `  Authenticate with the admin token kept in ${join(secrets.secretsDir, 'admin-token')}:`, `  export CONFIGLEDGER_TOKEN=$(cat ${join(secrets.secretsDir, 'admin-token')})`);
+  lines.push('', `  Authenticate with the admin token kept (mode 0600) in ${tokenFile}:`, `  export CONFIGLEDGER_TOKEN=$(cat ${tokenFile})`);
 } else {
   lines.push('', '  Tokens are HS256 JWTs signed with JWT_SECRET; mint one with: npm run token -- --sub alice --roles writer');
 }

@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import helmet from '@fastify/helmet';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import securityHeaders from 'helmet';
+import { errorBody } from './error-handler.ts';
 import { Redis } from 'ioredis';
 import { SECURITY_STREAM } from '#events/security.ts';
 import { createTokenVerifier } from '#infra/auth/tokens.ts';
@@ -34,10 +36,24 @@ export interface SecurityOptions {
  * An API answers JSON only: nothing in it may be framed, sniffed, or run as a
  * page. The interactive docs set their own, wider policy for their assets.
  */
-const API_CONTENT_SECURITY_POLICY = {
-  useDefaults: false,
-  directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+const HEADERS = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"] },
+  },
+  frameguard: { action: 'deny' as const },
+  referrerPolicy: { policy: 'no-referrer' as const },
+  crossOriginResourcePolicy: { policy: 'same-origin' as const },
 };
+
+const setSecurityHeaders = securityHeaders(HEADERS);
+
+/** Fastify's own refusals (a URL it cannot decode) come before any hook: the API's envelope and security headers all the same. */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  setSecurityHeaders(request.raw, reply.raw, () => undefined);
+  const code = error.code === 'FST_ERR_BAD_URL' ? 'BAD_URL' : 'BAD_REQUEST';
+  void reply.status(400).send(errorBody(code, error.message));
+}
 
 /**
  * Security headers, authentication (JWT or service token), the permission
@@ -45,12 +61,7 @@ const API_CONTENT_SECURITY_POLICY = {
  * keep failing to authenticate — shared through Redis when there is one.
  */
 export async function registerSecurity(app: FastifyInstance, options: SecurityOptions): Promise<Authenticator> {
-  await app.register(helmet, {
-    contentSecurityPolicy: API_CONTENT_SECURITY_POLICY,
-    frameguard: { action: 'deny' },
-    referrerPolicy: { policy: 'no-referrer' },
-    crossOriginResourcePolicy: { policy: 'same-origin' },
-  });
+  await app.register(helmet, HEADERS);
   const redis = options.redis ? await connectRedis(app, options.redis) : undefined;
   const authenticator = createAuthenticator({
     verifyToken: createTokenVerifier(options.jwtSecret),

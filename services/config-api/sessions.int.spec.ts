@@ -108,6 +108,8 @@ describe('sessions end when their credentials end, and no secret reaches the log
     used.push('forged.jwt.value-4712');
     await open(`?token=${reader}`);
     await open(`?token=${serviceToken}`);
+    await open(`?%74oken=${serviceToken}`);
+    await server.call('GET', `/environments?access_token=${reader}&x=${serviceToken}`, { token: reader });
     await open('', ['configledger.v1', `bearer.${serviceToken}`]);
     const refused = new WsClient(wsUrl('?token=forged.ws.token-4713'));
     clients.push(refused);

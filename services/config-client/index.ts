@@ -12,7 +12,7 @@ export interface ConfigClientOptions {
   brokers?: string[];
   /** The API base, e.g. http://127.0.0.1:8011/api/v1: bootstrap over HTTP and follow the WebSocket push. */
   url?: string;
-  /** A bearer token that may read the configuration (WebSocket mode). */
+  /** A JWT or a service token that may read the configuration (WebSocket mode). */
   token?: string;
   /** How long the Kafka bootstrap may read before answering with what it has. */
   bootstrapTimeoutMs?: number;
@@ -21,7 +21,10 @@ export interface ConfigClientOptions {
 export interface ConfigClient {
   /** The environment's own version of the copy held (0 before any configuration exists). */
   readonly version: number;
+  /** The effective position of the copy held. */
   readonly position: number;
+  /** The checksum of the copy held, as HTTP and the state topic report it. */
+  readonly checksum: string;
   get<T>(key: string, fallback: T): T;
   getAll(): JsonObject;
   onChange(listener: ChangeListener): () => void;
@@ -45,6 +48,9 @@ export async function createConfigClient(options: ConfigClientOptions): Promise<
     },
     get position() {
       return state.position;
+    },
+    get checksum() {
+      return state.checksum;
     },
     get: (key, fallback) => state.get(key, fallback),
     getAll: () => state.getAll(),

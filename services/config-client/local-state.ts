@@ -4,9 +4,12 @@ import { diffDocuments, getPath } from '#services/configuration/paths.ts';
 
 /** A complete effective configuration as the service publishes it. */
 export interface Snapshot {
+  /** The environment's own version (0 when it only inherits). */
   version: number;
-  /** Log position of the newest change folded in: updates apply in this order, once. */
+  /** The effective position: updates apply in this order, once. */
   position: number;
+  /** SHA-256 of the canonical JSON of `configuration`, as every road reports it. */
+  checksum: string;
   configuration: JsonObject;
 }
 
@@ -27,7 +30,7 @@ export type ChangeListener = (change: ConfigChange) => void;
  * after a broker restart or a reconnect never applies an update twice.
  */
 export class LocalConfiguration {
-  private current: Snapshot = { version: 0, position: 0, configuration: {} };
+  private current: Snapshot = { version: 0, position: 0, checksum: '', configuration: {} };
   private readonly listeners = new Set<ChangeListener>();
 
   get version(): number {
@@ -36,6 +39,10 @@ export class LocalConfiguration {
 
   get position(): number {
     return this.current.position;
+  }
+
+  get checksum(): string {
+    return this.current.checksum;
   }
 
   getAll(): JsonObject {
@@ -63,7 +70,7 @@ export class LocalConfiguration {
   offer(snapshot: Snapshot): boolean {
     if (snapshot.position <= this.current.position) return false;
     const previous = this.current;
-    this.current = { version: snapshot.version, position: snapshot.position, configuration: snapshot.configuration };
+    this.current = { version: snapshot.version, position: snapshot.position, checksum: snapshot.checksum, configuration: snapshot.configuration };
     const changes = diffDocuments(previous.configuration, snapshot.configuration);
     if (changes.length === 0 && previous.position !== 0) return true;
     const change: ConfigChange = {

@@ -8,35 +8,40 @@ interface Target {
   environment: string;
 }
 
-interface View extends Snapshot {
-  inheritedFrom?: string[];
-}
-
 const RECONNECT_MAX_MS = 5000;
 
 /** The effective configuration from the HTTP API, at least as new as `minPosition`; undefined when none exists yet. */
-export async function fetchSnapshot(target: Target, minPosition?: number): Promise<View | undefined> {
+export async function fetchSnapshot(target: Target, minPosition?: number): Promise<Snapshot | undefined> {
   const query = new URLSearchParams({ environment: target.environment, ...(minPosition ? { minPosition: String(minPosition) } : {}) });
   const response = await fetch(`${target.url}/configurations/${target.serviceId}?${query}`, { headers: { authorization: `Bearer ${target.token}` } });
   if (response.status === 404) return undefined;
   if (!response.ok) throw new Error(`configledger answered ${response.status}: ${await response.text()}`);
-  return ((await response.json()) as { data: View }).data;
+  return ((await response.json()) as { data: Snapshot }).data;
 }
 
 /**
  * For services without Kafka: bootstraps over HTTP, then follows
- * `/api/v1/ws`, acknowledging each change and fetching the new effective
- * document. A reconnect resumes from the last position applied.
+ * `/api/v1/ws` for its one environment. The server pushes every change of
+ * the effective configuration — a parent's, a re-parenting, its own — so the
+ * client subscribes to nothing else and follows inheritance changes without a
+ * restart. Each push carries the new effective document and is acknowledged
+ * once applied; a reconnect resumes from the last position applied, and when
+ * the server no longer keeps what was missed (RESUME_TOO_OLD) the client reads
+ * the current document over HTTP instead.
  */
 export async function followWebSocket(target: Target, state: LocalConfiguration): Promise<{ close(): Promise<void> }> {
   const bootstrap = await fetchSnapshot(target);
   if (bootstrap) state.offer(bootstrap);
-  const environments = [target.environment, ...(bootstrap?.inheritedFrom ?? [])];
-  const patterns = environments.map((environment) => `config.${target.serviceId}.${environment}`);
+  const pattern = `config.${target.serviceId}.${target.environment}`;
   let closed = false;
   let socket: WebSocket | undefined;
   let attempt = 0;
   let applying: Promise<void> = Promise.resolve();
+  const catchUp = (minPosition?: number) =>
+    (applying = applying.then(async () => {
+      const snapshot = await fetchSnapshot(target, minPosition);
+      if (snapshot) state.offer(snapshot);
+    }));
 
   const connect = () => {
     // The token travels in the subprotocol offer, never in the URL (which proxies and access logs keep).
@@ -44,21 +49,20 @@ export async function followWebSocket(target: Target, state: LocalConfiguration)
     socket = ws;
     ws.on('open', () => {
       attempt = 0;
-      ws.send(JSON.stringify({ type: 'subscribe', data: { patterns, fromPosition: state.position } }));
+      ws.send(JSON.stringify({ type: 'subscribe', data: { patterns: [pattern], fromPosition: state.position } }));
     });
     ws.on('message', (raw) => {
-      const message = JSON.parse(raw.toString()) as { id: string; type: string; data?: { position?: number } };
+      const message = JSON.parse(raw.toString()) as { id: string; type: string; data?: Partial<Snapshot> & { code?: string } };
+      if (message.type === 'error' && message.data?.code === 'RESUME_TOO_OLD') {
+        catchUp().catch(() => ws.terminate());
+        return;
+      }
       if (message.type !== 'configuration_changed') return;
-      const position = message.data?.position ?? 0;
-      applying = applying
-        .then(async () => {
-          if (position > state.position) {
-            const snapshot = await fetchSnapshot(target, position);
-            if (snapshot) state.offer(snapshot);
-          }
-          ws.send(JSON.stringify({ type: 'ack', data: { messageId: message.id } }));
-        })
-        .catch(() => ws.send(JSON.stringify({ type: 'nack', data: { messageId: message.id, reason: 'fetch failed' } })));
+      // Each push carries the whole effective document: applied in position order, once (a removed environment leaves the last one held).
+      applying = applying.then(() => {
+        if (message.data?.configuration) state.offer(message.data as Snapshot);
+        ws.send(JSON.stringify({ type: 'ack', data: { messageId: message.id } }));
+      });
     });
     ws.on('error', () => ws.terminate());
     ws.on('close', () => {

@@ -11,15 +11,20 @@ import { acceptAll, compileSchema, type Validator } from '#services/schemas/vali
 import { configurationDecider, type ConfigurationCommand } from './decider.ts';
 import { requireEnvironment } from './read.ts';
 import { eventAt } from './history.ts';
+import { effectiveView } from './judge.ts';
 
 export interface WriteAnswer {
   serviceId: string;
   environment: string;
+  /** The environment's own version after the write. */
   version: number;
+  /** The checksum of the effective configuration after the write. */
   checksum: string;
+  /** The write's log position: the effective position it made. */
   position: number;
   changedKeys: string[];
   created: boolean;
+  own: { checksum: string; version: number };
 }
 
 /**
@@ -39,7 +44,7 @@ export async function documentAtVersion(ledger: Ledger, serviceId: string, envir
   return event?.data.configuration as JsonObject | undefined;
 }
 
-export type CommandWithoutSchema = DistributiveOmit<ConfigurationCommand, 'validate' | 'schemaVersion' | 'approval'>;
+export type CommandWithoutSchema = DistributiveOmit<ConfigurationCommand, 'judge' | 'schemaVersion' | 'approval'>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export type WriteOutcome = { kind: 'applied'; answer: WriteAnswer } | { kind: 'pending'; changeRequest: OpenedChangeRequest };
@@ -52,8 +57,14 @@ export async function executeConfigurationCommand(
   approved?: { approval: { changeRequestId: string; approvedBy: string[] }; context: CommandContext },
 ): Promise<WriteOutcome> {
   await requireEnvironment(ledger, command.environment);
-  const schema = await activeValidator(ledger, command.serviceId);
-  const full = { ...command, ...schema, ...(approved ? { approval: approved.approval } : {}) } as ConfigurationCommand;
+  const { validate, schemaVersion } = await activeValidator(ledger, command.serviceId);
+  const view = await effectiveView(ledger, command.serviceId, command.environment);
+  const full = {
+    ...command,
+    judge: view.judge(validate),
+    ...(schemaVersion !== undefined ? { schemaVersion } : {}),
+    ...(approved ? { approval: approved.approval } : {}),
+  } as ConfigurationCommand;
   const stream = configurationStream(command.serviceId, command.environment);
   const context = approved?.context ?? commandContext(request, command.changeReason);
   if (!approved) {
@@ -70,10 +81,11 @@ export async function executeConfigurationCommand(
       serviceId: command.serviceId,
       environment: command.environment,
       version: state.version,
-      checksum: state.checksum,
+      checksum: view.checksumWith(state.configuration, state.checksum),
       position: Number(result.position),
       changedKeys: event ? event.data.changedKeys : [],
       created: event?.type === 'ConfigurationCreated',
+      own: { checksum: state.checksum, version: state.version },
     },
   };
 }

@@ -84,7 +84,7 @@ describe('configuration API over HTTP on PostgreSQL', () => {
     const events: RecordedEvent[] = [];
     for await (const event of server.storage.store.readStream(configurationStream('audit-demo', 'production'))) events.push(event);
     expect(events).toHaveLength(1);
-    expect(events[0]!.metadata).toMatchObject({ actor: 'bob', correlationId: 'corr-123', reason: 'why not', schemaVersion: 1 });
+    expect(events[0]!.metadata).toMatchObject({ actor: 'bob', correlationId: 'corr-123', reason: 'why not', schemaVersion: 2 });
     expect(events[0]!.data).toMatchObject({ changeReason: 'why not', version: 1, changedKeys: ['a'] });
   });
 

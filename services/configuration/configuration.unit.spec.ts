@@ -4,10 +4,10 @@ import type { JsonObject } from '#events/metadata.ts';
 import { checksumOf } from '#services/shared/canonical.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { acceptAll, compileSchema } from '#services/schemas/validator.ts';
-import { type ConfigurationCommand, decide, evolve, initialState } from './decider.ts';
+import { type ConfigurationCommand, decide, evolve, initialState, judgeWith } from './decider.ts';
 import { deepMerge, diffDocuments } from './paths.ts';
 
-const base = { serviceId: 'order-router', environment: 'production', validate: acceptAll };
+const base = { serviceId: 'order-router', environment: 'production', judge: judgeWith(acceptAll) };
 
 const created = (configuration: JsonObject, version = 1): ConfigurationEvent => ({
   type: version === 1 ? 'ConfigurationCreated' : 'ConfigurationUpdated',
@@ -113,7 +113,7 @@ describe('configuration decider', () => {
       properties: { risk: { type: 'object', properties: { maxPosition: { type: 'integer', maximum: 1000 } }, required: ['maxPosition'] } },
       required: ['risk', 'venue'],
     });
-    const error = thenError(() => when({ ...base, validate, type: 'Create', configuration: { risk: { maxPosition: 5000 } } }), 'VALIDATION_ERROR');
+    const error = thenError(() => when({ ...base, judge: judgeWith(validate), type: 'Create', configuration: { risk: { maxPosition: 5000 } } }), 'VALIDATION_ERROR');
     const paths = (error.details!.errors as { path: string }[]).map((issue) => issue.path).sort();
     expect(paths).toEqual(['risk.maxPosition', 'venue']);
   });

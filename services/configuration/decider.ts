@@ -1,5 +1,5 @@
 import mergePatch from 'json-merge-patch';
-import type { ConfigurationChange, ConfigurationEvent, ConfigurationOperation } from '#events/configuration.ts';
+import type { ConfigurationChange, ConfigurationEvent, ConfigurationOperation, InheritedIssue } from '#events/configuration.ts';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
 import { checksumOf } from '#services/shared/canonical.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
@@ -7,12 +7,14 @@ import {
   ConfigurationExists,
   ConfigurationNotFound,
   DomainError,
+  InheritedValidationFailed,
   KeyNotFound,
   ValidationFailed,
   VersionConflict,
   VersionNotFound,
 } from '#services/shared/errors.ts';
 import type { Validator } from '#services/schemas/validator.ts';
+import type { ValidationIssue } from '#services/shared/errors.ts';
 import { assertDepth } from '#services/shared/documents.ts';
 import { deletePath, diffDocuments, isObject, setPath } from './paths.ts';
 
@@ -27,15 +29,28 @@ export interface BatchOperation {
   value?: JsonValue;
 }
 
+/**
+ * Judges the environment's resulting own layer by what services will read:
+ * the schema's errors in its effective configuration, and in the effective
+ * configuration of every environment inheriting from it.
+ */
+export type DocumentJudge = (own: JsonObject) => { errors: ValidationIssue[]; inherited: InheritedIssue[] };
+
+/** A judge that validates the document alone (an environment nobody inherits from, without parents). */
+export const judgeWith =
+  (validate: Validator): DocumentJudge =>
+  (own) => ({ errors: validate(own), inherited: [] });
+
 interface CommandBase {
   serviceId: string;
   environment: string;
   changeReason?: string;
   expectedVersion?: number;
-  /** The service's active schema, applied to the resulting document. */
-  validate: Validator;
+  judge: DocumentJudge;
   schemaVersion?: number;
   approval?: { changeRequestId: string; approvedBy: string[] };
+  /** An admin's decision, with a reason, to apply the change although inheriting environments would fail their schema. */
+  force?: boolean;
 }
 
 export type ConfigurationCommand = CommandBase &
@@ -65,8 +80,9 @@ export function decide(command: ConfigurationCommand, state: ConfigurationState)
   // Before anything recursive (validation, diff, checksum) looks at it.
   assertDepth(after);
 
-  const errors = command.validate(after);
+  const { errors, inherited } = command.judge(after);
   if (errors.length > 0) throw ValidationFailed(errors);
+  if (inherited.length > 0 && !command.force) throw InheritedValidationFailed(inherited);
 
   const changes = diffDocuments(before, after);
   if (state.status === 'active' && changes.length === 0 && command.type !== 'Rollback') return [];
@@ -83,6 +99,7 @@ export function decide(command: ConfigurationCommand, state: ConfigurationState)
     ...(command.changeReason ? { changeReason: command.changeReason } : {}),
     ...(command.schemaVersion !== undefined ? { validatedAgainstSchema: command.schemaVersion } : {}),
     ...(command.approval ? { approval: command.approval } : {}),
+    ...(inherited.length > 0 ? { forced: { inheritedErrors: inherited } } : {}),
   };
   if (state.status === 'absent') return [{ type: 'ConfigurationCreated', data: change }];
   if (command.type === 'Rollback') return [{ type: 'ConfigurationRolledBack', data: { ...change, restoredVersion: command.targetVersion } }];

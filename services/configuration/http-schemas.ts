@@ -1,17 +1,18 @@
 import { Type } from '@sinclair/typebox';
-import { AnyJson, ChangeReason, EnvironmentId, ExpectedVersion, JsonDocument, Key, Position, ServiceId } from '#services/shared/http.ts';
+import { AnyJson, ChangeReason, EnvironmentId, ExpectedVersion, Force, JsonDocument, Key, Position, ServiceId, VersionNumber } from '#services/shared/http.ts';
 
 export const tags = ['configurations'];
 export const ServiceParams = Type.Object({ serviceId: ServiceId });
 export const KeyParams = Type.Object({ serviceId: ServiceId, key: Key });
 export const EnvironmentParams = Type.Object({ serviceId: ServiceId, environment: EnvironmentId });
-export const WriteQuery = Type.Object({ environment: Type.Optional(EnvironmentId) }, { additionalProperties: false });
+export const WriteQuery = Type.Object({ environment: Type.Optional(EnvironmentId), force: Force }, { additionalProperties: false });
+export const ForceQuery = Type.Object({ force: Force }, { additionalProperties: false });
 export const ReadQuery = Type.Object(
   {
     environment: Type.Optional(EnvironmentId),
-    version: Type.Optional(Type.Integer({ minimum: 1, description: 'a past version; default: the current one' })),
+    version: Type.Optional(VersionNumber('a past version; default: the current one')),
     asOf: Type.Optional(Type.String({ format: 'date-time', description: 'the configuration as it was at this instant (RFC 3339), from the log' })),
-    atPosition: Type.Optional(Type.Integer({ minimum: 1, description: 'the configuration as it was at this log position' })),
+    atPosition: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'the configuration as it was at this log position' })),
     explain: Type.Optional(Type.Boolean({ description: 'say which environment each top-level key came from' })),
     resolveSecrets: Type.Optional(
       Type.Boolean({ description: 'replace ${SECRET:name} by the credential value (needs permission to read it; each read is recorded)' }),
@@ -24,7 +25,7 @@ export const VersionsQuery = Type.Object(
   {
     environment: Type.Optional(EnvironmentId),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-    before: Type.Optional(Type.Integer({ minimum: 1, description: 'versions older than this one (paging)' })),
+    before: Type.Optional(VersionNumber('versions older than this one (paging)')),
     minPosition: Type.Optional(Position),
   },
   { additionalProperties: false },
@@ -37,8 +38,11 @@ export const PatchBody = Type.Object(
   { additionalProperties: false },
 );
 export const KeyBody = Type.Object({ value: AnyJson, ...changeFields }, { additionalProperties: false });
-export const DeleteKeyQuery = Type.Object({ environment: Type.Optional(EnvironmentId), changeReason: Type.Optional(ChangeReason) }, { additionalProperties: false });
-export const RollbackParams = Type.Object({ serviceId: ServiceId, version: Type.Integer({ minimum: 1 }) });
+export const DeleteKeyQuery = Type.Object(
+  { environment: Type.Optional(EnvironmentId), changeReason: Type.Optional(ChangeReason), force: Force },
+  { additionalProperties: false },
+);
+export const RollbackParams = Type.Object({ serviceId: ServiceId, version: VersionNumber() });
 export const RollbackBody = Type.Object(changeFields, { additionalProperties: false });
 export const BatchBody = Type.Object(
   {
@@ -65,6 +69,7 @@ export const WriteAnswerSchema = Type.Object({
     checksum: Type.String(),
     position: Type.Integer(),
     changedKeys: Type.Array(Type.String()),
+    own: Type.Object({ checksum: Type.String(), version: Type.Integer() }),
   }),
   timestamp: Type.String({ format: 'date-time' }),
 });

@@ -4,12 +4,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonObject } from '#events/metadata.ts';
 import { listVersions } from '#projections/configurations/queries.ts';
 import { KeyNotFound } from '#services/shared/errors.ts';
+import { assertDepth } from '#services/shared/documents.ts';
 import { DEFAULT_ENVIRONMENT, ok } from '#services/shared/http.ts';
 import { activeValidator } from './commands.ts';
 import { DiffQuery, EnvironmentParams, KeyParams, ReadQuery, ServiceParams, ValidateBody, VersionsQuery, WriteQuery, tags } from './http-schemas.ts';
 import { diffDocuments, getPath } from './paths.ts';
-import { configurationAt, parsePointInTime } from './history.ts';
-import { type ConfigurationView, readConfiguration, requireEnvironment, waitForPosition } from './read.ts';
+import { parsePointInTime } from './history.ts';
+import { effectiveAt } from './effective-at.ts';
+import { type ConfigurationView, readConfiguration, requireEnvironment, viewOf, waitForPosition } from './read.ts';
 import { resolveSecrets } from '#services/credentials/read.ts';
 
 
@@ -101,7 +103,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
       const { serviceId } = request.params;
       const side = async (env: string, point: string | undefined) => {
         await requireEnvironment(ledger, env);
-        return point === undefined ? readConfiguration(ledger, serviceId, env) : configurationAt(ledger.store, serviceId, env, parsePointInTime(point));
+        return point === undefined ? readConfiguration(ledger, serviceId, env) : viewOf(await effectiveAt(ledger.store, serviceId, env, parsePointInTime(point)));
       };
       const [before, after] = await Promise.all([side(fromEnvironment, from), side(toEnvironment, to)]);
       const summary = ({ environment: env, version, checksum, position }: typeof before) => ({ environment: env, version, checksum, position });
@@ -114,6 +116,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
     { schema: { tags, summary: 'Validate a document against the active schema without writing', params: ServiceParams, querystring: WriteQuery, body: ValidateBody } },
     async (request) => {
       const { validate, schemaVersion } = await activeValidator(ledger, request.params.serviceId);
+      assertDepth(request.body.configuration);
       const errors = validate(request.body.configuration as JsonObject);
       return ok({ valid: errors.length === 0, errors, ...(schemaVersion !== undefined ? { schemaVersion } : {}) });
     },

@@ -1,19 +1,31 @@
 import type { JsonObject } from '#events/metadata.ts';
 import type { CurrentConfiguration } from '#projections/configurations/cache.ts';
 import { loadCurrent } from '#projections/configurations/queries.ts';
-import { type PointInTime, configurationAt } from './history.ts';
+import { type ChainLink, type EffectiveConfiguration, type Layer, effectiveConfiguration } from '#projections/effective/effective.ts';
+import type { PointInTime } from './history.ts';
+import { effectiveAt } from './effective-at.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { ConfigurationNotFound, DomainError, EnvironmentNotFound } from '#services/shared/errors.ts';
-import { checksumOf } from '#services/shared/canonical.ts';
 import { environmentStream } from '#events/environments.ts';
 import { loadState } from '#services/shared/command-handler.ts';
 import { environmentDecider, initialStateFor } from '#services/environments/decider.ts';
-import { deepMerge } from './paths.ts';
 
-export interface ConfigurationView extends Omit<CurrentConfiguration, 'position'> {
-  /** Log position of the newest change in this answer; resume a subscription from it. */
+export interface ConfigurationView {
+  serviceId: string;
+  environment: string;
+  /** The effective document: the layers of the inheritance chain merged in order. */
+  configuration: JsonObject;
+  /** SHA-256 of the canonical JSON of the effective document. */
+  checksum: string;
+  /** The effective position: the newest change folded in (a layer, or what an environment of the chain inherits); it only moves forward. */
   position: number;
-  /** The environments merged, farthest ancestor first; only when the environment inherits. */
+  /** The environment's own version; 0 when it only inherits. */
+  version: number;
+  updatedAt: string;
+  updatedBy: string;
+  /** The environment's own layer, when it has one. */
+  own: { configuration: JsonObject; checksum: string; version: number; position: number } | null;
+  /** The environments merged before this one, farthest first; only when the environment inherits. */
   inheritedFrom?: string[];
   /** Top-level key -> the environment its value came from; with `explain`. */
   sources?: Record<string, string>;
@@ -58,7 +70,28 @@ export async function currentOf(ledger: Ledger, serviceId: string, environment: 
   return loaded;
 }
 
-/** The effective configuration: the deep merge along the inheritance chain, or a past version as it was stored. */
+/** The chain's layers of one service, from the cache or the read model. */
+async function layersOf(ledger: Ledger, serviceId: string, chain: ChainLink[], minPosition?: number): Promise<Map<string, Layer>> {
+  const layers = new Map<string, Layer>();
+  for (const link of chain) {
+    const layer = await currentOf(ledger, serviceId, link.environment, minPosition);
+    if (layer) layers.set(link.environment, layer);
+  }
+  return layers;
+}
+
+/** The effective configuration now, or undefined when no environment of the chain has a layer of the service. */
+export async function effectiveNow(ledger: Ledger, serviceId: string, environment: string, minPosition?: number): Promise<EffectiveConfiguration | undefined> {
+  const chain = ledger.readModels.environments.chainOf(environment);
+  const layers = await layersOf(ledger, serviceId, chain, minPosition);
+  return effectiveConfiguration(serviceId, chain, (env) => layers.get(env));
+}
+
+/**
+ * The effective configuration (merged along the inheritance chain, with its
+ * checksum and effective position; the environment's own layer under `own`),
+ * now or at a past version of the own layer, instant or log position.
+ */
 export async function readConfiguration(
   ledger: Ledger,
   serviceId: string,
@@ -68,32 +101,14 @@ export async function readConfiguration(
   await waitForPosition(ledger, options.minPosition, 'seen');
   await requireEnvironment(ledger, environment);
   const at = pointInTimeOf(options);
-  // The past is read from the log itself, as the environment stored it.
-  if (at) return { ...(await configurationAt(ledger.store, serviceId, environment, at)), ...(options.asOf ? { asOf: options.asOf } : {}) };
-
-  const lineage = ledger.readModels.environments.lineage(environment);
-  const layers = (await Promise.all(lineage.map((env) => currentOf(ledger, serviceId, env, options.minPosition)))).filter(
-    (layer): layer is CurrentConfiguration => layer !== undefined,
-  );
-  const own = layers.find((layer) => layer.environment === environment);
-  if (layers.length === 0) throw ConfigurationNotFound(serviceId, environment);
-  const explained = options.explain ? { sources: sourcesOf(layers), inheritance: inheritanceOf(ledger, lineage) } : {};
-  if (lineage.length === 1 && own) return { ...viewOf(own), ...explained };
-
-  const configuration = layers.reduce<JsonObject>((merged, layer) => deepMerge(merged, layer.configuration), {});
-  const newest = layers.reduce((a, b) => (a.position > b.position ? a : b));
-  return {
-    serviceId,
-    environment,
-    version: own?.version ?? 0,
-    checksum: own?.checksum ?? checksumOf({}),
-    configuration,
-    updatedAt: newest.updatedAt,
-    updatedBy: newest.updatedBy,
-    position: Number(newest.position),
-    inheritedFrom: lineage.slice(0, -1),
-    ...explained,
-  };
+  // The past is read from the log itself.
+  if (at) return { ...viewOf(await effectiveAt(ledger.store, serviceId, environment, at)), ...(options.asOf ? { asOf: options.asOf } : {}) };
+  const chain = ledger.readModels.environments.chainOf(environment);
+  const layers = await layersOf(ledger, serviceId, chain, options.minPosition);
+  const effective = effectiveConfiguration(serviceId, chain, (env) => layers.get(env));
+  if (!effective) throw ConfigurationNotFound(serviceId, environment);
+  if (!options.explain) return viewOf(effective);
+  return { ...viewOf(effective), sources: sourcesOf([...layers.values()]), inheritance: inheritanceOf(chain) };
 }
 
 function pointInTimeOf(options: { version?: number; asOf?: string; atPosition?: number }): PointInTime | undefined {
@@ -105,18 +120,30 @@ function pointInTimeOf(options: { version?: number; asOf?: string; atPosition?: 
   return undefined;
 }
 
-const viewOf = ({ position, ...view }: CurrentConfiguration): ConfigurationView => ({ ...view, position: Number(position) });
+/** What every road answers for a configuration: the effective document, checksum and position, and the own layer under `own`. */
+export function viewOf(effective: EffectiveConfiguration): ConfigurationView {
+  const { own, layers: _layers, inheritedFrom, position, ...view } = effective;
+  return {
+    ...view,
+    position: Number(position),
+    own: own ? { ...own, position: Number(own.position) } : null,
+    ...(inheritedFrom.length > 0 ? { inheritedFrom } : {}),
+  };
+}
 
-function sourcesOf(layers: CurrentConfiguration[]): Record<string, string> {
+function sourcesOf(layers: Layer[]): Record<string, string> {
   const sources: Record<string, string> = {};
   for (const layer of layers) for (const key of Object.keys(layer.configuration)) sources[key] = layer.environment;
   return sources;
 }
 
 /** The environment definitions an effective configuration was merged along: the changes that can move it without touching it. */
-function inheritanceOf(ledger: Ledger, lineage: string[]): NonNullable<ConfigurationView['inheritance']> {
-  return lineage.flatMap((id) => {
-    const entry = ledger.readModels.environments.get(id);
-    return entry ? [{ environment: id, inheritsFrom: entry.inheritsFrom, position: Number(entry.position), changedBy: entry.updatedBy, changedAt: entry.updatedAt }] : [];
-  });
+function inheritanceOf(chain: ChainLink[]): NonNullable<ConfigurationView['inheritance']> {
+  return chain.map((link) => ({
+    environment: link.environment,
+    inheritsFrom: link.inheritsFrom,
+    position: Number(link.position),
+    changedBy: link.updatedBy,
+    changedAt: link.updatedAt,
+  }));
 }

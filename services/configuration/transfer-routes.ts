@@ -10,7 +10,7 @@ import { activeValidator, executeConfigurationCommand } from './commands.ts';
 import { compileSchema } from '#services/schemas/validator.ts';
 import { ServiceParams, tags } from './http-schemas.ts';
 import { getPath } from './paths.ts';
-import { currentOf, readConfiguration, requireEnvironment } from './read.ts';
+import { type ConfigurationView, effectiveNow, readConfiguration, requireEnvironment, viewOf } from './read.ts';
 
 const EXPORT_FORMAT = 'configledger-export';
 
@@ -21,7 +21,24 @@ const ExportDocument = Type.Object(
     serviceId: Type.String(),
     exportedAt: Type.String(),
     schema: Type.Union([Type.Object({ version: Type.Integer(), schema: JsonDocument }), Type.Null()]),
-    environments: Type.Record(Type.String(), Type.Object({ version: Type.Integer(), checksum: Type.String(), configuration: JsonDocument })),
+    environments: Type.Record(
+      Type.String(),
+      Type.Object(
+        {
+          version: Type.Integer(),
+          checksum: Type.String(),
+          configuration: JsonDocument,
+          position: Type.Optional(Type.Integer()),
+          inheritedFrom: Type.Optional(Type.Array(Type.String())),
+          own: Type.Optional(
+            Type.Union([Type.Object({ configuration: JsonDocument, checksum: Type.String(), version: Type.Integer(), position: Type.Integer() }), Type.Null()], {
+              description: 'the environment\'s own layer (what import writes); absent in older exports, whose configuration is the own layer',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -78,10 +95,13 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
     { schema: { tags, summary: "A service's configuration in every environment, its schema and versions, as one JSON document", params: ServiceParams } },
     async (request) => {
       const { serviceId } = request.params;
-      const environments: Record<string, { version: number; checksum: string; configuration: JsonObject }> = {};
+      const environments: Record<string, Omit<ConfigurationView, 'serviceId' | 'environment' | 'updatedAt' | 'updatedBy'>> = {};
       for (const environment of ledger.readModels.environments.list()) {
-        const current = await currentOf(ledger, serviceId, environment.id);
-        if (current) environments[environment.id] = { version: current.version, checksum: current.checksum, configuration: current.configuration };
+        const effective = await effectiveNow(ledger, serviceId, environment.id);
+        if (effective) {
+          const { serviceId: _service, environment: _environment, updatedAt: _at, updatedBy: _by, ...entry } = viewOf(effective);
+          environments[environment.id] = entry;
+        }
       }
       const { state } = await loadState(ledger.store, schemaStream(serviceId), schemaDecider);
       return ok({
@@ -120,13 +140,10 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
       }
       const environments: Record<string, unknown> = {};
       for (const [environment, entry] of Object.entries(document.environments)) {
-        const outcome = await executeConfigurationCommand(ledger, request, {
-          type: 'Replace',
-          serviceId,
-          environment,
-          configuration: entry.configuration as JsonObject,
-          changeReason,
-        });
+        // An environment's own layer is what it holds; one that only inherits has nothing of its own to write.
+        const own = entry.own === undefined ? entry.configuration : entry.own?.configuration;
+        if (!own) continue;
+        const outcome = await executeConfigurationCommand(ledger, request, { type: 'Replace', serviceId, environment, configuration: own as JsonObject, changeReason });
         environments[environment] = outcomeOf(outcome);
       }
       return ok({ serviceId, environments });

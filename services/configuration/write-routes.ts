@@ -2,13 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
 import type { Ledger } from '#services/config-api/context.ts';
-import { DEFAULT_ENVIRONMENT, expectedVersionOf, ok } from '#services/shared/http.ts';
+import { DEFAULT_ENVIRONMENT, expectedVersionOf, forceOf, ok } from '#services/shared/http.ts';
 import { type CommandWithoutSchema, documentAtVersion, executeConfigurationCommand } from './commands.ts';
 import {
   BatchBody,
   DeleteKeyQuery,
   DocumentBody,
   EnvironmentParams,
+  ForceQuery,
   KeyBody,
   KeyParams,
   PatchBody,
@@ -50,6 +51,7 @@ const target = (request: FastifyRequest, serviceId: string, environment: string 
   environment: environment ?? DEFAULT_ENVIRONMENT,
   changeReason: body?.changeReason,
   expectedVersion: expectedVersionOf(request, body?.expectedVersion),
+  force: forceOf(request, body?.changeReason),
 });
 
 export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -79,7 +81,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.put(
     '/configurations/:serviceId/environments/:environment',
-    { schema: { tags, summary: 'Replace the configuration of one environment', params: EnvironmentParams, body: DocumentBody, response: answers } },
+    { schema: { tags, summary: 'Replace the configuration of one environment', params: EnvironmentParams, querystring: ForceQuery, body: DocumentBody, response: answers } },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'Replace',

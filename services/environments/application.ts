@@ -7,8 +7,10 @@ import type { Principal } from '#infra/auth/tokens.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { hasPermission } from '#services/config-api/permissions.ts';
 import { type OpenedChangeRequest, openChangeRequest } from '#services/approvals/open.ts';
-import { type CommandContext, handle } from '#services/shared/command-handler.ts';
-import { DomainError, EnvironmentNotFound } from '#services/shared/errors.ts';
+import { type CommandContext, handle, loadState } from '#services/shared/command-handler.ts';
+import { DomainError, EnvironmentNotFound, InheritedValidationFailed } from '#services/shared/errors.ts';
+import { activeValidator } from '#services/configuration/commands.ts';
+import type { InheritedIssue } from '#events/configuration.ts';
 import { type EnvironmentCommand, environmentDecider, initialStateFor } from './decider.ts';
 import { type EffectiveDifference, impactOf, recordedImpact } from './impact.ts';
 
@@ -22,7 +24,7 @@ export interface DefinitionFields {
 /** What an environment change did, would do, or is waiting for. */
 export type EnvironmentOutcome =
   | { kind: 'applied'; definition?: EnvironmentDefinition; created: boolean; position: number; impact: EffectiveDifference[] }
-  | { kind: 'dry-run'; definition?: EnvironmentDefinition; impact: EffectiveDifference[]; policyIds: string[] }
+  | { kind: 'dry-run'; definition?: EnvironmentDefinition; impact: EffectiveDifference[]; policyIds: string[]; failing: InheritedIssue[] }
   | { kind: 'pending'; changeRequest: OpenedChangeRequest };
 
 const inheritanceChangedBy = () =>
@@ -41,7 +43,7 @@ export async function defineEnvironment(
   ledger: Ledger,
   principal: Principal,
   context: CommandContext,
-  change: { type: 'Define' | 'Redefine'; id: string; fields: DefinitionFields; dryRun?: boolean },
+  change: { type: 'Define' | 'Redefine'; id: string; fields: DefinitionFields; dryRun?: boolean; force?: boolean },
 ): Promise<EnvironmentOutcome> {
   const directory = ledger.readModels.environments;
   const current = directory.get(change.id);
@@ -54,39 +56,47 @@ export async function defineEnvironment(
   };
   const rewired = current !== undefined && !isDeepStrictEqual(current.inheritsFrom, definition.inheritsFrom);
   if (rewired && !hasPermission(principal, 'admin')) throw inheritanceChangedBy();
+  // A removed environment's configurations stay in the log and come back with it: undoing a removal is the admin's too.
+  if (!current && !hasPermission(principal, 'admin')) {
+    const { state } = await loadState(ledger.store, environmentStream(change.id), environmentDecider, initialStateFor(change.id));
+    if (state.status === 'removed') throw inheritanceChangedBy();
+  }
   const before = directory.parentsOf();
   const impact = rewired || !current ? await impactOf(ledger, change.id, before, new Map(before).set(change.id, definition.inheritsFrom)) : [];
   const command: EnvironmentCommand = { type: change.type, definition, parentsOf: before, impact: recordedImpact(impact) };
-  return decideGoverned(ledger, context, { command, rewired, impact, dryRun: change.dryRun, current: current ? definitionOf(current) : null });
+  return decideGoverned(ledger, context, { command, rewired, impact, dryRun: change.dryRun, force: change.force, current: current ? definitionOf(current) : null });
 }
 
 /** Removes an environment (admin): its children inherit from their other parents from then on. */
-export async function removeEnvironment(ledger: Ledger, context: CommandContext, id: string, dryRun?: boolean): Promise<EnvironmentOutcome> {
+export async function removeEnvironment(ledger: Ledger, context: CommandContext, id: string, options: { dryRun?: boolean; force?: boolean } = {}): Promise<EnvironmentOutcome> {
   const directory = ledger.readModels.environments;
   const current = directory.get(id);
   if (!current) throw EnvironmentNotFound(id);
   const before = directory.parentsOf();
   const impact = await impactOf(ledger, id, before, withoutEnvironment(before, id));
   const command: EnvironmentCommand = { type: 'Remove', id, impact: recordedImpact(impact) };
-  return decideGoverned(ledger, context, { command, rewired: true, impact, dryRun, current: definitionOf(current) });
+  return decideGoverned(ledger, context, { command, rewired: true, impact, ...options, current: definitionOf(current) });
 }
 
 async function decideGoverned(
   ledger: Ledger,
   context: CommandContext,
-  change: { command: EnvironmentCommand; rewired: boolean; impact: EffectiveDifference[]; dryRun?: boolean; current: EnvironmentDefinition | null },
+  change: { command: EnvironmentCommand; rewired: boolean; impact: EffectiveDifference[]; dryRun?: boolean; force?: boolean; current: EnvironmentDefinition | null },
 ): Promise<EnvironmentOutcome> {
   const { command, impact } = change;
   const id = command.type === 'Remove' ? command.id : command.definition.id;
   const definition = command.type === 'Remove' ? undefined : command.definition;
   const policies = change.rewired ? ledger.readModels.policies.matchingEnvironmentChange(id, command.impact) : [];
-  if (change.dryRun) return { kind: 'dry-run', ...(definition ? { definition } : {}), impact, policyIds: policies.map((policy) => policy.id) };
+  const failing = await inheritedIssues(ledger, impact);
+  if (change.dryRun) return { kind: 'dry-run', ...(definition ? { definition } : {}), impact, policyIds: policies.map((policy) => policy.id), failing };
+  if (failing.length > 0 && !change.force) throw InheritedValidationFailed(failing);
+  if (failing.length > 0) command.forced = { inheritedErrors: failing };
   if (policies.length > 0) {
     const proposed: ProposedEnvironmentChange = {
       kind: 'environment',
       serviceId: '*',
       environment: id,
-      command: (command.type === 'Remove' ? { type: 'Remove', id } : { type: command.type, definition }) as unknown as JsonObject,
+      command: (command.type === 'Remove' ? { type: 'Remove', id, force: Boolean(change.force) } : { type: command.type, definition, force: Boolean(change.force) }) as unknown as JsonObject,
       decidedOn: change.current as unknown as JsonObject | null,
       baseVersion: 0,
       changedKeys: [command.type === 'Remove' ? 'removed' : 'inheritsFrom', ...impact.flatMap((entry) => entry.changedKeys.map((key) => `${entry.serviceId}:${key}`))],
@@ -103,7 +113,7 @@ async function decideGoverned(
  * definition it was decided on, with its impact measured again now.
  */
 export async function applyApprovedEnvironmentChange(ledger: Ledger, change: ProposedEnvironmentChange, context: CommandContext) {
-  const proposed = change.command as unknown as { type: 'Redefine' | 'Define'; definition: EnvironmentDefinition } | { type: 'Remove'; id: string };
+  const proposed = change.command as unknown as ({ type: 'Redefine' | 'Define'; definition: EnvironmentDefinition } | { type: 'Remove'; id: string }) & { force?: boolean };
   const decidedOn = change.decidedOn as unknown as EnvironmentDefinition | null;
   const directory = ledger.readModels.environments;
   const before = directory.parentsOf();
@@ -112,8 +122,22 @@ export async function applyApprovedEnvironmentChange(ledger: Ledger, change: Pro
       ? { type: 'Remove', id: proposed.id, decidedOn, impact: [] }
       : { type: proposed.type, definition: proposed.definition, parentsOf: before, decidedOn, impact: [] };
   const after = proposed.type === 'Remove' ? withoutEnvironment(before, proposed.id) : new Map(before).set(proposed.definition.id, proposed.definition.inheritsFrom);
-  command.impact = recordedImpact(await impactOf(ledger, change.environment, before, after));
+  const impact = await impactOf(ledger, change.environment, before, after);
+  command.impact = recordedImpact(impact);
+  const failing = await inheritedIssues(ledger, impact);
+  if (failing.length > 0 && !proposed.force) throw InheritedValidationFailed(failing);
+  if (failing.length > 0) command.forced = { inheritedErrors: failing };
   const result = await handle(ledger.store, environmentStream(change.environment), environmentDecider, command, context, initialStateFor(change.environment));
   await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
   return { version: Number(result.revision) + 1, position: Number(result.position) };
+}
+
+/** The schema errors the change would cause in the effective configurations it changes, each service by its own schema. */
+async function inheritedIssues(ledger: Ledger, impact: EffectiveDifference[]): Promise<InheritedIssue[]> {
+  const issues: InheritedIssue[] = [];
+  for (const { serviceId, environment, after } of impact) {
+    const { validate } = await activeValidator(ledger, serviceId);
+    issues.push(...validate(after).map((issue) => ({ environment, serviceId, ...issue })));
+  }
+  return issues;
 }

@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import type { InheritedIssue } from '#events/configuration.ts';
 import { type EffectiveChange, type EnvironmentDefinition, type EnvironmentEvent, definitionOf } from '#events/environments.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
 import { DomainError, EnvironmentNotFound } from '#services/shared/errors.ts';
@@ -23,6 +24,8 @@ interface Governed {
   impact: EffectiveChange[];
   /** Set when applying an approved change: the definition it was decided on (null: none). */
   decidedOn?: EnvironmentDefinition | null;
+  /** An admin applied it although these inheriting configurations fail their schema. */
+  forced?: { inheritedErrors: InheritedIssue[] };
 }
 
 export type EnvironmentCommand =
@@ -38,16 +41,17 @@ export const environmentMovedOn = (id: string) =>
   new DomainError('ENVIRONMENT_MOVED_ON', 409, `environment ${id} changed since this change was decided; request it again`, { environment: id });
 
 export function decide(command: EnvironmentCommand, state: EnvironmentState): EnvironmentEvent[] {
+  // An approved change holds only if what the environment inherits is still what it was decided on; a rename does not matter.
   if (command.decidedOn !== undefined) {
-    const current = state.status === 'active' ? state.definition : null;
-    if (!isDeepStrictEqual(current, command.decidedOn)) throw environmentMovedOn(command.type === 'Remove' ? command.id : command.definition.id);
+    const current = state.status === 'active' ? state.definition.inheritsFrom : null;
+    if (!isDeepStrictEqual(current, command.decidedOn?.inheritsFrom ?? null)) throw environmentMovedOn(command.type === 'Remove' ? command.id : command.definition.id);
   }
   if (command.type === 'Remove') {
     if (state.status !== 'active') throw EnvironmentNotFound(command.id);
     if (BUILT_IN_ENVIRONMENTS.some((builtIn) => builtIn.id === command.id)) {
       throw new DomainError('ENVIRONMENT_BUILT_IN', 409, `${command.id} is built in and cannot be removed`, { environment: command.id });
     }
-    return [{ type: 'EnvironmentRemoved', data: { id: command.id, impact: command.impact } }];
+    return [{ type: 'EnvironmentRemoved', data: { id: command.id, impact: command.impact, ...(command.forced ? { forced: command.forced } : {}) } }];
   }
   const { definition } = command;
   if (command.type === 'Define' && state.status === 'active') {
@@ -62,7 +66,7 @@ export function decide(command: EnvironmentCommand, state: EnvironmentState): En
   }
   if (state.status !== 'active') return [{ type: 'EnvironmentDefined', data: definition }];
   if (isDeepStrictEqual(state.definition, definition)) return [];
-  return [{ type: 'EnvironmentUpdated', data: { ...definition, impact: command.impact } }];
+  return [{ type: 'EnvironmentUpdated', data: { ...definition, impact: command.impact, ...(command.forced ? { forced: command.forced } : {}) } }];
 }
 
 function findCycle(start: string, parentsOf: Map<string, string[]>): string[] | undefined {

@@ -10,6 +10,8 @@ import { DomainError } from '#services/shared/errors.ts';
 
 export interface EffectiveDifference extends EffectiveChange {
   changes: ValueChange[];
+  /** The effective configuration after the change (empty when none is left). */
+  after: JsonObject;
 }
 
 /**
@@ -41,8 +43,9 @@ export async function impactOf(ledger: Ledger, changed: string, before: ParentsO
   const differences: EffectiveDifference[] = [];
   for (const serviceId of await servicesIn(ledger.db, involved)) {
     for (const lineage of lineages) {
-      const changes = diffDocuments(await effective(serviceId, lineage.before), await effective(serviceId, lineage.after));
-      if (changes.length > 0) differences.push({ serviceId, environment: lineage.environment, changedKeys: changes.map((change) => change.path), changes });
+      const after = await effective(serviceId, lineage.after);
+      const changes = diffDocuments(await effective(serviceId, lineage.before), after);
+      if (changes.length > 0) differences.push({ serviceId, environment: lineage.environment, changedKeys: changes.map((change) => change.path), changes, after });
     }
   }
   return differences;

@@ -5,7 +5,7 @@ import type { EnvironmentDefinition } from '#events/environments.ts';
 import type { EnvironmentEntry } from '#projections/environments/directory.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { EnvironmentNotFound } from '#services/shared/errors.ts';
-import { EnvironmentId, Position, commandContext, ok } from '#services/shared/http.ts';
+import { EnvironmentId, Force, Position, commandContext, forceOf, ok } from '#services/shared/http.ts';
 import { type EnvironmentOutcome, defineEnvironment, removeEnvironment } from './application.ts';
 
 const tags = ['environments'];
@@ -20,9 +20,13 @@ const DefinitionFields = {
 const CreateBody = Type.Object({ id: EnvironmentId, ...DefinitionFields }, { additionalProperties: false });
 const UpdateBody = Type.Object(DefinitionFields, { additionalProperties: false });
 
-const view = ({ position, ...entry }: EnvironmentEntry) => ({ ...entry, position: Number(position) });
+const view = ({ position, inheritance, ...entry }: EnvironmentEntry) => ({
+  ...entry,
+  position: Number(position),
+  inheritanceChanged: { position: Number(inheritance.position), at: inheritance.changedAt, by: inheritance.changedBy },
+});
 const DryRunQuery = Type.Object(
-  { dryRun: Type.Optional(Type.Boolean({ description: 'answer which effective configurations would change, and how, without writing' })) },
+  { dryRun: Type.Optional(Type.Boolean({ description: 'answer which effective configurations would change, and how, without writing' })), force: Force },
   { additionalProperties: false },
 );
 const RemoveBody = Type.Object({ changeReason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false });
@@ -38,6 +42,7 @@ function answer(reply: FastifyReply, outcome: EnvironmentOutcome) {
           dryRun: true,
           ...(outcome.definition ? { definition: outcome.definition } : {}),
           wouldChange: outcome.impact.map(({ serviceId, environment, changes }) => ({ serviceId, environment, changes })),
+          wouldFailSchema: outcome.failing,
           requiresApprovalBy: outcome.policyIds,
         }),
       );
@@ -89,7 +94,7 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { changeReason, ...fields } = request.body;
-      const change = { type: 'Redefine' as const, id: request.params.id, fields, dryRun: request.query.dryRun };
+      const change = { type: 'Redefine' as const, id: request.params.id, fields, dryRun: request.query.dryRun, force: forceOf(request, changeReason) };
       return answer(reply, await defineEnvironment(ledger, request.principal!, commandContext(request, changeReason), change));
     },
   );
@@ -106,8 +111,9 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const context = commandContext(request, request.body?.changeReason);
-      return answer(reply, await removeEnvironment(ledger, context, request.params.id, request.query.dryRun));
+      const reason = request.body?.changeReason;
+      const options = { dryRun: request.query.dryRun, force: forceOf(request, reason) };
+      return answer(reply, await removeEnvironment(ledger, commandContext(request, reason), request.params.id, options));
     },
   );
 };

@@ -6,7 +6,7 @@ import { loadSchema } from '#projections/schemas/queries.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { handle } from '#services/shared/command-handler.ts';
 import { SchemaNotFound } from '#services/shared/errors.ts';
-import { JsonDocument, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
+import { JsonDocument, Position, ServiceId, VersionNumber, commandContext, ok } from '#services/shared/http.ts';
 import { schemaDecider } from './decider.ts';
 
 const tags = ['schemas'];
@@ -22,7 +22,7 @@ export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'The active JSON Schema of a service, or a given version',
         params,
-        querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })), minPosition: Type.Optional(Position) }, { additionalProperties: false }),
+        querystring: Type.Object({ version: Type.Optional(VersionNumber()), minPosition: Type.Optional(Position) }, { additionalProperties: false }),
       },
     },
     async (request) => {

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { RE2 } from 're2-wasm';
 import type { SchemaDraft } from '#events/schemas.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import type { ValidationIssue } from '#services/shared/errors.ts';
@@ -11,14 +12,24 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;
 
 const DRAFT_07 = 'http://json-schema.org/draft-07/schema';
 
+/**
+ * `pattern` and `patternProperties` run on RE2, whose matching time is linear
+ * in the input: a schema cannot stall the process with a pattern that
+ * backtracks (`^(a+)+$`). RE2 has no backreferences or lookaround; a schema
+ * using them is refused when registered.
+ */
+const linearRegExp = Object.assign((pattern: string, flags: string) => new RE2(pattern, flags.includes('u') ? flags : `${flags}u`), {
+  code: 'new (require("re2-wasm").RE2)',
+});
+
 const engines = {
   '2020-12': (() => {
-    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    const ajv = new Ajv2020({ allErrors: true, strict: false, code: { regExp: linearRegExp } });
     addFormats(ajv);
     return ajv;
   })(),
   'draft-07': (() => {
-    const ajv = new Ajv({ allErrors: true, strict: false });
+    const ajv = new Ajv({ allErrors: true, strict: false, code: { regExp: linearRegExp } });
     addFormats(ajv);
     return ajv;
   })(),

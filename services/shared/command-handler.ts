@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_SCHEMA_VERSIONS, type DomainEvent } from '#events/index.ts';
+import { parseEvent } from '#events/parse.ts';
 import type { EventMetadata } from '#events/metadata.ts';
 import { type EventStore, type RecordedEvent, WrongExpectedRevision } from '#infra/eventstore/port.ts';
 
@@ -32,9 +33,6 @@ export interface HandleResult<State, Event> {
 
 const MAX_ATTEMPTS = 10;
 
-/** Narrows a stored event to the domain union; the store only ever holds events this code wrote. */
-export const asDomainEvent = <Event extends DomainEvent>(recorded: RecordedEvent) => ({ type: recorded.type, data: recorded.data }) as Event;
-
 export async function loadState<Command, State, Event extends DomainEvent>(
   store: EventStore,
   stream: string,
@@ -46,7 +44,7 @@ export async function loadState<Command, State, Event extends DomainEvent>(
   let position = 0n;
   const events = decider.stateInLastEvent ? store.readStream(stream, { direction: 'backwards', maxCount: 1 }) : store.readStream(stream);
   for await (const recorded of events) {
-    state = decider.evolve(state, asDomainEvent<Event>(recorded));
+    state = decider.evolve(state, parseEvent<Event>(recorded));
     revision = recorded.revision;
     position = recorded.position;
   }

@@ -19,13 +19,21 @@ export const invalidKey = (key: string, segment: string) =>
     forbidden: [...FORBIDDEN_KEYS],
   });
 
+/** NUL, and halves of a surrogate pair without the other half: text no store (or JSON consumer) can keep as it is. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+export const isStorableText = (text: string) => !UNSTORABLE.test(text);
+
+export const invalidString = (path: string) =>
+  new DomainError('INVALID_STRING', 400, `${path || 'the value'} holds a NUL character or a lone UTF-16 surrogate, which cannot be stored`, { path });
+
 export const documentTooDeep = (path: string, maxDepth: number) =>
   new DomainError('DOCUMENT_TOO_DEEP', 400, `the document nests deeper than ${maxDepth} levels (at ${path || 'its root'})`, { path, maxDepth });
 
 /**
  * Walks a parsed JSON value without recursion and throws INVALID_KEY for a
- * forbidden key, DOCUMENT_TOO_DEEP for a value more than `maxDepth` objects or
- * arrays down (`{"a":1}` has its deepest value one level down).
+ * forbidden key, INVALID_STRING for text that cannot be stored, and
+ * DOCUMENT_TOO_DEEP for a value more than `maxDepth` objects or arrays down
+ * (`{"a":1}` has its deepest value one level down).
  */
 export function assertSafeDocument(value: unknown, maxDepth = MAX_DOCUMENT_DEPTH, basePath = ''): void {
   walk(value, maxDepth, basePath, true);
@@ -36,17 +44,19 @@ export function assertDepth(value: unknown, maxDepth = MAX_DOCUMENT_DEPTH): void
   walk(value, maxDepth, '', false);
 }
 
-function walk(value: unknown, maxDepth: number, basePath: string, checkKeys: boolean): void {
+function walk(value: unknown, maxDepth: number, basePath: string, checkInput: boolean): void {
   const pending: { node: unknown; depth: number; path: string }[] = [{ node: value, depth: 0, path: basePath }];
   while (pending.length > 0) {
     const { node, depth, path } = pending.pop()!;
+    if (typeof node === 'string' && checkInput && !isStorableText(node)) throw invalidString(path);
     if (typeof node !== 'object' || node === null) continue;
     const isArray = Array.isArray(node);
     const keys = Object.keys(node);
     if (keys.length > 0 && depth + 1 > maxDepth) throw documentTooDeep(path, maxDepth);
     for (const key of keys) {
       const childPath = path ? `${path}.${key}` : key;
-      if (checkKeys && !isArray && isForbiddenKey(key)) throw invalidKey(childPath, key);
+      if (checkInput && !isArray && isForbiddenKey(key)) throw invalidKey(childPath, key);
+      if (checkInput && !isArray && !isStorableText(key)) throw invalidString(childPath);
       pending.push({ node: (node as Record<string, unknown>)[key], depth: depth + 1, path: childPath });
     }
   }

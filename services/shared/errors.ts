@@ -25,6 +25,19 @@ export const VersionConflict = (currentVersion: number, expectedVersion: number)
 export const ValidationFailed = (errors: ValidationIssue[], message = 'the configuration does not match the schema') =>
   new DomainError('VALIDATION_ERROR', 400, message, { errors });
 
+export const InheritedValidationFailed = (issues: { environment: string; serviceId?: string; path: string; message: string }[]) => {
+  const environments = [...new Set(issues.map((issue) => issue.environment))].map((environment) => ({
+    environment,
+    errors: issues.filter((issue) => issue.environment === environment).map(({ environment: _environment, ...error }) => error),
+  }));
+  return new DomainError(
+    'INHERITED_VALIDATION_FAILED',
+    400,
+    `the change would make the effective configuration of ${environments.map((entry) => entry.environment).join(', ')} fail the schema; nothing was written (an admin may force it with ?force=true and a changeReason)`,
+    { environments },
+  );
+};
+
 export const ConfigurationNotFound = (serviceId: string, environment: string) =>
   new DomainError('CONFIGURATION_NOT_FOUND', 404, `no configuration for ${serviceId} in ${environment}`, { serviceId, environment });
 

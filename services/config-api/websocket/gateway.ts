@@ -1,13 +1,24 @@
-import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Principal } from '#infra/auth/tokens.ts';
-import type { EventStore, Subscription } from '#infra/eventstore/port.ts';
+import type { EventStore } from '#infra/eventstore/port.ts';
+import type { SqlExecutor } from '#infra/postgres/database.ts';
+import { EffectiveFold } from '#projections/effective/fold.ts';
+import { type FollowOptions, type FollowerLogger, followLog } from '#projections/follow.ts';
 import { hasPermission, inScope } from '../permissions.ts';
-import { MessageType, type ServerMessage, parseClientMessage, patternMatches, serverMessage } from './protocol.ts';
-import { type Push, pushOf } from './pushes.ts';
+import { CLOSE, Connection } from './connection.ts';
+import { MessageType, parseClientMessage, serverMessage } from './protocol.ts';
+import { type Push, configurationPush, credentialPush } from './pushes.ts';
+import { RecentPushes } from './recent-pushes.ts';
+
+export { CLOSE } from './connection.ts';
 
 export interface GatewayOptions {
   store: EventStore;
+  db: SqlExecutor;
+  /** Resolves once the read models hold `position` (the gateway's fold is seeded from them). */
+  readModelsAt(position: bigint): Promise<boolean>;
+  /** Where the read models are: the gateway starts there. */
+  readModelsPosition(): bigint;
   /** The principal of a token (JWT or service token); a refusal counts toward the address's lockout. */
   authenticate(token: string, address: string): Promise<Principal>;
   ackTimeoutMs?: number;
@@ -17,127 +28,65 @@ export interface GatewayOptions {
   maxBufferedBytes?: number;
   authTimeoutMs?: number;
   heartbeatMs?: number;
+  /** Pushes kept to replay to a client that resumes from a position (`subscribe` with `fromPosition`). */
+  recentPushes?: number;
+  logger?: FollowerLogger;
+  onFailure?: FollowOptions['onFailure'];
 }
 
-export const CLOSE = { unauthorized: 4401, slowConsumer: 4008, goingAway: 1001 } as const;
-
-/** Configuration streams and credential streams (whose rotations are announced, never their values). */
-const PUSHED_STREAMS = ['config-', 'credential-'];
-
-interface Pending {
-  message: ServerMessage;
-  text: string | Buffer;
-  sentAt: number;
-  attempts: number;
-}
+/** What an operator (or a test) may tune. */
+export type GatewaySettings = Pick<GatewayOptions, 'ackTimeoutMs' | 'maxAttempts' | 'maxBufferedBytes' | 'authTimeoutMs' | 'heartbeatMs' | 'recentPushes'>;
 
 /**
- * Pushes configuration changes to WebSocket subscribers. It follows the log
- * like any projection (never the request path), filters by each subscriber's
- * patterns and read permission, and resumes a reconnecting client from the log
- * position it last saw.
+ * Pushes effective configuration changes to WebSocket subscribers. It follows
+ * the log like any projection (never the request path) with its own fold of
+ * the configurations, so a parent's change, a re-parenting or a parent's
+ * removal reaches the subscribers of every environment beneath it; filters by
+ * each subscriber's patterns and read permission; and replays the recent
+ * pushes to a client resuming from the position it last saw.
  */
 export function createGateway(options: GatewayOptions) {
   const ackTimeoutMs = options.ackTimeoutMs ?? 5000;
   const maxAttempts = options.maxAttempts ?? 3;
   const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
   const connections = new Set<Connection>();
-  let subscription: Subscription | undefined;
-  let following: Promise<void> | undefined;
-  let livePosition = 0n;
-  let stopped = false;
+  const recent = new RecentPushes(options.recentPushes ?? 10_000);
+  let fold: EffectiveFold | undefined;
+  let position = 0n;
 
-  class Connection {
-    readonly id = randomUUID();
-    principal?: Principal;
-    readonly patterns = new Set<string>();
-    readonly pending = new Map<string, Pending>();
-    /** While a resume reads the log, live events wait here. */
-    backlog: Push[] | undefined;
-    lastSentPosition = 0n;
-    alive = true;
-    /** Messages are handled one after another, after a query-string token has been checked. */
-    queue: Promise<void> = Promise.resolve();
-    private expiry?: NodeJS.Timeout;
+  const broadcast = (push: Push) => {
+    recent.add(push);
+    for (const connection of connections) connection.deliver(push);
+  };
 
-    constructor(
-      readonly socket: WebSocket,
-      readonly address: string,
-    ) {}
-
-    /** The session lasts as long as its credential: closed 4401 when it expires. */
-    authenticated(principal: Principal): void {
-      this.principal = principal;
-      if (principal.expiresAt === undefined) return;
-      // setTimeout takes at most 2^31-1 ms; a longer-lived credential is checked again then.
-      const wait = Math.min(principal.expiresAt - Date.now(), 2 ** 31 - 1);
-      this.expiry = setTimeout(() => (Date.now() >= principal.expiresAt! ? this.end('credential expired') : this.authenticated(principal)), Math.max(0, wait));
-      this.expiry.unref();
-    }
-
-    end(reason: string): void {
-      clearTimeout(this.expiry);
-      this.principal = undefined;
-      this.patterns.clear();
-      this.socket.close(CLOSE.unauthorized, reason);
-    }
-
-    forget(): void {
-      clearTimeout(this.expiry);
-      connections.delete(this);
-    }
-
-    /** `text` is the message already serialized, when the same message goes to many connections. */
-    send(message: ServerMessage, text: string | Buffer = JSON.stringify(message)): void {
-      if (this.socket.readyState !== this.socket.OPEN) return;
-      if (this.socket.bufferedAmount > maxBufferedBytes) {
-        this.socket.close(CLOSE.slowConsumer, 'slow consumer: send buffer over its limit');
-        return;
+  const follower = followLog({
+    name: 'websocket gateway',
+    store: options.store,
+    logger: options.logger,
+    onFailure: options.onFailure,
+    filter: { streamPrefixes: ['config-', 'environment-', 'credential-'] },
+    checkpoint: async () => {
+      if (fold) return position;
+      const start = options.readModelsPosition();
+      await options.readModelsAt(start);
+      const seeded = new EffectiveFold();
+      await seeded.seed(options.store, options.db, start);
+      fold = seeded;
+      position = start;
+      recent.startAt(start);
+      return position;
+    },
+    handle: async (batch) => {
+      for (const event of batch) {
+        // A batch is handled once: the fold moves on, so a retry must not apply it again.
+        if (event.position <= position) continue;
+        const credential = credentialPush(event);
+        if (credential) broadcast(credential);
+        for (const update of fold!.apply(event)) broadcast(configurationPush(update));
+        position = event.position;
       }
-      this.socket.send(text, { binary: false });
-      if (message.acknowledgmentRequired) {
-        const known = this.pending.get(message.id);
-        this.pending.set(message.id, { message, text, sentAt: Date.now(), attempts: (known?.attempts ?? 0) + 1 });
-      }
-    }
-
-    error(code: string, message: string, details?: Record<string, unknown>): void {
-      this.send(serverMessage(MessageType.error, { code, message, ...details }));
-    }
-
-    offer(push: Push): void {
-      if (this.backlog) {
-        this.backlog.push(push);
-        return;
-      }
-      this.deliver(push);
-    }
-
-    deliver({ event, serviceId, environment, message, text }: Push): void {
-      if (event.position <= this.lastSentPosition || !this.principal) return;
-      if (this.principal.expiresAt !== undefined && Date.now() >= this.principal.expiresAt) return this.end('credential expired');
-      if (![...this.patterns].some((pattern) => patternMatches(pattern, serviceId, environment))) return;
-      if (!hasPermission(this.principal, 'read') || !inScope(this.principal, serviceId)) return;
-      this.lastSentPosition = event.position;
-      this.send(message, text);
-    }
-
-    async resume(fromPosition: bigint): Promise<void> {
-      this.backlog = [];
-      const upTo = livePosition;
-      try {
-        for await (const event of options.store.readAll({ fromPosition, toPosition: upTo, filter: { streamPrefixes: PUSHED_STREAMS } })) {
-          if (this.socket.readyState !== this.socket.OPEN) return;
-          const push = pushOf(event);
-          if (push) this.deliver(push);
-        }
-      } finally {
-        const waiting = this.backlog;
-        this.backlog = undefined;
-        for (const push of waiting) this.deliver(push);
-      }
-    }
-  }
+    },
+  });
 
   async function authenticate(connection: Connection, token: string): Promise<void> {
     let principal: Principal;
@@ -160,6 +109,31 @@ export function createGateway(options: GatewayOptions) {
     });
   }
 
+  /**
+   * Adds patterns; with `fromPosition`, first replays what the new patterns
+   * missed since then (what the patterns already held got live). All in one
+   * turn of the event loop, so no live push slips between replay and subscription.
+   */
+  function subscribe(connection: Connection, requestId: string | undefined, patterns: string[], fromPosition?: number): void {
+    const added = patterns.filter((pattern) => !connection.patterns.has(pattern));
+    connection.send(serverMessage(MessageType.ack, { requestId, patterns, subscribed: true, position: Number(position) }));
+    if (fromPosition !== undefined) {
+      const missed = recent.since(BigInt(fromPosition));
+      if (missed === undefined) {
+        connection.error('RESUME_TOO_OLD', `changes after position ${fromPosition} are no longer kept here; read the current configuration, then follow from its position`, {
+          requestId,
+          oldestPosition: Number(recent.coveredFrom),
+        });
+      } else {
+        const held = [...connection.patterns];
+        for (const push of missed) {
+          if (connection.wants(push, added) && !connection.wants(push, held)) connection.send(push.message, push.text);
+        }
+      }
+    }
+    added.forEach((pattern) => connection.patterns.add(pattern));
+  }
+
   async function onMessage(connection: Connection, raw: string): Promise<void> {
     const parsed = parseClientMessage(raw);
     if (!parsed.ok) return connection.error(parsed.code, parsed.message);
@@ -176,11 +150,7 @@ export function createGateway(options: GatewayOptions) {
           const code = hasPermission(connection.principal, 'read') ? 'OUT_OF_SCOPE' : 'FORBIDDEN';
           return connection.error(code, `${connection.principal.subject} may not subscribe to ${refused.join(', ')}`, { requestId: message.id, patterns: refused });
         }
-        message.data.patterns.forEach((pattern) => connection.patterns.add(pattern));
-        connection.send(serverMessage(MessageType.ack, { requestId: message.id, patterns: message.data.patterns, subscribed: true, position: Number(livePosition) }));
-        if (message.data.fromPosition !== undefined) await connection.resume(BigInt(message.data.fromPosition));
-        else connection.lastSentPosition = connection.lastSentPosition > livePosition ? connection.lastSentPosition : livePosition;
-        return;
+        return subscribe(connection, message.id, message.data.patterns, message.data.fromPosition);
       }
       case 'unsubscribe':
         message.data.patterns.forEach((pattern) => connection.patterns.delete(pattern));
@@ -231,34 +201,17 @@ export function createGateway(options: GatewayOptions) {
   const ackTimer = setInterval(checkAcknowledgements, Math.min(1000, ackTimeoutMs));
   const heartbeatTimer = setInterval(checkHeartbeats, options.heartbeatMs ?? 30_000);
 
-  async function follow(): Promise<void> {
-    while (!stopped) {
-      try {
-        subscription = options.store.subscribeAll({ fromPosition: livePosition, filter: { streamPrefixes: PUSHED_STREAMS } });
-        for await (const event of subscription) {
-          livePosition = event.position;
-          if (connections.size === 0) continue;
-          // Built and serialized once, whatever the number of subscribers.
-          const push = pushOf(event);
-          if (push) for (const connection of connections) connection.offer(push);
-        }
-      } catch {
-        if (!stopped) await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    }
-  }
-
   return {
-    async start(): Promise<void> {
-      livePosition = await options.store.headPosition();
-      following = follow();
-    },
+    start: () => follower.start(),
 
     attach(socket: WebSocket, token: string | undefined, address: string): void {
-      const connection = new Connection(socket, address);
+      const connection = new Connection(socket, address, maxBufferedBytes);
       connections.add(connection);
       socket.on('pong', () => (connection.alive = true));
-      socket.on('close', () => connection.forget());
+      socket.on('close', () => {
+        connection.closed();
+        connections.delete(connection);
+      });
       socket.on('error', () => socket.terminate());
       socket.on('message', (raw, isBinary) => {
         if (isBinary) return connection.error('INVALID_MESSAGE', 'send JSON text frames');
@@ -290,13 +243,15 @@ export function createGateway(options: GatewayOptions) {
       return connections.size;
     },
 
+    get position(): bigint {
+      return position;
+    },
+
     async stop(): Promise<void> {
-      stopped = true;
       clearInterval(ackTimer);
       clearInterval(heartbeatTimer);
       for (const connection of connections) connection.socket.close(CLOSE.goingAway, 'server shutting down');
-      await subscription?.close();
-      await following;
+      await follower.stop();
     },
   };
 }

@@ -1,58 +1,89 @@
-import type { ConfigurationChange } from '#events/configuration.ts';
-import type { CredentialRotated } from '#events/credentials.ts';
+import { parseEvent } from '#events/parse.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
-import { actorOf } from '#projections/projection.ts';
+import type { EffectiveUpdate } from '#projections/effective/fold.ts';
+import { actorOf, occurredAt } from '#projections/projection.ts';
 import { MessageType, type ServerMessage, serverMessage } from './protocol.ts';
 
-/** One change, ready to send: the message id is the event id, the same on every connection and every resend. */
+/** One message for the subscribers of (serviceId, environment), serialized once for every connection. */
 export interface Push {
-  event: RecordedEvent;
+  position: bigint;
   serviceId: string;
   environment: string;
   message: ServerMessage;
-  /** UTF-8 bytes of the message, encoded once for every connection. */
+  /** UTF-8 bytes of the message. */
   text: Buffer;
 }
 
-export function pushOf(event: RecordedEvent): Push | undefined {
-  let message: ServerMessage;
-  let target: { serviceId: string; environment: string };
-  if (event.type.startsWith('Configuration')) {
-    const data = event.data as unknown as ConfigurationChange & { restoredVersion?: number };
-    target = data;
-    message = serverMessage(MessageType.configurationChanged, changeMessage(event, data), true);
-  } else if (event.type === 'CredentialRotated') {
-    const data = event.data as CredentialRotated['data'];
-    target = data;
-    message = serverMessage(MessageType.credentialRotated, {
-      credentialKey: data.key,
-      serviceId: data.serviceId,
-      environment: data.environment,
-      rotationId: data.rotationId,
-      version: data.secret.version,
-      rotatedAt: data.rotatedAt,
-      position: Number(event.position),
-    }, true);
-  } else {
-    return undefined;
-  }
-  message = { ...message, id: event.id };
-  return { event, serviceId: target.serviceId, environment: target.environment, message, text: Buffer.from(JSON.stringify(message)) };
+const pushOf = (position: bigint, serviceId: string, environment: string, message: ServerMessage): Push => ({
+  position,
+  serviceId,
+  environment,
+  message,
+  text: Buffer.from(JSON.stringify(message)),
+});
+
+/**
+ * `configuration_changed` for one effective configuration an event changed:
+ * the effective document with its checksum and position, the effective
+ * changes, and the cause
+ * (a layer of its chain, or what an environment of it inherits). The message
+ * id is the event id for the event's own configuration, the event id and the
+ * environment for one inheriting it: the same on every connection and resend.
+ */
+export function configurationPush(update: EffectiveUpdate): Push {
+  const { cause, effective, serviceId, environment } = update;
+  const event = parseEvent(cause);
+  const layer = event.type === 'ConfigurationCreated' || event.type === 'ConfigurationUpdated' || event.type === 'ConfigurationRolledBack' ? event : undefined;
+  const own = layer?.data.environment === environment;
+  const causeEnvironment = layer ? layer.data.environment : 'id' in event.data ? String(event.data.id) : undefined;
+  const message = {
+    ...serverMessage(
+      MessageType.configurationChanged,
+      {
+        serviceId,
+        environment,
+        version: effective?.version ?? 0,
+        checksum: effective?.checksum ?? null,
+        position: Number(effective?.position ?? cause.position),
+        configuration: effective?.configuration ?? null,
+        changedKeys: update.changes.map((change) => change.path),
+        changes: update.changes,
+        ...(effective && effective.inheritedFrom.length > 0 ? { inheritedFrom: effective.inheritedFrom } : {}),
+        ...(effective ? {} : { removed: true }),
+        changedBy: actorOf(cause),
+        changedAt: occurredAt(cause),
+        cause: { type: cause.type, environment: causeEnvironment, position: Number(cause.position), eventId: cause.id },
+        ...(own && layer ? { operation: layer.data.operation } : {}),
+        ...(own && layer?.data.changeReason ? { changeReason: layer.data.changeReason } : {}),
+        ...(own && layer?.type === 'ConfigurationRolledBack' ? { restoredVersion: layer.data.restoredVersion } : {}),
+      },
+      true,
+    ),
+    id: own ? cause.id : `${cause.id}:${environment}`,
+  };
+  return pushOf(cause.position, serviceId, environment, message);
 }
 
-function changeMessage(event: RecordedEvent, data: ConfigurationChange & { restoredVersion?: number }) {
-  return {
-    serviceId: data.serviceId,
-    environment: data.environment,
-    version: data.version,
-    checksum: data.checksum,
-    operation: data.operation,
-    changedKeys: data.changedKeys,
-    changes: data.changes,
-    changedBy: actorOf(event),
-    ...(data.changeReason ? { changeReason: data.changeReason } : {}),
-    ...(data.restoredVersion !== undefined ? { restoredVersion: data.restoredVersion } : {}),
-    position: Number(event.position),
-    changedAt: event.metadata.occurredAt ?? event.recordedAt.toISOString(),
+/** `credential_rotated` for the service's subscribers: which credential and version, never the value. */
+export function credentialPush(recorded: RecordedEvent): Push | undefined {
+  const event = parseEvent(recorded);
+  if (event.type !== 'CredentialRotated') return undefined;
+  const { data } = event;
+  const message = {
+    ...serverMessage(
+      MessageType.credentialRotated,
+      {
+        credentialKey: data.key,
+        serviceId: data.serviceId,
+        environment: data.environment,
+        rotationId: data.rotationId,
+        version: data.secret.version,
+        rotatedAt: data.rotatedAt,
+        position: Number(event.position),
+      },
+      true,
+    ),
+    id: event.id,
   };
+  return pushOf(event.position, data.serviceId, data.environment, message);
 }

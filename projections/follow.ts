@@ -1,0 +1,123 @@
+import type { EventFilter, EventStore, RecordedEvent, Subscription } from '#infra/eventstore/port.ts';
+import { upcastRecorded } from '#events/parse.ts';
+import { batches } from './batches.ts';
+
+export interface FollowerLogger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+export interface FollowOptions {
+  /** Names the follower in logs and metrics. */
+  name: string;
+  store: EventStore;
+  /** Where to start (exclusive): the durable checkpoint when there is one; read again after a failure. */
+  checkpoint(): Promise<bigint>;
+  /** Handles a batch in log order. It may throw: the same batch comes again after a pause, so it must be idempotent. */
+  handle(events: RecordedEvent[]): Promise<void>;
+  filter?: EventFilter;
+  maxBatch?: number;
+  retryDelayMs?: number;
+  logger?: FollowerLogger;
+  /** Counts every failure (a log line is written only when the follower starts or stops failing). */
+  onFailure?(stage: 'subscription' | 'handle', error: unknown): void;
+}
+
+export interface Follower {
+  readonly position: bigint;
+  /** Since when, and why, the follower has been failing; undefined while it works. */
+  readonly failing: { since: Date; error: string; position: bigint } | undefined;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The one way to follow the log: a catch-up subscription from a checkpoint,
+ * batches of whatever is ready, every event parsed (known type and version,
+ * upcast) before anyone sees it, and one retry policy for all — a failed batch
+ * is handled again, a lost subscription resumes from the checkpoint. Failures
+ * are counted each time and logged once when they start (with the position
+ * they stopped at) and once when they end.
+ */
+export function followLog(options: FollowOptions): Follower {
+  const retryDelayMs = options.retryDelayMs ?? 500;
+  let position = 0n;
+  let failing: Follower['failing'];
+  let stopped = false;
+  let subscription: Subscription | undefined;
+  let loop: Promise<void> | undefined;
+  let wake: () => void = () => undefined;
+
+  const pause = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, retryDelayMs);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  function failed(stage: 'subscription' | 'handle', error: unknown, at: bigint): void {
+    options.onFailure?.(stage, error);
+    const message = error instanceof Error ? error.message : String(error);
+    if (!failing) options.logger?.warn({ follower: options.name, stage, position: at.toString(), err: message }, `${options.name} failed at position ${at}; retrying`);
+    failing = { since: failing?.since ?? new Date(), error: message, position: at };
+  }
+
+  function recovered(): void {
+    if (!failing) return;
+    options.logger?.info({ follower: options.name, position: position.toString(), failingSince: failing.since.toISOString() }, `${options.name} is following the log again`);
+    failing = undefined;
+  }
+
+  async function handleUntilDone(batch: RecordedEvent[]): Promise<void> {
+    while (!stopped) {
+      try {
+        await options.handle(batch);
+        return;
+      } catch (error) {
+        failed('handle', error, batch[0]!.position);
+        await pause();
+      }
+    }
+  }
+
+  async function follow(): Promise<void> {
+    while (!stopped) {
+      try {
+        position = await options.checkpoint();
+        // Having read everything stored proves the store answers again, even when nothing new came.
+        subscription = options.store.subscribeAll({ fromPosition: position, onCaughtUp: recovered, ...(options.filter ? { filter: options.filter } : {}) });
+        for await (const batch of batches(subscription, options.maxBatch ?? 500)) {
+          // Checked here, once: an event this code cannot read stops the follower rather than being misread or skipped.
+          await handleUntilDone(batch.map(upcastRecorded));
+          if (stopped) return;
+          position = batch[batch.length - 1]!.position;
+          recovered();
+        }
+      } catch (error) {
+        if (stopped) return;
+        failed('subscription', error, position);
+        await pause();
+      }
+    }
+  }
+
+  return {
+    get position() {
+      return position;
+    },
+    get failing() {
+      return failing;
+    },
+    async start() {
+      loop = follow();
+    },
+    async stop() {
+      stopped = true;
+      wake();
+      await subscription?.close();
+      await loop;
+    },
+  };
+}
