@@ -1,4 +1,4 @@
-.PHONY: run test rules typecheck bench dr-drill deps postgres redis tools kafka-up kafka-down clean
+.PHONY: run test rules typecheck contracts bench dr-drill deps postgres redis tools kafka-up kafka-down clean
 
 NODE_MODULES := node_modules/.package-lock.json
 
@@ -17,6 +17,10 @@ rules: tools
 
 typecheck: $(NODE_MODULES)
 	npx tsc --noEmit
+
+## contracts: write the Avro schemas (events/avro/*.avsc) and the state topic's JSON Schema from the code's own schemas
+contracts: $(NODE_MODULES)
+	node --import tsx events/write-contract-files.ts
 
 ## bench: GET/PUT throughput, write-to-read delay and propagation to subscribers on PostgreSQL, side by side with etcd
 bench: $(NODE_MODULES) tools

@@ -1,5 +1,5 @@
 import type { EventFilter, EventStore, RecordedEvent, Subscription } from '#infra/eventstore/port.ts';
-import { upcastRecorded } from '#events/parse.ts';
+import { UnknownEvent, upcastRecorded } from '#events/parse.ts';
 import { batches } from './batches.ts';
 
 export interface FollowerLogger {
@@ -20,13 +20,16 @@ export interface FollowOptions {
   retryDelayMs?: number;
   logger?: FollowerLogger;
   /** Counts every failure (a log line is written only when the follower starts or stops failing). */
-  onFailure?(stage: 'subscription' | 'handle', error: unknown): void;
+  onFailure?(stage: FailureStage, error: unknown): void;
 }
+
+/** Reading the log, understanding an event in it, or handling a batch. */
+export type FailureStage = 'subscription' | 'parse' | 'handle';
 
 export interface Follower {
   readonly position: bigint;
-  /** Since when, and why, the follower has been failing; undefined while it works. */
-  readonly failing: { since: Date; error: string; position: bigint } | undefined;
+  /** Since when, where and why the follower has been failing; undefined while it works. */
+  readonly failing: { since: Date; error: string; position: bigint; stage: FailureStage } | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -57,15 +60,16 @@ export function followLog(options: FollowOptions): Follower {
       };
     });
 
-  function failed(stage: 'subscription' | 'handle', error: unknown, at: bigint): void {
+  function failed(stage: FailureStage, error: unknown, at: bigint): void {
     options.onFailure?.(stage, error);
     const message = error instanceof Error ? error.message : String(error);
     if (!failing) options.logger?.warn({ follower: options.name, stage, position: at.toString(), err: message }, `${options.name} failed at position ${at}; retrying`);
-    failing = { since: failing?.since ?? new Date(), error: message, position: at };
+    failing = { since: failing?.since ?? new Date(), error: message, position: at, stage };
   }
 
-  function recovered(): void {
-    if (!failing) return;
+  /** Working again: after a handled batch, or (for a store that failed) once the subscription has read everything. */
+  function recovered(only?: FailureStage): void {
+    if (!failing || (only && failing.stage !== only)) return;
     options.logger?.info({ follower: options.name, position: position.toString(), failingSince: failing.since.toISOString() }, `${options.name} is following the log again`);
     failing = undefined;
   }
@@ -87,10 +91,20 @@ export function followLog(options: FollowOptions): Follower {
       try {
         position = await options.checkpoint();
         // Having read everything stored proves the store answers again, even when nothing new came.
-        subscription = options.store.subscribeAll({ fromPosition: position, onCaughtUp: recovered, ...(options.filter ? { filter: options.filter } : {}) });
+        const onCaughtUp = () => recovered('subscription');
+        subscription = options.store.subscribeAll({ fromPosition: position, onCaughtUp, ...(options.filter ? { filter: options.filter } : {}) });
         for await (const batch of batches(subscription, options.maxBatch ?? 500)) {
           // Checked here, once: an event this code cannot read stops the follower rather than being misread or skipped.
-          await handleUntilDone(batch.map(upcastRecorded));
+          let parsed: RecordedEvent[];
+          try {
+            parsed = batch.map(upcastRecorded);
+          } catch (error) {
+            failed('parse', error, error instanceof UnknownEvent ? error.position : batch[0]!.position);
+            await subscription.close();
+            await pause();
+            break;
+          }
+          await handleUntilDone(parsed);
           if (stopped) return;
           position = batch[batch.length - 1]!.position;
           recovered();
@@ -98,6 +112,7 @@ export function followLog(options: FollowOptions): Follower {
       } catch (error) {
         if (stopped) return;
         failed('subscription', error, position);
+        await subscription?.close();
         await pause();
       }
     }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the tests use beyond Node: a JVM and Maven (the Kafka broker), kcat, promtool.
+# Debian packages the tests use beyond Node: a JDK and Maven (the Kafka broker, the Java consumer check), kcat, promtool.
 set -euo pipefail
 missing=()
-command -v java >/dev/null || missing+=(default-jre-headless)
+command -v javac >/dev/null || missing+=(default-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v kcat >/dev/null || missing+=(kcat)
 command -v promtool >/dev/null || missing+=(prometheus)

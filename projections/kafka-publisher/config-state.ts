@@ -1,30 +1,7 @@
-import type { JsonObject } from '#events/metadata.ts';
+import type { ConfigStateMessage } from '#events/config-state.ts';
 import type { EffectiveUpdate } from '../effective/fold.ts';
 
-/**
- * The value on `configledger.config-state.v1` for key `serviceId/environment`:
- * the effective configuration, as HTTP answers it. Its JSON Schema is
- * `events/config-state.schema.json`.
- */
-export interface ConfigStateMessage {
-  serviceId: string;
-  environment: string;
-  /** The environment's own version (0 when it only inherits). */
-  version: number;
-  /** The effective position; consumers order updates by it. */
-  position: number;
-  /** SHA-256 of the canonical JSON of `configuration`. */
-  checksum: string;
-  /** The effective document: merged along the inheritance chain. `${SECRET:...}` references stay unresolved. */
-  configuration: JsonObject;
-  inheritedFrom: string[];
-  /** The environment's own layer, when it has one. */
-  own: { configuration: JsonObject; checksum: string; version: number; position: number } | null;
-  /** Effective paths this update changed. */
-  changedKeys: string[];
-  updatedAt: string;
-  updatedBy: string;
-}
+export type { ConfigStateMessage } from '#events/config-state.ts';
 
 export const configStateKey = (serviceId: string, environment: string) => `${serviceId}/${environment}`;
 

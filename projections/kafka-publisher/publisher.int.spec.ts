@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,11 @@ import { CONFIG_STATE_TOPIC, EVENTS_TOPIC, createKafka } from '#infra/kafka/topi
 import { TEST_BROKERS, consumeUntil, startOwnBroker } from '#infra/testing/kafka.ts';
 import { waitFor } from '#infra/testing/wait.ts';
 import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { createTestDatabase } from '#infra/testing/postgres.ts';
+import { startTcpProxy } from '#infra/testing/tcp-proxy.ts';
+import { openStorage } from '#infra/eventstore/select.ts';
+import { migrateReadModels } from '../read-models.ts';
+import { createKafkaPublisher } from './publisher.ts';
 
 const run = promisify(execFile);
 const unique = () => randomBytes(4).toString('hex');
@@ -16,6 +21,45 @@ const decoded = (message: KafkaMessage) => {
   if (result.status !== 'decoded') throw new Error(result.reason);
   return result.event;
 };
+
+describe('a publisher that starts while its database is away', () => {
+  it('reports the failure, counts it, and publishes once the database is back (no unhandled rejection)', async () => {
+    const database = await createTestDatabase();
+    const proxy = await startTcpProxy('127.0.0.1', 5432);
+    const viaProxy = new URL(database.url);
+    viaProxy.port = String(proxy.port);
+    const storage = await openStorage({ databaseUrl: viaProxy.toString(), dataDir: 'memory://' });
+    await migrateReadModels(storage.readModels);
+    let failures = 0;
+    const warnings: string[] = [];
+    const publisher = createKafkaPublisher({
+      store: storage.store,
+      db: storage.readModels,
+      kafka: createKafka(TEST_BROKERS, 'publisher-start-test'),
+      readModelsAt: async () => true,
+      logger: { info: () => undefined, warn: (_details, message) => void warnings.push(message) },
+      onFailure: () => void failures++,
+    });
+    try {
+      await proxy.cut();
+      await publisher.start();
+      await waitFor(() => publisher.status().lastError !== undefined, 10_000, 'the failure to be reported');
+      expect(failures).toBeGreaterThan(0);
+      await proxy.restore();
+      const { position } = await storage.store.append(`environment-pub-${unique()}`, [
+        { id: randomUUID(), type: 'EnvironmentDefined', data: { id: 'late', name: 'late', type: 'custom', inheritsFrom: [] }, metadata: { actor: 'test', schemaVersion: 1 } },
+      ], 'no_stream');
+      await waitFor(() => publisher.status().position >= position, 30_000, 'publishing after the database returned');
+      expect(publisher.status().lastError).toBeUndefined();
+      expect(warnings.length).toBeLessThanOrEqual(2);
+    } finally {
+      await publisher.stop();
+      await storage.close();
+      await proxy.close();
+      await database.drop();
+    }
+  }, 60_000);
+});
 
 describe('publishing the log to Kafka', () => {
   const servers: TestServer[] = [];

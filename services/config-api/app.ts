@@ -6,6 +6,7 @@ import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Storage } from '#infra/eventstore/select.ts';
 import { startReadModels } from '#projections/read-models.ts';
+import type { FailureStage } from '#projections/follow.ts';
 import { createKafkaPublisher } from '#projections/kafka-publisher/publisher.ts';
 import { createKafka } from '#infra/kafka/topics.ts';
 import { createReplicator } from '#services/replicator/replicator.ts';
@@ -86,7 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const store = withAppendTiming(guarded.store, metrics.appendDuration);
   const followerReport = (follower: string) => ({
     logger: app.log,
-    onFailure: (stage: 'subscription' | 'handle') => metrics.followerFailures.inc({ follower, stage }),
+    onFailure: (stage: FailureStage) => metrics.followerFailures.inc({ follower, stage }),
   });
   const readModels = await startReadModels(store, db, followerReport('read-models'));
   // A replica never publishes: its log is a copy of the primary's, which already is on the topic.

@@ -15,9 +15,8 @@ describe('the client SDK', () => {
     for (const server of servers) await server.close();
   });
 
-  async function scenario(server: TestServer, connect: (serviceId: string, token: string) => Promise<ConfigClient>) {
+  async function scenario(server: TestServer, connect: (serviceId: string, token: string) => Promise<ConfigClient>, serviceId = unique()) {
     const token = await server.token('hal', ['writer']);
-    const serviceId = unique();
     const first = await server.call('PUT', `/configurations/${serviceId}`, { token, body: { configuration: { risk: { maxPosition: 100 }, venue: 'XNYS' } } });
     // The client bootstraps from what is already published (Kafka) or readable (HTTP).
     const written = BigInt(first.body.data.position);
@@ -61,6 +60,16 @@ describe('the client SDK', () => {
     expect(client.get<string>('venue', '')).toBe('X3');
     const versions = changes.map((change) => change.version);
     expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
+  }, 60_000);
+
+  it('authenticates over WebSocket with the service token a trading service is given', async () => {
+    const server = await startTestServer();
+    servers.push(server);
+    const admin = await server.token('root', ['admin']);
+    const serviceId = unique();
+    const issued = await server.call('POST', '/service-tokens', { token: admin, body: { serviceId } });
+    const { client } = await scenario(server, () => createConfigClient({ serviceId, environment: 'production', url: server.baseUrl, token: issued.body.data.token }), serviceId);
+    expect(client.get('venue', '')).toBe('XNYS');
   }, 60_000);
 
   it('survives a broker restart without losing an update or applying one twice', async () => {

@@ -1,65 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { type Message, WsClient as Client } from '#infra/testing/ws-client.ts';
 import { startTestServer, type TestServer } from '#infra/testing/server.ts';
-
-interface Message {
-  id: string;
-  type: string;
-  data?: any;
-  acknowledgmentRequired?: boolean;
-}
-
-/** A real WebSocket client that keeps every message, so a test can wait for the one it expects. */
-class Client {
-  readonly messages: Message[] = [];
-  readonly socket: WebSocket;
-  readonly closed: Promise<{ code: number; reason: string }>;
-  private waiters: (() => void)[] = [];
-
-  constructor(url: string) {
-    this.socket = new WebSocket(url);
-    this.socket.on('message', (raw) => {
-      this.messages.push(JSON.parse(raw.toString()));
-      this.waiters.forEach((wake) => wake());
-    });
-    this.closed = new Promise((resolve) => this.socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  }
-
-  opened() {
-    return new Promise<void>((resolve, reject) => {
-      this.socket.once('open', () => resolve());
-      this.socket.once('error', reject);
-    });
-  }
-
-  send(message: object) {
-    this.socket.send(JSON.stringify(message));
-  }
-
-  async next(predicate: (message: Message) => boolean, timeoutMs = 5000): Promise<Message> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.messages.find(predicate);
-      if (found) {
-        this.messages.splice(this.messages.indexOf(found), 1);
-        return found;
-      }
-      if (Date.now() > deadline) throw new Error(`no such message; have ${JSON.stringify(this.messages.map((m) => m.type))}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 50);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  close() {
-    this.socket.close();
-  }
-}
 
 const changed = (serviceId: string) => (m: Message) => m.type === 'configuration_changed' && m.data.serviceId === serviceId;
 
@@ -70,7 +13,7 @@ describe('WebSocket push at /api/v1/ws', () => {
   const unique = () => `ws-${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
-    server = await startTestServer({ websocket: { ackTimeoutMs: 300, maxAttempts: 2, authTimeoutMs: 300, maxBufferedBytes: 256 * 1024 } });
+    server = await startTestServer({ websocket: { ackTimeoutMs: 300, maxAttempts: 2, authTimeoutMs: 300, maxBufferedBytes: 256 * 1024, recentPushes: 10 } });
     token = await server.token('gail', ['writer']);
   });
   afterAll(async () => {
@@ -144,6 +87,36 @@ describe('WebSocket push at /api/v1/ws', () => {
     expect(missed.map((m) => m.data.version)).toEqual([2, 3, 4]);
     await write(service, 'e');
     expect((await second.next(changed(service))).data.version).toBe(5);
+  });
+
+  it('replays what a newly added pattern missed, on a connection that already has a subscription', async () => {
+    const [held, added] = [unique(), unique()];
+    const client = await connect();
+    client.send({ type: 'subscribe', data: { patterns: [`config.${held}.production`] } });
+    await client.next((m) => m.type === 'ack');
+    const since = (await write(held, 'a')).position;
+    await client.next(changed(held));
+    await write(added, 1);
+    await write(added, 2);
+    await write(held, 'b');
+    await client.next(changed(held));
+    client.send({ type: 'subscribe', data: { patterns: [`config.${added}.production`], fromPosition: since } });
+    const missed = [await client.next(changed(added)), await client.next(changed(added))];
+    expect(missed.map((m) => m.data.version)).toEqual([1, 2]);
+    expect(missed[1]!.data.configuration).toEqual({ value: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(client.messages.filter(changed(held))).toEqual([]);
+  });
+
+  it('says RESUME_TOO_OLD to a client resuming from further back than it keeps, which then reads the current document', async () => {
+    const service = unique();
+    const client = await connect();
+    const first = await write(service, 0);
+    for (let i = 1; i <= 12; i++) await write(service, i);
+    client.send({ id: 'old', type: 'subscribe', data: { patterns: [`config.${service}.*`], fromPosition: first.position - 1 } });
+    const refused = await client.next((m) => m.type === 'error');
+    expect(refused.data).toMatchObject({ code: 'RESUME_TOO_OLD', requestId: 'old' });
+    expect(refused.data.oldestPosition).toBeGreaterThan(first.position - 1);
   });
 
   it('authenticates by a first connect message, and closes on a bad token or none', async () => {
