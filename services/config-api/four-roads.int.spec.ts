@@ -58,6 +58,11 @@ async function followWebSocket(server: TestServer, token: string, serviceId: str
   return { get: () => latest, close: () => client.close() };
 }
 
+/** Names unique to this run: the broker (and its compacted topic) may outlive the database of an earlier run. */
+const run = randomBytes(3).toString('hex');
+const svc = (name: string) => `${name}-${run}`;
+const env = (name: string) => `${name}_${run}`;
+
 describe('one truth on every road: HTTP, the state topic, the WebSocket and both SDK modes agree', () => {
   let primary: TestServer;
   let second: TestServer;
@@ -117,60 +122,70 @@ describe('one truth on every road: HTTP, the state topic, the WebSocket and both
     return truth;
   }
 
+  const put = (serviceId: string, environment: string, configuration: JsonObject) => write('PUT', `/configurations/${serviceId}?environment=${environment}`, { configuration });
+  const patch = (serviceId: string, environment: string, changes: JsonObject) => write('PATCH', `/configurations/${serviceId}?environment=${environment}`, { patch: changes });
+
   it('after a parent changes', async () => {
-    await environments(['a_parent', []], ['a_kid', ['a_parent']]);
-    await write('PUT', '/configurations/roads-a?environment=a_parent', { configuration: { risk: { max: 10, min: 1 }, venue: 'XNYS' } });
-    await write('PUT', '/configurations/roads-a?environment=a_kid', { configuration: { risk: { min: 2 } } });
-    const truth = await agree('roads-a', 'a_kid', () => write('PATCH', '/configurations/roads-a?environment=a_parent', { patch: { risk: { max: 20 } } }));
+    const [service, parent, kid] = [svc('roads-a'), env('a_parent'), env('a_kid')];
+    await environments([parent, []], [kid, [parent]]);
+    await put(service, parent, { risk: { max: 10, min: 1 }, venue: 'XNYS' });
+    await put(service, kid, { risk: { min: 2 } });
+    const truth = await agree(service, kid, () => patch(service, parent, { risk: { max: 20 } }));
     expect(truth.configuration).toEqual({ risk: { max: 20, min: 2 }, venue: 'XNYS' });
   }, 60_000);
 
   it('after the child changes', async () => {
-    await environments(['b_parent', []], ['b_kid', ['b_parent']]);
-    await write('PUT', '/configurations/roads-b?environment=b_parent', { configuration: { risk: { max: 10 } } });
-    await write('PUT', '/configurations/roads-b?environment=b_kid', { configuration: { venue: 'XLON' } });
-    const truth = await agree('roads-b', 'b_kid', () => write('PUT', '/configurations/roads-b/venue?environment=b_kid', { value: 'XPAR' }));
+    const [service, parent, kid] = [svc('roads-b'), env('b_parent'), env('b_kid')];
+    await environments([parent, []], [kid, [parent]]);
+    await put(service, parent, { risk: { max: 10 } });
+    await put(service, kid, { venue: 'XLON' });
+    const truth = await agree(service, kid, () => write('PUT', `/configurations/${service}/venue?environment=${kid}`, { value: 'XPAR' }));
     expect(truth.configuration).toEqual({ risk: { max: 10 }, venue: 'XPAR' });
   }, 60_000);
 
   it('after the child is given another parent', async () => {
-    await environments(['c_parent', []], ['c_alt', []], ['c_kid', ['c_parent']]);
-    await write('PUT', '/configurations/roads-c?environment=c_parent', { configuration: { risk: { max: 10 } } });
-    await write('PUT', '/configurations/roads-c?environment=c_alt', { configuration: { risk: { max: 99 }, alt: true } });
-    await write('PUT', '/configurations/roads-c?environment=c_kid', { configuration: { own: 1 } });
-    const truth = await agree('roads-c', 'c_kid', () => write('PUT', '/environments/c_kid', { inheritsFrom: ['c_alt'] }));
+    const [service, parent, alt, kid] = [svc('roads-c'), env('c_parent'), env('c_alt'), env('c_kid')];
+    await environments([parent, []], [alt, []], [kid, [parent]]);
+    await put(service, parent, { risk: { max: 10 } });
+    await put(service, alt, { risk: { max: 99 }, alt: true });
+    await put(service, kid, { own: 1 });
+    const truth = await agree(service, kid, () => write('PUT', `/environments/${kid}`, { inheritsFrom: [alt] }));
     expect(truth.configuration).toEqual({ risk: { max: 99 }, alt: true, own: 1 });
     // And a later change of the new parent reaches it too.
-    await agree('roads-c', 'c_kid', () => write('PATCH', '/configurations/roads-c?environment=c_alt', { patch: { alt: false } }));
+    await agree(service, kid, () => patch(service, alt, { alt: false }));
   }, 60_000);
 
   it('after a parent is removed', async () => {
-    await environments(['d_one', []], ['d_two', []], ['d_kid', ['d_one', 'd_two']]);
-    await write('PUT', '/configurations/roads-d?environment=d_one', { configuration: { a: 1, shared: 'one' } });
-    await write('PUT', '/configurations/roads-d?environment=d_two', { configuration: { b: 2, shared: 'two' } });
-    const truth = await agree('roads-d', 'd_kid', () => write('DELETE', '/environments/d_two', { changeReason: 'decommissioned' }));
+    const [service, one, two, kid] = [svc('roads-d'), env('d_one'), env('d_two'), env('d_kid')];
+    await environments([one, []], [two, []], [kid, [one, two]]);
+    await put(service, one, { a: 1, shared: 'one' });
+    await put(service, two, { b: 2, shared: 'two' });
+    const truth = await agree(service, kid, () => write('DELETE', `/environments/${two}`, { changeReason: 'decommissioned' }));
     expect(truth.configuration).toEqual({ a: 1, shared: 'one' });
   }, 60_000);
 
   it('when the service had no configuration when its clients started', async () => {
-    await environments(['e_parent', []], ['e_kid', ['e_parent']]);
-    const truth = await agree('roads-e', 'e_kid', () => write('PUT', '/configurations/roads-e?environment=e_parent', { configuration: { fresh: true } }));
+    const [service, parent, kid] = [svc('roads-e'), env('e_parent'), env('e_kid')];
+    await environments([parent, []], [kid, [parent]]);
+    const truth = await agree(service, kid, () => put(service, parent, { fresh: true }));
     expect(truth.configuration).toEqual({ fresh: true });
   }, 60_000);
 
   it('along a chain three deep', async () => {
-    await environments(['f_grand', []], ['f_parent', ['f_grand']], ['f_kid', ['f_parent']]);
-    await write('PUT', '/configurations/roads-f?environment=f_grand', { configuration: { depth: 'grand', limit: 1 } });
-    await write('PUT', '/configurations/roads-f?environment=f_kid', { configuration: { depth: 'kid' } });
-    const truth = await agree('roads-f', 'f_kid', () => write('PATCH', '/configurations/roads-f?environment=f_grand', { patch: { limit: 2 } }));
+    const [service, grand, parent, kid] = [svc('roads-f'), env('f_grand'), env('f_parent'), env('f_kid')];
+    await environments([grand, []], [parent, [grand]], [kid, [parent]]);
+    await put(service, grand, { depth: 'grand', limit: 1 });
+    await put(service, kid, { depth: 'kid' });
+    const truth = await agree(service, kid, () => patch(service, grand, { limit: 2 }));
     expect(truth.configuration).toEqual({ depth: 'kid', limit: 2 });
   }, 60_000);
 
   it('between two instances on one database: written on one, read on the other', async () => {
-    await environments(['g_parent', []], ['g_kid', ['g_parent']]);
-    await write('PUT', '/configurations/roads-g?environment=g_parent', { configuration: { limit: 1 } });
-    const truth = await agree('roads-g', 'g_kid', () => write('PATCH', '/configurations/roads-g?environment=g_parent', { patch: { limit: 3 } }), second);
-    const onPrimary = await primary.call('GET', `/configurations/roads-g?environment=g_kid&minPosition=${truth.position}`, { token: admin });
+    const [service, parent, kid] = [svc('roads-g'), env('g_parent'), env('g_kid')];
+    await environments([parent, []], [kid, [parent]]);
+    await put(service, parent, { limit: 1 });
+    const truth = await agree(service, kid, () => patch(service, parent, { limit: 3 }), second);
+    const onPrimary = await primary.call('GET', `/configurations/${service}?environment=${kid}&minPosition=${truth.position}`, { token: admin });
     expect([onPrimary.body.data.checksum, onPrimary.body.data.position]).toEqual([truth.checksum, truth.position]);
   }, 60_000);
 });

@@ -212,12 +212,19 @@ export function createGateway(options: GatewayOptions) {
         connection.closed();
         connections.delete(connection);
       });
-      socket.on('error', () => socket.terminate());
+      // A protocol error (a frame over the size limit, say) ends the connection; it is the client's, so no stack trace.
+      socket.on('error', (error) => {
+        options.logger?.info({ connection: connection.id, err: error.message }, 'WebSocket closed on a protocol error');
+        socket.terminate();
+      });
       socket.on('message', (raw, isBinary) => {
         if (isBinary) return connection.error('INVALID_MESSAGE', 'send JSON text frames');
         connection.queue = connection.queue
           .then(() => onMessage(connection, raw.toString()))
-          .catch((error: unknown) => connection.error('INTERNAL_ERROR', error instanceof Error ? error.message : 'error'));
+          .catch((error: unknown) => {
+            options.logger?.warn({ connection: connection.id, err: error instanceof Error ? error.message : String(error) }, 'a WebSocket message failed');
+            connection.error('INTERNAL_ERROR', 'the message could not be handled; the connection id identifies it in the logs', { connectionId: connection.id });
+          });
       });
       if (token) connection.queue = authenticate(connection, token);
       else {
