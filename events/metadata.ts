@@ -8,8 +8,10 @@ export interface EventMetadata {
   sourceIp?: string;
   /** Version of the event's data shape; an upcaster lifts older versions. */
   schemaVersion: number;
-  /** RFC 3339 instant the command was accepted. */
-  occurredAt: string;
+  /** Events written before the one clock carried the accepting instance's time here; the event's time is the store's recorded one. */
+  occurredAt?: string;
+  /** The scoped idempotency key of the request that caused the event, when it had one. */
+  idempotencyKey?: string;
 }
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;

@@ -16,5 +16,9 @@ export const metadataOf = (event: RecordedEvent) => event.metadata as Partial<Ev
 
 export const actorOf = (event: RecordedEvent) => metadataOf(event).actor ?? 'unknown';
 
-/** When the command was accepted; the store's own timestamp when the event does not say. */
-export const occurredAt = (event: RecordedEvent) => metadataOf(event).occurredAt ?? event.recordedAt.toISOString();
+/**
+ * When the event happened: the time the store recorded it at commit. One clock
+ * for every event, so history, audit, reading the past and restoring to a time
+ * agree (and a restore keeps each event's time).
+ */
+export const occurredAt = (event: RecordedEvent) => event.recordedAt.toISOString();

@@ -167,4 +167,8 @@ ALTER TABLE environments ADD COLUMN IF NOT EXISTS inheritance_changed_at timesta
 ALTER TABLE environments ADD COLUMN IF NOT EXISTS inheritance_changed_by text;
 UPDATE environments SET inheritance_position = position, inheritance_changed_at = updated_at, inheritance_changed_by = updated_by
 WHERE inheritance_changed_by IS NULL;
+
+-- Added to tell a repeated version from the same event seen again.
+ALTER TABLE configuration_history ADD COLUMN IF NOT EXISTS event_id uuid;
+ALTER TABLE configuration_history ADD COLUMN IF NOT EXISTS forced jsonb;
 `;

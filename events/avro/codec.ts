@@ -128,6 +128,12 @@ export function encodeEvent(event: RecordedEvent): EncodedEvent {
   };
 }
 
+const withoutRecordedTime = (metadata: Data, recordedAt: string) => {
+  if (metadata.occurredAt !== recordedAt) return metadata;
+  const { occurredAt: _same, ...rest } = metadata;
+  return rest;
+};
+
 export type Decoded = { status: 'decoded'; event: RecordedEvent } | { status: 'skipped'; reason: string };
 
 
@@ -168,7 +174,8 @@ export function decodeEvent(message: { value: Buffer | null; headers?: Record<st
       position: BigInt(record.position as number),
       recordedAt: new Date(String(record.recordedAt)),
       data,
-      metadata: { ...withoutNulls(record.metadata), schemaVersion: known },
+      // The envelope carries a time in occurredAt for consumers that want one; an event that had none has the recorded one there.
+      metadata: withoutRecordedTime({ ...withoutNulls(record.metadata), schemaVersion: known }, String(record.recordedAt)),
     },
   };
 }

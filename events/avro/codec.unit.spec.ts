@@ -23,7 +23,7 @@ const recorded: RecordedEvent = {
     operation: 'patch',
     changeReason: 'desk request',
   },
-  metadata: { actor: 'alice', correlationId: 'c-1', schemaVersion: 2, occurredAt: '2026-11-25T10:00:00.000Z', sourceIp: '10.0.0.1' },
+  metadata: { actor: 'alice', correlationId: 'c-1', schemaVersion: 2, sourceIp: '10.0.0.1' },
 };
 
 describe('Avro event codec', () => {

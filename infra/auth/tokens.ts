@@ -22,7 +22,19 @@ export function scopeOf(subject: string, roles: string[], claim: string[] | unde
   return roles.length > 0 && roles.every((role) => role === 'service') ? [subject] : ['*'];
 }
 
-export class InvalidToken extends Error {}
+/**
+ * A token refused. `authentic` says it was one this service issued (a valid
+ * signature, a known service token) that has expired or been revoked: a client
+ * holding on to it is late, not guessing, so it does not count toward a lockout.
+ */
+export class InvalidToken extends Error {
+  constructor(
+    message: string,
+    readonly authentic = false,
+  ) {
+    super(message);
+  }
+}
 
 const ALGORITHM = 'HS256';
 const encode = (secret: string) => new TextEncoder().encode(secret);
@@ -76,7 +88,7 @@ export function createTokenVerifier(secret: string): TokenVerifier {
     try {
       ({ payload } = await jwtVerify(token, key, { algorithms: [ALGORITHM] }));
     } catch (error) {
-      throw new InvalidToken(error instanceof Error ? error.message : 'invalid token');
+      throw new InvalidToken(error instanceof Error ? error.message : 'invalid token', (error as { code?: unknown }).code === 'ERR_JWT_EXPIRED');
     }
     const principal = principalOf(payload);
     if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);

@@ -29,6 +29,22 @@ export function createEsdbEventStore(connectionString: string): EventStore {
   const client = EventStoreDBClient.connectionString`${connectionString}`;
 
   const position = (commit: bigint): Position => ({ commit, prepare: commit });
+  const RECENT_WINDOW = 1000;
+
+  /** The stream's events among `ids`, from its newest RECENT_WINDOW (an append being settled is among its last). */
+  async function readEvents(stream: string, ids: string[]): Promise<RecordedEvent[]> {
+    const wanted = new Set(ids);
+    const found: RecordedEvent[] = [];
+    try {
+      for await (const resolved of client.readStream(stream, { fromRevision: END, direction: BACKWARDS, maxCount: RECENT_WINDOW })) {
+        const event = toRecorded(resolved);
+        if (event && wanted.has(event.id)) found.unshift(event);
+      }
+    } catch (error) {
+      if (!(error instanceof StreamNotFoundError)) throw error;
+    }
+    return found;
+  }
 
   return {
     kind: 'eventstoredb',
@@ -43,12 +59,18 @@ export function createEsdbEventStore(connectionString: string): EventStore {
         return { nextRevision: result.nextExpectedRevision, position: result.position?.commit ?? 0n };
       } catch (error) {
         if (error instanceof WrongExpectedVersionError) {
+          // The same events already written (a retry of an append whose answer was lost) are recorded, not a conflict.
+          const found = await readEvents(stream, events.map((event) => event.id));
+          const last = found.at(-1);
+          if (last && found.length === events.length) return { nextRevision: last.revision, position: last.position, recorded: true as const };
           const actual = typeof error.actualVersion === 'bigint' ? error.actualVersion : -1n;
           throw new WrongExpectedRevision(stream, expected, actual);
         }
         throw error;
       }
     },
+
+    readEvents,
 
     async *readStream(stream, options = {}) {
       const backwards = options.direction === 'backwards';

@@ -5,6 +5,8 @@ export interface EventToAppend {
   type: string;
   data: Record<string, unknown>;
   metadata: Record<string, unknown>;
+  /** When the event happened; only a restore gives it (each event keeps its own). Otherwise the store's clock, at commit. */
+  recordedAt?: Date;
 }
 
 export interface RecordedEvent {
@@ -25,6 +27,11 @@ export interface AppendResult {
   nextRevision: bigint;
   /** Global position of the last event written. */
   position: bigint;
+  /**
+   * The events were already in the log (the same ids): an earlier append of
+   * them committed, and nothing was written now. Revision and position are theirs.
+   */
+  recorded?: true;
 }
 
 export interface EventFilter {
@@ -69,9 +76,21 @@ export interface EventStore {
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<RecordedEvent>;
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent>;
   subscribeAll(options: SubscribeOptions): Subscription;
+  /** The events of `stream` among `ids` (an append's own ids: was it written?), in revision order. */
+  readEvents(stream: string, ids: string[]): Promise<RecordedEvent[]>;
   /** Position of the newest event in the log, 0n when empty. */
   headPosition(): Promise<bigint>;
   close(): Promise<void>;
+}
+
+/** The append was not written: it never reached the store, or the store refused it before committing. Retrying is safe. */
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+}
+
+/** The append may or may not have been written, and the store could not be asked: retry with the same event ids (or Idempotency-Key). */
+export class OutcomeUnknown extends Error {
+  override readonly name = 'OutcomeUnknown';
 }
 
 export class WrongExpectedRevision extends Error {

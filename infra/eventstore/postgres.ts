@@ -1,4 +1,4 @@
-import type { Database, Row } from '#infra/postgres/database.ts';
+import { AnswerLost, type Database, NotSent, type Row } from '#infra/postgres/database.ts';
 import { EVENTSTORE_CHANNEL, EVENTSTORE_SCHEMA } from './sql-schema.ts';
 import {
   type AppendResult,
@@ -11,6 +11,8 @@ import {
   type RecordedEvent,
   type SubscribeOptions,
   type Subscription,
+  OutcomeUnknown,
+  StoreUnavailable,
   WrongExpectedRevision,
 } from './port.ts';
 
@@ -33,7 +35,12 @@ interface EventRow extends Row {
 const COLUMNS = 'position, event_id, stream_name, stream_revision, event_type, data, metadata, recorded_at';
 
 /** The event store on PostgreSQL, or on PGlite: the same SQL over either `Database`. */
-export async function createSqlEventStore(db: Database): Promise<EventStore> {
+export interface SqlStoreOptions {
+  /** How long an append may wait for its answer before its outcome is settled by its event ids. */
+  appendTimeoutMs: number;
+}
+
+export async function createSqlEventStore(db: Database, options: SqlStoreOptions = { appendTimeoutMs: 5000 }): Promise<EventStore> {
   await db.exec(EVENTSTORE_SCHEMA);
   const wakers = new Set<() => void>();
   let unlisten: (() => Promise<void>) | undefined;
@@ -55,17 +62,56 @@ export async function createSqlEventStore(db: Database): Promise<EventStore> {
 
   async function flush(): Promise<void> {
     flushing = true;
-    while (pending.length > 0) {
-      const group = pending.splice(0, MAX_GROUP);
-      try {
-        settle(group, await appendGroup(db, group));
-      } catch (error) {
-        if (group.length === 1) group[0]!.reject(error);
-        // One bad item (a duplicate event id, say) must not fail the others: retry them one by one.
-        else for (const item of group) await appendGroup(db, [item]).then((rows) => settle([item], rows), item.reject);
-      }
-    }
+    while (pending.length > 0) await appendSettled(pending.splice(0, MAX_GROUP));
     flushing = false;
+  }
+
+  /**
+   * Appends a group and tells each caller what happened to its append, also
+   * when the answer was lost: the server process that ran it is ended first (a
+   * statement blocked on a lock could otherwise still commit), then the group's
+   * event ids are looked up. Only what is known not to be written is
+   * STORE_UNAVAILABLE; what cannot be looked up is OUTCOME_UNKNOWN.
+   */
+  async function appendSettled(group: PendingAppend[], retried = false): Promise<void> {
+    try {
+      settle(group, await appendGroup(db, group, options.appendTimeoutMs));
+    } catch (error) {
+      if (error instanceof NotSent) return group.forEach((item) => item.reject(new StoreUnavailable(`nothing was written: ${error.message}`)));
+      if (error instanceof AnswerLost) return settleLost(group, error, retried);
+      if (group.length === 1) return group[0]!.reject(error);
+      // The server refused the group (one bad item): each append on its own, so one cannot fail the others.
+      for (const item of group) await appendSettled([item], retried);
+    }
+  }
+
+  async function settleLost(group: PendingAppend[], lost: AnswerLost, retried: boolean): Promise<void> {
+    const absent: PendingAppend[] = [];
+    try {
+      if (lost.backendPid !== undefined) await db.endBackend(lost.backendPid, options.appendTimeoutMs);
+      for (const item of group) {
+        const found = await eventsById(item.events.map((event) => event.id));
+        if (found.length === item.events.length) {
+          const last = found[found.length - 1]!;
+          item.resolve({ nextRevision: last.revision, position: last.position, recorded: true });
+        } else if (found.length === 0) absent.push(item);
+        else item.reject(new Error(`append to ${item.stream} is partly in the log (${found.length} of ${item.events.length} events)`));
+      }
+    } catch (error) {
+      const outcome = `the answer to an append was lost (${lost.message}) and the log could not be asked (${error instanceof Error ? error.message : String(error)})`;
+      // Those already found absent were looked up after their server process ended: they are known not written.
+      for (const item of group) item.reject(absent.includes(item) ? new StoreUnavailable(`nothing was written: ${lost.message}`) : new OutcomeUnknown(outcome));
+      return;
+    }
+    if (absent.length === 0) return;
+    // Known not written, and the database answers again: once more, then the truth as it stands.
+    if (!retried) return appendSettled(absent, true);
+    absent.forEach((item) => item.reject(new StoreUnavailable(`nothing was written: ${lost.message}`)));
+  }
+
+  async function eventsById(ids: string[]): Promise<RecordedEvent[]> {
+    const { rows } = await db.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY position`, [ids]);
+    return rows.map(toRecorded);
   }
 
   async function* readAll(options: ReadAllOptions = {}): AsyncGenerator<RecordedEvent> {
@@ -172,6 +218,10 @@ export async function createSqlEventStore(db: Database): Promise<EventStore> {
 
     headPosition,
 
+    async readEvents(stream, ids) {
+      return (await eventsById(ids)).filter((event) => event.streamName === stream);
+    },
+
     async close() {
       wakers.forEach((wake) => wake());
       wakers.clear();
@@ -193,11 +243,14 @@ interface GroupRow extends Row {
   next_revision: string;
   last_position: string;
   conflict: boolean;
+  recorded: boolean;
 }
 
-async function appendGroup(db: Database, group: PendingAppend[]): Promise<GroupRow[]> {
+async function appendGroup(db: Database, group: PendingAppend[], timeoutMs: number): Promise<GroupRow[]> {
   const items = group.map(({ stream, events, expected }) => ({ stream, expected: encodeExpected(expected).toString(), events }));
-  const { rows } = await db.query<GroupRow>('SELECT item, next_revision, last_position, conflict FROM append_batch($1::jsonb)', [JSON.stringify(items)]);
+  const { rows } = await db.session<GroupRow>('SELECT item, next_revision, last_position, conflict, recorded FROM append_batch($1::jsonb)', [JSON.stringify(items)], {
+    timeoutMs,
+  });
   if (rows.length !== group.length) throw new Error(`append_batch answered ${rows.length} rows for ${group.length} appends`);
   return rows;
 }
@@ -205,8 +258,9 @@ async function appendGroup(db: Database, group: PendingAppend[]): Promise<GroupR
 function settle(group: PendingAppend[], rows: GroupRow[]): void {
   for (const row of rows) {
     const item = group[row.item - 1]!;
-    if (row.conflict) item.reject(new WrongExpectedRevision(item.stream, item.expected, BigInt(row.next_revision)));
-    else item.resolve({ nextRevision: BigInt(row.next_revision), position: BigInt(row.last_position) });
+    const at = { nextRevision: BigInt(row.next_revision), position: BigInt(row.last_position) };
+    if (row.conflict) item.reject(new WrongExpectedRevision(item.stream, item.expected, at.nextRevision));
+    else item.resolve(row.recorded ? { ...at, recorded: true } : at);
   }
 }
 

@@ -8,6 +8,8 @@ export interface StorageSettings {
   eventStoreUrl?: string;
   databaseUrl?: string;
   dataDir: string;
+  /** How long an append waits for its answer before its outcome is settled by its event ids (default 5 s). */
+  appendTimeoutMs?: number;
 }
 
 export interface Storage {
@@ -40,7 +42,7 @@ export async function openStorage(settings: StorageSettings): Promise<Storage> {
       },
     };
   }
-  const store = await createSqlEventStore(readModels);
+  const store = await createSqlEventStore(readModels, { appendTimeoutMs: settings.appendTimeoutMs ?? 5000 });
   return {
     store,
     readModels,

@@ -42,12 +42,16 @@ CREATE TABLE IF NOT EXISTS log_head (
 INSERT INTO log_head (id, position) VALUES (true, 0) ON CONFLICT (id) DO NOTHING;
 
 -- Appends several independent batches (one per stream) in one transaction, so
--- concurrent commands share one commit. Each item is checked on its own: a
--- wrong expected revision skips that item (nothing of it is written) and is
+-- concurrent commands share one commit. Each item is checked on its own: an
+-- item whose events are already in the log (by id: a retry of an append whose
+-- answer was lost) is reported as recorded, where it is, and not written again;
+-- a wrong expected revision skips that item (nothing of it is written) and is
 -- reported in its row; the others are written.
 -- expected: -1 any, -2 no stream, -3 stream exists, >= 0 exact revision.
-CREATE OR REPLACE FUNCTION append_batch(p_items jsonb)
-RETURNS TABLE (item integer, next_revision bigint, last_position bigint, conflict boolean)
+-- An event may bring its recorded time (a restore keeps each event's own); else it is now.
+DROP FUNCTION IF EXISTS append_batch(jsonb);
+CREATE FUNCTION append_batch(p_items jsonb)
+RETURNS TABLE (item integer, next_revision bigint, last_position bigint, conflict boolean, recorded boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
   head bigint;
@@ -57,6 +61,9 @@ DECLARE
   expected bigint;
   current_revision bigint;
   n bigint;
+  found_count bigint;
+  found_revision bigint;
+  found_position bigint;
   written boolean := false;
 BEGIN
   SELECT position INTO head FROM log_head WHERE id FOR UPDATE;
@@ -64,24 +71,34 @@ BEGIN
     stream := entry->>'stream';
     expected := (entry->>'expected')::bigint;
     n := jsonb_array_length(entry->'events');
+    SELECT count(*), max(e.stream_revision), max(e.position) INTO found_count, found_revision, found_position
+    FROM events e WHERE e.event_id IN (SELECT (v->>'id')::uuid FROM jsonb_array_elements(entry->'events') v);
+    IF found_count > 0 THEN
+      IF found_count <> n THEN
+        RAISE EXCEPTION 'append to % holds % event ids already in the log and % new ones', stream, found_count, n - found_count USING ERRCODE = 'unique_violation';
+      END IF;
+      RETURN QUERY SELECT idx, found_revision, found_position, false, true;
+      CONTINUE;
+    END IF;
     SELECT revision INTO current_revision FROM streams WHERE stream_name = stream;
     IF NOT FOUND THEN current_revision := -1; END IF;
     IF (expected = -2 AND current_revision <> -1)
        OR (expected = -3 AND current_revision = -1)
        OR (expected >= 0 AND expected <> current_revision) THEN
-      RETURN QUERY SELECT idx, current_revision, head, true;
+      RETURN QUERY SELECT idx, current_revision, head, true, false;
       CONTINUE;
     END IF;
     IF n > 0 THEN
-      INSERT INTO events (position, event_id, stream_name, stream_revision, event_type, data, metadata)
-      SELECT head + e.ord, (e.value->>'id')::uuid, stream, current_revision + e.ord, e.value->>'type', e.value->'data', e.value->'metadata'
+      INSERT INTO events (position, event_id, stream_name, stream_revision, event_type, data, metadata, recorded_at)
+      SELECT head + e.ord, (e.value->>'id')::uuid, stream, current_revision + e.ord, e.value->>'type', e.value->'data', e.value->'metadata',
+             COALESCE((e.value->>'recordedAt')::timestamptz, clock_timestamp())
       FROM jsonb_array_elements(entry->'events') WITH ORDINALITY AS e(value, ord);
       INSERT INTO streams (stream_name, revision) VALUES (stream, current_revision + n)
       ON CONFLICT (stream_name) DO UPDATE SET revision = EXCLUDED.revision;
       head := head + n;
       written := true;
     END IF;
-    RETURN QUERY SELECT idx, current_revision + n, head, false;
+    RETURN QUERY SELECT idx, current_revision + n, head, false, false;
   END LOOP;
   IF written THEN
     UPDATE log_head SET position = head WHERE id;

@@ -1,11 +1,31 @@
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
-import { mkdirSync } from 'node:fs';
+import { lockDataDirectory } from './data-dir-lock.ts';
 
 export type Row = Record<string, unknown>;
 
 export interface SqlExecutor {
   query<R extends Row = Row>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/** The statement never reached the database: it cannot have had any effect. */
+export class NotSent extends Error {
+  override readonly name = 'NotSent';
+}
+
+/**
+ * The statement was sent and its answer was lost (the connection broke, or no
+ * answer came in time): it may have committed. `backendPid` names the server
+ * process that ran it, to be ended before anyone concludes it did not.
+ */
+export class AnswerLost extends Error {
+  override readonly name = 'AnswerLost';
+  constructor(
+    message: string,
+    readonly backendPid: number | undefined,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -14,6 +34,15 @@ export interface SqlExecutor {
  */
 export interface Database extends SqlExecutor {
   readonly kind: 'postgres' | 'pglite';
+  /**
+   * Runs one statement whose effect must be known: throws NotSent when it
+   * never reached the server, AnswerLost (with its server process) when its
+   * answer did not come back within `timeoutMs` or the connection broke, and
+   * the server's own error when the server refused it (then nothing happened).
+   */
+  session<R extends Row = Row>(text: string, params: unknown[], options: { timeoutMs: number }): Promise<{ rows: R[] }>;
+  /** Ends a server process and waits until it is gone, so a statement it ran has committed or rolled back for good. */
+  endBackend(pid: number, timeoutMs: number): Promise<void>;
   /** Runs a script of several statements (migrations). */
   exec(script: string): Promise<void>;
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
@@ -45,6 +74,47 @@ export function openPostgres(connectionString: string, options: { max?: number; 
     query: async <R extends Row>(text: string, params?: unknown[]) => {
       const result = await pool.query(text, params);
       return { rows: result.rows as R[] };
+    },
+    async session<R extends Row>(text: string, params: unknown[], { timeoutMs }: { timeoutMs: number }) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw new NotSent(`the database did not accept a connection: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      const ignore = () => undefined;
+      client.on('error', ignore);
+      let lost = false;
+      try {
+        const known = client as pg.PoolClient & { backendPid?: number };
+        known.backendPid ??= Number((await client.query('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+        try {
+          const result = await client.query({ text, values: params, query_timeout: timeoutMs } as pg.QueryConfig);
+          return { rows: result.rows as R[] };
+        } catch (error) {
+          // An error the server sent (it has a SQLSTATE) is its answer; anything else leaves the outcome open.
+          if (typeof (error as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code)) throw error;
+          lost = true;
+          throw new AnswerLost(`no answer to a statement (${error instanceof Error ? error.message : String(error)})`, known.backendPid);
+        }
+      } catch (error) {
+        if (error instanceof AnswerLost || lost) throw error;
+        if (typeof (error as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code)) throw error;
+        // The pid query itself failed: the append was never sent on this connection.
+        lost = true;
+        throw new NotSent(`the connection failed before the statement was sent: ${error instanceof Error ? error.message : String(error)}`);
+      } finally {
+        client.off('error', ignore);
+        client.release(lost);
+      }
+    },
+    async endBackend(pid, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      await pool.query('SELECT pg_terminate_backend($1)', [pid]);
+      while ((await pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rows.length > 0) {
+        if (Date.now() > deadline) throw new Error(`server process ${pid} did not end within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     },
     async transaction(work) {
       const client = await pool.connect();
@@ -111,21 +181,34 @@ export function openPostgres(connectionString: string, options: { max?: number; 
 }
 
 export async function openPGlite(dataDir: string): Promise<Database> {
-  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir);
+  const inMemory = dataDir.startsWith('memory://');
+  const lock = inMemory ? undefined : lockDataDirectory(dataDir);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dataDir);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   return {
     kind: 'pglite',
     async exec(script) {
       await db.exec(script);
     },
     query: async <R extends Row>(text: string, params?: unknown[]) => ({ rows: (await db.query<R>(text, params)).rows }),
+    // In the same process: an answer cannot be lost on the way.
+    session: async <R extends Row>(text: string, params: unknown[]) => ({ rows: (await db.query<R>(text, params)).rows }),
+    endBackend: async () => undefined,
     transaction: (work) =>
       db.transaction((tx) => work({ query: async <R extends Row>(text: string, params?: unknown[]) => ({ rows: (await tx.query<R>(text, params)).rows }) })),
     async listen(channel, onNotify) {
       const unlisten = await db.listen(channel, () => onNotify());
       return unlisten;
     },
-    close: () => db.close(),
+    async close() {
+      await db.close();
+      lock?.release();
+    },
   };
 }
 

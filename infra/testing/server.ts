@@ -34,6 +34,8 @@ export async function startTestServer(
     replicateFrom?: AppOptions['replicateFrom'];
     rateLimits?: AppOptions['rateLimits'];
     lockout?: AppOptions['lockout'];
+    /** How long an append waits for its answer before it is settled (short, to test a stalled database). */
+    appendTimeoutMs?: number;
     redis?: AppOptions['redis'];
     /** Where the service's log lines go (info level and above); none when absent. */
     logStream?: NodeJS.WritableStream;
@@ -42,9 +44,9 @@ export async function startTestServer(
   let database: TestDatabase | undefined;
   if (!options.databaseUrl && (options.store ?? 'postgres') === 'postgres') database = await createTestDatabase();
   const databaseUrl = options.databaseUrl ?? database?.url;
-  const storage = await openStorage({ databaseUrl, dataDir: 'memory://' });
+  const storage = await openStorage({ databaseUrl, dataDir: 'memory://', ...(options.appendTimeoutMs ? { appendTimeoutMs: options.appendTimeoutMs } : {}) });
   const keys = localKeyProvider({ keyFile: join(mkdtempSync(join(tmpdir(), 'configledger-keys-')), 'master-keys.json') });
-  const { logStream, store: _store, databaseUrl: _databaseUrl, ...appOptions } = options;
+  const { logStream, store: _store, databaseUrl: _databaseUrl, appendTimeoutMs: _appendTimeoutMs, ...appOptions } = options;
   const app = await buildApp({ ...appOptions, storage, jwtSecret: TEST_JWT_SECRET, keys, logger: logStream ? loggerOptions('info', logStream) : false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

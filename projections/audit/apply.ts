@@ -26,6 +26,9 @@ function auditRow(recorded: RecordedEvent) {
       ...(data.version !== undefined ? { version: data.version } : {}),
       ...(Array.isArray(data.changedKeys) ? { changedKeys: data.changedKeys } : {}),
       ...(data.restoredVersion !== undefined ? { restoredVersion: data.restoredVersion } : {}),
+      ...(Array.isArray(data.inheritsFrom) ? { inheritsFrom: data.inheritsFrom } : {}),
+      ...(Array.isArray(data.impact) ? { changedConfigurations: data.impact.length } : {}),
+      ...(data.forced ? { forced: true } : {}),
     },
     occurred_at: occurredAt(recorded),
   };

@@ -29,7 +29,9 @@ export const configurationsProjection: Projection = {
           changed_at: occurredAt(recorded),
           correlation_id: metadataOf(recorded).correlationId ?? null,
           approval: data.approval ?? null,
+          forced: data.forced ?? null,
           position: recorded.position.toString(),
+          event_id: recorded.id,
         };
       });
     if (rows.length === 0) return;
@@ -37,16 +39,28 @@ export const configurationsProjection: Projection = {
     await tx.query(
       `INSERT INTO configuration_history
          (service_id, environment, version, configuration_data, checksum, change_type, changed_keys, changes, change_reason,
-          restored_version, changed_by, changed_at, correlation_id, approval, position)
+          restored_version, changed_by, changed_at, correlation_id, approval, forced, position, event_id)
        SELECT service_id, environment, version, configuration_data, checksum, change_type,
               ARRAY(SELECT jsonb_array_elements_text(changed_keys)), changes, change_reason,
-              restored_version, changed_by, changed_at, correlation_id, approval, position
+              restored_version, changed_by, changed_at, correlation_id, approval, forced, position, event_id
        FROM jsonb_to_recordset($1::jsonb) AS r(service_id text, environment text, version integer, configuration_data jsonb, checksum text,
          change_type text, changed_keys jsonb, changes jsonb, change_reason text, restored_version integer, changed_by text,
-         changed_at timestamptz, correlation_id text, approval jsonb, position bigint)
-       ON CONFLICT DO NOTHING`,
+         changed_at timestamptz, correlation_id text, approval jsonb, forced jsonb, position bigint, event_id uuid)
+       ON CONFLICT (service_id, environment, version) DO NOTHING`,
       [batch],
     );
+    // The same event again (a redelivery, a rebuild over rows already there) is nothing; another event for a version
+    // already held would rewrite history: the projection stops, and says where.
+    const { rows: clashes } = await tx.query<{ service_id: string; environment: string; version: number; position: string }>(
+      `SELECT r.service_id, r.environment, r.version, r.position::text AS position
+       FROM jsonb_to_recordset($1::jsonb) AS r(service_id text, environment text, version integer, position bigint, event_id uuid)
+       JOIN configuration_history h USING (service_id, environment, version)
+       WHERE h.event_id IS NOT NULL AND h.event_id <> r.event_id
+       LIMIT 1`,
+      [batch],
+    );
+    const clash = clashes[0];
+    if (clash) throw new Error(`the event at position ${clash.position} repeats version ${clash.version} of ${clash.service_id}/${clash.environment}, which another event recorded`);
     // The newest version per configuration wins; `created_*` come from the oldest in the batch and only count for a new row.
     await tx.query(
       `INSERT INTO service_configurations

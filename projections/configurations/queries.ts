@@ -1,4 +1,4 @@
-import type { ValueChange } from '#events/configuration.ts';
+import type { InheritedIssue, ValueChange } from '#events/configuration.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
 import type { CurrentConfiguration } from './cache.ts';
@@ -14,6 +14,8 @@ export interface VersionEntry {
   restoredVersion: number | null;
   /** Who approved the change, when it went through a change request. */
   approval: { changeRequestId: string; approvedBy: string[] } | null;
+  /** Set when an admin forced the change past the schema of environments inheriting from this one: what it broke. */
+  forced: { inheritedErrors: InheritedIssue[] } | null;
   changedAt: string;
   position: number;
 }
@@ -69,10 +71,11 @@ export async function listVersions(
     change_reason: string | null;
     restored_version: number | null;
     approval: { changeRequestId: string; approvedBy: string[] } | null;
+    forced: VersionEntry['forced'];
     changed_at: Date | string;
     position: string;
   }>(
-    `SELECT version, checksum, change_type, changed_keys, changes, changed_by, change_reason, restored_version, approval, changed_at, position
+    `SELECT version, checksum, change_type, changed_keys, changes, changed_by, change_reason, restored_version, approval, forced, changed_at, position
      FROM configuration_history
      WHERE service_id = $1 AND environment = $2 AND ($3::integer IS NULL OR version < $3)
      ORDER BY version DESC LIMIT $4`,
@@ -88,6 +91,7 @@ export async function listVersions(
     changeReason: row.change_reason,
     restoredVersion: row.restored_version,
     approval: row.approval,
+    forced: row.forced,
     changedAt: iso(row.changed_at),
     position: Number(row.position),
   }));

@@ -100,6 +100,11 @@ export class ServiceTokenDirectory {
     return entry;
   }
 
+  /** Whether the token is one this service issued, live or not. */
+  knows(token: string): boolean {
+    return this.byHash.has(hashServiceToken(token));
+  }
+
   /** The principal a live service token stands for, whoever presents it (HTTP header or WebSocket). */
   principalFor(token: string): Principal | undefined {
     const entry = this.valid(hashServiceToken(token));

@@ -22,6 +22,7 @@ import { schemaRoutes } from '#services/schemas/routes.ts';
 import type { Ledger, RegisteredRoute } from './context.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { registerJsonBodies } from './json-body.ts';
+import { registerIdempotency } from './idempotency.ts';
 import { healthRoutes } from './health.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { LockoutSettings } from './lockout.ts';
@@ -44,6 +45,8 @@ export interface AppOptions {
   lockout?: LockoutSettings;
   /** Shares rate limits and lockouts between instances. */
   redis?: RedisSettings;
+  /** How long the answer to a write with an Idempotency-Key is kept for its repeats (default 24). */
+  idempotencyTtlHours?: number;
   /** Wraps the credentials' keys (envelope encryption). */
   keys: KeyProvider;
   /** Kafka brokers to publish to; without them nothing is published. */
@@ -138,6 +141,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     lockout: options.lockout,
     redis: options.redis,
   });
+  await registerIdempotency(app, queries.db, options.idempotencyTtlHours ?? 24);
   app.get('/metrics', { config: { rateLimit: false }, schema: { hide: true } }, async (_request, reply) =>
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
   );

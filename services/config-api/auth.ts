@@ -32,7 +32,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   async function principalOf(token: string, kind: 'bearer' | 'service-token'): Promise<Principal> {
     if (kind === 'service-token' || token.startsWith(SERVICE_TOKEN_PREFIX)) {
       const principal = options.serviceTokens.principalFor(token);
-      if (!principal) throw new InvalidToken('the service token is unknown, revoked or expired');
+      if (!principal) throw new InvalidToken('the service token is unknown, revoked or expired', options.serviceTokens.knows(token));
       return principal;
     }
     return options.verifyToken(token);
@@ -48,8 +48,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         return await principalOf(token, kind);
       } catch (error) {
         if (!(error instanceof InvalidToken)) throw error;
-        metrics.unauthorizedAttempts.inc({ reason: 'invalid_token' });
-        if (await lockout.fail(address)) await options.onLockout(address);
+        metrics.unauthorizedAttempts.inc({ reason: error.authentic ? 'expired_or_revoked' : 'invalid_token' });
+        // A guess counts toward the address's lockout; a revoked or expired token of ours is a late client, and does not.
+        if (!error.authentic && (await lockout.fail(address))) await options.onLockout(address);
         throw new DomainError('INVALID_TOKEN', 401, `the token was refused: ${error.message}`);
       }
     },

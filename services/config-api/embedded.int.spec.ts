@@ -43,6 +43,42 @@ const stop = (child: ChildProcess) =>
     child.kill('SIGTERM');
   });
 
+const run = (args: string[], env: Record<string, string>) =>
+  new Promise<{ code: number | null; output: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env: { ...process.env, DATABASE_URL: '', EVENTSTORE_URL: '', JWT_SECRET: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+
+describe('one process per embedded store', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'configledger-locked-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('refuses a second service and the CLI on a data directory in use, naming the holder, and starts again after a kill -9', async () => {
+    const port = await freePort();
+    const first = await startService(dataDir, port);
+    const second = await run(['services/config-api/main.ts'], { DATA_DIR: dataDir, PORT: String(await freePort()) });
+    expect(second.code).toBe(1);
+    expect(second.output).toContain(`in use by process ${first.child.pid}`);
+    expect(second.output).not.toMatch(/\n\s+at /);
+    const cli = await run(['services/cli/main.ts', 'verify'], { DATA_DIR: dataDir });
+    expect(cli.code).toBe(1);
+    expect(cli.output).toContain(`in use by process ${first.child.pid}`);
+
+    first.child.removeAllListeners('exit');
+    const killed = new Promise((resolve) => first.child.once('exit', resolve));
+    first.child.kill('SIGKILL');
+    await killed;
+    const again = await startService(dataDir, port);
+    expect((await fetch(`http://127.0.0.1:${port}/api/v1/health`)).status).toBe(200);
+    expect(await stop(again.child)).toBe(0);
+    const after = await run(['services/cli/main.ts', 'verify'], { DATA_DIR: dataDir });
+    expect([after.code, after.output]).toEqual([0, expect.stringContaining('intact')]);
+  }, 60_000);
+});
+
 describe('the service on the embedded default (what make run starts)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'configledger-embedded-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { WrongExpectedRevision } from '#infra/eventstore/port.ts';
+import { OutcomeUnknown, StoreUnavailable, WrongExpectedRevision } from '#infra/eventstore/port.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { KEY_PATTERN } from '#services/shared/http.ts';
 
@@ -43,6 +43,17 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler<FastifyError | DomainError | WrongExpectedRevision>((error, request, reply) => {
     if (error instanceof DomainError) {
       return reply.status(error.statusCode).send(errorBody(error.code, error.message, error.details));
+    }
+    if (error instanceof StoreUnavailable) {
+      request.log.warn({ err: error.message }, 'store unavailable; nothing was written');
+      return reply.status(503).header('retry-after', 1).send(errorBody('STORE_UNAVAILABLE', 'the event store is unreachable; nothing was written: retry'));
+    }
+    if (error instanceof OutcomeUnknown) {
+      request.log.warn({ err: error.message }, 'outcome of a write unknown');
+      return reply
+        .status(503)
+        .header('retry-after', 1)
+        .send(errorBody('OUTCOME_UNKNOWN', 'the write may or may not have been recorded: retry with the same Idempotency-Key, which applies it at most once'));
     }
     if (error instanceof WrongExpectedRevision) {
       return reply.status(409).send(errorBody('VERSION_CONFLICT', 'the configuration changed concurrently; retry with the current version'));

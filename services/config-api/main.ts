@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { loadAuthSecrets } from '#infra/auth/tokens.ts';
 import { localKeyProvider } from '#infra/crypto/key-provider.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
+import { DataDirectoryInUse } from '#infra/postgres/data-dir-lock.ts';
 import { brokersFromEnv } from '#infra/kafka/topics.ts';
 import { API_PREFIX, buildApp } from './app.ts';
 import { loggerOptions } from './logging.ts';
@@ -11,7 +12,11 @@ const settings = storageSettingsFromEnv();
 const port = Number(process.env.PORT ?? 8011);
 const host = process.env.HOST ?? '127.0.0.1';
 
-const storage = await openStorage(settings);
+const storage = await openStorage(settings).catch((error: unknown) => {
+  if (!(error instanceof DataDirectoryInUse)) throw error;
+  process.stderr.write(`configledger: ${error.message}\n`);
+  process.exit(1);
+});
 const secrets = await loadAuthSecrets(process.env, settings.dataDir);
 const app = await buildApp({
   storage,
@@ -29,6 +34,7 @@ const app = await buildApp({
       }
     : {}),
   ...(process.env.REDIS_URL ? { redis: { url: process.env.REDIS_URL } } : {}),
+  ...(process.env.IDEMPOTENCY_KEY_TTL_HOURS ? { idempotencyTtlHours: Number(process.env.IDEMPOTENCY_KEY_TTL_HOURS) } : {}),
   logger: loggerOptions(process.env.LOG_LEVEL ?? 'info'),
 });
 

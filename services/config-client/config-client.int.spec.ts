@@ -70,6 +70,18 @@ describe('the client SDK', () => {
     const issued = await server.call('POST', '/service-tokens', { token: admin, body: { serviceId } });
     const { client } = await scenario(server, () => createConfigClient({ serviceId, environment: 'production', url: server.baseUrl, token: issued.body.data.token }), serviceId);
     expect(client.get('venue', '')).toBe('XNYS');
+
+    // Revoked: the client stops and says so, keeps its last copy, and does not lock the host out by knocking again.
+    const failures: Error[] = [];
+    client.onFailure((error) => failures.push(error));
+    await server.call('DELETE', `/service-tokens/${issued.body.data.id}`, { token: admin });
+    await waitFor(() => failures.length === 1, 5_000, 'the client to notice');
+    expect(client.failure?.message).toMatch(/revoked or expired/);
+    expect(client.get('venue', '')).toBe('XNYS');
+    for (let i = 0; i < 12; i++) {
+      expect((await server.call('GET', `/configurations/${serviceId}`, { headers: { 'x-service-token': issued.body.data.token } })).status).toBe(401);
+    }
+    expect((await server.call('GET', `/configurations/${serviceId}`, { token: admin })).status).toBe(200);
   }, 60_000);
 
   it('survives a broker restart without losing an update or applying one twice', async () => {

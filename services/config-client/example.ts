@@ -18,4 +18,5 @@ client.onChange((change) => {
   const lines = change.changes.map((c) => `  ${c.path}: ${JSON.stringify(c.oldValue)} -> ${JSON.stringify(c.newValue)}`);
   process.stdout.write(`${new Date().toISOString()} version ${change.previousVersion} -> ${change.version}\n${lines.join('\n')}\n`);
 });
+client.onFailure((error) => process.stderr.write(`${error.message}\n`));
 process.on('SIGINT', () => void client.close().then(() => process.exit(0)));

@@ -28,17 +28,30 @@ export interface ConfigClient {
   get<T>(key: string, fallback: T): T;
   getAll(): JsonObject;
   onChange(listener: ChangeListener): () => void;
+  /**
+   * Called when the client stops following changes for good (its token was
+   * refused, revoked or expired): it keeps answering with the last copy held.
+   */
+  onFailure(listener: (error: Error) => void): () => void;
+  /** Why the client stopped following changes, if it did. */
+  readonly failure: Error | undefined;
   close(): Promise<void>;
 }
 
 /** A local, always-current copy of one service's effective configuration. Resolves once bootstrapped. */
 export async function createConfigClient(options: ConfigClientOptions): Promise<ConfigClient> {
   const state = new LocalConfiguration();
+  const failureListeners = new Set<(error: Error) => void>();
+  let failure: Error | undefined;
+  const fail = (error: Error) => {
+    failure = error;
+    for (const listener of failureListeners) listener(error);
+  };
   let source: { close(): Promise<void> };
   if (options.brokers?.length) {
     source = await followKafka(options.brokers, `${options.serviceId}/${options.environment}`, state, options.bootstrapTimeoutMs ?? 15_000);
   } else if (options.url && options.token) {
-    source = await followWebSocket({ url: options.url.replace(/\/$/, ''), token: options.token, serviceId: options.serviceId, environment: options.environment }, state);
+    source = await followWebSocket({ url: options.url.replace(/\/$/, ''), token: options.token, serviceId: options.serviceId, environment: options.environment }, state, fail);
   } else {
     throw new Error('createConfigClient needs brokers, or url and token');
   }
@@ -55,6 +68,13 @@ export async function createConfigClient(options: ConfigClientOptions): Promise<
     get: (key, fallback) => state.get(key, fallback),
     getAll: () => state.getAll(),
     onChange: (listener) => state.onChange(listener),
+    onFailure(listener) {
+      failureListeners.add(listener);
+      return () => failureListeners.delete(listener);
+    },
+    get failure() {
+      return failure;
+    },
     close: () => source.close(),
   };
 }

@@ -8,7 +8,9 @@ interface Target {
   environment: string;
 }
 
-const RECONNECT_MAX_MS = 5000;
+const RECONNECT_MAX_MS = 30_000;
+/** The close code of a session whose token was refused, revoked or expired. */
+const UNAUTHORIZED = 4401;
 
 /** The effective configuration from the HTTP API, at least as new as `minPosition`; undefined when none exists yet. */
 export async function fetchSnapshot(target: Target, minPosition?: number): Promise<Snapshot | undefined> {
@@ -29,12 +31,13 @@ export async function fetchSnapshot(target: Target, minPosition?: number): Promi
  * the server no longer keeps what was missed (RESUME_TOO_OLD) the client reads
  * the current document over HTTP instead.
  */
-export async function followWebSocket(target: Target, state: LocalConfiguration): Promise<{ close(): Promise<void> }> {
+export async function followWebSocket(target: Target, state: LocalConfiguration, onFailure: (error: Error) => void): Promise<{ close(): Promise<void> }> {
   const bootstrap = await fetchSnapshot(target);
   if (bootstrap) state.offer(bootstrap);
   const pattern = `config.${target.serviceId}.${target.environment}`;
   let closed = false;
   let socket: WebSocket | undefined;
+  let reconnect: NodeJS.Timeout | undefined;
   let attempt = 0;
   let applying: Promise<void> = Promise.resolve();
   const catchUp = (minPosition?: number) =>
@@ -65,16 +68,23 @@ export async function followWebSocket(target: Target, state: LocalConfiguration)
       });
     });
     ws.on('error', () => ws.terminate());
-    ws.on('close', () => {
+    ws.on('close', (code) => {
       if (closed) return;
-      const delay = Math.min(RECONNECT_MAX_MS, 100 * 2 ** attempt++);
-      setTimeout(connect, delay);
+      // A token refused, revoked or expired is not fixed by trying again: stop, and say so, rather than hammer the server.
+      if (code === UNAUTHORIZED) {
+        closed = true;
+        onFailure(new Error('configledger refused the token (unknown, revoked or expired): this client no longer follows changes; start it with a valid token'));
+        return;
+      }
+      const delay = Math.min(RECONNECT_MAX_MS, 100 * 2 ** attempt++) * (0.5 + Math.random() / 2);
+      reconnect = setTimeout(connect, delay);
     });
   };
   connect();
   return {
     async close() {
       closed = true;
+      clearTimeout(reconnect);
       socket?.close();
     },
   };

@@ -35,6 +35,20 @@ describe('reading the past from the log', () => {
     expect([both.status, both.body.code]).toEqual([400, 'VALIDATION_ERROR']);
   });
 
+  it('gives every event one time: asOf a version\'s own changedAt answers that version, and a diff up to it holds its change', async () => {
+    for (let i = 1; i <= 8; i++) await call('PUT', '/configurations/clocked', { configuration: { step: i } });
+    const history = (await call('GET', `/configurations/clocked/versions?minPosition=${(await server.storage.store.headPosition()).toString()}`)).body.data as { version: number; changedAt: string }[];
+    expect(history).toHaveLength(8);
+    for (const { version, changedAt } of history) {
+      const at = await call('GET', `/configurations/clocked?asOf=${changedAt}`);
+      expect([changedAt, at.body.data.version]).toEqual([changedAt, version]);
+      const diff = await call('GET', `/configurations/clocked/diff?from=${Math.max(1, version - 1)}&to=${changedAt}`);
+      if (version > 1) expect(diff.body.data.changes).toEqual([{ path: 'step', oldValue: version - 1, newValue: version }]);
+    }
+    const audit = await server.call('GET', '/audit?serviceId=clocked&order=oldest', { token: await server.token('ada', ['auditor']) });
+    expect(audit.body.data.entries.map((entry: { occurredAt: string }) => entry.occurredAt)).toEqual([...history].reverse().map((entry) => entry.changedAt));
+  });
+
   it('answers at any log position, across interleaved streams, with every version exactly', async () => {
     const positions: number[] = [];
     for (let i = 1; i <= 40; i++) {

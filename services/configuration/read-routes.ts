@@ -7,6 +7,7 @@ import { KeyNotFound } from '#services/shared/errors.ts';
 import { assertDepth } from '#services/shared/documents.ts';
 import { DEFAULT_ENVIRONMENT, ok } from '#services/shared/http.ts';
 import { activeValidator } from './commands.ts';
+import { effectiveView } from './judge.ts';
 import { DiffQuery, EnvironmentParams, KeyParams, ReadQuery, ServiceParams, ValidateBody, VersionsQuery, WriteQuery, tags } from './http-schemas.ts';
 import { diffDocuments, getPath } from './paths.ts';
 import { parsePointInTime } from './history.ts';
@@ -113,12 +114,23 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
 
   app.post(
     '/configurations/:serviceId/validate',
-    { schema: { tags, summary: 'Validate a document against the active schema without writing', params: ServiceParams, querystring: WriteQuery, body: ValidateBody } },
+    {
+      schema: {
+        tags,
+        summary: 'Judge a document as the environment\'s own layer, without writing: its effective document and those of the environments inheriting from it, against the active schema',
+        params: ServiceParams,
+        querystring: WriteQuery,
+        body: ValidateBody,
+      },
+    },
     async (request) => {
-      const { validate, schemaVersion } = await activeValidator(ledger, request.params.serviceId);
+      const { serviceId } = request.params;
+      const environment = request.query.environment ?? DEFAULT_ENVIRONMENT;
+      await requireEnvironment(ledger, environment);
       assertDepth(request.body.configuration);
-      const errors = validate(request.body.configuration as JsonObject);
-      return ok({ valid: errors.length === 0, errors, ...(schemaVersion !== undefined ? { schemaVersion } : {}) });
+      const { validate, schemaVersion } = await activeValidator(ledger, serviceId);
+      const { errors, inherited } = (await effectiveView(ledger, serviceId, environment)).judge(validate)(request.body.configuration as JsonObject);
+      return ok({ valid: errors.length === 0 && inherited.length === 0, errors, inherited, ...(schemaVersion !== undefined ? { schemaVersion } : {}) });
     },
   );
 };

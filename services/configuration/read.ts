@@ -99,9 +99,9 @@ export async function readConfiguration(
   options: { version?: number; asOf?: string; atPosition?: number; explain?: boolean; minPosition?: number } = {},
 ): Promise<ConfigurationView> {
   await waitForPosition(ledger, options.minPosition, 'seen');
-  await requireEnvironment(ledger, environment);
   const at = pointInTimeOf(options);
-  // The past is read from the log itself.
+  // The past is read from the log itself, also of an environment removed since.
+  if (!at) await requireEnvironment(ledger, environment);
   if (at) return { ...viewOf(await effectiveAt(ledger.store, serviceId, environment, at)), ...(options.asOf ? { asOf: options.asOf } : {}) };
   const chain = ledger.readModels.environments.chainOf(environment);
   const layers = await layersOf(ledger, serviceId, chain, options.minPosition);

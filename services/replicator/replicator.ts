@@ -17,9 +17,9 @@ export class ReplicaDiverged extends Error {}
 
 /**
  * Region replica: consumes `configledger.events.v1` and appends each event to
- * this region's own store with the same id, stream and revision. An event
- * already there (a redelivery, a replay) is recognised by its revision and id
- * and skipped, so the replica's log ends identical to the primary's.
+ * this region's own store with the same id, stream, revision and time. An
+ * event already there (a redelivery, a replay) is recognised by its id and
+ * skipped, so the replica's log ends identical to the primary's.
  */
 export function createReplicator(options: { store: EventStore; kafka: Kafka; groupId: string; logger?: { warn(details: object, message: string): void } }) {
   const consumer = options.kafka.consumer({ groupId: options.groupId, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 } });
@@ -29,8 +29,10 @@ export function createReplicator(options: { store: EventStore; kafka: Kafka; gro
   async function apply(event: RecordedEvent): Promise<void> {
     const expected = event.revision === 0n ? 'no_stream' : event.revision - 1n;
     try {
-      await options.store.append(event.streamName, [{ id: event.id, type: event.type, data: event.data, metadata: event.metadata }], expected);
-      status.appliedEvents++;
+      // With its id and its time: the replica's log is the primary's, down to when each event happened.
+      const result = await options.store.append(event.streamName, [{ id: event.id, type: event.type, data: event.data, metadata: event.metadata, recordedAt: event.recordedAt }], expected);
+      if (result.recorded) status.duplicatesSkipped++;
+      else status.appliedEvents++;
     } catch (error) {
       if (!(error instanceof WrongExpectedRevision)) throw error;
       if (error.actual < event.revision) throw new Error(`stream ${event.streamName} is at ${error.actual}, missing events before revision ${event.revision}`);

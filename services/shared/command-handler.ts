@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { EVENT_SCHEMA_VERSIONS, type DomainEvent } from '#events/index.ts';
 import { parseEvent } from '#events/parse.ts';
 import type { EventMetadata } from '#events/metadata.ts';
@@ -20,6 +20,34 @@ export interface CommandContext {
   reason?: string;
   sourceIp?: string;
   now: Date;
+  /**
+   * The request's idempotency key, scoped to its caller and target: the
+   * command's events get ids derived from it, so a repeat of the command is
+   * recognised in the log and answered with what the first one recorded.
+   */
+  idempotencyKey?: string;
+}
+
+/** A UUID (version 8, name-based) from a name: the same name, the same id. */
+export function nameBasedUuid(name: string): string {
+  const bytes = createHash('sha256').update(name).digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Ids for a command's events: random, or, for a request with an idempotency key, derived from it, the stream and the command's kind. */
+const eventIdFor = (context: CommandContext, stream: string, kind: string, index: number) =>
+  context.idempotencyKey ? nameBasedUuid(`${context.idempotencyKey}\u0000${stream}\u0000${kind}\u0000${index}`) : randomUUID();
+
+const kindOf = (command: unknown) => String((command as { type?: unknown } | null)?.type ?? '');
+
+/** What an idempotent command already recorded in `stream`, if it did: its events, in order. */
+async function recordedBefore(store: EventStore, stream: string, kind: string, context: CommandContext): Promise<RecordedEvent[]> {
+  if (!context.idempotencyKey) return [];
+  const ids = Array.from({ length: 16 }, (_, index) => eventIdFor(context, stream, kind, index));
+  return store.readEvents(stream, ids);
 }
 
 export interface HandleResult<State, Event> {
@@ -29,6 +57,8 @@ export interface HandleResult<State, Event> {
   revision: bigint;
   /** Log position of the last event written, or of the newest event read when nothing was written. */
   position: bigint;
+  /** The command had been recorded before (a repeat): this is what it recorded then. */
+  replayed?: true;
 }
 
 const MAX_ATTEMPTS = 10;
@@ -128,6 +158,9 @@ export async function handle<Command, State, Event extends DomainEvent>(
 ): Promise<HandleResult<State, Event>> {
   const states = statesOf(store);
   return serialized(store, stream, async () => {
+    // A repeat of a command that was recorded (its answer lost) is answered from the log, never decided again.
+    const earlier = await recordedBefore(store, stream, kindOf(command), context);
+    if (earlier.length > 0) return replayed(store, stream, decider, earlier, initialState);
     for (let attempt = 1; ; attempt++) {
       const loaded = await loadCachedState(store, stream, decider, initialState);
       let events: Event[];
@@ -147,7 +180,12 @@ export async function handle<Command, State, Event extends DomainEvent>(
       }
       const expected = loaded.revision < 0n ? 'no_stream' : loaded.revision;
       try {
-        const appended = await store.append(stream, events.map((event) => toStored(event, context)), expected);
+        const stored = events.map((event, index) => toStored(event, context, eventIdFor(context, stream, kindOf(command), index)));
+        const appended = await store.append(stream, stored, expected);
+        if (appended.recorded) {
+          states.forget(stream);
+          return replayed(store, stream, decider, await store.readEvents(stream, stored.map((event) => event.id)), initialState);
+        }
         const state = events.reduce(decider.evolve, loaded.state);
         states.set(stream, { state, revision: appended.nextRevision, position: appended.position });
         return { state, events, revision: appended.nextRevision, position: appended.position };
@@ -181,21 +219,39 @@ async function serialized<T>(store: EventStore, stream: string, work: () => Prom
   }
 }
 
+/**
+ * The outcome of a command whose events the log already holds: the state as
+ * stored, and those events, with their revision and position.
+ */
+async function replayed<Command, State, Event extends DomainEvent>(
+  store: EventStore,
+  stream: string,
+  decider: Decider<Command, State, Event>,
+  events: RecordedEvent[],
+  initialState?: State,
+): Promise<HandleResult<State, Event>> {
+  const last = events[events.length - 1]!;
+  let state = initialState ?? decider.initialState;
+  for await (const recorded of store.readStream(stream, { fromRevision: 0n, maxCount: Number(last.revision) + 1 })) state = decider.evolve(state, parseEvent<Event>(recorded));
+  return { state, events: events.map((recorded) => parseEvent<Event>(recorded)), revision: last.revision, position: last.position, replayed: true };
+}
+
 /** Appends facts that need no decision (an access, a key rotation) to a stream of their own. */
 export async function recordEvents(store: EventStore, stream: string, events: DomainEvent[], context: CommandContext): Promise<bigint> {
-  const { position } = await store.append(stream, events.map((event) => toStored(event, context)), 'any');
+  const { position } = await store.append(stream, events.map((event, index) => toStored(event, context, eventIdFor(context, stream, event.type, index))), 'any');
   return position;
 }
 
-function toStored(event: DomainEvent, context: CommandContext) {
+function toStored(event: DomainEvent, context: CommandContext, id: string) {
+  // The event's time is the one the store records at commit: one clock for history, audit and reading the past.
   const metadata: EventMetadata = {
     actor: context.actor,
     correlationId: context.correlationId,
     ...(context.causationId ? { causationId: context.causationId } : {}),
     ...(context.reason ? { reason: context.reason } : {}),
     ...(context.sourceIp ? { sourceIp: context.sourceIp } : {}),
+    ...(context.idempotencyKey ? { idempotencyKey: context.idempotencyKey } : {}),
     schemaVersion: EVENT_SCHEMA_VERSIONS[event.type],
-    occurredAt: context.now.toISOString(),
   };
-  return { id: randomUUID(), type: event.type, data: { ...event.data }, metadata: { ...metadata } };
+  return { id, type: event.type, data: { ...event.data }, metadata: { ...metadata } };
 }

@@ -40,6 +40,7 @@ export function commandContext(request: FastifyRequest, reason?: string): Comman
     ...(reason ? { reason } : {}),
     sourceIp: request.ip,
     now: new Date(),
+    ...(request.idempotencyScope ? { idempotencyKey: request.idempotencyScope } : {}),
   };
 }
 

@@ -136,7 +136,7 @@ export function createGateway(options: GatewayOptions) {
 
   async function onMessage(connection: Connection, raw: string): Promise<void> {
     const parsed = parseClientMessage(raw);
-    if (!parsed.ok) return connection.error(parsed.code, parsed.message);
+    if (!parsed.ok) return connection.error(parsed.code, parsed.message, parsed.requestId ? { requestId: parsed.requestId } : undefined);
     const { message } = parsed;
     if (message.type === 'connect') {
       if (!connection.principal) await authenticate(connection, message.data.token);

@@ -42,7 +42,7 @@ export type ClientMessage = Static<typeof ClientMessage>;
 
 const checkClientMessage = TypeCompiler.Compile(ClientMessage);
 
-export type Parsed = { ok: true; message: ClientMessage } | { ok: false; code: string; message: string };
+export type Parsed = { ok: true; message: ClientMessage } | { ok: false; code: string; message: string; requestId?: string };
 
 export function parseClientMessage(raw: string): Parsed {
   let value: unknown;
@@ -52,12 +52,13 @@ export function parseClientMessage(raw: string): Parsed {
     return { ok: false, code: 'INVALID_JSON', message: 'the message is not JSON' };
   }
   if (checkClientMessage.Check(value)) return { ok: true, message: value };
-  const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+  const { type, id } = typeof value === 'object' && value !== null ? (value as { type?: unknown; id?: unknown }) : {};
+  const requestId = typeof id === 'string' ? { requestId: id } : {};
   if (typeof type === 'string' && !Object.values(MessageType).includes(type as never)) {
-    return { ok: false, code: 'UNKNOWN_MESSAGE_TYPE', message: `unknown message type ${type}` };
+    return { ok: false, code: 'UNKNOWN_MESSAGE_TYPE', message: `unknown message type ${type}`, ...requestId };
   }
-  const first = checkClientMessage.Errors(value).First();
-  return { ok: false, code: 'INVALID_MESSAGE', message: first ? `${first.path || '/'}: ${first.message}` : 'invalid message' };
+  const first = [...checkClientMessage.Errors(value)].sort((a, b) => b.path.length - a.path.length)[0];
+  return { ok: false, code: 'INVALID_MESSAGE', message: first ? `${first.path || '/'}: ${first.message}` : 'invalid message', ...requestId };
 }
 
 export interface ServerMessage {

@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configurationStream } from '#events/configuration.ts';
+import { createTestDatabase, type TestDatabase } from '#infra/testing/postgres.ts';
+import { startTcpProxy } from '#infra/testing/tcp-proxy.ts';
+import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { waitFor } from '#infra/testing/wait.ts';
+
+describe('exactly once: Idempotency-Key, and honest answers when the outcome is unknown', () => {
+  let database: TestDatabase;
+  let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+  let server: TestServer;
+  let token: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    proxy = await startTcpProxy('127.0.0.1', 5432);
+    const viaProxy = new URL(database.url);
+    viaProxy.port = String(proxy.port);
+    server = await startTestServer({ databaseUrl: viaProxy.toString(), appendTimeoutMs: 500 });
+    token = await server.token('ida', ['writer']);
+    await server.call('PUT', '/configurations/once', { token, body: { configuration: { limit: 1 } } });
+    await server.call('PUT', '/configurations/once/limit', { token, body: { value: 2 } });
+  });
+  afterAll(async () => {
+    await proxy?.restore();
+    await server?.close();
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  const events = async (serviceId = 'once') => {
+    const found = [];
+    for await (const event of server.storage.store.readStream(configurationStream(serviceId, 'production'))) found.push(event);
+    return found;
+  };
+  const call = (method: string, path: string, key: string | undefined, body?: unknown, as = token) =>
+    server.call(method, path, { token: as, body, headers: key ? { 'idempotency-key': key } : {} });
+
+  it('answers a repeated rollback with its first outcome and appends nothing more', async () => {
+    const key = `"${randomUUID()}"`;
+    const first = await call('POST', '/configurations/once/versions/1/rollback', key, { changeReason: 'undo' });
+    expect(first.status).toBe(200);
+    const before = (await events()).length;
+    const again = await call('POST', '/configurations/once/versions/1/rollback', key, { changeReason: 'undo' });
+    expect([again.status, again.body.data]).toEqual([200, first.body.data]);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect((await events()).length).toBe(before);
+  });
+
+  it('refuses the same key with another body (422 IDEMPOTENCY_KEY_REUSED), compares bodies canonically, and scopes keys to the caller', async () => {
+    const key = randomUUID();
+    const first = await call('PUT', '/configurations/once/limit', key, { value: 5, changeReason: 'a' });
+    expect(first.status).toBe(200);
+    const reordered = await call('PUT', '/configurations/once/limit', key, { changeReason: 'a', value: 5 });
+    expect(reordered.headers.get('idempotent-replayed')).toBe('true');
+    const other = await call('PUT', '/configurations/once/limit', key, { value: 6 });
+    expect([other.status, other.body.code]).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
+    const otherPrincipal = await server.token('otto', ['writer']);
+    const theirs = await call('PUT', '/configurations/once/limit', key, { value: 7 }, otherPrincipal);
+    expect([theirs.status, theirs.headers.get('idempotent-replayed')]).toEqual([200, null]);
+    const bad = await call('PUT', '/configurations/once/limit', 'x'.repeat(300), { value: 8 });
+    expect([bad.status, bad.body.code]).toEqual([400, 'INVALID_IDEMPOTENCY_KEY']);
+  });
+
+  it('answers 503 STORE_UNAVAILABLE only when nothing was sent: a cut before the write', async () => {
+    const before = (await events()).length;
+    await proxy.cut();
+    const answer = await call('PUT', '/configurations/once/limit', randomUUID(), { value: 9 });
+    expect([answer.status, answer.body.code]).toEqual([503, 'STORE_UNAVAILABLE']);
+    await proxy.restore();
+    await waitFor(async () => (await server.call('GET', '/health')).status === 200, 20_000, 'recovery');
+    expect((await events()).length).toBe(before);
+  });
+
+  it('settles a write whose answer is late: never "not written" when it was, and a retry with the same key makes one event', async () => {
+    const key = randomUUID();
+    const before = (await events()).length;
+    // Every round trip to the database now takes over a second: the append's answer comes after its 500 ms.
+    proxy.slow(600);
+    const [first, concurrent] = await Promise.all([
+      call('PUT', '/configurations/once/limit', key, { value: 10 }),
+      new Promise<Awaited<ReturnType<typeof call>>>((resolve) => setTimeout(() => resolve(call('PUT', '/configurations/once/limit', key, { value: 10 })), 200)),
+    ]);
+    proxy.slow(0);
+    expect([concurrent.status, concurrent.body.code]).toEqual([409, 'IDEMPOTENCY_KEY_IN_PROGRESS']);
+    expect([200, 503]).toContain(first.status);
+    await waitFor(async () => (await server.call('GET', '/health')).status === 200, 20_000, 'recovery');
+    // "Not written" must be true; "written" must be true; "unknown" may be either, and the retry settles it.
+    if (first.body.code === 'STORE_UNAVAILABLE') expect((await events()).length).toBe(before);
+    else if (first.status === 200) expect((await events()).length).toBe(before + 1);
+    else expect(first.body.code).toBe('OUTCOME_UNKNOWN');
+    const retried = await call('PUT', '/configurations/once/limit', key, { value: 10 });
+    expect(retried.status).toBe(200);
+    const after = await events();
+    expect(after.length).toBe(before + 1);
+    expect(after.at(-1)!.data.configuration).toEqual({ limit: 10 });
+  });
+});
