@@ -182,9 +182,10 @@ process.stdout.write(
 (results as Record<string, unknown>).history = history;
 (results as Record<string, unknown>).soak = soak;
 process.stdout.write(
-  `\nmixed load ${soak.soak.seconds}s at ${soak.soak.connections} connections, PostgreSQL cut and restored: ${soak.soak.requestsPerSecond} req/s, ` +
-    `p50/p99/p999 ${soak.soak.latencyMs.p50}/${soak.soak.latencyMs.p99}/${soak.soak.latencyMs.p999} ms, errors ${JSON.stringify(soak.soak.errorsByCode)}, ` +
-    `lost ${soak.soak.lostEvents}, duplicated ${soak.soak.duplicatedEvents}; RSS with ${soak.memory.configurations} configurations ${soak.memory.residentMiB} MiB\n`,
+  `\nsoak ${soak.soak.seconds}s, ${soak.soak.writers} writers on ${soak.soak.services} services (${soak.soak.faults.join(', ')}): ` +
+    `${soak.soak.commands} commands, ${soak.soak.acknowledged} acknowledged (${soak.soak.writesPerSecond}/s), ${soak.soak.retried} retried; answers ${JSON.stringify(soak.soak.answers)}\n` +
+    `  ${Object.entries(soak.soak.counts).map(([name, count]) => `${name} ${count}`).join(', ')}\n` +
+    `RSS with ${soak.memory.configurations} configurations ${soak.memory.residentMiB} MiB\n`,
 );
 process.stdout.write(
   `\nlog of ${history.logEvents} events over ${history.configurations} configurations:\n` +

@@ -1,6 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
-/** A TCP proxy a test can cut (every connection dropped, new ones refused), slow down and restore. */
+/** A TCP proxy a test can cut (every connection dropped, new ones refused), reset, slow down and restore. */
 export async function startTcpProxy(targetHost: string, targetPort: number) {
   const sockets = new Set<Socket>();
   let delayMs = 0;
@@ -50,6 +50,11 @@ export async function startTcpProxy(targetHost: string, targetPort: number) {
       });
     },
     restore: listen,
+    /** Resets every open connection (both ends see it drop mid-stream); new ones are accepted. */
+    reset() {
+      for (const socket of sockets) socket.resetAndDestroy();
+      sockets.clear();
+    },
     slow(ms: number) {
       delayMs = ms;
     },

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Database, Row } from '#infra/postgres/database.ts';
 import { canonicalJson } from '#services/shared/canonical.ts';
@@ -19,14 +19,16 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
   status      integer,
   response    text,
   etag        text,
+  owner       text,
   lease_until timestamptz NOT NULL,
   expires_at  timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_expires ON idempotency_keys (expires_at);
+ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS owner text;
 `;
 
 /** How long a request may hold its key before a retry may take over (its process died, say). */
-const LEASE_SECONDS = 30;
+const LEASE_SECONDS = 20;
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** The draft's structured-field string, or the bare token many clients send. */
 const QUOTED = /^"([\x20\x21\x23-\x5b\x5d-\x7e]{1,255})"$/;
@@ -67,6 +69,10 @@ interface StoredKey extends Row {
  */
 export async function registerIdempotency(app: FastifyInstance, db: Database, ttlHours: number): Promise<void> {
   await db.exec(IDEMPOTENCY_SCHEMA);
+  // This instance, and the keys whose requests it is handling now: a key it holds but no longer handles (its answer
+  // was a 5xx it could not record, the database being away) is free for the retry at once, not after the lease.
+  const instance = randomUUID();
+  const inFlight = new Set<string>();
   const sweep = setInterval(() => void db.query('DELETE FROM idempotency_keys WHERE expires_at < now()').catch(() => undefined), 3_600_000);
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
@@ -80,17 +86,19 @@ export async function registerIdempotency(app: FastifyInstance, db: Database, tt
     const scope = sha256(`${request.principal.subject}\u0000${request.method}\u0000${request.url}\u0000${key}`);
     const fingerprint = sha256(canonicalJson(request.body ?? null));
     const { rows: claimed } = await db.query(
-      `INSERT INTO idempotency_keys (scope, fingerprint, lease_until, expires_at)
-       VALUES ($1, $2, now() + make_interval(secs => $3), now() + make_interval(hours => $4))
+      `INSERT INTO idempotency_keys (scope, fingerprint, owner, lease_until, expires_at)
+       VALUES ($1, $2, $5, now() + make_interval(secs => $3), now() + make_interval(hours => $4))
        ON CONFLICT (scope) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, status = NULL, response = NULL, etag = NULL,
-         lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at
+         owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at
        WHERE idempotency_keys.expires_at < now()
-          OR (idempotency_keys.status IS NULL AND idempotency_keys.lease_until < now() AND idempotency_keys.fingerprint = EXCLUDED.fingerprint)
+          OR (idempotency_keys.status IS NULL AND idempotency_keys.fingerprint = EXCLUDED.fingerprint
+              AND (idempotency_keys.lease_until < now() OR (idempotency_keys.owner = $5 AND $6)))
        RETURNING scope`,
-      [scope, fingerprint, LEASE_SECONDS, ttlHours],
+      [scope, fingerprint, LEASE_SECONDS, ttlHours, instance, !inFlight.has(scope)],
     );
     if (claimed.length > 0) {
       request.idempotencyScope = scope;
+      inFlight.add(scope);
       return;
     }
     const { rows } = await db.query<StoredKey>('SELECT fingerprint, status, response, etag FROM idempotency_keys WHERE scope = $1', [scope]);
@@ -109,6 +117,7 @@ export async function registerIdempotency(app: FastifyInstance, db: Database, tt
     const scope = request.idempotencyScope;
     if (!scope) return payload;
     request.idempotencyScope = undefined;
+    inFlight.delete(scope);
     if (reply.statusCode >= 500) {
       await db.query('UPDATE idempotency_keys SET lease_until = now() WHERE scope = $1 AND status IS NULL', [scope]).catch(() => undefined);
       return payload;
