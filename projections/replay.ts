@@ -41,25 +41,38 @@ export async function replayReadModels(
   let events = 0;
   try {
     await migrateReadModels(fresh);
-    const total = Number(await store.headPosition());
-    for await (const batch of batches(store.readAll(), BATCH)) {
-      await applyBatch(fresh, READ_MODEL_CHECKPOINT, PROJECTIONS, batch);
-      events += batch.length;
-      const seconds = (performance.now() - started) / 1000;
-      const perSecond = events / Math.max(seconds, 0.001);
-      onProgress?.({ done: events, total, perSecond, secondsLeft: Math.max(0, (total - events) / perSecond) });
+    // Rounds up to the head as it was when each began, until a round finds at most one batch: what
+    // is left then is applied under the lock. Progress counts against the latest head, so done never passes total.
+    let replayedTo = 0n;
+    for (let applied = BATCH + 1; applied > BATCH; ) {
+      const head = await store.headPosition();
+      applied = 0;
+      for await (const batch of batches(store.readAll({ fromPosition: replayedTo, toPosition: head }), BATCH)) {
+        await applyBatch(fresh, READ_MODEL_CHECKPOINT, PROJECTIONS, batch);
+        applied += batch.length;
+        events += batch.length;
+        replayedTo = batch[batch.length - 1]!.position;
+        const left = Number(head - replayedTo);
+        const perSecond = events / Math.max((performance.now() - started) / 1000, 0.001);
+        onProgress?.({ done: events, total: events + left, perSecond, secondsLeft: left / perSecond });
+      }
     }
-    const replayedTo = await readCheckpoint(fresh, READ_MODEL_CHECKPOINT);
 
     const position = await db.transaction(async (tx) => {
-      // The live projection waits here; whatever it has not written yet goes into the fresh tables.
+      // The live projection waits here. The audit chain is never rebuilt: it is extended, in the live
+      // schema, over what the live projection had not chained yet; then the fresh tables catch up to the
+      // same position, so the checkpoint swapped in covers exactly the events chained.
       await tx.query('LOCK TABLE public.projection_checkpoints IN ACCESS EXCLUSIVE MODE');
+      const chained = await readCheckpoint(tx, READ_MODEL_CHECKPOINT);
+      let head = chained;
+      for await (const batch of batches(store.readAll({ fromPosition: chained }), BATCH)) {
+        await auditChainProjection.apply(tx, batch);
+        head = batch[batch.length - 1]!.position;
+      }
       await tx.query(`SET LOCAL search_path TO ${REPLAY}, public`);
-      let last = replayedTo;
-      for await (const batch of batches(store.readAll({ fromPosition: replayedTo }), BATCH)) {
+      for await (const batch of batches(store.readAll({ fromPosition: replayedTo, toPosition: head }), BATCH)) {
         await applyInTransaction(tx, READ_MODEL_CHECKPOINT, PROJECTIONS, batch);
         events += batch.length;
-        last = batch[batch.length - 1]!.position;
       }
       await tx.query(
         `INSERT INTO ${REPLAY}.projection_checkpoints SELECT * FROM public.projection_checkpoints WHERE name <> $1 ON CONFLICT (name) DO NOTHING`,
@@ -71,7 +84,7 @@ export async function replayReadModels(
         await tx.query(`ALTER TABLE public.${table} SET SCHEMA ${RETIRED}`);
         await tx.query(`ALTER TABLE ${REPLAY}.${table} SET SCHEMA public`);
       }
-      return last;
+      return head;
     });
     await db.exec(`DROP SCHEMA IF EXISTS ${REPLAY} CASCADE; DROP SCHEMA IF EXISTS ${RETIRED} CASCADE;`);
     return { events, position, seconds: (performance.now() - started) / 1000 };

@@ -37,7 +37,7 @@ export interface RunnerOptions {
   onFailure?: FollowOptions['onFailure'];
 }
 
-export async function readCheckpoint(db: Database, name: string): Promise<bigint> {
+export async function readCheckpoint(db: SqlExecutor, name: string): Promise<bigint> {
   const { rows } = await db.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE name = $1', [name]);
   return BigInt(rows[0]?.position ?? 0);
 }

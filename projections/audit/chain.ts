@@ -53,46 +53,121 @@ export const auditChainProjection: Projection = {
   },
 };
 
+export interface ChainBreak {
+  position: number;
+  /** altered: the event differs from what was chained; missing: a chained event is gone from the log; unchained: an event the chain never saw. */
+  kind: 'altered' | 'missing' | 'unchained';
+  reason: string;
+}
+
 export interface ChainVerdict {
   intact: boolean;
+  /** Events compared with their links. */
   checkedEvents: number;
-  /** The first position whose event no longer matches its link (or has none). */
-  brokenAt?: number;
-  reason?: string;
-  lastPosition: number;
+  /** The position of the first break, null when intact. */
+  firstBreak: number | null;
+  breakCount: number;
+  /** Every break in log order (the first MAX_REPORTED when there are more). */
+  breaks: ChainBreak[];
+  /** The newest link compared: the chain head as stored, which a signed checkpoint can vouch for. */
+  head: { position: number; hash: string };
+}
+
+const MAX_REPORTED = 1000;
+
+/**
+ * Compares events, in log order, with the stored links: every break is
+ * reported, and the comparison resumes after it (from the stored link, or from
+ * the recomputed one when it is the link that was edited), so tampering
+ * further on is never hidden behind an earlier break. Events after the newest
+ * link are not yet chained (the projection follows the log) and not a break.
+ */
+export class ChainCheck {
+  private candidates = [GENESIS];
+  private links: { position: bigint; eventId: string; hash: string }[] = [];
+  private index = 0;
+  private exhausted = false;
+  private fetchedTo = 0n;
+  private readonly verdict: ChainVerdict = { intact: true, checkedEvents: 0, firstBreak: null, breakCount: 0, breaks: [], head: { position: 0, hash: GENESIS } };
+
+  private constructor(
+    private readonly db: SqlExecutor,
+    /** The newest link when the check began: links added meanwhile are for events after it. */
+    readonly upToPosition: bigint,
+    private readonly pageSize: number,
+  ) {}
+
+  static async begin(db: SqlExecutor, pageSize = 5000): Promise<ChainCheck> {
+    const { rows } = await db.query<{ position: string | null }>('SELECT max(position)::text AS position FROM audit_chain');
+    return new ChainCheck(db, BigInt(rows[0]?.position ?? 0), pageSize);
+  }
+
+  private async peek() {
+    if (this.index >= this.links.length && !this.exhausted) {
+      const { rows } = await this.db.query<{ position: string; event_id: string; hash: string }>(
+        'SELECT position::text AS position, event_id::text AS event_id, hash FROM audit_chain WHERE audit_chain.position > $1 AND audit_chain.position <= $2 ORDER BY audit_chain.position LIMIT $3',
+        [this.fetchedTo.toString(), this.upToPosition.toString(), this.pageSize],
+      );
+      this.links = rows.map((row) => ({ position: BigInt(row.position), eventId: row.event_id, hash: row.hash }));
+      this.index = 0;
+      this.exhausted = rows.length < this.pageSize;
+      if (rows.length > 0) this.fetchedTo = this.links[this.links.length - 1]!.position;
+    }
+    return this.links[this.index];
+  }
+
+  private report(position: bigint, kind: ChainBreak['kind'], reason: string) {
+    const verdict = this.verdict;
+    verdict.intact = false;
+    verdict.firstBreak ??= Number(position);
+    verdict.breakCount++;
+    if (verdict.breaks.length < MAX_REPORTED) verdict.breaks.push({ position: Number(position), kind, reason });
+  }
+
+  private resume(link: { position: bigint; hash: string }, ...alternatives: string[]) {
+    this.candidates = [link.hash, ...alternatives];
+    this.verdict.head = { position: Number(link.position), hash: link.hash };
+  }
+
+  /** The next event of the log, in order. */
+  async event(event: RecordedEvent): Promise<void> {
+    if (event.position > this.upToPosition) return;
+    let link = await this.peek();
+    while (link && link.position < event.position) {
+      this.report(link.position, 'missing', `the event chained at position ${link.position} (${link.eventId}) is missing from the log`);
+      this.resume(link);
+      this.index++;
+      link = await this.peek();
+    }
+    if (!link || link.position > event.position) {
+      this.report(event.position, 'unchained', `no link for position ${event.position}: the chain never saw this event`);
+      return;
+    }
+    this.index++;
+    const computed = this.candidates.map((previous) => linkOf(previous, event));
+    this.verdict.checkedEvents++;
+    if (computed.includes(link.hash)) this.resume(link);
+    else {
+      const reason = link.eventId === event.id ? 'the event differs from what was chained' : `another event holds this position (${link.eventId} was chained here)`;
+      this.report(event.position, 'altered', reason);
+      this.resume(link, computed[0]!);
+    }
+  }
+
+  /** Links left over once the log has ended are events missing from it. */
+  async finish(): Promise<ChainVerdict> {
+    for (let link = await this.peek(); link; link = await this.peek()) {
+      this.report(link.position, 'missing', `the event chained at position ${link.position} (${link.eventId}) is missing from the log`);
+      this.resume(link);
+      this.index++;
+    }
+    return this.verdict;
+  }
 }
 
 /** Recomputes the chain from the log and compares it with the stored links, link by link. */
-export async function verifyChain(store: EventStore, db: SqlExecutor, pageSize = 5000): Promise<ChainVerdict> {
-  let previous = GENESIS;
-  let checked = 0;
-  let lastPosition = 0n;
-  let stored: { position: string; hash: string }[] = [];
-  let index = 0;
-  const nextStored = async () => {
-    if (index >= stored.length) {
-      ({ rows: stored } = await db.query<{ position: string; hash: string }>(
-        'SELECT position::text AS position, hash FROM audit_chain WHERE audit_chain.position > $1 ORDER BY audit_chain.position LIMIT $2',
-        [lastPosition.toString(), pageSize],
-      ));
-      index = 0;
-    }
-    return stored[index++];
-  };
-  for await (const event of store.readAll()) {
-    const link = await nextStored();
-    if (!link) return { intact: true, checkedEvents: checked, lastPosition: Number(lastPosition) };
-    if (BigInt(link.position) !== event.position) {
-      return { intact: false, checkedEvents: checked, brokenAt: Number(event.position), reason: `no link for position ${event.position}`, lastPosition: Number(lastPosition) };
-    }
-    previous = linkOf(previous, event);
-    if (previous !== link.hash) {
-      return { intact: false, checkedEvents: checked, brokenAt: Number(event.position), reason: 'the event differs from what was chained', lastPosition: Number(lastPosition) };
-    }
-    checked++;
-    lastPosition = event.position;
-  }
-  const extra = await nextStored();
-  if (extra) return { intact: false, checkedEvents: checked, brokenAt: Number(extra.position), reason: 'a chained event is missing from the log', lastPosition: Number(lastPosition) };
-  return { intact: true, checkedEvents: checked, lastPosition: Number(lastPosition) };
+export async function verifyChain(store: EventStore, db: SqlExecutor): Promise<ChainVerdict> {
+  const check = await ChainCheck.begin(db);
+  for await (const event of store.readAll({ toPosition: check.upToPosition })) await check.event(event);
+  return check.finish();
 }

@@ -37,23 +37,39 @@ describe('the audit trail over the whole log', () => {
     expect((await audit('', scoped)).body.data.entries.map((e: { serviceId: string }) => e.serviceId)).toEqual(['beta']);
   });
 
-  it('keeps a hash chain that finds an event edited in the database at exactly its position', async () => {
+  it('keeps a hash chain that reports every break at its own position, an edited event and a deleted one alike', async () => {
     const intact = await server.call('GET', '/audit/verify', { token: auditor });
-    expect(intact.body.data).toMatchObject({ intact: true, checkedEvents: Number(await server.storage.store.headPosition()) });
+    expect(intact.body.data).toMatchObject({ intact: true, breakCount: 0, breaks: [], firstBreak: null, checkedEvents: Number(await server.storage.store.headPosition()) });
 
-    const { rows } = await server.storage.readModels.query<{ position: string }>(
-      "SELECT position::text AS position FROM events WHERE stream_name = 'config-alpha-production' AND stream_revision = 1",
-    );
-    const edited = Number(rows[0]!.position);
+    const positionOf = async (where: string) =>
+      Number((await server.storage.readModels.query<{ position: string }>(`SELECT position::text AS position FROM events WHERE ${where}`)).rows[0]!.position);
+    const edited = await positionOf("stream_name = 'config-alpha-production' AND stream_revision = 1");
+    const deleted = await positionOf("event_type = 'SchemaRegistered'");
+    expect(deleted).toBeGreaterThan(edited + 0);
     await server.storage.readModels.query(`UPDATE events SET data = jsonb_set(data, '{configuration,a}', '999') WHERE position = $1`, [edited]);
+    await server.storage.readModels.query('DELETE FROM events WHERE position = $1', [deleted]);
 
     const broken = await server.call('GET', '/audit/verify', { token: auditor });
-    expect(broken.body.data).toMatchObject({ intact: false, brokenAt: edited, checkedEvents: edited - 1 });
+    expect(broken.body.data).toMatchObject({
+      intact: false,
+      firstBreak: edited,
+      breakCount: 2,
+      breaks: [
+        { position: edited, kind: 'altered' },
+        { position: deleted, kind: 'missing' },
+      ],
+    });
 
-    const cli = await run(process.execPath, ['services/cli/bin.js', 'verify'], { env: { ...process.env, DATABASE_URL: server.databaseUrl, EVENTSTORE_URL: '' } }).catch(
-      (error: { code: number; stdout: string }) => error,
-    );
-    expect((cli as { code?: number }).code).toBe(1);
-    expect(cli.stdout).toContain(`BROKEN at position ${edited}`);
+    const cli = (options: string[]) =>
+      run(process.execPath, ['services/cli/bin.js', 'verify', ...options], { env: { ...process.env, DATABASE_URL: server.databaseUrl, EVENTSTORE_URL: '' } }).catch(
+        (error: { code: number; stdout: string }) => error,
+      );
+    const text = await cli([]);
+    expect((text as { code?: number }).code).toBe(1);
+    expect(text.stdout).toContain(`2 break(s), the first at position ${edited}`);
+    expect(text.stdout).toContain(`position ${deleted}: the event chained at position ${deleted}`);
+    const json = await cli(['--output', 'json']);
+    expect((json as { code?: number }).code).toBe(1);
+    expect(JSON.parse(json.stdout)).toEqual(broken.body.data);
   });
 });

@@ -22,8 +22,8 @@ const USAGE = `configledger <command>
       Verify the file, restore it into an empty PostgreSQL store, rebuild the read models.
   replay
       Rebuild every read model into fresh tables while the service runs, and swap them in when caught up (PostgreSQL).
-  verify
-      Recompute the audit hash chain over the log; exit 1 and name the first broken position if it breaks.
+  verify [--output text|json]
+      Recompute the audit hash chain over the log; exit 1 and name every break if it breaks.
 
 The store is chosen as the service does: EVENTSTORE_URL, else DATABASE_URL, else DATA_DIR (default ./data).`;
 
@@ -54,15 +54,20 @@ async function rebuild(): Promise<void> {
   }
 }
 
-async function verify(): Promise<void> {
+async function verify(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { output: { type: 'string', default: 'text' } } });
+  if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output is text or json');
   const storage = await openStorage(storageSettingsFromEnv());
   try {
     const verdict = await verifyChain(storage.store, storage.readModels);
-    if (verdict.intact) process.stdout.write(`audit chain intact: ${verdict.checkedEvents} events up to position ${verdict.lastPosition}\n`);
+    if (values.output === 'json') process.stdout.write(`${JSON.stringify(verdict)}\n`);
+    else if (verdict.intact) process.stdout.write(`audit chain intact: ${verdict.checkedEvents} events up to position ${verdict.head.position}\n`);
     else {
-      process.stdout.write(`audit chain BROKEN at position ${verdict.brokenAt}: ${verdict.reason} (${verdict.checkedEvents} events verified before it)\n`);
-      process.exitCode = 1;
+      process.stdout.write(`audit chain BROKEN: ${verdict.breakCount} break(s), the first at position ${verdict.firstBreak}\n`);
+      for (const { position, reason } of verdict.breaks) process.stdout.write(`  position ${position}: ${reason}\n`);
+      if (verdict.breakCount > verdict.breaks.length) process.stdout.write(`  ... and ${verdict.breakCount - verdict.breaks.length} more\n`);
     }
+    if (!verdict.intact) process.exitCode = 1;
   } finally {
     await storage.close();
   }
@@ -144,7 +149,7 @@ const [command, ...rest] = process.argv.slice(2);
 try {
   if (command === 'token') await token(rest);
   else if (command === 'projections' && rest[0] === 'rebuild') await rebuild();
-  else if (command === 'verify') await verify();
+  else if (command === 'verify') await verify(rest);
   else if (command === 'replay') await replay();
   else if (command === 'backup') await backup(rest);
   else if (command === 'restore') await restore(rest);
