@@ -89,9 +89,10 @@ export async function benchHistory() {
     const rebuild = await measured(() => rebuildReadModels(store, sourceDb));
     const file = join(dir, 'log.jsonl.gz');
     process.stderr.write('  history: backup and restore...\n');
-    const backup = await measured(() => createBackup(store, file, 'bench'));
+    const signingKey = 'bench-chain-signing-key-0123456789abcdef';
+    const backup = await measured(() => createBackup(store, file, { chainDb: sourceDb, signingKey, source: 'bench' }));
     const targetStore = await createSqlEventStore(targetDb);
-    const restore = await measured(() => restoreBackup(file, targetStore));
+    const restore = await measured(() => restoreBackup(file, targetStore, { signingKey, actor: 'bench' }));
 
     process.stderr.write(`  history: one configuration with ${VERSIONS} versions, asOf...\n`);
     const times: Date[] = [];

@@ -5,8 +5,9 @@ import type { CredentialAccessed, CredentialEvent, KeyEncryptionKeyRotated } fro
 import type { ServiceTokenEvent } from './service-tokens.ts';
 import type { AuthenticationLockedOut } from './security.ts';
 import type { ApprovalPolicyEvent, ChangeRequestEvent } from './approvals.ts';
+import type { LogRestored } from './log.ts';
 
-export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent | CredentialEvent | CredentialAccessed | KeyEncryptionKeyRotated | ServiceTokenEvent | AuthenticationLockedOut | ApprovalPolicyEvent | ChangeRequestEvent;
+export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent | CredentialEvent | CredentialAccessed | KeyEncryptionKeyRotated | ServiceTokenEvent | AuthenticationLockedOut | ApprovalPolicyEvent | ChangeRequestEvent | LogRestored;
 export type DomainEventType = DomainEvent['type'];
 
 /** The current data-shape version of each event type; bump it with an upcaster when a shape changes. */
@@ -33,4 +34,5 @@ export const EVENT_SCHEMA_VERSIONS: Record<DomainEventType, number> = {
   ChangeRequestRejected: 1,
   ChangeRequestApplied: 1,
   ChangeRequestFailed: 1,
+  LogRestored: 1,
 };

@@ -149,4 +149,5 @@ export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
   ChangeRequestRejected: { 1: envelope('ChangeRequestRejectedV1', jsonData('ChangeRequestRejectedDataV1')) },
   ChangeRequestApplied: { 1: envelope('ChangeRequestAppliedV1', jsonData('ChangeRequestAppliedDataV1')) },
   ChangeRequestFailed: { 1: envelope('ChangeRequestFailedV1', jsonData('ChangeRequestFailedDataV1')) },
+  LogRestored: { 1: envelope('LogRestoredV1', jsonData('LogRestoredDataV1')) },
 };

@@ -137,6 +137,25 @@ export async function loadAuthSecrets(env: NodeJS.ProcessEnv, dataDir: string): 
   return { jwtSecret, createdAdminToken, secretsDir };
 }
 
+/**
+ * The key that signs chain checkpoints (backup manifests, the Kafka topic):
+ * CHAIN_SIGNING_KEY when given, otherwise one kept (mode 0600) with the other
+ * secrets under the data directory, created on first use.
+ */
+export function loadChainSigningKey(env: NodeJS.ProcessEnv, dataDir: string): string {
+  if (env.CHAIN_SIGNING_KEY) {
+    if (env.CHAIN_SIGNING_KEY.length < 32) throw new Error('CHAIN_SIGNING_KEY must be at least 32 characters (openssl rand -hex 32)');
+    return env.CHAIN_SIGNING_KEY;
+  }
+  const secretsDir = join(dataDir, 'secrets');
+  const keyFile = join(secretsDir, 'chain-signing-key');
+  if (existsSync(keyFile)) return readFileSync(keyFile, 'utf8').trim();
+  mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
+  const key = randomBytes(32).toString('hex');
+  writePrivate(keyFile, key);
+  return key;
+}
+
 function writePrivate(file: string, content: string): void {
   writeFileSync(file, `${content}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);

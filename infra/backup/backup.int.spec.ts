@@ -7,18 +7,24 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '#infra/testing/postgres.ts';
 import { startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { createBackup } from './backup.ts';
+import { openPostgres } from '#infra/postgres/database.ts';
+import { GENESIS, linkOf } from '#projections/audit/chain.ts';
+import { type BackupEvent, type BackupManifest, fromLine } from './format.ts';
 
 const run = promisify(execFile);
-const cli = (...args: string[]) =>
-  run(process.execPath, ['services/cli/bin.js', ...args], { env: { ...process.env, EVENTSTORE_URL: '' } }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => error,
-  );
 
 describe('backup and restore of the whole log', () => {
   const dir = mkdtempSync(join(tmpdir(), 'configledger-backup-'));
+  const dataDir = join(dir, 'data');
   const file = join(dir, 'log.jsonl.gz');
+  const passphraseFile = join(dir, 'passphrase');
+  writeFileSync(passphraseFile, 'correct horse battery staple\n');
+  const env = { ...process.env, EVENTSTORE_URL: '', DATA_DIR: dataDir, CHAIN_SIGNING_KEY: 'a-chain-signing-key-of-at-least-32-chars', BACKUP_KEYS_PASSPHRASE: '' };
+  const cli = (args: string[], extraEnv: Record<string, string> = {}) =>
+    run(process.execPath, ['services/cli/bin.js', ...args], { env: { ...env, ...extraEnv } }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
   let primary: TestServer;
   let token: string;
   let midway: string;
@@ -26,7 +32,8 @@ describe('backup and restore of the whole log', () => {
   const servers: TestServer[] = [];
 
   beforeAll(async () => {
-    primary = await startTestServer();
+    // The primary's key ring is where the CLI (DATA_DIR) looks for it.
+    primary = await startTestServer({ keyFile: join(dataDir, 'secrets', 'master-keys.json') });
     token = await primary.token('ops', ['admin']);
     for (let round = 1; round <= 3; round++) {
       for (const service of ['md-feed', 'router', 'risk']) {
@@ -41,6 +48,7 @@ describe('backup and restore of the whole log', () => {
       }
     }
     await primary.call('POST', '/credentials', { token, body: { key: 'router-db', value: 'pw-1', type: 'database_password', serviceId: 'router', environment: 'production' } });
+    await primary.app.ledger.readModels.runner.waitFor(await primary.storage.store.headPosition(), 5000);
   });
   afterAll(async () => {
     for (const server of servers) await server.close();
@@ -48,34 +56,56 @@ describe('backup and restore of the whole log', () => {
     await primary?.close();
   });
 
-  async function restored(extra: string[] = []) {
+  const backup = (out: string, extra: string[] = [], extraEnv: Record<string, string> = {}) => cli(['backup', '--out', out, ...extra], { DATABASE_URL: primary.databaseUrl!, ...extraEnv });
+  async function restoreInto(from: string, extra: string[] = [], extraEnv: Record<string, string> = {}) {
     const target = await createTestDatabase('configledger_restore');
     targets.push(target);
-    const result = await cli('restore', '--from', file, '--target', target.url, ...extra);
-    expect(result.stderr.replace(/restored \d+ events\r/g, '')).toBe('');
-    expect(result.code).toBe(0);
-    const server = await startTestServer({ databaseUrl: target.url });
-    servers.push(server);
-    return server;
+    return { target, result: await cli(['restore', '--from', from, '--target', target.url, ...extra], extraEnv) };
   }
-  const versionsOf = async (server: TestServer, service: string) =>
+  async function restored(from = file, extra: string[] = [], keyFile?: string) {
+    const { target, result } = await restoreInto(from, extra);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const server = await startTestServer({ databaseUrl: target.url, ...(keyFile ? { keyFile } : {}) });
+    servers.push(server);
+    return { server, stdout: result.stdout };
+  }
+  const historyOf = async (server: TestServer, service: string) =>
     (await server.call('GET', `/configurations/${service}/versions`, { token: await server.token('ops', ['admin']) })).body.data.map(
-      (v: { version: number; checksum: string }) => [v.version, v.checksum],
+      (v: { version: number; checksum: string; changedAt: string }) => [v.version, v.checksum, v.changedAt],
     );
+  const manifestOf = (path: string) => JSON.parse(gunzipSync(readFileSync(path)).toString().trim().split('\n').at(-1)!).manifest as BackupManifest;
 
-  it('restores into a second database with every configuration, version and checksum equal', async () => {
-    const manifest = await createBackup(primary.storage.store, file, 'test');
-    expect(manifest.eventCount).toBe(Number(await primary.storage.store.headPosition()));
-    const copy = await restored();
-    expect(await copy.storage.store.headPosition()).toBe(BigInt(manifest.lastPosition));
-    for (const service of ['md-feed', 'router', 'risk']) expect(await versionsOf(copy, service)).toEqual(await versionsOf(primary, service));
+  it('restores into a second database with every version, checksum and recorded time equal, so the past reads the same', async () => {
+    const made = await backup(file);
+    expect(made.code).toBe(0);
+    expect(made.stdout).toMatch(/audit chain verified up to position \d+; signed chain head [0-9a-f]{64}/);
+    const manifest = manifestOf(file);
+    expect(manifest).toMatchObject({ eventCount: Number(await primary.storage.store.headPosition()), chain: { intact: true, breakCount: 0 } });
+
+    const { server: copy, stdout } = await restored();
+    expect(stdout).toContain("the backup's audit chain and its signature verified");
+    expect(stdout).toMatch(/the restored log starts epoch \d{13}/);
+    for (const service of ['md-feed', 'router', 'risk']) {
+      const history = await historyOf(primary, service);
+      expect(await historyOf(copy, service)).toEqual(history);
+      // Every version's own instant answers that version, on the original and on the copy alike.
+      for (const [version, , changedAt] of history) {
+        const onPrimary = await primary.call('GET', `/configurations/${service}?asOf=${changedAt}`, { token });
+        const onCopy = await copy.call('GET', `/configurations/${service}?asOf=${changedAt}`, { token: await copy.token('ops', ['admin']) });
+        expect(onPrimary.body.data.version).toBe(version);
+        expect({ ...onCopy.body.data }).toEqual({ ...onPrimary.body.data });
+      }
+    }
     const admin = await copy.token('ops', ['admin']);
-    const verdict = (await copy.call('GET', '/audit/verify', { token: admin })).body.data;
-    expect(verdict, JSON.stringify(verdict)).toMatchObject({ intact: true });
+    expect((await copy.call('GET', '/audit/verify', { token: admin })).body.data).toMatchObject({ intact: true, breakCount: 0 });
+    const restore = (await copy.call('GET', '/audit?eventType=LogRestored', { token: admin })).body.data.entries;
+    expect(restore).toHaveLength(1);
+    expect(restore[0].actor).toMatch(/^cli:/);
   });
 
   it('restores to a time: exactly the state of that instant', async () => {
-    const then = await restored(['--to-time', midway]);
+    const { server: then } = await restored(file, ['--to-time', midway]);
     for (const service of ['md-feed', 'router', 'risk']) {
       const past = (await primary.call('GET', `/configurations/${service}?asOf=${midway}`, { token })).body.data;
       const now = (await then.call('GET', `/configurations/${service}`, { token: await then.token('ops', ['admin']) })).body.data;
@@ -83,7 +113,7 @@ describe('backup and restore of the whole log', () => {
     }
   });
 
-  it('refuses an altered or truncated file before writing anything', async () => {
+  it('refuses a missing, altered or truncated file before writing anything, without a stack trace', async () => {
     const lines = gunzipSync(readFileSync(file)).toString().split('\n');
     lines[3] = lines[3]!.replace('"round":', '"round": 1, "x":');
     const altered = join(dir, 'altered.jsonl.gz');
@@ -94,13 +124,104 @@ describe('backup and restore of the whole log', () => {
     for (const [broken, why] of [
       [altered, 'altered'],
       [truncated, 'truncated'],
+      [join(dir, 'missing.jsonl.gz'), 'there is no backup at'],
     ] as const) {
-      const target = await createTestDatabase('configledger_restore');
-      targets.push(target);
-      const result = await cli('restore', '--from', broken, '--target', target.url);
+      const { target, result } = await restoreInto(broken);
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('refused');
-      expect(result.stderr).toContain(why === 'altered' ? 'altered' : 'truncated');
+      expect(result.stderr).toContain(why);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      const db = openPostgres(target.url);
+      const written = await db.query<{ n: number }>("SELECT CASE WHEN to_regclass('events') IS NULL THEN 0 ELSE (SELECT count(*)::int FROM events) END AS n");
+      await db.close();
+      expect(written.rows[0]!.n).toBe(0);
     }
+  });
+
+  it('refuses a file rewritten consistently by someone without the signing key, and a restore under another key', async () => {
+    // Edit an event and fix up everything that can be recomputed without the key: the content hash and the chain heads.
+    const lines = gunzipSync(readFileSync(file)).toString().trim().split('\n');
+    const manifest = JSON.parse(lines.at(-1)!).manifest as BackupManifest;
+    const events = lines.slice(1, -1).map((line) => JSON.parse(line) as BackupEvent);
+    events[2]!.data = { ...events[2]!.data, configuration: { round: 99 } };
+    let hash = GENESIS;
+    for (const event of events) hash = linkOf(hash, fromLine(event));
+    const body = events.map((event) => JSON.stringify(event));
+    const { createHash } = await import('node:crypto');
+    const sha256 = createHash('sha256').update(body.map((line) => `${line}\n`).join('')).digest('hex');
+    const forged = { ...manifest, sha256, chain: { ...manifest.chain!, head: { ...manifest.chain!.head, hash }, logHead: { ...manifest.chain!.logHead, hash } } };
+    const rewritten = join(dir, 'rewritten.jsonl.gz');
+    writeFileSync(rewritten, gzipSync([lines[0], ...body, JSON.stringify({ manifest: forged })].join('\n')));
+    const refused = (await restoreInto(rewritten)).result;
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('the manifest signature does not verify');
+    const otherKey = (await restoreInto(file, [], { CHAIN_SIGNING_KEY: 'another-chain-signing-key-32-characters!' })).result;
+    expect(otherKey.code).toBe(1);
+    expect(otherKey.stderr).toContain('the manifest signature does not verify');
+  });
+
+  it('carries the vault keys when asked: without them a credential says its key is missing, with them it decrypts', async () => {
+    const withKeys = join(dir, 'with-keys.jsonl.gz');
+    expect((await backup(withKeys, ['--with-keys'])).stderr).toContain('needs BACKUP_KEYS_PASSPHRASE');
+    const made = await backup(withKeys, ['--with-keys', '--keys-passphrase-file', passphraseFile]);
+    expect(made.code).toBe(0);
+    expect(made.stdout).toMatch(/with 1 credential keys and 1 key-encryption keys/);
+    // The key-encryption key travels sealed, never as it is.
+    const kek = Object.values(JSON.parse(readFileSync(join(dataDir, 'secrets', 'master-keys.json'), 'utf8')).keys as Record<string, string>)[0]!;
+    expect(gunzipSync(readFileSync(withKeys)).toString()).not.toContain(kek);
+
+    // Without the passphrase: restored, with a warning, and the credential names what is missing.
+    const { target, result } = await restoreInto(withKeys);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('warning: the backup holds the vault keys, but no passphrase was given');
+    const keyless = await startTestServer({ databaseUrl: target.url });
+    servers.push(keyless);
+    const missing = await keyless.call('GET', '/credentials/router-db', { token: await keyless.token('ops', ['admin']) });
+    expect(missing.status).toBe(503);
+    expect(missing.body.code).toBe('CREDENTIAL_KEY_MISSING');
+    expect(missing.body.error).toContain('restore');
+
+    const wrongFile = join(dir, 'wrong-passphrase');
+    writeFileSync(wrongFile, 'not the passphrase at all\n');
+    const wrong = (await restoreInto(withKeys, ['--keys-passphrase-file', wrongFile, '--key-ring', join(dir, 'wrong-ring.json')])).result;
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('does not open with this passphrase');
+
+    const ring = join(dir, 'recovered', 'master-keys.json');
+    const { server: recovered, stdout } = await restored(withKeys, ['--keys-passphrase-file', passphraseFile, '--key-ring', ring], ring);
+    expect(stdout).toContain(`the key ring into ${ring}`);
+    const read = await recovered.call('GET', '/credentials/router-db', { token: await recovered.token('ops', ['admin']) });
+    expect(read.status).toBe(200);
+    expect(read.body.data.value).toBe('pw-1');
+  });
+
+  it('backs up an edited log with a warning, and restores it only with a recorded reason', async () => {
+    const { rows } = await primary.storage.readModels.query<{ position: string }>(
+      "SELECT position::text AS position FROM events WHERE stream_name = 'config-risk-production' AND stream_revision = 1",
+    );
+    const edited = Number(rows[0]!.position);
+    await primary.storage.readModels.query(`UPDATE events SET data = jsonb_set(data, '{configuration,round}', '7') WHERE position = $1`, [edited]);
+    const tampered = join(dir, 'tampered.jsonl.gz');
+    const made = await backup(tampered);
+    expect(made.code).toBe(1);
+    expect(made.stderr).toContain(`WARNING: the log fails verification: 1 break(s), the first at position ${edited}`);
+    expect(manifestOf(tampered).chain).toMatchObject({ intact: false, breakCount: 1, firstBreak: edited });
+
+    const refused = (await restoreInto(tampered)).result;
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`the log failed verification when it was backed up: 1 break(s), the first at position ${edited}`);
+    expect(refused.stderr).toContain('--accept-broken-chain --reason');
+    const reasonless = (await restoreInto(tampered, ['--accept-broken-chain'])).result;
+    expect(reasonless.code).toBe(2);
+
+    const { server: copy, stdout } = await restored(tampered, ['--accept-broken-chain', '--reason', 'INC-4711: only copy left']);
+    expect(stdout).toContain('restored although its history cannot be vouched for');
+    const admin = await copy.token('ops', ['admin']);
+    const [entry] = (await copy.call('GET', '/audit?eventType=LogRestored', { token: admin })).body.data.entries;
+    expect(entry.reason).toBe('INC-4711: only copy left');
+    const { rows: restoreEvents } = await copy.storage.readModels.query<{ data: { acceptedBrokenChain: { reason: string }; chain: { intact: boolean } } }>(
+      "SELECT data FROM events WHERE event_type = 'LogRestored'",
+    );
+    expect(restoreEvents[0]!.data).toMatchObject({ acceptedBrokenChain: { reason: 'INC-4711: only copy left' }, chain: { intact: false, breakCount: 1 } });
   });
 });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type Sealed, newKey, open, seal } from './aead.ts';
 
 export interface WrappedKey extends Sealed {
@@ -17,9 +17,18 @@ export interface KeyProvider {
   unwrap(wrapped: WrappedKey, context: string): Promise<Buffer>;
   /** Makes a new key-encryption key current; earlier ones still unwrap until re-wrapped. */
   rotate(): Promise<string>;
+  /** The key-encryption keys themselves, for a backup of the vault (sealed there under a passphrase). */
+  exportRing(): KeyRing;
 }
 
-interface KeyRing {
+/** A key wrapped by a key-encryption key this provider does not hold. */
+export class KeyEncryptionKeyMissing extends Error {
+  constructor(readonly kekId: string) {
+    super(`key-encryption key ${kekId} is not available`);
+  }
+}
+
+export interface KeyRing {
   current: string;
   keys: Record<string, string>;
 }
@@ -34,7 +43,7 @@ export function localKeyProvider(options: { masterKey?: string; keyFile: string 
   const ring = loadRing(options);
   const keyOf = (id: string) => {
     const key = ring.keys[id];
-    if (!key) throw new Error(`key-encryption key ${id} is not available`);
+    if (!key) throw new KeyEncryptionKeyMissing(id);
     return Buffer.from(key, 'base64');
   };
   return {
@@ -56,7 +65,23 @@ export function localKeyProvider(options: { masterKey?: string; keyFile: string 
       saveRing(options.keyFile, ring);
       return id;
     },
+    exportRing: () => structuredClone(ring),
   };
+}
+
+/** Where the key ring is kept, under the data directory's secrets. */
+export const keyRingFile = (dataDir: string) => join(dataDir, 'secrets', 'master-keys.json');
+
+/** The service's key provider: MASTER_KEY when set, else the key ring file under the data directory. */
+export const keyProviderFromEnv = (env: NodeJS.ProcessEnv, dataDir: string) => localKeyProvider({ masterKey: env.MASTER_KEY || undefined, keyFile: keyRingFile(dataDir) });
+
+/**
+ * Puts a backed-up key ring in place: its keys join those of the ring file (a
+ * new one when there is none), whose current key stays current if it has one.
+ */
+export function installKeyRing(file: string, ring: KeyRing): void {
+  const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as KeyRing) : undefined;
+  saveRing(file, { current: existing?.current ?? ring.current, keys: { ...ring.keys, ...existing?.keys } });
 }
 
 function loadRing(options: { masterKey?: string; keyFile: string }): KeyRing {

@@ -39,14 +39,16 @@ export async function startTestServer(
     redis?: AppOptions['redis'];
     /** Where the service's log lines go (info level and above); none when absent. */
     logStream?: NodeJS.WritableStream;
+    /** The vault's key ring file (a fresh one when absent). */
+    keyFile?: string;
   } = {},
 ): Promise<TestServer> {
   let database: TestDatabase | undefined;
   if (!options.databaseUrl && (options.store ?? 'postgres') === 'postgres') database = await createTestDatabase();
   const databaseUrl = options.databaseUrl ?? database?.url;
   const storage = await openStorage({ databaseUrl, dataDir: 'memory://', ...(options.appendTimeoutMs ? { appendTimeoutMs: options.appendTimeoutMs } : {}) });
-  const keys = localKeyProvider({ keyFile: join(mkdtempSync(join(tmpdir(), 'configledger-keys-')), 'master-keys.json') });
-  const { logStream, store: _store, databaseUrl: _databaseUrl, appendTimeoutMs: _appendTimeoutMs, ...appOptions } = options;
+  const keys = localKeyProvider({ keyFile: options.keyFile ?? join(mkdtempSync(join(tmpdir(), 'configledger-keys-')), 'master-keys.json') });
+  const { logStream, store: _store, databaseUrl: _databaseUrl, appendTimeoutMs: _appendTimeoutMs, keyFile: _keyFile, ...appOptions } = options;
   const app = await buildApp({ ...appOptions, storage, jwtSecret: TEST_JWT_SECRET, keys, logger: logStream ? loggerOptions('info', logStream) : false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS audit_chain (
   hash     char(64) NOT NULL
 );`;
 
-const GENESIS = '0'.repeat(64);
+export const GENESIS = '0'.repeat(64);
 
 export function linkOf(previous: string, event: RecordedEvent): string {
   const bytes = canonicalJson({
@@ -97,13 +97,17 @@ export class ChainCheck {
     private readonly pageSize: number,
   ) {}
 
-  static async begin(db: SqlExecutor, pageSize = 5000): Promise<ChainCheck> {
-    const { rows } = await db.query<{ position: string | null }>('SELECT max(position)::text AS position FROM audit_chain');
-    return new ChainCheck(db, BigInt(rows[0]?.position ?? 0), pageSize);
+  /** Up to the newest link now (and at most `upTo`); without an audit chain table, nothing is chained yet. */
+  static async begin(db: SqlExecutor, options: { upTo?: bigint; pageSize?: number } = {}): Promise<ChainCheck> {
+    const { rows } = await db.query<{ position: string | null }>(
+      "SELECT CASE WHEN to_regclass('audit_chain') IS NULL THEN NULL ELSE (SELECT max(position)::text FROM audit_chain) END AS position",
+    );
+    const newest = BigInt(rows[0]?.position ?? 0);
+    return new ChainCheck(db, options.upTo !== undefined && options.upTo < newest ? options.upTo : newest, options.pageSize ?? 5000);
   }
 
   private async peek() {
-    if (this.index >= this.links.length && !this.exhausted) {
+    if (this.index >= this.links.length && !this.exhausted && this.upToPosition > 0n) {
       const { rows } = await this.db.query<{ position: string; event_id: string; hash: string }>(
         'SELECT position::text AS position, event_id::text AS event_id, hash FROM audit_chain WHERE audit_chain.position > $1 AND audit_chain.position <= $2 ORDER BY audit_chain.position LIMIT $3',
         [this.fetchedTo.toString(), this.upToPosition.toString(), this.pageSize],

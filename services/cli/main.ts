@@ -1,5 +1,9 @@
 import { parseArgs } from 'node:util';
-import { loadAuthSecrets, mintToken } from '#infra/auth/tokens.ts';
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { loadAuthSecrets, loadChainSigningKey, mintToken } from '#infra/auth/tokens.ts';
+import { installKeyRing, keyProviderFromEnv, keyRingFile } from '#infra/crypto/key-provider.ts';
+import { exportCredentialKeys, importCredentialKeys } from '#services/credentials/vault.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
 import { rebuildReadModels } from '#projections/rebuild.ts';
 import { verifyChain } from '#projections/audit/chain.ts';
@@ -9,6 +13,7 @@ import { restoreBackup } from '#infra/backup/restore.ts';
 import { BackupRefused } from '#infra/backup/format.ts';
 import { openPostgres } from '#infra/postgres/database.ts';
 import { createSqlEventStore } from '#infra/eventstore/postgres.ts';
+import { DataDirectoryInUse } from '#infra/postgres/data-dir-lock.ts';
 
 const USAGE = `configledger <command>
 
@@ -16,10 +21,17 @@ const USAGE = `configledger <command>
       Mint a bearer token signed with JWT_SECRET (or the embedded data directory's secret).
   projections rebuild
       Drop every read model and rebuild it from the log. Stop the API first.
-  backup --out FILE
-      Stream the whole log (as of now; writes go on) into a compressed file with a manifest.
+  backup --out FILE [--with-keys [--keys-passphrase-file FILE]]
+      Stream the whole log (as of now; writes go on) into a compressed file, verifying the audit chain as it
+      goes; the manifest records the chain head, signed with CHAIN_SIGNING_KEY. A log that fails verification
+      is backed up with a warning and exit status 1. --with-keys adds the vault's keys, sealed under
+      BACKUP_KEYS_PASSPHRASE (or the file's first line).
   restore --from FILE --target postgres://... [--to-time RFC3339 | --to-position N]
-      Verify the file, restore it into an empty PostgreSQL store, rebuild the read models.
+          [--keys-passphrase-file FILE] [--key-ring FILE] [--accept-broken-chain --reason "..."]
+      Verify the file (hash, signature, chain), restore it into an empty PostgreSQL store with every event's
+      recorded time, record the restore (a new epoch), rebuild the read models, and put the vault's keys back
+      when a passphrase is given (the key ring into --key-ring, default DATA_DIR/secrets/master-keys.json).
+      A backup whose chain does not verify is refused unless --accept-broken-chain gives a reason.
   replay
       Rebuild every read model into fresh tables while the service runs, and swap them in when caught up (PostgreSQL).
   verify [--output text|json]
@@ -73,39 +85,105 @@ async function verify(args: string[]): Promise<void> {
   }
 }
 
+/** BACKUP_KEYS_PASSPHRASE, or the first line of --keys-passphrase-file: never a prompt, so backups run unattended. */
+function keysPassphrase(file: string | undefined): string | undefined {
+  const passphrase = file ? readFileSync(file, 'utf8').split('\n')[0]!.trim() : process.env.BACKUP_KEYS_PASSPHRASE || undefined;
+  if (passphrase !== undefined && passphrase.length < 12) throw new UsageError('the keys passphrase must be at least 12 characters');
+  return passphrase;
+}
+
 async function backup(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { out: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { out: { type: 'string' }, 'with-keys': { type: 'boolean' }, 'keys-passphrase-file': { type: 'string' } } });
   if (!values.out) throw new UsageError('backup needs --out FILE');
+  const passphrase = values['with-keys'] ? keysPassphrase(values['keys-passphrase-file']) : undefined;
+  if (values['with-keys'] && !passphrase) throw new UsageError('backup --with-keys needs BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file FILE');
   const settings = storageSettingsFromEnv();
+  const signingKey = loadChainSigningKey(process.env, settings.dataDir);
   const storage = await openStorage(settings);
   try {
     const started = performance.now();
-    const manifest = await createBackup(storage.store, values.out, storage.describe);
+    const keys = passphrase
+      ? { passphrase, vault: { ring: keyProviderFromEnv(process.env, settings.dataDir).exportRing(), credentialKeys: await exportCredentialKeys(storage.readModels) } }
+      : undefined;
+    const manifest = await createBackup(storage.store, values.out, { chainDb: storage.readModels, signingKey, source: storage.describe, keys });
     const seconds = (performance.now() - started) / 1000;
     process.stdout.write(
-      `backed up ${manifest.eventCount} events up to position ${manifest.lastPosition} to ${values.out} in ${seconds.toFixed(2)} s (sha256 ${manifest.sha256})\n`,
+      `backed up ${manifest.eventCount} events up to position ${manifest.lastPosition} to ${values.out} in ${seconds.toFixed(2)} s (sha256 ${manifest.sha256})` +
+        `${manifest.keys ? `, with ${manifest.keys.credentialKeys} credential keys and ${manifest.keys.keyEncryptionKeys} key-encryption keys` : ''}\n`,
     );
+    const chain = manifest.chain!;
+    if (chain.intact) process.stdout.write(`audit chain verified up to position ${chain.head.position}; signed chain head ${chain.head.hash}\n`);
+    else {
+      process.stderr.write(
+        `WARNING: the log fails verification: ${chain.breakCount} break(s), the first at position ${chain.firstBreak} (the manifest records them; ` +
+          'restoring this backup will need --accept-broken-chain --reason). Run configledger verify for the list.\n',
+      );
+      process.exitCode = 1;
+    }
   } finally {
     await storage.close();
   }
 }
 
 async function restore(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { from: { type: 'string' }, target: { type: 'string' }, 'to-time': { type: 'string' }, 'to-position': { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      from: { type: 'string' },
+      target: { type: 'string' },
+      'to-time': { type: 'string' },
+      'to-position': { type: 'string' },
+      'accept-broken-chain': { type: 'boolean' },
+      reason: { type: 'string' },
+      'keys-passphrase-file': { type: 'string' },
+      'key-ring': { type: 'string' },
+    },
+  });
   if (!values.from || !values.target) throw new UsageError('restore needs --from FILE and --target postgres://...');
   const toTime = values['to-time'] ? new Date(values['to-time']) : undefined;
   if (toTime && Number.isNaN(toTime.getTime())) throw new UsageError('--to-time must be an RFC 3339 instant');
+  if (values['to-position'] !== undefined && !/^\d{1,18}$/.test(values['to-position'])) throw new UsageError('--to-position must be a log position (a whole number)');
   const toPosition = values['to-position'] ? BigInt(values['to-position']) : undefined;
+  if (values['accept-broken-chain'] && !values.reason?.trim()) throw new UsageError('--accept-broken-chain needs --reason "..." (it is recorded in the restored log)');
+  const settings = storageSettingsFromEnv();
+  const signingKey = loadChainSigningKey(process.env, settings.dataDir);
+  const passphrase = keysPassphrase(values['keys-passphrase-file']);
+  const ringFile = values['key-ring'] ?? keyRingFile(settings.dataDir);
   const db = openPostgres(values.target);
   const store = await createSqlEventStore(db);
   try {
     const started = performance.now();
-    const result = await restoreBackup(values.from, store, { toTime, toPosition, onProgress: (n) => process.stderr.write(`restored ${n} events\r`) });
+    const result = await restoreBackup(values.from, store, {
+      signingKey,
+      toTime,
+      toPosition,
+      actor: `cli:${userInfo().username}`,
+      ...(values['accept-broken-chain'] ? { acceptBrokenChain: { reason: values.reason!.trim() } } : {}),
+      ...(passphrase
+        ? {
+            keys: {
+              passphrase,
+              install: async (keys) => {
+                await importCredentialKeys(db, keys.credentialKeys);
+                installKeyRing(ringFile, keys.ring);
+              },
+            },
+          }
+        : {}),
+      onProgress: (n) => process.stderr.isTTY && process.stderr.write(`restored ${n} events\r`),
+    });
     const rebuilt = await rebuildReadModels(store, db);
     const seconds = (performance.now() - started) / 1000;
-    process.stdout.write(
-      `restored ${result.restored} of ${result.manifest.eventCount} events (up to position ${result.lastPosition}) and rebuilt the read models from ${rebuilt.events} events in ${seconds.toFixed(2)} s\n`,
-    );
+    for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
+    const lines = [
+      `restored ${result.restored} of ${result.manifest.eventCount} events (up to position ${result.lastPosition}), each with its recorded time, and rebuilt the read models from ${rebuilt.events} events in ${seconds.toFixed(2)} s`,
+      `the restored log starts epoch ${result.epoch}: clients that follow it reorder by (epoch, position)`,
+      result.chainProblems.length === 0
+        ? 'the backup\'s audit chain and its signature verified'
+        : `restored although its history cannot be vouched for (recorded with the reason given): ${result.chainProblems.join('; ')}`,
+      ...(result.keysRestored ? [`the vault keys were restored: credential keys into the target database, the key ring into ${ringFile}`] : []),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     await store.close();
     await db.close();
@@ -147,15 +225,18 @@ class UsageError extends Error {}
 
 const [command, ...rest] = process.argv.slice(2);
 try {
-  if (command === 'token') await token(rest);
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') process.stdout.write(`${USAGE}\n`);
+  else if (command === 'token') await token(rest);
   else if (command === 'projections' && rest[0] === 'rebuild') await rebuild();
   else if (command === 'verify') await verify(rest);
   else if (command === 'replay') await replay();
   else if (command === 'backup') await backup(rest);
   else if (command === 'restore') await restore(rest);
-  else throw new UsageError(command ? `unknown command: ${[command, ...rest].join(' ')}` : 'no command given');
+  else throw new UsageError(`unknown command: ${[command, ...rest].join(' ')}`);
 } catch (error) {
-  process.stderr.write(`${error instanceof BackupRefused ? 'refused: ' : ''}${error instanceof Error ? error.message : String(error)}\n`);
-  if (error instanceof UsageError) process.stderr.write(`\n${USAGE}\n`);
-  process.exit(error instanceof UsageError ? 2 : 1);
+  const usage = error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`${error instanceof BackupRefused ? 'refused: ' : error instanceof DataDirectoryInUse ? '' : usage ? '' : 'error: '}${message}\n`);
+  if (usage) process.stderr.write(`\n${USAGE}\n`);
+  process.exit(usage ? 2 : 1);
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { loadAuthSecrets } from '#infra/auth/tokens.ts';
-import { localKeyProvider } from '#infra/crypto/key-provider.ts';
+import { keyProviderFromEnv } from '#infra/crypto/key-provider.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
 import { DataDirectoryInUse } from '#infra/postgres/data-dir-lock.ts';
 import { brokersFromEnv } from '#infra/kafka/topics.ts';
@@ -21,7 +21,7 @@ const secrets = await loadAuthSecrets(process.env, settings.dataDir);
 const app = await buildApp({
   storage,
   jwtSecret: secrets.jwtSecret,
-  keys: localKeyProvider({ masterKey: process.env.MASTER_KEY || undefined, keyFile: join(settings.dataDir, 'secrets', 'master-keys.json') }),
+  keys: keyProviderFromEnv(process.env, settings.dataDir),
   kafkaBrokers: brokersFromEnv(),
   rateLimits: rateLimitsFromEnv(),
   // A region replica: REPLICATE_FROM_BROKERS names the primary region's Kafka.

@@ -143,7 +143,8 @@ describe('the credential vault', () => {
       [credentialStream('shred-me')],
     );
     expect(rows).toHaveLength(1);
-    await expect(server.app.ledger.vault.open('shred-me', rows[0]!.data.secret)).rejects.toMatchObject({ code: 'CREDENTIAL_SHREDDED' });
+    // The vault itself holds no key for it any more: the sealed value cannot be opened by any road.
+    await expect(server.app.ledger.vault.open('shred-me', rows[0]!.data.secret)).rejects.toMatchObject({ code: 'CREDENTIAL_KEY_MISSING' });
     const keys = await server.storage.readModels.query('SELECT 1 FROM credential_keys WHERE credential_key = $1', ['shred-me']);
     expect(keys.rows).toHaveLength(0);
   });

@@ -155,7 +155,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (serviceId) requireScope(request.principal!, serviceId);
       if (state.status !== 'active') throw CredentialNotFound(key);
       const value = body.value ?? generateValue(state.description.type);
-      const secret = await ledger.vault.seal(key, state.current.secret.version + 1, value);
+      const secret = await ledger.vault.seal(key, state.current.secret.version + 1, value, false);
       const rotationId = randomUUID();
       const command: CredentialCommand = {
         type: 'RotateCredential',

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { SealedSecret } from '#events/credentials.ts';
 import { DecryptionFailed, newKey, open, seal } from '#infra/crypto/aead.ts';
-import type { KeyProvider, WrappedKey } from '#infra/crypto/key-provider.ts';
-import type { Database } from '#infra/postgres/database.ts';
+import { type KeyProvider, KeyEncryptionKeyMissing, type WrappedKey } from '#infra/crypto/key-provider.ts';
+import type { Database, SqlExecutor } from '#infra/postgres/database.ts';
+import type { VaultKeys } from '#infra/backup/format.ts';
 import { DomainError } from '#services/shared/errors.ts';
 
 /**
@@ -23,8 +24,16 @@ CREATE TABLE IF NOT EXISTS credential_keys (
   rewrapped_at   timestamptz
 );`;
 
-export const CredentialShredded = (key: string) =>
-  new DomainError('CREDENTIAL_SHREDDED', 410, `credential ${key} was deleted and its keys destroyed; nothing of it can be read`, { key });
+/** An active credential whose key is not in this store: a restore without the vault's keys, never a deletion. */
+const CredentialKeyMissing = (key: string, kekId?: string) =>
+  new DomainError(
+    'CREDENTIAL_KEY_MISSING',
+    503,
+    kekId
+      ? `credential ${key} is wrapped by key-encryption key ${kekId}, which this instance does not have: put the key ring back (restore --keys-passphrase-file, or MASTER_KEY)`
+      : `credential ${key} has no key in this store: restore the vault's keys (configledger restore with the backup's keys part, taken with backup --with-keys)`,
+    { key, ...(kekId ? { kekId } : {}) },
+  );
 
 const keyContext = (credentialKey: string) => `credential-key:${credentialKey}`;
 const dataKeyContext = (credentialKey: string, version: number) => `data-key:${credentialKey}#${version}`;
@@ -45,7 +54,12 @@ export function createVault(db: Database, keys: KeyProvider) {
       );
       row = (await select()).rows[0];
     }
-    return row && keys.unwrap(wrappedOf(row), keyContext(credential));
+    if (!row) return undefined;
+    try {
+      return await keys.unwrap(wrappedOf(row), keyContext(credential));
+    } catch (error) {
+      throw error instanceof KeyEncryptionKeyMissing ? CredentialKeyMissing(credential, error.kekId) : error;
+    }
   }
 
   return {
@@ -58,8 +72,10 @@ export function createVault(db: Database, keys: KeyProvider) {
     rotateKeyEncryptionKey: () => keys.rotate(),
 
     /** Seals `value` as `version` of `credential`, under a fresh data key. */
-    async seal(credential: string, version: number, value: string): Promise<SealedSecret> {
-      const wrappingKey = (await credentialKey(credential, true))!;
+    /** `create`: a credential stored anew gets a key; a new version of an existing one goes under its key, and a missing key is not silently replaced. */
+    async seal(credential: string, version: number, value: string, create = true): Promise<SealedSecret> {
+      const wrappingKey = await credentialKey(credential, create);
+      if (!wrappingKey) throw CredentialKeyMissing(credential);
       const dataKey = newKey();
       return {
         version,
@@ -71,7 +87,7 @@ export function createVault(db: Database, keys: KeyProvider) {
 
     async open(credential: string, secret: SealedSecret): Promise<string> {
       const wrappingKey = await credentialKey(credential, false);
-      if (!wrappingKey) throw CredentialShredded(credential);
+      if (!wrappingKey) throw CredentialKeyMissing(credential);
       try {
         const dataKey = open(wrappingKey, secret.dataKey, dataKeyContext(credential, secret.version));
         return open(dataKey, secret.value, valueContext(credential, secret.version)).toString('utf8');
@@ -111,6 +127,24 @@ export function createVault(db: Database, keys: KeyProvider) {
 }
 
 export type Vault = ReturnType<typeof createVault>;
+
+/** Every credential's wrapped key, as stored (never unwrapped here), for a backup. */
+export async function exportCredentialKeys(db: SqlExecutor): Promise<VaultKeys['credentialKeys']> {
+  if (!(await db.query<{ t: string | null }>("SELECT to_regclass('credential_keys')::text AS t")).rows[0]?.t) return [];
+  const { rows } = await db.query<VaultKeys['credentialKeys'][number]>('SELECT credential_key, kek_id, iv, ciphertext, tag FROM credential_keys ORDER BY credential_key');
+  return rows;
+}
+
+/** Puts backed-up credential keys in place; a key already present is kept. */
+export async function importCredentialKeys(db: Database, rows: VaultKeys['credentialKeys']): Promise<void> {
+  await db.exec(VAULT_SCHEMA);
+  await db.query(
+    `INSERT INTO credential_keys (credential_key, kek_id, iv, ciphertext, tag)
+     SELECT credential_key, kek_id, iv, ciphertext, tag FROM jsonb_to_recordset($1::jsonb) AS r(credential_key text, kek_id text, iv text, ciphertext text, tag text)
+     ON CONFLICT (credential_key) DO NOTHING`,
+    [JSON.stringify(rows)],
+  );
+}
 
 /** A value generated for the credential's type, for rotation without a supplied value. */
 export function generateValue(type: string): string {
