@@ -15,6 +15,7 @@ import type { FollowOptions, FollowerLogger } from './follow.ts';
 import { READ_MODEL_SCHEMA } from './schema.ts';
 import { schemasProjection } from './schemas/apply.ts';
 import { observeLog } from '#services/shared/command-handler.ts';
+import { LogEpoch } from './log-epoch.ts';
 
 export const READ_MODEL_PROJECTIONS = [
   configurationsProjection,
@@ -39,6 +40,8 @@ export interface ReadModels {
   environments: EnvironmentDirectory;
   serviceTokens: ServiceTokenDirectory;
   policies: PolicyDirectory;
+  /** The epoch of the log: published beside every position. */
+  epoch: LogEpoch;
   stop(): Promise<void>;
 }
 
@@ -56,6 +59,7 @@ export async function startReadModels(
   await serviceTokens.load(db);
   const policies = new PolicyDirectory();
   await policies.load(db);
+  const epoch = await LogEpoch.of(store);
   const runner = createProjectionRunner({
     store,
     db,
@@ -64,6 +68,7 @@ export async function startReadModels(
     ...follow,
     onSeen: (events) => {
       observeLog(store, events);
+      epoch.observe(events);
       cache.applyEvents(events);
       environments.applyEvents(events);
       serviceTokens.applyEvents(events);
@@ -71,5 +76,5 @@ export async function startReadModels(
     },
   });
   await runner.start();
-  return { runner, cache, environments, serviceTokens, policies, stop: () => runner.stop() };
+  return { runner, cache, environments, serviceTokens, policies, epoch, stop: () => runner.stop() };
 }

@@ -1,7 +1,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /** A TCP proxy a test can cut (every connection dropped, new ones refused), reset, slow down and restore. */
-export async function startTcpProxy(targetHost: string, targetPort: number) {
+export async function startTcpProxy(targetHost: string, initialPort: number) {
+  let targetPort = initialPort;
   const sockets = new Set<Socket>();
   let delayMs = 0;
   let server: Server | undefined;
@@ -54,6 +55,10 @@ export async function startTcpProxy(targetHost: string, targetPort: number) {
     reset() {
       for (const socket of sockets) socket.resetAndDestroy();
       sockets.clear();
+    },
+    /** New connections go to another port of the host (a failover); open ones stay where they are. */
+    retarget(port: number) {
+      targetPort = port;
     },
     slow(ms: number) {
       delayMs = ms;

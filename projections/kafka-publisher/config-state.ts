@@ -6,7 +6,7 @@ export type { ConfigStateMessage } from '#events/config-state.ts';
 export const configStateKey = (serviceId: string, environment: string) => `${serviceId}/${environment}`;
 
 /** The record for an effective update; null (a tombstone, so compaction forgets the key) when the configuration is gone. */
-export function configStateOf(update: EffectiveUpdate): ConfigStateMessage | null {
+export function configStateOf(update: EffectiveUpdate, epoch: number): ConfigStateMessage | null {
   const { effective } = update;
   if (!effective) return null;
   return {
@@ -14,6 +14,7 @@ export function configStateOf(update: EffectiveUpdate): ConfigStateMessage | nul
     environment: effective.environment,
     version: effective.version,
     position: Number(effective.position),
+    epoch,
     checksum: effective.checksum,
     configuration: effective.configuration,
     inheritedFrom: effective.inheritedFrom,

@@ -37,6 +37,7 @@ describe('a publisher that starts while its database is away', () => {
       db: storage.readModels,
       kafka: createKafka(TEST_BROKERS, 'publisher-start-test'),
       readModelsAt: async () => true,
+      epoch: () => 0,
       logger: { info: () => undefined, warn: (_details, message) => void warnings.push(message) },
       onFailure: () => void failures++,
     });

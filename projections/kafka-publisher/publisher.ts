@@ -34,6 +34,8 @@ export interface PublisherOptions {
   kafka: Kafka;
   /** Resolves once the read models hold `position` (the fold is seeded from them). */
   readModelsAt(position: bigint): Promise<boolean>;
+  /** The log's epoch, published with every message (a `log-epoch` header; a field of the state). */
+  epoch(): number;
   logger?: FollowerLogger;
   onFailure?: FollowOptions['onFailure'];
 }
@@ -58,15 +60,16 @@ export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher 
   let prepared: { last: bigint; messages: TopicMessages[] } | undefined;
 
   function messagesFor(batch: RecordedEvent[], into: EffectiveFold): TopicMessages[] {
+    const epoch = String(options.epoch());
     const events = batch.map((event) => {
       const { key, value, headers } = encodeEvent(event);
-      return { key, value, headers };
+      return { key, value, headers: { ...headers, 'log-epoch': epoch } };
     });
     const states = batch
       .flatMap((event) => into.apply(event))
       .map((update) => {
-        const state = configStateOf(update);
-        return { key: configStateKey(update.serviceId, update.environment), value: state && JSON.stringify(state), headers: { 'content-type': 'application/json' } };
+        const state = configStateOf(update, Number(epoch));
+        return { key: configStateKey(update.serviceId, update.environment), value: state && JSON.stringify(state), headers: { 'content-type': 'application/json', 'log-epoch': epoch } };
       });
     return [{ topic: EVENTS_TOPIC, messages: events }, ...(states.length > 0 ? [{ topic: CONFIG_STATE_TOPIC, messages: states }] : [])];
   }

@@ -100,6 +100,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         db,
         kafka: createKafka(options.kafkaBrokers),
         readModelsAt: (position) => readModels.runner.waitFor(position, 60_000),
+        epoch: () => readModels.epoch.current,
         ...followerReport('kafka-publisher'),
       })
     : undefined;
@@ -168,6 +169,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     db,
     readModelsAt: (position) => readModels.runner.waitFor(position, 60_000),
     readModelsPosition: () => readModels.runner.position,
+    epoch: () => readModels.epoch.current,
     authenticate: (token, address) => authenticator.authenticate(token, address),
     ...followerReport('websocket-gateway'),
     ...options.websocket,

@@ -15,10 +15,11 @@ interface Reading {
   configuration: JsonObject;
   checksum: string;
   position: number;
+  epoch: number;
 }
 
 const same = (a: Reading | undefined, b: Reading) =>
-  a !== undefined && a.checksum === b.checksum && a.position === b.position && checksumOf(a.configuration) === b.checksum;
+  a !== undefined && a.checksum === b.checksum && a.position === b.position && a.epoch === b.epoch && checksumOf(a.configuration) === b.checksum;
 
 /** The compacted state topic, followed from the beginning: the newest record per key. */
 async function followStateTopic(): Promise<{ get(key: string): Reading | undefined; close(): Promise<void> }> {
@@ -100,7 +101,7 @@ describe('one truth on every road: HTTP, the state topic, the WebSocket and both
     const ws = await followWebSocket(reader, token, serviceId, environment);
     closing.push(ws);
     roads['WebSocket'] = ws.get;
-    const sdk = (client: ConfigClient) => () => (client.position > 0 ? { configuration: client.getAll(), checksum: client.checksum, position: client.position } : undefined);
+    const sdk = (client: ConfigClient) => () => (client.position > 0 ? { configuration: client.getAll(), checksum: client.checksum, position: client.position, epoch: client.epoch } : undefined);
     const overKafka = await createConfigClient({ serviceId, environment, brokers: TEST_BROKERS, bootstrapTimeoutMs: 5_000 });
     const overWebSocket = await createConfigClient({ serviceId, environment, url: reader.baseUrl, token });
     closing.push(overKafka, overWebSocket);

@@ -1,4 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBackup } from '#infra/backup/backup.ts';
+import { restoreBackup } from '#infra/backup/restore.ts';
+import { createSqlEventStore } from '#infra/eventstore/postgres.ts';
+import { openPostgres } from '#infra/postgres/database.ts';
+import { createTestDatabase } from '#infra/testing/postgres.ts';
+import { startTcpProxy } from '#infra/testing/tcp-proxy.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TEST_BROKERS, startOwnBroker } from '#infra/testing/kafka.ts';
 import { waitFor } from '#infra/testing/wait.ts';
@@ -104,4 +114,53 @@ describe('the client SDK', () => {
       await broker.dispose();
     }
   }, 240_000);
+});
+
+describe('the client SDK across a restored log', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
+
+  it('takes the restored log for newer although its positions restarted lower, and follows it on', async () => {
+    const primary = await startTestServer();
+    cleanups.push(() => primary.close());
+    const token = await primary.token('hal', ['admin']);
+    const serviceId = unique();
+    const written: { version: number; position: number }[] = [];
+    for (let version = 1; version <= 20; version++) {
+      const answer = await primary.call('PUT', `/configurations/${serviceId}`, { token, body: { configuration: { version } } });
+      written.push({ version, position: answer.body.data.position });
+    }
+    const address = primary.app.server.address() as AddressInfo;
+    const proxy = await startTcpProxy('127.0.0.1', address.port);
+    cleanups.push(() => proxy.close());
+    const client = await createConfigClient({ serviceId, environment: 'production', url: `http://127.0.0.1:${proxy.port}/api/v1`, token });
+    cleanups.push(() => client.close());
+    await waitFor(() => client.version === 20, 10_000, 'the client to hold version 20');
+    expect(client.epoch).toBe(0);
+
+    // Disaster: the log is restored from a backup, up to version 3; positions restart from there.
+    const file = join(mkdtempSync(join(tmpdir(), 'configledger-epoch-')), 'log.jsonl.gz');
+    const signingKey = 'epoch-test-chain-signing-key-0123456789';
+    await createBackup(primary.storage.store, file, { chainDb: primary.storage.readModels, signingKey, source: 'primary' });
+    const target = await createTestDatabase('configledger_epoch');
+    cleanups.push(() => target.drop());
+    const db = openPostgres(target.url);
+    const store = await createSqlEventStore(db);
+    const restored = await restoreBackup(file, store, { signingKey, actor: 'test', toPosition: BigInt(written[2]!.position) });
+    await store.close();
+    await db.close();
+    const recovered = await startTestServer({ databaseUrl: target.url });
+    cleanups.push(() => recovered.close());
+    proxy.retarget((recovered.app.server.address() as AddressInfo).port);
+    proxy.reset();
+
+    await waitFor(() => client.epoch === restored.epoch, 20_000, 'the client to take the restored log');
+    expect([client.version, client.getAll()]).toEqual([3, { version: 3 }]);
+    const next = await recovered.call('PUT', `/configurations/${serviceId}`, { token, body: { configuration: { version: 'after the restore' } } });
+    expect(next.body.data.position).toBeLessThan(written[19]!.position);
+    await waitFor(() => client.version === 4, 10_000, 'an update of the restored log, at a lower position');
+    expect(client.get('version', '')).toBe('after the restore');
+  }, 60_000);
 });

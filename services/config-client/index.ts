@@ -23,6 +23,8 @@ export interface ConfigClient {
   readonly version: number;
   /** The effective position of the copy held. */
   readonly position: number;
+  /** The epoch of the log the copy came from: updates apply in (epoch, position) order. */
+  readonly epoch: number;
   /** The checksum of the copy held, as HTTP and the state topic report it. */
   readonly checksum: string;
   get<T>(key: string, fallback: T): T;
@@ -61,6 +63,9 @@ export async function createConfigClient(options: ConfigClientOptions): Promise<
     },
     get position() {
       return state.position;
+    },
+    get epoch() {
+      return state.epoch;
     },
     get checksum() {
       return state.checksum;

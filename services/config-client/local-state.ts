@@ -6,8 +6,10 @@ import { diffDocuments, getPath } from '#services/configuration/paths.ts';
 export interface Snapshot {
   /** The environment's own version (0 when it only inherits). */
   version: number;
-  /** The effective position: updates apply in this order, once. */
+  /** The effective position: updates apply in (epoch, position) order, once. */
   position: number;
+  /** The log's epoch (0, or absent, for a log never restored): a restored log's positions restart, its epoch is higher. */
+  epoch?: number;
   /** SHA-256 of the canonical JSON of `configuration`, as every road reports it. */
   checksum: string;
   configuration: JsonObject;
@@ -30,7 +32,7 @@ export type ChangeListener = (change: ConfigChange) => void;
  * after a broker restart or a reconnect never applies an update twice.
  */
 export class LocalConfiguration {
-  private current: Snapshot = { version: 0, position: 0, checksum: '', configuration: {} };
+  private current: Required<Snapshot> = { version: 0, position: 0, epoch: 0, checksum: '', configuration: {} };
   private readonly listeners = new Set<ChangeListener>();
 
   get version(): number {
@@ -39,6 +41,10 @@ export class LocalConfiguration {
 
   get position(): number {
     return this.current.position;
+  }
+
+  get epoch(): number {
+    return this.current.epoch;
   }
 
   get checksum(): string {
@@ -68,11 +74,13 @@ export class LocalConfiguration {
 
   /** Applies the snapshot if it is newer; answers whether it did. */
   offer(snapshot: Snapshot): boolean {
-    if (snapshot.position <= this.current.position) return false;
+    const epoch = snapshot.epoch ?? 0;
+    // Newer means a later epoch, or a later position within the same one.
+    if (epoch < this.current.epoch || (epoch === this.current.epoch && snapshot.position <= this.current.position)) return false;
     const previous = this.current;
-    this.current = { version: snapshot.version, position: snapshot.position, checksum: snapshot.checksum, configuration: snapshot.configuration };
+    this.current = { version: snapshot.version, position: snapshot.position, epoch, checksum: snapshot.checksum, configuration: snapshot.configuration };
     const changes = diffDocuments(previous.configuration, snapshot.configuration);
-    if (changes.length === 0 && previous.position !== 0) return true;
+    if (changes.length === 0 && (previous.position !== 0 || previous.epoch !== 0)) return true;
     const change: ConfigChange = {
       version: snapshot.version,
       previousVersion: previous.version,

@@ -52,7 +52,7 @@ export async function followWebSocket(target: Target, state: LocalConfiguration,
     socket = ws;
     ws.on('open', () => {
       attempt = 0;
-      ws.send(JSON.stringify({ type: 'subscribe', data: { patterns: [pattern], fromPosition: state.position } }));
+      ws.send(JSON.stringify({ type: 'subscribe', data: { patterns: [pattern], fromPosition: state.position, epoch: state.epoch } }));
     });
     ws.on('message', (raw) => {
       const message = JSON.parse(raw.toString()) as { id: string; type: string; data?: Partial<Snapshot> & { code?: string } };

@@ -104,7 +104,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
       const { serviceId } = request.params;
       const side = async (env: string, point: string | undefined) => {
         await requireEnvironment(ledger, env);
-        return point === undefined ? readConfiguration(ledger, serviceId, env) : viewOf(await effectiveAt(ledger.store, serviceId, env, parsePointInTime(point)));
+        return point === undefined ? readConfiguration(ledger, serviceId, env) : viewOf(await effectiveAt(ledger.store, serviceId, env, parsePointInTime(point)), ledger.readModels.epoch.current);
       };
       const [before, after] = await Promise.all([side(fromEnvironment, from), side(toEnvironment, to)]);
       const summary = ({ environment: env, version, checksum, position }: typeof before) => ({ environment: env, version, checksum, position });

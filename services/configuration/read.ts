@@ -19,6 +19,8 @@ export interface ConfigurationView {
   checksum: string;
   /** The effective position: the newest change folded in (a layer, or what an environment of the chain inherits); it only moves forward. */
   position: number;
+  /** The log's epoch: a restore starts a new one, and positions restart with it. Order by (epoch, position). */
+  epoch: number;
   /** The environment's own version; 0 when it only inherits. */
   version: number;
   updatedAt: string;
@@ -102,13 +104,14 @@ export async function readConfiguration(
   const at = pointInTimeOf(options);
   // The past is read from the log itself, also of an environment removed since.
   if (!at) await requireEnvironment(ledger, environment);
-  if (at) return { ...viewOf(await effectiveAt(ledger.store, serviceId, environment, at)), ...(options.asOf ? { asOf: options.asOf } : {}) };
+  const epoch = ledger.readModels.epoch.current;
+  if (at) return { ...viewOf(await effectiveAt(ledger.store, serviceId, environment, at), epoch), ...(options.asOf ? { asOf: options.asOf } : {}) };
   const chain = ledger.readModels.environments.chainOf(environment);
   const layers = await layersOf(ledger, serviceId, chain, options.minPosition);
   const effective = effectiveConfiguration(serviceId, chain, (env) => layers.get(env));
   if (!effective) throw ConfigurationNotFound(serviceId, environment);
-  if (!options.explain) return viewOf(effective);
-  return { ...viewOf(effective), sources: sourcesOf([...layers.values()]), inheritance: inheritanceOf(chain) };
+  if (!options.explain) return viewOf(effective, epoch);
+  return { ...viewOf(effective, epoch), sources: sourcesOf([...layers.values()]), inheritance: inheritanceOf(chain) };
 }
 
 function pointInTimeOf(options: { version?: number; asOf?: string; atPosition?: number }): PointInTime | undefined {
@@ -121,11 +124,12 @@ function pointInTimeOf(options: { version?: number; asOf?: string; atPosition?: 
 }
 
 /** What every road answers for a configuration: the effective document, checksum and position, and the own layer under `own`. */
-export function viewOf(effective: EffectiveConfiguration): ConfigurationView {
+export function viewOf(effective: EffectiveConfiguration, epoch: number): ConfigurationView {
   const { own, layers: _layers, inheritedFrom, position, ...view } = effective;
   return {
     ...view,
     position: Number(position),
+    epoch,
     own: own ? { ...own, position: Number(own.position) } : null,
     ...(inheritedFrom.length > 0 ? { inheritedFrom } : {}),
   };

@@ -99,7 +99,7 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
       for (const environment of ledger.readModels.environments.list()) {
         const effective = await effectiveNow(ledger, serviceId, environment.id);
         if (effective) {
-          const { serviceId: _service, environment: _environment, updatedAt: _at, updatedBy: _by, ...entry } = viewOf(effective);
+          const { serviceId: _service, environment: _environment, updatedAt: _at, updatedBy: _by, ...entry } = viewOf(effective, ledger.readModels.epoch.current);
           environments[environment.id] = entry;
         }
       }

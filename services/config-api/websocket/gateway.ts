@@ -19,6 +19,8 @@ export interface GatewayOptions {
   readModelsAt(position: bigint): Promise<boolean>;
   /** Where the read models are: the gateway starts there. */
   readModelsPosition(): bigint;
+  /** The log's epoch, in every push; a client resuming from another epoch reads the current document instead. */
+  epoch(): number;
   /** The principal of a token (JWT or service token); a refusal counts toward the address's lockout. */
   authenticate(token: string, address: string): Promise<Principal>;
   ackTimeoutMs?: number;
@@ -82,7 +84,7 @@ export function createGateway(options: GatewayOptions) {
         if (event.position <= position) continue;
         const credential = credentialPush(event);
         if (credential) broadcast(credential);
-        for (const update of fold!.apply(event)) broadcast(configurationPush(update));
+        for (const update of fold!.apply(event)) broadcast(configurationPush(update, options.epoch()));
         position = event.position;
       }
     },
@@ -114,10 +116,16 @@ export function createGateway(options: GatewayOptions) {
    * missed since then (what the patterns already held got live). All in one
    * turn of the event loop, so no live push slips between replay and subscription.
    */
-  function subscribe(connection: Connection, requestId: string | undefined, patterns: string[], fromPosition?: number): void {
+  function subscribe(connection: Connection, requestId: string | undefined, patterns: string[], fromPosition?: number, epoch?: number): void {
     const added = patterns.filter((pattern) => !connection.patterns.has(pattern));
-    connection.send(serverMessage(MessageType.ack, { requestId, patterns, subscribed: true, position: Number(position) }));
-    if (fromPosition !== undefined) {
+    const current = options.epoch();
+    connection.send(serverMessage(MessageType.ack, { requestId, patterns, subscribed: true, position: Number(position), epoch: current }));
+    if (fromPosition !== undefined && epoch !== undefined && epoch !== current) {
+      connection.error('RESUME_TOO_OLD', `position ${fromPosition} belongs to epoch ${epoch}; the log was restored since (epoch ${current}): read the current configuration, then follow from its position`, {
+        requestId,
+        epoch: current,
+      });
+    } else if (fromPosition !== undefined) {
       const missed = recent.since(BigInt(fromPosition));
       if (missed === undefined) {
         connection.error('RESUME_TOO_OLD', `changes after position ${fromPosition} are no longer kept here; read the current configuration, then follow from its position`, {
@@ -150,7 +158,7 @@ export function createGateway(options: GatewayOptions) {
           const code = hasPermission(connection.principal, 'read') ? 'OUT_OF_SCOPE' : 'FORBIDDEN';
           return connection.error(code, `${connection.principal.subject} may not subscribe to ${refused.join(', ')}`, { requestId: message.id, patterns: refused });
         }
-        return subscribe(connection, message.id, message.data.patterns, message.data.fromPosition);
+        return subscribe(connection, message.id, message.data.patterns, message.data.fromPosition, message.data.epoch);
       }
       case 'unsubscribe':
         message.data.patterns.forEach((pattern) => connection.patterns.delete(pattern));

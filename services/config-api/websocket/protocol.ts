@@ -27,6 +27,8 @@ const ClientMessage = Type.Union([
       patterns: Type.Array(Pattern, { minItems: 1, maxItems: 100 }),
       /** Resume: every matching change after this log position is sent first, in order. */
       fromPosition: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+      /** The epoch `fromPosition` belongs to: from another epoch (a restored log) there is nothing to resume. */
+      epoch: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     }),
   }),
   Type.Object({ id: Type.Optional(Type.String()), type: Type.Literal('unsubscribe'), data: Type.Object({ patterns: Type.Array(Pattern, { minItems: 1 }) }) }),

@@ -30,7 +30,7 @@ const pushOf = (position: bigint, serviceId: string, environment: string, messag
  * id is the event id for the event's own configuration, the event id and the
  * environment for one inheriting it: the same on every connection and resend.
  */
-export function configurationPush(update: EffectiveUpdate): Push {
+export function configurationPush(update: EffectiveUpdate, epoch: number): Push {
   const { cause, effective, serviceId, environment } = update;
   const event = parseEvent(cause);
   const layer = event.type === 'ConfigurationCreated' || event.type === 'ConfigurationUpdated' || event.type === 'ConfigurationRolledBack' ? event : undefined;
@@ -45,6 +45,7 @@ export function configurationPush(update: EffectiveUpdate): Push {
         version: effective?.version ?? 0,
         checksum: effective?.checksum ?? null,
         position: Number(effective?.position ?? cause.position),
+        epoch,
         configuration: effective?.configuration ?? null,
         changedKeys: update.changes.map((change) => change.path),
         changes: update.changes,
