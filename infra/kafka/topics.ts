@@ -2,6 +2,8 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 
 export const EVENTS_TOPIC = 'configledger.events.v1';
 export const CONFIG_STATE_TOPIC = 'configledger.config-state.v1';
+/** Signed audit-chain heads, keyed by log epoch: kept outside the database, so editing both the log and its chain is found. */
+export const CHAIN_CHECKPOINT_TOPIC = 'configledger.chain-checkpoints.v1';
 
 /** Every event, keyed by stream (order per stream); kept as long as the log, so a replica can always catch up. */
 const TOPICS = [
@@ -15,6 +17,7 @@ const TOPICS = [
       { name: 'segment.ms', value: '3600000' },
     ],
   },
+  { topic: CHAIN_CHECKPOINT_TOPIC, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
 ];
 
 export function createKafka(brokers: string[], clientId = 'configledger'): Kafka {

@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { createTestDatabase, type TestDatabase } from './postgres.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-signing';
+export const TEST_CHAIN_SIGNING_KEY = 'test-chain-signing-key-long-enough-for-hmac';
 
 export interface TestServer {
   baseUrl: string;
@@ -49,7 +50,7 @@ export async function startTestServer(
   const storage = await openStorage({ databaseUrl, dataDir: 'memory://', ...(options.appendTimeoutMs ? { appendTimeoutMs: options.appendTimeoutMs } : {}) });
   const keys = localKeyProvider({ keyFile: options.keyFile ?? join(mkdtempSync(join(tmpdir(), 'configledger-keys-')), 'master-keys.json') });
   const { logStream, store: _store, databaseUrl: _databaseUrl, appendTimeoutMs: _appendTimeoutMs, keyFile: _keyFile, ...appOptions } = options;
-  const app = await buildApp({ ...appOptions, storage, jwtSecret: TEST_JWT_SECRET, keys, logger: logStream ? loggerOptions('info', logStream) : false });
+  const app = await buildApp({ ...appOptions, storage, jwtSecret: TEST_JWT_SECRET, chainSigningKey: TEST_CHAIN_SIGNING_KEY, keys, logger: logStream ? loggerOptions('info', logStream) : false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server did not bind a TCP port');

@@ -55,8 +55,11 @@ export const auditChainProjection: Projection = {
 
 export interface ChainBreak {
   position: number;
-  /** altered: the event differs from what was chained; missing: a chained event is gone from the log; unchained: an event the chain never saw. */
-  kind: 'altered' | 'missing' | 'unchained';
+  /**
+   * altered: the event differs from what was chained; missing: a chained event is gone from the log;
+   * unchained: an event the chain never saw; checkpoint: the chain differs from a signed head kept outside the database.
+   */
+  kind: 'altered' | 'missing' | 'unchained' | 'checkpoint';
   reason: string;
 }
 
@@ -71,6 +74,18 @@ export interface ChainVerdict {
   breaks: ChainBreak[];
   /** The newest link compared: the chain head as stored, which a signed checkpoint can vouch for. */
   head: { position: number; hash: string };
+  /** The signed head kept outside the database that the chain was compared with, when one was given. */
+  checkpoint?: { source: string; position: number; signedAt: string; matches: boolean };
+}
+
+/** A signed chain head from outside the database (the Kafka topic, a backup manifest) to hold the chain to. */
+export interface OutsideCheckpoint {
+  source: string;
+  position: number;
+  hash: string;
+  signedAt: string;
+  /** Whether its signature verified under CHAIN_SIGNING_KEY. */
+  signatureValid: boolean;
 }
 
 const MAX_REPORTED = 1000;
@@ -158,20 +173,39 @@ export class ChainCheck {
     }
   }
 
-  /** Links left over once the log has ended are events missing from it. */
-  async finish(): Promise<ChainVerdict> {
+  /**
+   * Links left over once the log has ended are events missing from it. With
+   * a checkpoint, the stored link at its position must be the signed hash:
+   * a log edited together with its chain table passes the link-by-link
+   * comparison, not this one.
+   */
+  async finish(checkpoint?: OutsideCheckpoint): Promise<ChainVerdict> {
     for (let link = await this.peek(); link; link = await this.peek()) {
       this.report(link.position, 'missing', `the event chained at position ${link.position} (${link.eventId}) is missing from the log`);
       this.resume(link);
       this.index++;
     }
+    if (checkpoint) {
+      const { rows } = await this.db.query<{ hash: string }>('SELECT hash FROM audit_chain WHERE audit_chain.position = $1', [checkpoint.position]);
+      const matches = checkpoint.signatureValid && rows[0]?.hash === checkpoint.hash;
+      this.verdict.checkpoint = { source: checkpoint.source, position: checkpoint.position, signedAt: checkpoint.signedAt, matches };
+      if (!checkpoint.signatureValid) {
+        this.report(BigInt(checkpoint.position), 'checkpoint', `the checkpoint from ${checkpoint.source} does not carry a valid signature (CHAIN_SIGNING_KEY differs, or it was forged)`);
+      } else if (!matches) {
+        this.report(
+          BigInt(checkpoint.position),
+          'checkpoint',
+          `the chain at position ${checkpoint.position} differs from the head signed at ${checkpoint.signedAt} and kept in ${checkpoint.source}: the log and its chain were rewritten`,
+        );
+      }
+    }
     return this.verdict;
   }
 }
 
-/** Recomputes the chain from the log and compares it with the stored links, link by link. */
-export async function verifyChain(store: EventStore, db: SqlExecutor): Promise<ChainVerdict> {
+/** Recomputes the chain from the log and compares it with the stored links, link by link, and with a signed head from outside when given. */
+export async function verifyChain(store: EventStore, db: SqlExecutor, checkpoint?: OutsideCheckpoint): Promise<ChainVerdict> {
   const check = await ChainCheck.begin(db);
   for await (const event of store.readAll({ toPosition: check.upToPosition })) await check.event(event);
-  return check.finish();
+  return check.finish(checkpoint);
 }

@@ -3,7 +3,8 @@ import { breakerState } from '#infra/resilience/breaker-state.ts';
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { encodeEvent } from '#events/avro/codec.ts';
 import type { EventStore, RecordedEvent } from '#infra/eventstore/port.ts';
-import { CONFIG_STATE_TOPIC, EVENTS_TOPIC, ensureTopics } from '#infra/kafka/topics.ts';
+import { CHAIN_CHECKPOINT_TOPIC, CONFIG_STATE_TOPIC, EVENTS_TOPIC, ensureTopics } from '#infra/kafka/topics.ts';
+import { checkpointKey, logIdentity, newestLink, signCheckpoint } from '../audit/checkpoint.ts';
 import type { Database } from '#infra/postgres/database.ts';
 import { EffectiveFold } from '../effective/fold.ts';
 import { type FollowOptions, type FollowerLogger, followLog } from '../follow.ts';
@@ -13,6 +14,7 @@ import { configStateKey, configStateOf } from './config-state.ts';
 export const PUBLISHER_CHECKPOINT = 'kafka-publisher';
 const MAX_BATCH = 500;
 const RETRY_DELAY_MS = 1000;
+const CHECKPOINT_EVERY_MS = 5000;
 
 export interface PublisherStatus {
   position: bigint;
@@ -36,6 +38,8 @@ export interface PublisherOptions {
   readModelsAt(position: bigint): Promise<boolean>;
   /** The log's epoch, published with every message (a `log-epoch` header; a field of the state). */
   epoch(): number;
+  /** CHAIN_SIGNING_KEY: the audit chain's head is signed and put on the checkpoint topic every few seconds while it moves. */
+  chainSigningKey?: string;
   logger?: FollowerLogger;
   onFailure?: FollowOptions['onFailure'];
 }
@@ -111,9 +115,29 @@ export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher 
     },
   });
 
+  // The chain head, signed, outside the database: only when it moved, and only once the broker is connected.
+  let checkpointed = -1;
+  let log: string | undefined;
+  const checkpointTimer = setInterval(async () => {
+    if (!options.chainSigningKey || !connected) return;
+    try {
+      const head = await newestLink(options.db);
+      if (!head || head.position === checkpointed) return;
+      log ??= await logIdentity(options.store);
+      if (!log) return;
+      const checkpoint = signCheckpoint(options.chainSigningKey, { log, epoch: options.epoch(), ...head });
+      await producer.send({ topic: CHAIN_CHECKPOINT_TOPIC, messages: [{ key: checkpointKey(log, checkpoint.epoch), value: JSON.stringify(checkpoint) }], acks: -1 });
+      checkpointed = head.position;
+    } catch {
+      // The next tick tries again; the follower reports a broker that stays away.
+    }
+  }, CHECKPOINT_EVERY_MS);
+  checkpointTimer.unref();
+
   return {
     start: () => follower.start(),
     async stop() {
+      clearInterval(checkpointTimer);
       await follower.stop();
       breaker.shutdown();
       await producer.disconnect().catch(() => undefined);

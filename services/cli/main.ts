@@ -6,10 +6,14 @@ import { installKeyRing, keyProviderFromEnv, keyRingFile } from '#infra/crypto/k
 import { exportCredentialKeys, importCredentialKeys } from '#services/credentials/vault.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
 import { rebuildReadModels } from '#projections/rebuild.ts';
-import { verifyChain } from '#projections/audit/chain.ts';
+import { type OutsideCheckpoint, verifyChain } from '#projections/audit/chain.ts';
+import { checkpointOnKafka } from '#projections/audit/checkpoint.ts';
+import { brokersFromEnv, createKafka } from '#infra/kafka/topics.ts';
+import { readEpoch } from '#infra/eventstore/epoch.ts';
+import type { EventStore } from '#infra/eventstore/port.ts';
 import { type ReplayProgress, replayReadModels } from '#projections/replay.ts';
 import { createBackup } from '#infra/backup/backup.ts';
-import { restoreBackup } from '#infra/backup/restore.ts';
+import { restoreBackup, verifyBackup } from '#infra/backup/restore.ts';
 import { BackupRefused } from '#infra/backup/format.ts';
 import { openPostgres } from '#infra/postgres/database.ts';
 import { createSqlEventStore } from '#infra/eventstore/postgres.ts';
@@ -34,8 +38,9 @@ const USAGE = `configledger <command>
       A backup whose chain does not verify is refused unless --accept-broken-chain gives a reason.
   replay
       Rebuild every read model into fresh tables while the service runs, and swap them in when caught up (PostgreSQL).
-  verify [--output text|json]
-      Recompute the audit hash chain over the log; exit 1 and name every break if it breaks.
+  verify [--output text|json] [--backup FILE]
+      Recompute the audit hash chain over the log and hold it to a signed chain head kept outside the database
+      (the backup's manifest, or with KAFKA_BROKERS the newest checkpoint on Kafka); exit 1 and name every break.
 
 The store is chosen as the service does: EVENTSTORE_URL, else DATABASE_URL, else DATA_DIR (default ./data).`;
 
@@ -66,14 +71,33 @@ async function rebuild(): Promise<void> {
   }
 }
 
+/** The signed chain head the log is held to: a backup's manifest when named, else the newest on Kafka (KAFKA_BROKERS) for the log's epoch. */
+async function outsideCheckpoint(backupFile: string | undefined, key: string, store: EventStore, epoch: number): Promise<OutsideCheckpoint | undefined> {
+  if (backupFile) {
+    const { header, manifest, chainProblems } = await verifyBackup(backupFile, key);
+    if (!manifest.chain) throw new BackupRefused('the backup carries no chain head (an older format)');
+    if ((header.epoch ?? 0) !== epoch) throw new UsageError(`the backup is of epoch ${header.epoch ?? 0}, the log is of epoch ${epoch}: their positions are not comparable`);
+    const signatureValid = !chainProblems.some((problem) => problem.includes('signature'));
+    return { source: `backup ${backupFile}`, position: manifest.chain.head.position, hash: manifest.chain.head.hash, signedAt: manifest.completedAt, signatureValid };
+  }
+  const brokers = brokersFromEnv();
+  return brokers.length > 0 ? checkpointOnKafka(createKafka(brokers, 'configledger-cli'), key, store, epoch) : undefined;
+}
+
 async function verify(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { output: { type: 'string', default: 'text' } } });
+  const { values } = parseArgs({ args, options: { output: { type: 'string', default: 'text' }, backup: { type: 'string' } } });
   if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output is text or json');
-  const storage = await openStorage(storageSettingsFromEnv());
+  const settings = storageSettingsFromEnv();
+  const key = loadChainSigningKey(process.env, settings.dataDir);
+  const storage = await openStorage(settings);
   try {
-    const verdict = await verifyChain(storage.store, storage.readModels);
+    const checkpoint = await outsideCheckpoint(values.backup, key, storage.store, await readEpoch(storage.store));
+    const verdict = await verifyChain(storage.store, storage.readModels, checkpoint);
     if (values.output === 'json') process.stdout.write(`${JSON.stringify(verdict)}\n`);
-    else if (verdict.intact) process.stdout.write(`audit chain intact: ${verdict.checkedEvents} events up to position ${verdict.head.position}\n`);
+    else if (verdict.intact) {
+      const held = verdict.checkpoint ? `; it matches the head signed at ${verdict.checkpoint.signedAt} in ${verdict.checkpoint.source}` : '';
+      process.stdout.write(`audit chain intact: ${verdict.checkedEvents} events up to position ${verdict.head.position}${held}\n`);
+    }
     else {
       process.stdout.write(`audit chain BROKEN: ${verdict.breakCount} break(s), the first at position ${verdict.firstBreak}\n`);
       for (const { position, reason } of verdict.breaks) process.stdout.write(`  position ${position}: ${reason}\n`);

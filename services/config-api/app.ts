@@ -8,6 +8,7 @@ import type { Storage } from '#infra/eventstore/select.ts';
 import { startReadModels } from '#projections/read-models.ts';
 import type { FailureStage } from '#projections/follow.ts';
 import { createKafkaPublisher } from '#projections/kafka-publisher/publisher.ts';
+import { checkpointOnKafka } from '#projections/audit/checkpoint.ts';
 import { createKafka } from '#infra/kafka/topics.ts';
 import { createReplicator } from '#services/replicator/replicator.ts';
 import { configurationRoutes } from '#services/configuration/routes.ts';
@@ -38,6 +39,8 @@ import { selectProtocol, webSocketToken } from './websocket/handshake.ts';
 export interface AppOptions {
   storage: Storage;
   jwtSecret: string;
+  /** Signs the audit chain's head for the checkpoint topic (with Kafka) and checks what it reads there. */
+  chainSigningKey?: string;
   logger?: FastifyServerOptions['logger'];
   /** Requests per minute per principal and per source address; 0 turns a limit off. */
   rateLimits?: RateLimits;
@@ -101,6 +104,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         kafka: createKafka(options.kafkaBrokers),
         readModelsAt: (position) => readModels.runner.waitFor(position, 60_000),
         epoch: () => readModels.epoch.current,
+        chainSigningKey: options.chainSigningKey,
         ...followerReport('kafka-publisher'),
       })
     : undefined;
@@ -111,7 +115,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await replicator?.start();
   const vault = createVault(db, options.keys);
   await vault.migrate();
-  const ledger: Ledger = { store, db: queries.db, readModels, vault, metrics, dataDir: options.storage.dataDir, publisher, replicator, readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 };
+  const checkpointKafka = options.kafkaBrokers?.length && options.chainSigningKey ? createKafka(options.kafkaBrokers, 'configledger-verify') : undefined;
+  const ledger: Ledger = {
+    store,
+    db: queries.db,
+    readModels,
+    vault,
+    metrics,
+    dataDir: options.storage.dataDir,
+    publisher,
+    replicator,
+    readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000,
+    ...(checkpointKafka && options.chainSigningKey
+      ? { outsideCheckpoint: () => checkpointOnKafka(checkpointKafka, options.chainSigningKey!, store, readModels.epoch.current) }
+      : {}),
+  };
   app.decorate('ledger', ledger);
   app.addHook('onClose', async () => {
     guarded.shutdown();

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { loadAuthSecrets } from '#infra/auth/tokens.ts';
+import { loadAuthSecrets, loadChainSigningKey } from '#infra/auth/tokens.ts';
 import { keyProviderFromEnv } from '#infra/crypto/key-provider.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
 import { DataDirectoryInUse } from '#infra/postgres/data-dir-lock.ts';
@@ -21,6 +21,7 @@ const secrets = await loadAuthSecrets(process.env, settings.dataDir);
 const app = await buildApp({
   storage,
   jwtSecret: secrets.jwtSecret,
+  chainSigningKey: loadChainSigningKey(process.env, settings.dataDir),
   keys: keyProviderFromEnv(process.env, settings.dataDir),
   kafkaBrokers: brokersFromEnv(),
   rateLimits: rateLimitsFromEnv(),
