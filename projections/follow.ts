@@ -31,7 +31,7 @@ export interface Follower {
   /** Since when, where and why the follower has been failing; undefined while it works. */
   readonly failing: { since: Date; error: string; position: bigint; stage: FailureStage } | undefined;
   start(): Promise<void>;
-  stop(): Promise<void>;
+  stop(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -128,11 +128,19 @@ export function followLog(options: FollowOptions): Follower {
     async start() {
       loop = follow();
     },
-    async stop() {
+    /** Stops following; a batch being handled gets `graceMs` to finish, then is abandoned (handled again from the checkpoint next time). */
+    async stop(graceMs = 2000) {
       stopped = true;
       wake();
-      await subscription?.close();
-      await loop;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        (async () => {
+          await subscription?.close();
+          await loop;
+        })(),
+        new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
+      clearTimeout(timer);
     },
   };
 }

@@ -20,6 +20,10 @@ export interface PublisherStatus {
   position: bigint;
   breaker: 'closed' | 'open' | 'half-open';
   connected: boolean;
+  /** Whether the broker answered the last probe (every PROBE_EVERY_MS); undefined before the first answer or failure. */
+  reachable: boolean | undefined;
+  /** Set while the broker does not answer: why. */
+  unreachable?: string;
   lastError?: string;
   publishedEvents: number;
 }
@@ -53,9 +57,16 @@ export interface PublisherOptions {
  * backlog drains from the checkpoint when the broker returns.
  */
 export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher {
-  const producer: Producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  // Few quick retries: a broker that is away is reported (and the breaker opens) within seconds; the follower retries the batch.
+  const producer: Producer = options.kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
   const send = (topicMessages: TopicMessages[]) => producer.sendBatch({ topicMessages, acks: -1 });
-  const breaker = new CircuitBreaker(send, { timeout: 15_000, errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeout: 3_000 });
+  const breaker = new CircuitBreaker(send, { timeout: 5_000, errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeout: 3_000 });
+  const probe = brokerProbe(options.kafka, options.logger);
   let fold: EffectiveFold | undefined;
   let position = 0n;
   let connected = false;
@@ -135,19 +146,95 @@ export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher 
   checkpointTimer.unref();
 
   return {
-    start: () => follower.start(),
+    async start() {
+      probe.start();
+      await follower.start();
+    },
     async stop() {
       clearInterval(checkpointTimer);
+      await probe.stop();
+      // Nothing is lost by abandoning a send in flight: the checkpoint moves only after an acknowledgement.
       await follower.stop();
       breaker.shutdown();
-      await producer.disconnect().catch(() => undefined);
+      await Promise.race([producer.disconnect().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     },
     status: () => ({
       position,
       breaker: breakerState(breaker),
       connected,
+      reachable: probe.reachable,
+      ...(probe.unreachable ? { unreachable: probe.unreachable } : {}),
       publishedEvents,
       ...(follower.failing ? { lastError: follower.failing.error } : {}),
     }),
+  };
+}
+
+const PROBE_EVERY_MS = 1000;
+const PROBE_TIMEOUT_MS = 2000;
+
+/**
+ * Asks the cluster for its metadata every second, with a short deadline: a
+ * broker that went away is known within seconds even when nothing is being
+ * published. Logs once when the broker stops answering and once when it
+ * answers again, never per attempt.
+ */
+function brokerProbe(kafka: Kafka, logger: FollowerLogger | undefined) {
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  let connected = false;
+  let reachable: boolean | undefined;
+  let unreachable: string | undefined;
+  let probing = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function ask(): Promise<void> {
+    if (probing) return;
+    probing = true;
+    let deadline: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        (async () => {
+          if (!connected) {
+            await admin.connect();
+            connected = true;
+          }
+          await admin.describeCluster();
+        })(),
+        new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS))),
+      ]);
+      if (reachable === false) logger?.info({ kafka: 'reachable' }, 'Kafka answers again');
+      reachable = true;
+      unreachable = undefined;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (reachable !== false) logger?.warn({ kafka: 'unreachable', err: message }, 'Kafka does not answer; publishing waits and resumes from its checkpoint');
+      reachable = false;
+      unreachable = message;
+      if (connected) {
+        connected = false;
+        void admin.disconnect().catch(() => undefined);
+      }
+    } finally {
+      clearTimeout(deadline);
+      probing = false;
+    }
+  }
+
+  return {
+    get reachable() {
+      return reachable;
+    },
+    get unreachable() {
+      return unreachable;
+    },
+    start() {
+      void ask();
+      timer = setInterval(() => void ask(), PROBE_EVERY_MS);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await Promise.race([admin.disconnect().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    },
   };
 }

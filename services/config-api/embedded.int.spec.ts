@@ -1,47 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { freePort, startServiceProcess } from '#infra/testing/service-process.ts';
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-
-/** Starts the real entry point, as `make run` does, and resolves with everything it printed once it listens. */
-function startService(dataDir: string, port: number): Promise<{ child: ChildProcess; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/config-api/main.ts'], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), DATABASE_URL: '', EVENTSTORE_URL: '', JWT_SECRET: '', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start:\n${output}`)), 30_000);
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('CONFIGLEDGER_TOKEN')) {
-        clearTimeout(timer);
-        resolve({ child, output });
-      }
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    child.on('exit', (code) => reject(new Error(`service exited with ${code}:\n${output}`)));
-  });
-}
-
-const stop = (child: ChildProcess) =>
-  new Promise<number | null>((resolve) => {
-    child.removeAllListeners('exit');
-    child.on('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
+const startService = async (dataDir: string, port: number) => {
+  const service = await startServiceProcess({ DATA_DIR: dataDir, PORT: String(port) });
+  return { child: service.child, output: service.output, stop: service.stop };
+};
 
 const run = (args: string[], env: Record<string, string>) =>
   new Promise<{ code: number | null; output: string }>((resolve) => {
@@ -73,7 +41,7 @@ describe('one process per embedded store', () => {
     await killed;
     const again = await startService(dataDir, port);
     expect((await fetch(`http://127.0.0.1:${port}/api/v1/health`)).status).toBe(200);
-    expect(await stop(again.child)).toBe(0);
+    expect((await again.stop()).code).toBe(0);
     const after = await run(['services/cli/main.ts', 'verify'], { DATA_DIR: dataDir });
     expect([after.code, after.output]).toEqual([0, expect.stringContaining('intact')]);
   }, 60_000);
@@ -96,7 +64,7 @@ describe('the service on the embedded default (what make run starts)', () => {
     const base = `http://127.0.0.1:${port}/api/v1`;
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     expect((await fetch(`${base}/configurations/svc`, { method: 'PUT', headers, body: '{"configuration":{"a":1}}' })).status).toBe(201);
-    expect(await stop(first.child)).toBe(0);
+    expect((await first.stop()).code).toBe(0);
 
     const second = await startService(dataDir, port);
     expect(second.output).not.toContain(token);
@@ -110,7 +78,7 @@ describe('the service on the embedded default (what make run starts)', () => {
     await new Promise((resolve) => socket.once('message', resolve));
     const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     const started = Date.now();
-    expect(await stop(second.child)).toBe(0);
+    expect((await second.stop()).code).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(await closed).toEqual({ code: 1001, reason: 'server shutting down' });
   });

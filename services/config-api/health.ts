@@ -90,9 +90,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const publisher = ledger.publisher?.status();
     // Kafka feeds subscribers, not the API: while it is away the service answers and the backlog waits.
     const kafka: Check | undefined = publisher && {
-      status: publisher.connected && publisher.breaker === 'closed' && !publisher.lastError ? 'up' : 'down',
+      status: publisher.reachable && publisher.breaker === 'closed' && !publisher.lastError ? 'up' : 'down',
       latencyMs: 0,
       breaker: publisher.breaker,
+      ...(publisher.unreachable ? { unreachable: publisher.unreachable } : {}),
       position: Number(publisher.position),
       ...(eventStore.status === 'up' ? { lagEvents: Number(head - publisher.position) } : {}),
       ...(publisher.lastError ? { error: publisher.lastError } : {}),
