@@ -94,7 +94,9 @@ describe('backup and restore of the whole log', () => {
         const onPrimary = await primary.call('GET', `/configurations/${service}?asOf=${changedAt}`, { token });
         const onCopy = await copy.call('GET', `/configurations/${service}?asOf=${changedAt}`, { token: await copy.token('ops', ['admin']) });
         expect(onPrimary.body.data.version).toBe(version);
-        expect({ ...onCopy.body.data }).toEqual({ ...onPrimary.body.data });
+        // The same answer, in the copy's own epoch (a restored log starts a new one).
+        expect(onCopy.body.data.epoch).toBeGreaterThan(0);
+        expect({ ...onCopy.body.data, epoch: 0 }).toEqual(onPrimary.body.data);
       }
     }
     const admin = await copy.token('ops', ['admin']);

@@ -85,6 +85,9 @@ export async function registerIdempotency(app: FastifyInstance, db: Database, tt
     if (!key) return;
     const scope = sha256(`${request.principal.subject}\u0000${request.method}\u0000${request.url}\u0000${key}`);
     const fingerprint = sha256(canonicalJson(request.body ?? null));
+    // A request of this process holds (or is claiming) the key: in flight, whatever the database says yet.
+    if (inFlight.has(scope)) throw new DomainError('IDEMPOTENCY_KEY_IN_PROGRESS', 409, 'a request with this Idempotency-Key is being handled; retry shortly');
+    inFlight.add(scope);
     const { rows: claimed } = await db.query(
       `INSERT INTO idempotency_keys (scope, fingerprint, owner, lease_until, expires_at)
        VALUES ($1, $2, $5, now() + make_interval(secs => $3), now() + make_interval(hours => $4))
@@ -92,15 +95,18 @@ export async function registerIdempotency(app: FastifyInstance, db: Database, tt
          owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at
        WHERE idempotency_keys.expires_at < now()
           OR (idempotency_keys.status IS NULL AND idempotency_keys.fingerprint = EXCLUDED.fingerprint
-              AND (idempotency_keys.lease_until < now() OR (idempotency_keys.owner = $5 AND $6)))
+              AND (idempotency_keys.lease_until < now() OR idempotency_keys.owner = $5))
        RETURNING scope`,
-      [scope, fingerprint, LEASE_SECONDS, ttlHours, instance, !inFlight.has(scope)],
-    );
+      [scope, fingerprint, LEASE_SECONDS, ttlHours, instance],
+    ).catch((error: unknown) => {
+      inFlight.delete(scope);
+      throw error;
+    });
     if (claimed.length > 0) {
       request.idempotencyScope = scope;
-      inFlight.add(scope);
       return;
     }
+    inFlight.delete(scope);
     const { rows } = await db.query<StoredKey>('SELECT fingerprint, status, response, etag FROM idempotency_keys WHERE scope = $1', [scope]);
     const stored = rows[0];
     if (!stored) throw new DomainError('IDEMPOTENCY_KEY_IN_PROGRESS', 409, 'a request with this Idempotency-Key is being handled; retry shortly');
@@ -117,18 +123,22 @@ export async function registerIdempotency(app: FastifyInstance, db: Database, tt
     const scope = request.idempotencyScope;
     if (!scope) return payload;
     request.idempotencyScope = undefined;
-    inFlight.delete(scope);
-    if (reply.statusCode >= 500) {
-      await db.query('UPDATE idempotency_keys SET lease_until = now() WHERE scope = $1 AND status IS NULL', [scope]).catch(() => undefined);
+    // Released only once the outcome is recorded (or the key freed): a repeat in between still finds it in flight.
+    try {
+      if (reply.statusCode >= 500) {
+        await db.query('UPDATE idempotency_keys SET lease_until = now() WHERE scope = $1 AND status IS NULL', [scope]).catch(() => undefined);
+        return payload;
+      }
+      const etag = reply.getHeader('etag');
+      await db.query('UPDATE idempotency_keys SET status = $2, response = $3, etag = $4 WHERE scope = $1', [
+        scope,
+        reply.statusCode,
+        typeof payload === 'string' ? payload : null,
+        typeof etag === 'string' ? etag : null,
+      ]);
       return payload;
+    } finally {
+      inFlight.delete(scope);
     }
-    const etag = reply.getHeader('etag');
-    await db.query('UPDATE idempotency_keys SET status = $2, response = $3, etag = $4 WHERE scope = $1', [
-      scope,
-      reply.statusCode,
-      typeof payload === 'string' ? payload : null,
-      typeof etag === 'string' ? etag : null,
-    ]);
-    return payload;
   });
 }

@@ -95,11 +95,12 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
     { schema: { tags, summary: "A service's configuration in every environment, its schema and versions, as one JSON document", params: ServiceParams } },
     async (request) => {
       const { serviceId } = request.params;
-      const environments: Record<string, Omit<ConfigurationView, 'serviceId' | 'environment' | 'updatedAt' | 'updatedBy'>> = {};
+      const environments: Record<string, Omit<ConfigurationView, 'serviceId' | 'environment' | 'updatedAt' | 'updatedBy' | 'epoch'>> = {};
       for (const environment of ledger.readModels.environments.list()) {
         const effective = await effectiveNow(ledger, serviceId, environment.id);
         if (effective) {
-          const { serviceId: _service, environment: _environment, updatedAt: _at, updatedBy: _by, ...entry } = viewOf(effective, ledger.readModels.epoch.current);
+          // A document of configurations, not of a log: the epoch stays out (positions say when, within the source log).
+          const { serviceId: _service, environment: _environment, updatedAt: _at, updatedBy: _by, epoch: _epoch, ...entry } = viewOf(effective, ledger.readModels.epoch.current);
           environments[environment.id] = entry;
         }
       }
