@@ -58,10 +58,10 @@ export interface VerifiedBackup {
 }
 
 /**
- * Reads the whole file once: header, every line against the manifest's hash
- * and count (a mismatch refuses outright), then the proof: the signature over
- * header and manifest, what verifying the chain found at backup time, and the
- * chain recomputed over the file's events against the signed head.
+ * Reads the whole file: header, every line against the manifest's hash and
+ * count (a mismatch refuses outright); then the proof: the signature over
+ * header and manifest, what verifying the chain found at backup time, and (a
+ * second pass) the chain recomputed over the file's events against the signed head.
  */
 export async function verifyBackup(file: string, signingKey: string): Promise<VerifiedBackup> {
   let header: BackupHeader | undefined;
