@@ -7,6 +7,7 @@ import { openStorage, type Storage } from '#infra/eventstore/select.ts';
 import { buildApp, type AppOptions } from '#services/config-api/app.ts';
 import { loggerOptions } from '#services/config-api/logging.ts';
 import type { FastifyInstance } from 'fastify';
+import type { EventStore } from '#infra/eventstore/port.ts';
 import { createTestDatabase, type TestDatabase } from './postgres.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-signing';
@@ -42,14 +43,17 @@ export async function startTestServer(
     logStream?: NodeJS.WritableStream;
     /** The vault's key ring file (a fresh one when absent). */
     keyFile?: string;
+    /** Wraps the event store the app uses (to inject faults). */
+    wrapStore?: (store: EventStore) => EventStore;
   } = {},
 ): Promise<TestServer> {
   let database: TestDatabase | undefined;
   if (!options.databaseUrl && (options.store ?? 'postgres') === 'postgres') database = await createTestDatabase();
   const databaseUrl = options.databaseUrl ?? database?.url;
-  const storage = await openStorage({ databaseUrl, dataDir: 'memory://', ...(options.appendTimeoutMs ? { appendTimeoutMs: options.appendTimeoutMs } : {}) });
+  const opened = await openStorage({ databaseUrl, dataDir: 'memory://', ...(options.appendTimeoutMs ? { appendTimeoutMs: options.appendTimeoutMs } : {}) });
+  const storage = options.wrapStore ? { ...opened, store: options.wrapStore(opened.store) } : opened;
   const keys = localKeyProvider({ keyFile: options.keyFile ?? join(mkdtempSync(join(tmpdir(), 'configledger-keys-')), 'master-keys.json') });
-  const { logStream, store: _store, databaseUrl: _databaseUrl, appendTimeoutMs: _appendTimeoutMs, keyFile: _keyFile, ...appOptions } = options;
+  const { logStream, store: _store, databaseUrl: _databaseUrl, appendTimeoutMs: _appendTimeoutMs, keyFile: _keyFile, wrapStore: _wrapStore, ...appOptions } = options;
   const app = await buildApp({ ...appOptions, storage, jwtSecret: TEST_JWT_SECRET, chainSigningKey: TEST_CHAIN_SIGNING_KEY, keys, logger: logStream ? loggerOptions('info', logStream) : false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

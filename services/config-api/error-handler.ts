@@ -44,6 +44,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (error instanceof DomainError) {
       return reply.status(error.statusCode).send(errorBody(error.code, error.message, error.details));
     }
+    // The write is in the log; only its answer failed. "Nothing was written" would be a lie a retry turns into a second change.
+    if (request.recorded && (error instanceof StoreUnavailable || error instanceof OutcomeUnknown || isStoreUnavailable(error))) {
+      request.log.warn({ err: error.message }, 'a write was recorded; its answer could not be completed');
+      return reply
+        .status(503)
+        .header('retry-after', 1)
+        .send(errorBody('OUTCOME_UNKNOWN', 'the write was recorded, but its answer could not be completed: retry with the same Idempotency-Key to get it (without one, read the history before writing again)'));
+    }
     if (error instanceof StoreUnavailable) {
       request.log.warn({ err: error.message }, 'store unavailable; nothing was written');
       return reply.status(503).header('retry-after', 1).send(errorBody('STORE_UNAVAILABLE', 'the event store is unreachable; nothing was written: retry'));

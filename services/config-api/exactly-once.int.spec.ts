@@ -98,3 +98,45 @@ describe('exactly once: Idempotency-Key, and honest answers when the outcome is 
     expect(after.at(-1)!.data.configuration).toEqual({ limit: 10 });
   });
 });
+
+describe('a write known to be recorded is never answered "nothing was written"', () => {
+  let server: TestServer;
+  let failReads = false;
+  beforeAll(async () => {
+    server = await startTestServer({
+      // Reads of a stream fail like a dropped connection while `failReads` is set; appends and id lookups work.
+      wrapStore: (store) => ({
+        ...store,
+        kind: store.kind,
+        append: (...args) => store.append(...args),
+        readEvents: (...args) => store.readEvents(...args),
+        readAll: (...args) => store.readAll(...args),
+        subscribeAll: (...args) => store.subscribeAll(...args),
+        headPosition: () => store.headPosition(),
+        close: () => store.close(),
+        readStream: (...args) => {
+          if (failReads) throw Object.assign(new Error('Connection terminated unexpectedly'), {});
+          return store.readStream(...args);
+        },
+      }),
+    });
+  });
+  afterAll(async () => server?.close());
+
+  it('answers 503 OUTCOME_UNKNOWN, not STORE_UNAVAILABLE, when the answer of a recorded repeat cannot be read', async () => {
+    const token = await server.token('ria', ['writer']);
+    const key = randomUUID();
+    const put = () => server.call('PUT', '/configurations/recorded/limit', { token, body: { value: 1 }, headers: { 'idempotency-key': key } });
+    await server.call('PUT', '/configurations/recorded', { token, body: { configuration: { limit: 0 } } });
+    expect((await put()).status).toBe(200);
+    // The first answer was lost (its process died before recording it): the key is free, the events are in the log.
+    await server.storage.readModels.query('UPDATE idempotency_keys SET status = NULL, response = NULL, lease_until = now()');
+    failReads = true;
+    const repeat = await put();
+    failReads = false;
+    expect([repeat.status, repeat.body.code]).toEqual([503, 'OUTCOME_UNKNOWN']);
+    expect(repeat.body.error).toContain('was recorded');
+    const settled = await put();
+    expect([settled.status, settled.body.data.version]).toEqual([200, 2]);
+  });
+});

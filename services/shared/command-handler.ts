@@ -26,6 +26,8 @@ export interface CommandContext {
    * recognised in the log and answered with what the first one recorded.
    */
   idempotencyKey?: string;
+  /** Told once the command's events are known to be in the log: a failure after that must never be answered "not written". */
+  onRecorded?: () => void;
 }
 
 /** A UUID (version 8, name-based) from a name: the same name, the same id. */
@@ -160,7 +162,10 @@ export async function handle<Command, State, Event extends DomainEvent>(
   return serialized(store, stream, async () => {
     // A repeat of a command that was recorded (its answer lost) is answered from the log, never decided again.
     const earlier = await recordedBefore(store, stream, kindOf(command), context);
-    if (earlier.length > 0) return replayed(store, stream, decider, earlier, initialState);
+    if (earlier.length > 0) {
+      context.onRecorded?.();
+      return replayed(store, stream, decider, earlier, initialState);
+    }
     for (let attempt = 1; ; attempt++) {
       const loaded = await loadCachedState(store, stream, decider, initialState);
       let events: Event[];
@@ -182,6 +187,7 @@ export async function handle<Command, State, Event extends DomainEvent>(
       try {
         const stored = events.map((event, index) => toStored(event, context, eventIdFor(context, stream, kindOf(command), index)));
         const appended = await store.append(stream, stored, expected);
+        context.onRecorded?.();
         if (appended.recorded) {
           states.forget(stream);
           return replayed(store, stream, decider, await store.readEvents(stream, stored.map((event) => event.id)), initialState);
@@ -239,6 +245,7 @@ async function replayed<Command, State, Event extends DomainEvent>(
 /** Appends facts that need no decision (an access, a key rotation) to a stream of their own. */
 export async function recordEvents(store: EventStore, stream: string, events: DomainEvent[], context: CommandContext): Promise<bigint> {
   const { position } = await store.append(stream, events.map((event, index) => toStored(event, context, eventIdFor(context, stream, event.type, index))), 'any');
+  context.onRecorded?.();
   return position;
 }
 

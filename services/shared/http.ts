@@ -33,6 +33,13 @@ export const DEFAULT_ENVIRONMENT = 'production';
 /** The success envelope of every answer. */
 export const ok = <T>(data: T) => ({ success: true as const, data, timestamp: new Date().toISOString() });
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set once a command of this request is known to be in the log. */
+    recorded?: boolean;
+  }
+}
+
 export function commandContext(request: FastifyRequest, reason?: string): CommandContext {
   return {
     actor: request.principal?.subject ?? 'anonymous',
@@ -41,6 +48,9 @@ export function commandContext(request: FastifyRequest, reason?: string): Comman
     sourceIp: request.ip,
     now: new Date(),
     ...(request.idempotencyScope ? { idempotencyKey: request.idempotencyScope } : {}),
+    onRecorded: () => {
+      request.recorded = true;
+    },
   };
 }
 
