@@ -203,15 +203,22 @@ describe('backup and restore of the whole log', () => {
     );
     const edited = Number(rows[0]!.position);
     await primary.storage.readModels.query(`UPDATE events SET data = jsonb_set(data, '{configuration,round}', '7') WHERE position = $1`, [edited]);
+    // And an event deleted from the middle of a stream: its stream now jumps a revision.
+    const deleted = Number(
+      (await primary.storage.readModels.query<{ position: string }>("SELECT position::text AS position FROM events WHERE stream_name = 'config-md-feed-production' AND stream_revision = 1"))
+        .rows[0]!.position,
+    );
+    await primary.storage.readModels.query('DELETE FROM events WHERE position = $1', [deleted]);
     const tampered = join(dir, 'tampered.jsonl.gz');
     const made = await backup(tampered);
     expect(made.code).toBe(1);
-    expect(made.stderr).toContain(`WARNING: the log fails verification: 1 break(s), the first at position ${edited}`);
-    expect(manifestOf(tampered).chain).toMatchObject({ intact: false, breakCount: 1, firstBreak: edited });
+    const first = Math.min(edited, deleted);
+    expect(made.stderr).toContain(`WARNING: the log fails verification: 2 break(s), the first at position ${first}`);
+    expect(manifestOf(tampered).chain).toMatchObject({ intact: false, breakCount: 2, firstBreak: first });
 
     const refused = (await restoreInto(tampered)).result;
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`the log failed verification when it was backed up: 1 break(s), the first at position ${edited}`);
+    expect(refused.stderr).toContain(`the log failed verification when it was backed up: 2 break(s), the first at position ${first}`);
     expect(refused.stderr).toContain('--accept-broken-chain --reason');
     const reasonless = (await restoreInto(tampered, ['--accept-broken-chain'])).result;
     expect(reasonless.code).toBe(2);
@@ -224,6 +231,10 @@ describe('backup and restore of the whole log', () => {
     const { rows: restoreEvents } = await copy.storage.readModels.query<{ data: { acceptedBrokenChain: { reason: string }; chain: { intact: boolean } } }>(
       "SELECT data FROM events WHERE event_type = 'LogRestored'",
     );
-    expect(restoreEvents[0]!.data).toMatchObject({ acceptedBrokenChain: { reason: 'INC-4711: only copy left' }, chain: { intact: false, breakCount: 1 } });
+    expect(restoreEvents[0]!.data).toMatchObject({ acceptedBrokenChain: { reason: 'INC-4711: only copy left' }, chain: { intact: false, breakCount: 2 } });
+    // What is left of the stream with the hole reads as it was backed up.
+    expect((await copy.call('GET', '/configurations/md-feed', { token: admin })).body.data.configuration).toEqual(
+      (await primary.call('GET', '/configurations/md-feed', { token })).body.data.configuration,
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { EventStore } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
@@ -33,11 +33,16 @@ export async function createBackup(store: EventStore, file: string, options: Bac
   const head = await store.headPosition();
   const check = await ChainCheck.begin(options.chainDb, { upTo: head });
   const header: BackupHeader = { format: BACKUP_FORMAT, version: BACKUP_VERSION, startedAt: new Date().toISOString(), source: options.source, epoch: await readEpoch(store) };
-  const gzip = createGzip();
   const output = createWriteStream(file, { mode: 0o600 });
-  gzip.pipe(output);
+  // A path that cannot be written fails here, before the log is read.
+  await once(output, 'open');
+  const gzip = createGzip();
+  const written = pipeline(gzip, output);
+  let failed: unknown;
+  written.catch((error: unknown) => (failed = error));
   const write = async (line: string) => {
-    if (!gzip.write(`${line}\n`)) await once(gzip, 'drain');
+    if (failed) throw failed;
+    if (!gzip.write(`${line}\n`)) await Promise.race([once(gzip, 'drain'), written]);
   };
   const hash = createHash('sha256');
   let eventCount = 0;
@@ -78,6 +83,6 @@ export async function createBackup(store: EventStore, file: string, options: Bac
   const manifest = { ...unsigned, signature: signJson(options.signingKey, { header, manifest: unsigned }) };
   await write(JSON.stringify({ manifest }));
   gzip.end();
-  await finished(output);
+  await written;
   return manifest;
 }

@@ -159,29 +159,40 @@ export async function restoreBackup(file: string, store: EventStore, options: Re
 
   let restored = 0;
   let lastPosition = 0n;
-  let window: Promise<unknown>[] = [];
-  for await (const line of linesOf(file)) {
-    if (line.kind !== 'event') continue;
-    const event = line.event;
-    if (options.toPosition !== undefined && BigInt(event.position) > options.toPosition) break;
-    if (options.toTime && new Date(event.recordedAt) > options.toTime) break;
-    const revision = BigInt(event.revision);
-    window.push(
-      store.append(
-        event.stream,
-        [{ id: event.id, type: event.type, data: event.data, metadata: event.metadata, recordedAt: new Date(event.recordedAt) }],
-        revision === 0n ? 'no_stream' : revision - 1n,
-      ),
-    );
-    restored++;
-    lastPosition = BigInt(event.position);
-    if (window.length >= WINDOW) {
-      await Promise.all(window);
-      window = [];
-      options.onProgress?.(restored);
+  try {
+    let window: Promise<unknown>[] = [];
+    // Each stream continues from what was restored of it: a stream that lost an event (a broken log restored on
+    // purpose) is restored without the hole, its events in their order.
+    const revisions = new Map<string, bigint>();
+    for await (const line of linesOf(file)) {
+      if (line.kind !== 'event') continue;
+      const event = line.event;
+      if (options.toPosition !== undefined && BigInt(event.position) > options.toPosition) break;
+      if (options.toTime && new Date(event.recordedAt) > options.toTime) break;
+      const previous = revisions.get(event.stream);
+      revisions.set(event.stream, (previous ?? -1n) + 1n);
+      window.push(
+        store.append(
+          event.stream,
+          [{ id: event.id, type: event.type, data: event.data, metadata: event.metadata, recordedAt: new Date(event.recordedAt) }],
+          previous ?? 'no_stream',
+        ),
+      );
+      restored++;
+      lastPosition = BigInt(event.position);
+      if (window.length >= WINDOW) {
+        await Promise.all(window);
+        window = [];
+        options.onProgress?.(restored);
+      }
     }
+    await Promise.all(window);
+  } catch (error) {
+    throw new Error(
+      `the restore stopped after writing up to ${restored} events (${error instanceof Error ? error.message : String(error)}): ` +
+        'the target now holds part of the log; drop it, create a new empty database and restore again',
+    );
   }
-  await Promise.all(window);
   if (vaultKeys) await options.keys!.install(vaultKeys);
 
   const epoch = Math.max(Date.now(), (header.epoch ?? 0) + 1);

@@ -166,7 +166,7 @@ async function restore(args: string[]): Promise<void> {
   if (!values.from || !values.target) throw new UsageError('restore needs --from FILE and --target postgres://...');
   const toTime = values['to-time'] ? new Date(values['to-time']) : undefined;
   if (toTime && Number.isNaN(toTime.getTime())) throw new UsageError('--to-time must be an RFC 3339 instant');
-  if (values['to-position'] !== undefined && !/^\d{1,18}$/.test(values['to-position'])) throw new UsageError('--to-position must be a log position (a whole number)');
+  if (values['to-position'] !== undefined && !/^[1-9]\d{0,17}$/.test(values['to-position'])) throw new UsageError('--to-position must be a log position (a whole number from 1)');
   const toPosition = values['to-position'] ? BigInt(values['to-position']) : undefined;
   if (values['accept-broken-chain'] && !values.reason?.trim()) throw new UsageError('--accept-broken-chain needs --reason "..." (it is recorded in the restored log)');
   const settings = storageSettingsFromEnv();

@@ -21,7 +21,7 @@ import { createVault } from '#services/credentials/vault.ts';
 import type { KeyProvider } from '#infra/crypto/key-provider.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
 import type { Ledger, RegisteredRoute } from './context.ts';
-import { registerErrorHandling } from './error-handler.ts';
+import { errorBody, registerErrorHandling } from './error-handler.ts';
 import { registerJsonBodies } from './json-body.ts';
 import { registerIdempotency } from './idempotency.ts';
 import { healthRoutes } from './health.ts';
@@ -73,7 +73,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true } },
     frameworkErrors,
+    // Refused while closing by the hook below, in the API's own format.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Once closing, a request that arrives on a kept-alive connection is refused with a code clients retry on, and its
+  // connection closed; requests already being handled finish.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    return reply
+      .status(503)
+      .header('connection', 'close')
+      .header('retry-after', 1)
+      .send(errorBody('SHUTTING_DOWN', 'this instance is shutting down and did not handle the request: retry (with the same Idempotency-Key)'));
+  });
 
   // Every route the server answers, as Fastify registered it: each must have an entry in the permission table.
   const routeTable: RegisteredRoute[] = [];

@@ -14,7 +14,7 @@ import { startOwnBroker } from '#infra/testing/kafka.ts';
 const BOUND_MS = 8000;
 
 /** One keep-alive request; resolves with the status, or the error code when the connection failed. */
-function put(agent: Agent, port: number, path: string, token: string, body: unknown): Promise<{ status?: number; error?: string; data?: { version: number } }> {
+function put(agent: Agent, port: number, path: string, token: string, body: unknown): Promise<{ status?: number; code?: string; error?: string; data?: { version: number } }> {
   const payload = JSON.stringify(body);
   return new Promise((resolve) => {
     const req = request(
@@ -22,7 +22,16 @@ function put(agent: Agent, port: number, path: string, token: string, body: unkn
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode, data: res.statusCode === 200 || res.statusCode === 201 ? JSON.parse(text).data : undefined }));
+        res.on('end', () => {
+          const parsed = (() => {
+            try {
+              return JSON.parse(text) as { data?: { version: number }; code?: string };
+            } catch {
+              return {};
+            }
+          })();
+          resolve({ status: res.statusCode, code: parsed.code, data: res.statusCode === 200 || res.statusCode === 201 ? parsed.data : undefined });
+        });
         res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
       },
     );
@@ -55,7 +64,7 @@ describe('shutdown within its bound', () => {
       for (let i = 0; !exited; i++) {
         const serviceId = `shutdown-${writer % 50}`;
         const answer = await put(agent, port, `/configurations/${serviceId}`, token, { configuration: { writer, i } });
-        const outcome = answer.error ?? String(answer.status);
+        const outcome = answer.error ?? `${answer.status}${answer.code ? ` ${answer.code}` : ''}`;
         outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         if (answer.data) acknowledged.push({ serviceId, version: answer.data.version });
         if (answer.error) unanswered.add(`${writer}/${i}`);
@@ -70,6 +79,8 @@ describe('shutdown within its bound', () => {
 
     expect(stopped, service.output.slice(-2000)).toMatchObject({ code: 0 });
     expect(stopped.ms).toBeLessThan(BOUND_MS);
+    // Refusals while closing speak the API's format, with a code a client knows to retry.
+    expect([...outcomes.keys()].filter((outcome) => /^5\d\d/.test(outcome) && !outcome.endsWith(' SHUTTING_DOWN'))).toEqual([]);
     const storage = await openStorage(kind === 'postgres' ? { databaseUrl: database.url, dataDir } : { dataDir });
     const { rows } = await storage.readModels.query<{ stream_name: string; stream_revision: string; data: { configuration?: { writer: number; i: number } } }>(
       'SELECT stream_name, stream_revision::text, data FROM events',
