@@ -182,6 +182,13 @@ describe('backup and restore of the whole log', () => {
     expect(missing.status).toBe(503);
     expect(missing.body.code).toBe('CREDENTIAL_KEY_MISSING');
     expect(missing.body.error).toContain('restore');
+    // The keys can follow later, without restoring the log again.
+    const laterRing = join(dir, 'later', 'master-keys.json');
+    const later = await cli(['restore-keys', '--from', withKeys, '--target', target.url, '--keys-passphrase-file', passphraseFile, '--key-ring', laterRing]);
+    expect(later.stdout).toContain(`restored 1 credential keys into the target database and 1 key-encryption keys into ${laterRing}`);
+    const withRing = await startTestServer({ databaseUrl: target.url, keyFile: laterRing });
+    servers.push(withRing);
+    expect((await withRing.call('GET', '/credentials/router-db', { token: await withRing.token('ops', ['admin']) })).body.data?.value).toBe('pw-1');
 
     const wrongFile = join(dir, 'wrong-passphrase');
     writeFileSync(wrongFile, 'not the passphrase at all\n');
@@ -232,6 +239,9 @@ describe('backup and restore of the whole log', () => {
       "SELECT data FROM events WHERE event_type = 'LogRestored'",
     );
     expect(restoreEvents[0]!.data).toMatchObject({ acceptedBrokenChain: { reason: 'INC-4711: only copy left' }, chain: { intact: false, breakCount: 2 } });
+    // The copy's own chain is intact since the restore; verify says what it could not prove before it.
+    const verdict = (await copy.call('GET', '/audit/verify', { token: admin })).body.data;
+    expect(verdict).toMatchObject({ intact: true, caveats: [{ reason: expect.stringContaining('INC-4711: only copy left') }] });
     // What is left of the stream with the hole reads as it was backed up.
     expect((await copy.call('GET', '/configurations/md-feed', { token: admin })).body.data.configuration).toEqual(
       (await primary.call('GET', '/configurations/md-feed', { token })).body.data.configuration,

@@ -93,7 +93,10 @@ async function chainProblemsOf(file: string, header: BackupHeader, manifest: Bac
   if (!chain || signature === undefined) return ['the backup carries no signed chain head (it was made by an older version)'];
   const problems: string[] = [];
   if (!jsonSignatureValid(signingKey, { header, manifest: unsigned }, signature)) {
-    problems.push('the manifest signature does not verify: the file was rewritten, or CHAIN_SIGNING_KEY is not the key it was signed with');
+    problems.push(
+      'the manifest signature does not verify: the file was rewritten, or CHAIN_SIGNING_KEY is not the key it was signed with ' +
+        "(set it to the source's: its CHAIN_SIGNING_KEY, or DATA_DIR/secrets/chain-signing-key there)",
+    );
   }
   if (!chain.intact) {
     problems.push(`the log failed verification when it was backed up: ${chain.breakCount} break(s), the first at position ${chain.firstBreak}`);
@@ -222,4 +225,13 @@ export async function restoreBackup(file: string, store: EventStore, options: Re
     ...(chainProblems.length > 0 ? { reason: options.acceptBrokenChain!.reason } : {}),
   });
   return { restored, lastPosition, manifest, epoch, keysRestored: vaultKeys !== undefined, chainProblems, warnings };
+}
+
+/** Puts a backup's vault keys in place after a restore made without them; the log is not touched. */
+export async function restoreKeys(file: string, options: { signingKey: string; passphrase: string; install(keys: VaultKeys): Promise<void> }): Promise<VaultKeys> {
+  const { keys } = await verifyBackup(file, options.signingKey);
+  if (!keys) throw new BackupRefused('the backup holds no keys (take it with backup --with-keys)');
+  const vault = openKeys(options.passphrase, keys);
+  await options.install(vault);
+  return vault;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,13 +12,14 @@ import type { EventStore } from '#infra/eventstore/port.ts';
 import { createTestDatabase, type TestDatabase } from './postgres.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-signing';
-export const TEST_CHAIN_SIGNING_KEY = 'test-chain-signing-key-long-enough-for-hmac';
 
 export interface TestServer {
   baseUrl: string;
   app: FastifyInstance;
   storage: Storage;
   databaseUrl?: string;
+  /** Each server signs chain heads with a key of its own, as separate deployments would. */
+  chainSigningKey: string;
   token(subject: string, roles: string[], services?: string[]): Promise<string>;
   /** Real HTTP: JSON in, parsed JSON out (other answers as text). */
   call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
@@ -52,9 +54,10 @@ export async function startTestServer(
   const databaseUrl = options.databaseUrl ?? database?.url;
   const opened = await openStorage({ databaseUrl, dataDir: 'memory://', ...(options.appendTimeoutMs ? { appendTimeoutMs: options.appendTimeoutMs } : {}) });
   const storage = options.wrapStore ? { ...opened, store: options.wrapStore(opened.store) } : opened;
+  const chainSigningKey = randomBytes(32).toString('hex');
   const keys = localKeyProvider({ keyFile: options.keyFile ?? join(mkdtempSync(join(tmpdir(), 'configledger-keys-')), 'master-keys.json') });
   const { logStream, store: _store, databaseUrl: _databaseUrl, appendTimeoutMs: _appendTimeoutMs, keyFile: _keyFile, wrapStore: _wrapStore, ...appOptions } = options;
-  const app = await buildApp({ ...appOptions, storage, jwtSecret: TEST_JWT_SECRET, chainSigningKey: TEST_CHAIN_SIGNING_KEY, keys, logger: logStream ? loggerOptions('info', logStream) : false });
+  const app = await buildApp({ ...appOptions, storage, jwtSecret: TEST_JWT_SECRET, chainSigningKey, keys, logger: logStream ? loggerOptions('info', logStream) : false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server did not bind a TCP port');
@@ -64,6 +67,7 @@ export async function startTestServer(
     app,
     storage,
     databaseUrl,
+    chainSigningKey,
     token: (subject, roles, services) => mintToken(TEST_JWT_SECRET, { subject, roles, services }),
     async call(method, path, { token, body, headers = {} } = {}) {
       const response = await fetch(`${baseUrl}${path}`, {

@@ -1,3 +1,4 @@
+import type { LogRestored } from '#events/log.ts';
 import type { EventStore, RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
 import { canonicalJson, sha256Hex } from '#services/shared/canonical.ts';
@@ -74,18 +75,25 @@ export interface ChainVerdict {
   breaks: ChainBreak[];
   /** The newest link compared: the chain head as stored, which a signed checkpoint can vouch for. */
   head: { position: number; hash: string };
-  /** The signed head kept outside the database that the chain was compared with, when one was given. */
-  checkpoint?: { source: string; position: number; signedAt: string; matches: boolean };
+  /**
+   * Restores that accepted a history they could not vouch for (an operator's reason, recorded in the log):
+   * the chain since is intact, what came before it was not proven.
+   */
+  caveats: { position: number; reason: string }[];
+  /** What the signed heads kept outside the database said, when they were asked. */
+  checkpoint?: { source: string; found: boolean; position?: number; signedAt?: string; matches?: boolean; newerEpoch?: number; note?: string };
 }
 
-/** A signed chain head from outside the database (the Kafka topic, a backup manifest) to hold the chain to. */
-export interface OutsideCheckpoint {
+/** Signed chain heads kept outside the database (the Kafka topic, a backup manifest), checked against our key already. */
+export interface OutsideEvidence {
   source: string;
-  position: number;
-  hash: string;
-  signedAt: string;
-  /** Whether its signature verified under CHAIN_SIGNING_KEY. */
-  signatureValid: boolean;
+  /** The newest head signed for the log's own epoch. */
+  head?: { position: number; hash: string; signedAt: string };
+  /** A head signed for a later epoch than the log's: a record of a restore was removed. */
+  newerEpoch?: number;
+  /** A head that claims to be ours but whose signature fails. */
+  forged?: boolean;
+  note?: string;
 }
 
 const MAX_REPORTED = 1000;
@@ -103,7 +111,7 @@ export class ChainCheck {
   private index = 0;
   private exhausted = false;
   private fetchedTo = 0n;
-  private readonly verdict: ChainVerdict = { intact: true, checkedEvents: 0, firstBreak: null, breakCount: 0, breaks: [], head: { position: 0, hash: GENESIS } };
+  private readonly verdict: ChainVerdict = { intact: true, checkedEvents: 0, firstBreak: null, breakCount: 0, breaks: [], caveats: [], head: { position: 0, hash: GENESIS } };
 
   private constructor(
     private readonly db: SqlExecutor,
@@ -151,6 +159,13 @@ export class ChainCheck {
   /** The next event of the log, in order. */
   async event(event: RecordedEvent): Promise<void> {
     if (event.position > this.upToPosition) return;
+    const accepted = event.type === 'LogRestored' ? (event.data as Partial<LogRestored['data']>).acceptedBrokenChain : undefined;
+    if (accepted) {
+      this.verdict.caveats.push({
+        position: Number(event.position),
+        reason: `restored from a backup whose history could not be vouched for, accepted by ${String(event.metadata.actor)}: ${accepted.reason}`,
+      });
+    }
     let link = await this.peek();
     while (link && link.position < event.position) {
       this.report(link.position, 'missing', `the event chained at position ${link.position} (${link.eventId}) is missing from the log`);
@@ -179,33 +194,46 @@ export class ChainCheck {
    * a log edited together with its chain table passes the link-by-link
    * comparison, not this one.
    */
-  async finish(checkpoint?: OutsideCheckpoint): Promise<ChainVerdict> {
+  async finish(evidence?: OutsideEvidence): Promise<ChainVerdict> {
     for (let link = await this.peek(); link; link = await this.peek()) {
       this.report(link.position, 'missing', `the event chained at position ${link.position} (${link.eventId}) is missing from the log`);
       this.resume(link);
       this.index++;
     }
-    if (checkpoint) {
-      const { rows } = await this.db.query<{ hash: string }>('SELECT hash FROM audit_chain WHERE audit_chain.position = $1', [checkpoint.position]);
-      const matches = checkpoint.signatureValid && rows[0]?.hash === checkpoint.hash;
-      this.verdict.checkpoint = { source: checkpoint.source, position: checkpoint.position, signedAt: checkpoint.signedAt, matches };
-      if (!checkpoint.signatureValid) {
-        this.report(BigInt(checkpoint.position), 'checkpoint', `the checkpoint from ${checkpoint.source} does not carry a valid signature (CHAIN_SIGNING_KEY differs, or it was forged)`);
-      } else if (!matches) {
-        this.report(
-          BigInt(checkpoint.position),
-          'checkpoint',
-          `the chain at position ${checkpoint.position} differs from the head signed at ${checkpoint.signedAt} and kept in ${checkpoint.source}: the log and its chain were rewritten`,
-        );
+    if (evidence) {
+      const { source, head, newerEpoch, forged, note } = evidence;
+      const found = head !== undefined;
+      let matches: boolean | undefined;
+      if (head) {
+        const { rows } = await this.db.query<{ hash: string }>('SELECT hash FROM audit_chain WHERE audit_chain.position = $1', [head.position]);
+        matches = rows[0]?.hash === head.hash;
+        if (!matches) {
+          this.report(
+            BigInt(head.position),
+            'checkpoint',
+            `the chain at position ${head.position} differs from the head signed at ${head.signedAt} and kept in ${source}: the log and its chain were rewritten`,
+          );
+        }
       }
+      if (forged) this.report(this.upToPosition, 'checkpoint', `the head in ${source} does not carry a valid signature: it was forged, or CHAIN_SIGNING_KEY is not the one it was signed with`);
+      if (newerEpoch !== undefined) {
+        this.report(this.upToPosition, 'checkpoint', `${source} holds a head signed for epoch ${newerEpoch}, later than this log's: the record of a restore (LogRestored) was removed`);
+      }
+      this.verdict.checkpoint = {
+        source,
+        found,
+        ...(head ? { position: head.position, signedAt: head.signedAt, matches } : {}),
+        ...(newerEpoch !== undefined ? { newerEpoch } : {}),
+        ...(note ? { note } : {}),
+      };
     }
     return this.verdict;
   }
 }
 
 /** Recomputes the chain from the log and compares it with the stored links, link by link, and with a signed head from outside when given. */
-export async function verifyChain(store: EventStore, db: SqlExecutor, checkpoint?: OutsideCheckpoint): Promise<ChainVerdict> {
+export async function verifyChain(store: EventStore, db: SqlExecutor, evidence?: OutsideEvidence): Promise<ChainVerdict> {
   const check = await ChainCheck.begin(db);
   for await (const event of store.readAll({ toPosition: check.upToPosition })) await check.event(event);
-  return check.finish(checkpoint);
+  return check.finish(evidence);
 }

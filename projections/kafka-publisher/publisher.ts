@@ -4,7 +4,7 @@ import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { encodeEvent } from '#events/avro/codec.ts';
 import type { EventStore, RecordedEvent } from '#infra/eventstore/port.ts';
 import { CHAIN_CHECKPOINT_TOPIC, CONFIG_STATE_TOPIC, EVENTS_TOPIC, ensureTopics } from '#infra/kafka/topics.ts';
-import { checkpointKey, logIdentity, newestLink, signCheckpoint } from '../audit/checkpoint.ts';
+import { newestLink, signCheckpoint } from '../audit/checkpoint.ts';
 import type { Database } from '#infra/postgres/database.ts';
 import { EffectiveFold } from '../effective/fold.ts';
 import { type FollowOptions, type FollowerLogger, followLog } from '../follow.ts';
@@ -128,16 +128,13 @@ export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher 
 
   // The chain head, signed, outside the database: only when it moved, and only once the broker is connected.
   let checkpointed = -1;
-  let log: string | undefined;
   const checkpointTimer = setInterval(async () => {
     if (!options.chainSigningKey || !connected) return;
     try {
       const head = await newestLink(options.db);
       if (!head || head.position === checkpointed) return;
-      log ??= await logIdentity(options.store);
-      if (!log) return;
-      const checkpoint = signCheckpoint(options.chainSigningKey, { log, epoch: options.epoch(), ...head });
-      await producer.send({ topic: CHAIN_CHECKPOINT_TOPIC, messages: [{ key: checkpointKey(log, checkpoint.epoch), value: JSON.stringify(checkpoint) }], acks: -1 });
+      const checkpoint = signCheckpoint(options.chainSigningKey, { epoch: options.epoch(), ...head });
+      await producer.send({ topic: CHAIN_CHECKPOINT_TOPIC, messages: [{ key: String(checkpoint.epoch), value: JSON.stringify(checkpoint) }], acks: -1 });
       checkpointed = head.position;
     } catch {
       // The next tick tries again; the follower reports a broker that stays away.

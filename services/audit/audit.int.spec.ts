@@ -4,12 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TEST_CHAIN_SIGNING_KEY, startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { createTestDatabase } from '#infra/testing/postgres.ts';
+import { openPostgres } from '#infra/postgres/database.ts';
+import { createSqlEventStore } from '#infra/eventstore/postgres.ts';
+import { restoreBackup } from '#infra/backup/restore.ts';
 import { TEST_BROKERS } from '#infra/testing/kafka.ts';
 import { waitFor } from '#infra/testing/wait.ts';
 import { createKafka } from '#infra/kafka/topics.ts';
 import { createBackup } from '#infra/backup/backup.ts';
-import { linkOf, verifyChain } from '#projections/audit/chain.ts';
+import { GENESIS, linkOf, verifyChain } from '#projections/audit/chain.ts';
 import { checkpointOnKafka } from '#projections/audit/checkpoint.ts';
 
 const run = promisify(execFile);
@@ -84,46 +88,95 @@ describe('the audit trail over the whole log', () => {
 });
 
 describe('the audit chain held to signed heads kept outside the database', () => {
-  let server: TestServer;
   const dir = mkdtempSync(join(tmpdir(), 'configledger-checkpoint-'));
-  beforeAll(async () => {
-    server = await startTestServer({ kafkaBrokers: TEST_BROKERS });
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   });
-  afterAll(async () => server?.close());
+  const cli = (args: string[], env: Record<string, string>) =>
+    run(process.execPath, ['services/cli/bin.js', ...args], { env: { ...process.env, EVENTSTORE_URL: '', KAFKA_BROKERS: '', ...env } }).then(
+      ({ stdout }) => ({ code: 0, stdout }),
+      (error: { code: number; stdout: string }) => error,
+    );
+  const signedHead = (server: TestServer, epoch: number) =>
+    checkpointOnKafka(createKafka(TEST_BROKERS, 'checkpoint-test'), server.chainSigningKey, epoch).then((evidence) => evidence.head?.position);
 
-  it('finds a log rewritten together with its chain table, against the Kafka checkpoint and a backup manifest', async () => {
+  /** What someone with write access to the database can do: edit events, then recompute every link from the first. */
+  async function rewriteChain(server: TestServer, edit: string) {
+    const db = server.storage.readModels;
+    await db.query(edit);
+    let previous = GENESIS;
+    for await (const event of server.storage.store.readAll()) {
+      previous = linkOf(previous, event);
+      await db.query('UPDATE audit_chain SET hash = $2, event_id = $3 WHERE position = $1', [Number(event.position), previous, event.id]);
+    }
+  }
+
+  it('finds a log rewritten together with its chain table (its first event renamed too), against the Kafka checkpoint and a backup manifest', async () => {
+    const server = await startTestServer({ kafkaBrokers: TEST_BROKERS });
+    cleanups.push(() => server.close());
     const admin = await server.token('ops', ['admin']);
     const service = `rewritten-${Date.now()}`;
     for (let i = 1; i <= 5; i++) await server.call('PUT', `/configurations/${service}`, { token: admin, body: { configuration: { limit: i } } });
     const head = await server.storage.store.headPosition();
     await server.app.ledger.readModels.runner.waitFor(head, 5000);
     const file = join(dir, 'log.jsonl.gz');
-    await createBackup(server.storage.store, file, { chainDb: server.storage.readModels, signingKey: TEST_CHAIN_SIGNING_KEY, source: 'test' });
+    await createBackup(server.storage.store, file, { chainDb: server.storage.readModels, signingKey: server.chainSigningKey, source: 'test' });
     // The publisher signs the chain head onto Kafka every few seconds while it moves.
-    await waitFor(async () => (await checkpointOnKafka(createKafka(TEST_BROKERS, 'checkpoint-test'), TEST_CHAIN_SIGNING_KEY, server.storage.store, 0))?.position === Number(head), 20_000, 'the checkpoint');
-    expect((await server.call('GET', '/audit/verify', { token: admin })).body.data).toMatchObject({ intact: true, checkpoint: { position: Number(head), matches: true } });
+    await waitFor(async () => (await signedHead(server, 0)) === Number(head), 20_000, 'the checkpoint');
+    expect((await server.call('GET', '/audit/verify', { token: admin })).body.data).toMatchObject({ intact: true, checkpoint: { found: true, position: Number(head), matches: true } });
 
-    // Someone with database access edits an event and rewrites every link after it to match.
-    const db = server.storage.readModels;
-    const { rows } = await db.query<{ position: string }>(`SELECT position::text AS position FROM events WHERE stream_name = $1 AND stream_revision = 2`, [
-      `config-${service}-production`,
-    ]);
-    const edited = Number(rows[0]!.position);
-    await db.query(`UPDATE events SET data = jsonb_set(data, '{configuration,limit}', '1000') WHERE position = $1`, [edited]);
-    let previous = (await db.query<{ hash: string }>('SELECT hash FROM audit_chain WHERE position = $1', [edited - 1])).rows[0]!.hash;
-    for await (const event of server.storage.store.readAll({ fromPosition: BigInt(edited - 1) })) {
-      previous = linkOf(previous, event);
-      await db.query('UPDATE audit_chain SET hash = $2 WHERE position = $1', [Number(event.position), previous]);
-    }
-    const fooled = await verifyChain(server.storage.store, db);
-    expect(fooled.intact).toBe(true);
+    await rewriteChain(
+      server,
+      `UPDATE events SET data = jsonb_set(data, '{configuration,limit}', '1000'), event_id = CASE WHEN position = 1 THEN gen_random_uuid() ELSE event_id END
+       WHERE position = 1 OR (stream_name = 'config-${service}-production' AND stream_revision = 2)`,
+    );
+    expect((await verifyChain(server.storage.store, server.storage.readModels)).intact).toBe(true);
 
     const verdict = (await server.call('GET', '/audit/verify', { token: admin })).body.data;
-    expect(verdict).toMatchObject({ intact: false, breakCount: 1, breaks: [{ position: Number(head), kind: 'checkpoint' }], checkpoint: { matches: false } });
-    const cli = await run(process.execPath, ['services/cli/bin.js', 'verify', '--backup', file, '--output', 'json'], {
-      env: { ...process.env, DATABASE_URL: server.databaseUrl, EVENTSTORE_URL: '', CHAIN_SIGNING_KEY: TEST_CHAIN_SIGNING_KEY, KAFKA_BROKERS: '' },
-    }).catch((error: { code: number; stdout: string }) => error);
-    expect((cli as { code?: number }).code).toBe(1);
-    expect(JSON.parse(cli.stdout)).toMatchObject({ intact: false, breaks: [{ kind: 'checkpoint', position: Number(head) }], checkpoint: { source: `backup ${file}` } });
+    expect(verdict).toMatchObject({ intact: false, breakCount: 1, breaks: [{ position: Number(head), kind: 'checkpoint' }], checkpoint: { found: true, matches: false } });
+    const env = { DATABASE_URL: server.databaseUrl!, CHAIN_SIGNING_KEY: server.chainSigningKey };
+    const fromBackup = await cli(['verify', '--backup', file, '--output', 'json'], env);
+    expect(fromBackup.code).toBe(1);
+    expect(JSON.parse(fromBackup.stdout)).toMatchObject({ intact: false, breaks: [{ kind: 'checkpoint', position: Number(head) }], checkpoint: { source: `backup ${file}` } });
+    const fromKafka = await cli(['verify', '--output', 'json'], { ...env, KAFKA_BROKERS: TEST_BROKERS.join(',') });
+    expect(JSON.parse(fromKafka.stdout)).toMatchObject({ intact: false, breaks: [{ kind: 'checkpoint' }] });
+  }, 60_000);
+
+  it('finds a removed record of a restore: a head signed for a later epoch than the log says it has', async () => {
+    const primary = await startTestServer();
+    cleanups.push(() => primary.close());
+    const admin = await primary.token('ops', ['admin']);
+    for (let i = 1; i <= 3; i++) await primary.call('PUT', '/configurations/restored', { token: admin, body: { configuration: { i } } });
+    await primary.app.ledger.readModels.runner.waitFor(await primary.storage.store.headPosition(), 5000);
+    const file = join(dir, 'to-restore.jsonl.gz');
+    await createBackup(primary.storage.store, file, { chainDb: primary.storage.readModels, signingKey: primary.chainSigningKey, source: 'primary' });
+    const target = await createTestDatabase('configledger_epoch_removed');
+    cleanups.push(() => target.drop());
+    const db = openPostgres(target.url);
+    const store = await createSqlEventStore(db);
+    const { epoch } = await restoreBackup(file, store, { signingKey: primary.chainSigningKey, actor: 'test' });
+    await store.close();
+    await db.close();
+    const recovered = await startTestServer({ databaseUrl: target.url, kafkaBrokers: TEST_BROKERS });
+    cleanups.push(() => recovered.close());
+    const written = await recovered.call('PUT', '/configurations/restored', { token: admin, body: { configuration: { i: 4 } } });
+    await recovered.app.ledger.readModels.runner.waitFor(BigInt(written.body.data.position), 5000);
+    await waitFor(async () => (await signedHead(recovered, epoch)) === written.body.data.position, 20_000, 'the checkpoint of the restored log');
+    const backupOfCopy = join(dir, 'copy.jsonl.gz');
+    await createBackup(recovered.storage.store, backupOfCopy, { chainDb: recovered.storage.readModels, signingKey: recovered.chainSigningKey, source: 'copy' });
+
+    // Hide the restore: its event and link go, and the log's epoch falls back to 0.
+    const rows = (await recovered.storage.readModels.query<{ position: string }>("SELECT position::text AS position FROM events WHERE event_type = 'LogRestored'")).rows;
+    await recovered.storage.readModels.query('DELETE FROM events WHERE position = $1', [rows[0]!.position]);
+    await rewriteChain(recovered, `DELETE FROM audit_chain WHERE position = ${Number(rows[0]!.position)}`);
+    expect((await verifyChain(recovered.storage.store, recovered.storage.readModels)).intact).toBe(true);
+    const env = { DATABASE_URL: target.url, CHAIN_SIGNING_KEY: recovered.chainSigningKey };
+    const fromKafka = await cli(['verify', '--output', 'json'], { ...env, KAFKA_BROKERS: TEST_BROKERS.join(',') });
+    expect(fromKafka.code).toBe(1);
+    expect(JSON.parse(fromKafka.stdout)).toMatchObject({ intact: false, checkpoint: { newerEpoch: epoch } });
+    const fromBackup = await cli(['verify', '--backup', backupOfCopy, '--output', 'json'], env);
+    expect(fromBackup.code).toBe(1);
+    expect(JSON.parse(fromBackup.stdout)).toMatchObject({ intact: false, checkpoint: { newerEpoch: epoch } });
   }, 60_000);
 });

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type OutsideCheckpoint, verifyChain } from '#projections/audit/chain.ts';
+import { type OutsideEvidence, verifyChain } from '#projections/audit/chain.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { EnvironmentId, Position, ServiceId, ok } from '#services/shared/http.ts';
 
@@ -68,7 +68,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      let checkpoint: OutsideCheckpoint | undefined;
+      let checkpoint: OutsideEvidence | undefined;
       let checkpointUnavailable: string | undefined;
       try {
         checkpoint = await ledger.outsideCheckpoint?.();

@@ -4,18 +4,18 @@ import { userInfo } from 'node:os';
 import { loadAuthSecrets, loadChainSigningKey, mintToken } from '#infra/auth/tokens.ts';
 import { installKeyRing, keyProviderFromEnv, keyRingFile } from '#infra/crypto/key-provider.ts';
 import { exportCredentialKeys, importCredentialKeys } from '#services/credentials/vault.ts';
+import { ROLES } from '#services/config-api/permissions.ts';
 import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
 import { rebuildReadModels } from '#projections/rebuild.ts';
-import { type OutsideCheckpoint, verifyChain } from '#projections/audit/chain.ts';
+import { type OutsideEvidence, verifyChain } from '#projections/audit/chain.ts';
 import { checkpointOnKafka } from '#projections/audit/checkpoint.ts';
 import { brokersFromEnv, createKafka } from '#infra/kafka/topics.ts';
 import { readEpoch } from '#infra/eventstore/epoch.ts';
-import type { EventStore } from '#infra/eventstore/port.ts';
 import { type ReplayProgress, replayReadModels } from '#projections/replay.ts';
 import { createBackup } from '#infra/backup/backup.ts';
-import { restoreBackup, verifyBackup } from '#infra/backup/restore.ts';
-import { BackupRefused } from '#infra/backup/format.ts';
-import { openPostgres } from '#infra/postgres/database.ts';
+import { restoreBackup, restoreKeys, verifyBackup } from '#infra/backup/restore.ts';
+import { BackupRefused, type VaultKeys } from '#infra/backup/format.ts';
+import { type Database, openPostgres } from '#infra/postgres/database.ts';
 import { createSqlEventStore } from '#infra/eventstore/postgres.ts';
 import { DataDirectoryInUse } from '#infra/postgres/data-dir-lock.ts';
 
@@ -36,6 +36,8 @@ const USAGE = `configledger <command>
       recorded time, record the restore (a new epoch), rebuild the read models, and put the vault's keys back
       when a passphrase is given (the key ring into --key-ring, default DATA_DIR/secrets/master-keys.json).
       A backup whose chain does not verify is refused unless --accept-broken-chain gives a reason.
+  restore-keys --from FILE --target postgres://... [--keys-passphrase-file FILE] [--key-ring FILE]
+      Put a backup's vault keys in place after a restore made without them (the log is not touched).
   replay
       Rebuild every read model into fresh tables while the service runs, and swap them in when caught up (PostgreSQL).
   verify [--output text|json] [--backup FILE]
@@ -49,6 +51,8 @@ async function token(args: string[]): Promise<void> {
   if (!values.sub) throw new UsageError('token needs --sub');
   const { jwtSecret } = await loadAuthSecrets(process.env, storageSettingsFromEnv().dataDir);
   const roles = values.roles.split(',').map((role) => role.trim()).filter(Boolean);
+  const unknown = roles.filter((role) => !(ROLES as readonly string[]).includes(role));
+  if (roles.length === 0 || unknown.length > 0) throw new UsageError(`--roles takes ${ROLES.join(', ')}${unknown.length > 0 ? ` (not ${unknown.join(', ')})` : ''}`);
   process.stdout.write(`${await mintToken(jwtSecret, { subject: values.sub, roles }, values.expires)}\n`);
 }
 
@@ -71,17 +75,20 @@ async function rebuild(): Promise<void> {
   }
 }
 
-/** The signed chain head the log is held to: a backup's manifest when named, else the newest on Kafka (KAFKA_BROKERS) for the log's epoch. */
-async function outsideCheckpoint(backupFile: string | undefined, key: string, store: EventStore, epoch: number): Promise<OutsideCheckpoint | undefined> {
+/** The signed chain heads the log is held to: a backup's manifest when named, else those on Kafka (KAFKA_BROKERS). */
+async function outsideEvidence(backupFile: string | undefined, key: string, epoch: number): Promise<OutsideEvidence | undefined> {
   if (backupFile) {
     const { header, manifest, chainProblems } = await verifyBackup(backupFile, key);
-    if (!manifest.chain) throw new BackupRefused('the backup carries no chain head (an older format)');
-    if ((header.epoch ?? 0) !== epoch) throw new UsageError(`the backup is of epoch ${header.epoch ?? 0}, the log is of epoch ${epoch}: their positions are not comparable`);
-    const signatureValid = !chainProblems.some((problem) => problem.includes('signature'));
-    return { source: `backup ${backupFile}`, position: manifest.chain.head.position, hash: manifest.chain.head.hash, signedAt: manifest.completedAt, signatureValid };
+    const source = `backup ${backupFile}`;
+    if (!manifest.chain) return { source, note: 'the backup carries no chain head (an older format)' };
+    const forged = chainProblems.some((problem) => problem.includes('signature'));
+    const backedUp = header.epoch ?? 0;
+    if (backedUp > epoch) return { source, newerEpoch: backedUp, forged };
+    if (backedUp < epoch) return { source, forged, note: `the backup is of an earlier epoch (${backedUp}) than the log (${epoch}): its positions are another log's` };
+    return { source, forged, head: { position: manifest.chain.head.position, hash: manifest.chain.head.hash, signedAt: manifest.completedAt } };
   }
   const brokers = brokersFromEnv();
-  return brokers.length > 0 ? checkpointOnKafka(createKafka(brokers, 'configledger-cli'), key, store, epoch) : undefined;
+  return brokers.length > 0 ? checkpointOnKafka(createKafka(brokers, 'configledger-cli'), key, epoch) : undefined;
 }
 
 async function verify(args: string[]): Promise<void> {
@@ -91,11 +98,16 @@ async function verify(args: string[]): Promise<void> {
   const key = loadChainSigningKey(process.env, settings.dataDir);
   const storage = await openStorage(settings);
   try {
-    const checkpoint = await outsideCheckpoint(values.backup, key, storage.store, await readEpoch(storage.store));
-    const verdict = await verifyChain(storage.store, storage.readModels, checkpoint);
+    const evidence = await outsideEvidence(values.backup, key, await readEpoch(storage.store));
+    const verdict = await verifyChain(storage.store, storage.readModels, evidence);
     if (values.output === 'json') process.stdout.write(`${JSON.stringify(verdict)}\n`);
     else if (verdict.intact) {
-      const held = verdict.checkpoint ? `; it matches the head signed at ${verdict.checkpoint.signedAt} in ${verdict.checkpoint.source}` : '';
+      const checkpoint = verdict.checkpoint;
+      const held = !checkpoint
+        ? ''
+        : checkpoint.found
+          ? `; it matches the head signed at ${checkpoint.signedAt} in ${checkpoint.source}`
+          : `; ${checkpoint.source} holds no signed head for this log's epoch${checkpoint.note ? ` (${checkpoint.note})` : ''}`;
       process.stdout.write(`audit chain intact: ${verdict.checkedEvents} events up to position ${verdict.head.position}${held}\n`);
     }
     else {
@@ -103,6 +115,7 @@ async function verify(args: string[]): Promise<void> {
       for (const { position, reason } of verdict.breaks) process.stdout.write(`  position ${position}: ${reason}\n`);
       if (verdict.breakCount > verdict.breaks.length) process.stdout.write(`  ... and ${verdict.breakCount - verdict.breaks.length} more\n`);
     }
+    if (values.output === 'text') for (const { position, reason } of verdict.caveats) process.stdout.write(`  note, position ${position}: ${reason}\n`);
     if (!verdict.intact) process.exitCode = 1;
   } finally {
     await storage.close();
@@ -149,6 +162,28 @@ async function backup(args: string[]): Promise<void> {
   }
 }
 
+/** Where restored keys go: the credential keys into the target database, the key ring into a file. */
+const keyInstaller = (db: Database, ringFile: string) => async (keys: VaultKeys) => {
+  await importCredentialKeys(db, keys.credentialKeys);
+  installKeyRing(ringFile, keys.ring);
+};
+
+async function restoreKeysCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { from: { type: 'string' }, target: { type: 'string' }, 'keys-passphrase-file': { type: 'string' }, 'key-ring': { type: 'string' } } });
+  if (!values.from || !values.target) throw new UsageError('restore-keys needs --from FILE and --target postgres://...');
+  const passphrase = keysPassphrase(values['keys-passphrase-file']);
+  if (!passphrase) throw new UsageError('restore-keys needs BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file FILE');
+  const settings = storageSettingsFromEnv();
+  const ringFile = values['key-ring'] ?? keyRingFile(settings.dataDir);
+  const db = openPostgres(values.target);
+  try {
+    const keys = await restoreKeys(values.from, { signingKey: loadChainSigningKey(process.env, settings.dataDir), passphrase, install: keyInstaller(db, ringFile) });
+    process.stdout.write(`restored ${keys.credentialKeys.length} credential keys into the target database and ${Object.keys(keys.ring.keys).length} key-encryption keys into ${ringFile}\n`);
+  } finally {
+    await db.close();
+  }
+}
+
 async function restore(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -187,10 +222,7 @@ async function restore(args: string[]): Promise<void> {
         ? {
             keys: {
               passphrase,
-              install: async (keys) => {
-                await importCredentialKeys(db, keys.credentialKeys);
-                installKeyRing(ringFile, keys.ring);
-              },
+              install: keyInstaller(db, ringFile),
             },
           }
         : {}),
@@ -256,6 +288,7 @@ try {
   else if (command === 'replay') await replay();
   else if (command === 'backup') await backup(rest);
   else if (command === 'restore') await restore(rest);
+  else if (command === 'restore-keys') await restoreKeysCommand(rest);
   else throw new UsageError(`unknown command: ${[command, ...rest].join(' ')}`);
 } catch (error) {
   const usage = error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');

@@ -144,7 +144,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     replicator,
     readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000,
     ...(checkpointKafka && options.chainSigningKey
-      ? { outsideCheckpoint: () => checkpointOnKafka(checkpointKafka, options.chainSigningKey!, store, readModels.epoch.current) }
+      ? { outsideCheckpoint: () => checkpointOnKafka(checkpointKafka, options.chainSigningKey!, readModels.epoch.current) }
       : {}),
   };
   app.decorate('ledger', ledger);

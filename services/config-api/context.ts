@@ -1,4 +1,4 @@
-import type { OutsideCheckpoint } from '#projections/audit/chain.ts';
+import type { OutsideEvidence } from '#projections/audit/chain.ts';
 import type { Principal } from '#infra/auth/tokens.ts';
 import type { Database } from '#infra/postgres/database.ts';
 import type { EventStore } from '#infra/eventstore/port.ts';
@@ -26,8 +26,8 @@ export interface Ledger {
   gateway?: Gateway;
   /** How long a read with `minPosition` may wait for the projections. */
   readYourWritesTimeoutMs: number;
-  /** The newest signed chain head kept outside the database for this epoch (on Kafka), when there is one. */
-  outsideCheckpoint?: () => Promise<OutsideCheckpoint | undefined>;
+  /** What the signed chain heads kept outside the database (on Kafka) say about this log. */
+  outsideCheckpoint?: () => Promise<OutsideEvidence>;
 }
 
 export interface RegisteredRoute {

@@ -100,7 +100,12 @@ describe('configuration decider', () => {
     const state = given(created({ limit: 1 }), created({ limit: 2 }, 2), created({ limit: 3 }, 3));
     const events = when({ ...base, type: 'Rollback', targetVersion: 1, targetConfiguration: { limit: 1 } }, state);
     expect(events[0]).toMatchObject({ type: 'ConfigurationRolledBack', data: { version: 4, restoredVersion: 1, configuration: { limit: 1 } } });
-    thenError(() => when({ ...base, type: 'Rollback', targetVersion: 3, targetConfiguration: { limit: 3 } }, state), 'VERSION_NOT_FOUND');
+    thenError(() => when({ ...base, type: 'Rollback', targetVersion: 4, targetConfiguration: { limit: 3 } }, state), 'VERSION_NOT_FOUND');
+  });
+
+  it('refuses to roll back to the current version with 409 ROLLBACK_TO_CURRENT_VERSION, not a false VERSION_NOT_FOUND', () => {
+    const state = given(created({ limit: 1 }), created({ limit: 2 }, 2));
+    thenError(() => when({ ...base, type: 'Rollback', targetVersion: 2, targetConfiguration: { limit: 2 } }, state), 'ROLLBACK_TO_CURRENT_VERSION');
   });
 
   it('emits nothing when a replace changes nothing', () => {

@@ -11,6 +11,7 @@ import {
   KeyNotFound,
   ValidationFailed,
   VersionConflict,
+  RollbackToCurrentVersion,
   VersionNotFound,
 } from '#services/shared/errors.ts';
 import type { Validator } from '#services/schemas/validator.ts';
@@ -126,7 +127,8 @@ function nextDocument(command: ConfigurationCommand, before: JsonObject, current
     case 'Batch':
       return applyBatch(before, command.operations);
     case 'Rollback':
-      if (command.targetVersion < 1 || command.targetVersion >= currentVersion || !command.targetConfiguration) {
+      if (command.targetVersion === currentVersion) throw RollbackToCurrentVersion(currentVersion);
+      if (command.targetVersion < 1 || command.targetVersion > currentVersion || !command.targetConfiguration) {
         throw VersionNotFound(command.targetVersion);
       }
       return command.targetConfiguration;

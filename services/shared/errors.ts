@@ -52,6 +52,9 @@ export const KeyNotFound = (key: string) => new DomainError('KEY_NOT_FOUND', 404
 
 export const VersionNotFound = (version: number) => new DomainError('VERSION_NOT_FOUND', 404, `version ${version} does not exist`, { version });
 
+export const RollbackToCurrentVersion = (version: number) =>
+  new DomainError('ROLLBACK_TO_CURRENT_VERSION', 409, `version ${version} is the current version: there is nothing to roll back`, { version });
+
 export const EnvironmentNotFound = (environment: string) =>
   new DomainError('ENVIRONMENT_NOT_FOUND', 404, `environment ${environment} is not defined`, { environment });
 
