@@ -108,6 +108,12 @@ describe('configuration decider', () => {
     thenError(() => when({ ...base, type: 'Rollback', targetVersion: 2, targetConfiguration: { limit: 2 } }, state), 'ROLLBACK_TO_CURRENT_VERSION');
   });
 
+  it('merge-patches a document whatever its keys are called, hasOwnProperty included', () => {
+    const state = given(created({ hasOwnProperty: 1, toString: { a: 1 }, keep: { x: 1, y: 2 } }));
+    const [event] = when({ ...base, type: 'Patch', patch: { keep: { y: null, z: 3 }, hasOwnProperty: null, added: { b: [1] } } }, state);
+    expect(event!.data.configuration).toEqual({ toString: { a: 1 }, keep: { x: 1, z: 3 }, added: { b: [1] } });
+  });
+
   it('emits nothing when a replace changes nothing', () => {
     expect(when({ ...base, type: 'Replace', configuration: { a: 1 } }, given(created({ a: 1 })))).toEqual([]);
   });

@@ -1,4 +1,3 @@
-import mergePatch from 'json-merge-patch';
 import type { ConfigurationChange, ConfigurationEvent, ConfigurationOperation, InheritedIssue } from '#events/configuration.ts';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
 import { checksumOf } from '#services/shared/canonical.ts';
@@ -17,7 +16,7 @@ import {
 import type { Validator } from '#services/schemas/validator.ts';
 import type { ValidationIssue } from '#services/shared/errors.ts';
 import { assertDepth } from '#services/shared/documents.ts';
-import { deletePath, diffDocuments, isObject, setPath } from './paths.ts';
+import { applyMergePatch, deletePath, diffDocuments, isObject, setPath } from './paths.ts';
 
 export type ConfigurationState =
   | { status: 'absent' }
@@ -113,7 +112,7 @@ function nextDocument(command: ConfigurationCommand, before: JsonObject, current
     case 'Replace':
       return command.configuration;
     case 'Patch': {
-      const patched: unknown = mergePatch.apply(structuredClone(before), command.patch);
+      const patched = applyMergePatch(before, command.patch);
       if (!isObject(patched)) throw new DomainError('VALIDATION_ERROR', 400, 'a merge patch must leave an object', { errors: [] });
       return patched;
     }

@@ -85,6 +85,21 @@ export function diffDocuments(before: JsonObject, after: JsonObject, prefix = ''
 }
 
 /** Deep merge for inheritance: objects merge key by key, anything else in `override` wins. */
+/**
+ * RFC 7396 JSON Merge Patch: objects merge key by key, `null` removes a key,
+ * anything else replaces. Keys are data here (a document may have a key called
+ * `hasOwnProperty`), never looked up through the prototype.
+ */
+export function applyMergePatch(target: JsonValue | undefined, patch: JsonValue): JsonValue {
+  if (!isObject(patch)) return patch;
+  const result: JsonObject = isObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else put(result, key, applyMergePatch(own(result, key), value));
+  }
+  return result;
+}
+
 export function deepMerge(base: JsonObject, override: JsonObject): JsonObject {
   const merged: JsonObject = { ...base };
   for (const [key, value] of Object.entries(override)) {
