@@ -19,7 +19,18 @@ export async function benchAppends(writers: number): Promise<{ writers: number; 
     await Promise.all(
       Array.from({ length: writers }, async (_, writer) => {
         while (started++ < APPENDS) {
-          await store.append(`bench-${writer}`, [{ id: randomUUID(), type: 'BenchEvent', data: { payload: 'x'.repeat(200), writer }, metadata: { actor: 'bench' } }], 'any');
+          await store.append(
+            `bench-${writer}`,
+            [
+              {
+                id: randomUUID(),
+                type: 'BenchEvent',
+                data: { payload: 'x'.repeat(200), writer },
+                metadata: { actor: 'bench' },
+              },
+            ],
+            'any',
+          );
         }
       }),
     );
@@ -34,6 +45,8 @@ export async function benchAppends(writers: number): Promise<{ writers: number; 
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const writers of [1, 8, 32]) {
     const result = await benchAppends(writers);
-    process.stdout.write(`event store append, ${String(result.writers).padStart(2)} writers: ${result.appendsPerSecond} appends/s\n`);
+    process.stdout.write(
+      `event store append, ${String(result.writers).padStart(2)} writers: ${result.appendsPerSecond} appends/s\n`,
+    );
   }
 }

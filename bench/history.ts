@@ -31,7 +31,11 @@ async function measured<T>(work: () => Promise<T>): Promise<{ result: T; seconds
   const started = performance.now();
   try {
     const result = await work();
-    return { result, seconds: (performance.now() - started) / 1000, peakRssMiB: Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20) };
+    return {
+      result,
+      seconds: (performance.now() - started) / 1000,
+      peakRssMiB: Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20),
+    };
   } finally {
     clearInterval(sampler);
   }
@@ -83,7 +87,9 @@ export async function benchHistory() {
   const targetDb = openPostgres(target.url, { max: 8 });
   try {
     const store = await createSqlEventStore(sourceDb);
-    process.stderr.write(`  history: building a log of ${LOG_EVENTS} events over ${CONFIGURATIONS} configurations...\n`);
+    process.stderr.write(
+      `  history: building a log of ${LOG_EVENTS} events over ${CONFIGURATIONS} configurations...\n`,
+    );
     const build = await measured(() => buildLog(store, LOG_EVENTS, CONFIGURATIONS));
     process.stderr.write('  history: rebuilding the read models from the log...\n');
     const rebuild = await measured(() => rebuildReadModels(store, sourceDb));
@@ -98,7 +104,9 @@ export async function benchHistory() {
     const times: Date[] = [];
     for (let version = 1; version <= VERSIONS; version += 500) {
       await Promise.all(
-        Array.from({ length: 500 }, (_, offset) => store.append('config-deep-production', [changeEvent('deep', version + offset, version + offset)], 'any')),
+        Array.from({ length: 500 }, (_, offset) =>
+          store.append('config-deep-production', [changeEvent('deep', version + offset, version + offset)], 'any'),
+        ),
       );
       times.push(new Date());
     }
@@ -116,9 +124,20 @@ export async function benchHistory() {
       logEvents: LOG_EVENTS,
       configurations: CONFIGURATIONS,
       build: { appendsPerSecond: Math.round(LOG_EVENTS / build.seconds), peakRssMiB: build.peakRssMiB },
-      rebuild: { eventsPerSecond: Math.round(rebuild.result.events / rebuild.seconds), seconds: round(rebuild.seconds), peakRssMiB: rebuild.peakRssMiB },
-      backup: { eventsPerSecond: Math.round(backup.result.eventCount / backup.seconds), bytes: statSync(file).size, peakRssMiB: backup.peakRssMiB },
-      restore: { eventsPerSecond: Math.round(restore.result.restored / restore.seconds), peakRssMiB: restore.peakRssMiB },
+      rebuild: {
+        eventsPerSecond: Math.round(rebuild.result.events / rebuild.seconds),
+        seconds: round(rebuild.seconds),
+        peakRssMiB: rebuild.peakRssMiB,
+      },
+      backup: {
+        eventsPerSecond: Math.round(backup.result.eventCount / backup.seconds),
+        bytes: statSync(file).size,
+        peakRssMiB: backup.peakRssMiB,
+      },
+      restore: {
+        eventsPerSecond: Math.round(restore.result.restored / restore.seconds),
+        peakRssMiB: restore.peakRssMiB,
+      },
       asOf: { versions: VERSIONS, p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) },
     };
   } finally {

@@ -12,7 +12,11 @@ export async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number
   throw new Error(`${what} did not come up within ${timeoutMs} ms`);
 }
 
-export function launch(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; output: () => string } {
+export function launch(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcess; output: () => string } {
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
@@ -75,10 +79,22 @@ export async function startEtcd(port: number) {
   const url = `http://127.0.0.1:${port}`;
   const peer = `http://127.0.0.1:${port + 10}`;
   const etcd = launch('etcd', [
-    '--name', 'bench', '--data-dir', dataDir,
-    '--listen-client-urls', url, '--advertise-client-urls', url,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `bench=${peer}`, '--log-level', 'error',
+    '--name',
+    'bench',
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    url,
+    '--advertise-client-urls',
+    url,
+    '--listen-peer-urls',
+    peer,
+    '--initial-advertise-peer-urls',
+    peer,
+    '--initial-cluster',
+    `bench=${peer}`,
+    '--log-level',
+    'error',
   ]);
   await waitUntil(async () => (await fetch(`${url}/health`)).ok, 30_000, 'etcd');
   return {
@@ -91,6 +107,7 @@ export async function startEtcd(port: number) {
   };
 }
 
-export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+export const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 export const round = (value: number) => Math.round(value * 100) / 100;
 export const b64 = (text: string) => Buffer.from(text).toString('base64');

@@ -38,7 +38,11 @@ async function steadyWrites(write: (sequence: number) => Promise<void>): Promise
 
 /** Delay per (receiver, write): arrival minus response, 0 when the push beat the response. */
 function delays(answered: Map<number, number>, arrivals: Map<number, number>[]): number[] {
-  return arrivals.flatMap((arrived) => [...answered].map(([sequence, at]) => Math.max(0, (arrived.get(sequence) ?? Number.NaN) - at))).filter((d) => !Number.isNaN(d));
+  return arrivals
+    .flatMap((arrived) =>
+      [...answered].map(([sequence, at]) => Math.max(0, (arrived.get(sequence) ?? Number.NaN) - at)),
+    )
+    .filter((d) => !Number.isNaN(d));
 }
 
 const waitUntil = async (condition: () => boolean, timeoutMs: number) => {
@@ -69,11 +73,15 @@ async function openSubscribers(base: string, token: string, serviceId: string, c
   await Promise.all(workers.map((worker) => ask(worker, '', 'ready')));
   return {
     async received(): Promise<number> {
-      const counts = await Promise.all(workers.map((worker) => ask<{ counts: number[] }>(worker, 'received', 'received')));
+      const counts = await Promise.all(
+        workers.map((worker) => ask<{ counts: number[] }>(worker, 'received', 'received')),
+      );
       return Math.min(...counts.flatMap((answer) => answer.counts));
     },
     async collect(): Promise<Map<number, number>[]> {
-      const answers = await Promise.all(workers.map((worker) => ask<{ arrivals: [number, number][][] }>(worker, 'collect', 'arrivals')));
+      const answers = await Promise.all(
+        workers.map((worker) => ask<{ arrivals: [number, number][][] }>(worker, 'collect', 'arrivals')),
+      );
       await Promise.all(workers.map((worker) => worker.terminate()));
       return answers.flatMap((answer) => answer.arrivals.map((pairs) => new Map(pairs)));
     },
@@ -83,19 +91,35 @@ async function openSubscribers(base: string, token: string, serviceId: string, c
 const now = () => performance.timeOrigin + performance.now();
 
 export async function benchPropagation(port: number, etcdPort: number, brokers: string[]) {
-  const results: { configledger: Record<string, Latency>; etcd: Record<string, Latency> } = { configledger: {}, etcd: {} };
+  const results: { configledger: Record<string, Latency>; etcd: Record<string, Latency> } = {
+    configledger: {},
+    etcd: {},
+  };
   const service = await startConfigledger(port, { KAFKA_BROKERS: brokers.join(',') });
   try {
     for (const count of SUBSCRIBER_COUNTS) {
       const serviceId = `propagation-${count}-${Date.now()}`;
-      await fetch(`${service.base}/configurations/${serviceId}`, { method: 'PUT', headers: service.headers, body: JSON.stringify({ configuration: { sequence: 0 } }) });
+      await fetch(`${service.base}/configurations/${serviceId}`, {
+        method: 'PUT',
+        headers: service.headers,
+        body: JSON.stringify({ configuration: { sequence: 0 } }),
+      });
       const subscribers = await openSubscribers(service.base, service.token, serviceId, count);
       const sdkArrivals = new Map<number, number>();
-      const sdk = count === SUBSCRIBER_COUNTS[0] ? await createConfigClient({ serviceId, environment: 'production', brokers }) : undefined;
+      const sdk =
+        count === SUBSCRIBER_COUNTS[0]
+          ? await createConfigClient({ serviceId, environment: 'production', brokers })
+          : undefined;
       sdk?.onChange((change) => sdkArrivals.set(change.configuration.sequence as number, now()));
-      process.stderr.write(`  propagation: ${WRITES} writes at ${RATE_PER_SECOND}/s to ${count} WebSocket subscriber(s)${sdk ? ' and the SDK over Kafka' : ''}...\n`);
+      process.stderr.write(
+        `  propagation: ${WRITES} writes at ${RATE_PER_SECOND}/s to ${count} WebSocket subscriber(s)${sdk ? ' and the SDK over Kafka' : ''}...\n`,
+      );
       const answered = await steadyWrites(async (sequence) => {
-        const response = await fetch(`${service.base}/configurations/${serviceId}/sequence`, { method: 'PUT', headers: service.headers, body: JSON.stringify({ value: sequence }) });
+        const response = await fetch(`${service.base}/configurations/${serviceId}/sequence`, {
+          method: 'PUT',
+          headers: service.headers,
+          body: JSON.stringify({ value: sequence }),
+        });
         await response.arrayBuffer();
       });
       const deadline = Date.now() + 15_000;
@@ -119,11 +143,19 @@ export async function benchPropagation(port: number, etcdPort: number, brokers: 
       const arrivals = await Promise.all(Array.from({ length: count }, () => watchEtcd(etcd.url, key)));
       process.stderr.write(`  propagation: ${WRITES} puts at ${RATE_PER_SECOND}/s to ${count} etcd watcher(s)...\n`);
       const answered = await steadyWrites(async (sequence) => {
-        const response = await fetch(`${etcd.url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key, value: b64(JSON.stringify({ sequence })) }) });
+        const response = await fetch(`${etcd.url}/v3/kv/put`, {
+          method: 'POST',
+          body: JSON.stringify({ key, value: b64(JSON.stringify({ sequence })) }),
+        });
         await response.arrayBuffer();
       });
       await waitUntil(() => arrivals.every((watch) => watch.arrived.size >= WRITES), 15_000);
-      results.etcd[`watch x${count}`] = summarize(delays(answered, arrivals.map((watch) => watch.arrived)));
+      results.etcd[`watch x${count}`] = summarize(
+        delays(
+          answered,
+          arrivals.map((watch) => watch.arrived),
+        ),
+      );
       arrivals.forEach((watch) => watch.stop());
     }
   } finally {
@@ -136,7 +168,11 @@ export async function benchPropagation(port: number, etcdPort: number, brokers: 
 async function watchEtcd(url: string, key: string) {
   const controller = new AbortController();
   const arrived = new Map<number, number>();
-  const response = await fetch(`${url}/v3/watch`, { method: 'POST', body: JSON.stringify({ create_request: { key } }), signal: controller.signal });
+  const response = await fetch(`${url}/v3/watch`, {
+    method: 'POST',
+    body: JSON.stringify({ create_request: { key } }),
+    signal: controller.signal,
+  });
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
   void (async () => {

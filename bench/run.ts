@@ -45,20 +45,29 @@ async function load(url: string, requests: Request[], label: string): Promise<Fi
   };
 }
 
-
 async function benchConfigledger() {
   const service = await startConfigledger(API_PORT);
   const { base, headers } = service;
   try {
     for (let i = 0; i < SERVICES; i++) {
-      const response = await fetch(`${base}/configurations/bench-${i}`, { method: 'PUT', headers, body: JSON.stringify({ configuration: documentFor(i) }) });
+      const response = await fetch(`${base}/configurations/bench-${i}`, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({ configuration: documentFor(i) }),
+      });
       if (!response.ok) throw new Error(`seeding failed: ${response.status} ${await response.text()}`);
     }
 
     let n = 0;
     const get = await load(
       base,
-      [{ method: 'GET', headers, setupRequest: (request) => ({ ...request, path: `/api/v1/configurations/bench-${n++ % SERVICES}` }) }],
+      [
+        {
+          method: 'GET',
+          headers,
+          setupRequest: (request) => ({ ...request, path: `/api/v1/configurations/bench-${n++ % SERVICES}` }),
+        },
+      ],
       'configledger GET',
     );
     const put = await load(
@@ -69,7 +78,11 @@ async function benchConfigledger() {
           headers,
           setupRequest: (request) => {
             n++;
-            return { ...request, path: `/api/v1/configurations/bench-${n % SERVICES}/limits.counter`, body: JSON.stringify({ value: n }) };
+            return {
+              ...request,
+              path: `/api/v1/configurations/bench-${n % SERVICES}/limits.counter`,
+              body: JSON.stringify({ value: n }),
+            };
           },
         },
       ],
@@ -82,7 +95,11 @@ async function benchConfigledger() {
       const delays: number[] = [];
       for (let i = 0; i < VISIBILITY_SAMPLES; i++) {
         const service = `bench-${i % SERVICES}`;
-        const written = await fetch(`${base}/configurations/${service}/limits.counter`, { method: 'PUT', headers, body: JSON.stringify({ value: -i }) });
+        const written = await fetch(`${base}/configurations/${service}/limits.counter`, {
+          method: 'PUT',
+          headers,
+          body: JSON.stringify({ value: -i }),
+        });
         const { data } = (await written.json()) as { data: { position: number } };
         const answered = performance.now();
         const read = await fetch(`${base}${readPath(service, data.position)}`, { headers });
@@ -93,8 +110,14 @@ async function benchConfigledger() {
       delays.sort((a, b) => a - b);
       return { p50: round(percentile(delays, 50)), p99: round(percentile(delays, 99)), samples: delays.length };
     };
-    const visibility = await visibilityOf('configuration read (cache)', (service, position) => `/configurations/${service}?minPosition=${position}`);
-    const visibilityDatabase = await visibilityOf('PostgreSQL read model (history)', (service, position) => `/configurations/${service}/versions?limit=1&minPosition=${position}`);
+    const visibility = await visibilityOf(
+      'configuration read (cache)',
+      (service, position) => `/configurations/${service}?minPosition=${position}`,
+    );
+    const visibilityDatabase = await visibilityOf(
+      'PostgreSQL read model (history)',
+      (service, position) => `/configurations/${service}/versions?limit=1&minPosition=${position}`,
+    );
     return { get, put, visibility, visibilityDatabase };
   } finally {
     await service.stop();
@@ -106,12 +129,24 @@ async function benchEtcd() {
   const { url } = etcd;
   try {
     for (let i = 0; i < SERVICES; i++) {
-      await fetch(`${url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(`config/bench-${i}`), value: b64(JSON.stringify(documentFor(i))) }) });
+      await fetch(`${url}/v3/kv/put`, {
+        method: 'POST',
+        body: JSON.stringify({ key: b64(`config/bench-${i}`), value: b64(JSON.stringify(documentFor(i))) }),
+      });
     }
     let n = 0;
     const get = await load(
       url,
-      [{ method: 'POST', path: '/v3/kv/range', setupRequest: (request) => ({ ...request, body: JSON.stringify({ key: b64(`config/bench-${n++ % SERVICES}`) }) }) }],
+      [
+        {
+          method: 'POST',
+          path: '/v3/kv/range',
+          setupRequest: (request) => ({
+            ...request,
+            body: JSON.stringify({ key: b64(`config/bench-${n++ % SERVICES}`) }),
+          }),
+        },
+      ],
       'etcd range',
     );
     const put = await load(
@@ -123,7 +158,10 @@ async function benchEtcd() {
           setupRequest: (request) => {
             n++;
             const document = { ...documentFor(n % SERVICES), limits: { counter: n, ordersPerSecond: 500 } };
-            return { ...request, body: JSON.stringify({ key: b64(`config/bench-${n % SERVICES}`), value: b64(JSON.stringify(document)) }) };
+            return {
+              ...request,
+              body: JSON.stringify({ key: b64(`config/bench-${n % SERVICES}`), value: b64(JSON.stringify(document)) }),
+            };
           },
         },
       ],
@@ -137,44 +175,105 @@ async function benchEtcd() {
 
 const ratio = (a: number, b: number) => round(a / b);
 
-process.stderr.write(`configledger vs etcd: ${VALUE_BYTES}-byte configuration, ${CONNECTIONS} connections, ${DURATION_S}s per run\n`);
+process.stderr.write(
+  `configledger vs etcd: ${VALUE_BYTES}-byte configuration, ${CONNECTIONS} connections, ${DURATION_S}s per run\n`,
+);
 process.stderr.write('  event store appends (1 and 32 writers)...\n');
 const appends = [await benchAppends(1), await benchAppends(32)];
 const ledger = await benchConfigledger();
 const etcd = await benchEtcd();
 const history = await benchHistory();
 const soak = await benchSoak(API_PORT + 200);
-const propagation = await benchPropagation(API_PORT + 1, ETCD_PORT + 100, (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','));
+const propagation = await benchPropagation(
+  API_PORT + 1,
+  ETCD_PORT + 100,
+  (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+);
 
 const rows = [
-  ['GET configuration', `${ledger.get.requestsPerSecond} req/s`, `${ledger.get.p50} / ${ledger.get.p99} ms`, `${etcd.get.requestsPerSecond} req/s`, `${etcd.get.p50} / ${etcd.get.p99} ms`, `${ratio(ledger.get.requestsPerSecond, etcd.get.requestsPerSecond)}x`, '>= 2x'],
-  ['PUT configuration (durable)', `${ledger.put.requestsPerSecond} req/s`, `${ledger.put.p50} / ${ledger.put.p99} ms`, `${etcd.put.requestsPerSecond} req/s`, `${etcd.put.p50} / ${etcd.put.p99} ms`, `${ratio(ledger.put.requestsPerSecond, etcd.put.requestsPerSecond)}x`, '>= 1x'],
-  ['write -> readable (GET minPosition)', '', `${ledger.visibility.p50} / ${ledger.visibility.p99} ms`, '', '(linearizable)', '', 'p99 < 5 ms'],
-  ['write -> in PostgreSQL read model', '', `${ledger.visibilityDatabase.p50} / ${ledger.visibilityDatabase.p99} ms`, '', '', '', ''],
+  [
+    'GET configuration',
+    `${ledger.get.requestsPerSecond} req/s`,
+    `${ledger.get.p50} / ${ledger.get.p99} ms`,
+    `${etcd.get.requestsPerSecond} req/s`,
+    `${etcd.get.p50} / ${etcd.get.p99} ms`,
+    `${ratio(ledger.get.requestsPerSecond, etcd.get.requestsPerSecond)}x`,
+    '>= 2x',
+  ],
+  [
+    'PUT configuration (durable)',
+    `${ledger.put.requestsPerSecond} req/s`,
+    `${ledger.put.p50} / ${ledger.put.p99} ms`,
+    `${etcd.put.requestsPerSecond} req/s`,
+    `${etcd.put.p50} / ${etcd.put.p99} ms`,
+    `${ratio(ledger.put.requestsPerSecond, etcd.put.requestsPerSecond)}x`,
+    '>= 1x',
+  ],
+  [
+    'write -> readable (GET minPosition)',
+    '',
+    `${ledger.visibility.p50} / ${ledger.visibility.p99} ms`,
+    '',
+    '(linearizable)',
+    '',
+    'p99 < 5 ms',
+  ],
+  [
+    'write -> in PostgreSQL read model',
+    '',
+    `${ledger.visibilityDatabase.p50} / ${ledger.visibilityDatabase.p99} ms`,
+    '',
+    '',
+    '',
+    '',
+  ],
 ];
 const header = ['measure', 'configledger', 'p50 / p99', 'etcd', 'p50 / p99', 'ratio', 'target'];
 const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
 const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ');
-process.stdout.write(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`);
-process.stdout.write(appends.map((a) => `event store alone: ${a.appendsPerSecond} appends/s with ${a.writers} writer(s) (group commit)\n`).join(''));
-process.stdout.write(`errors: configledger GET ${ledger.get.errors}, PUT ${ledger.put.errors}; etcd range ${etcd.get.errors}, put ${etcd.put.errors}\n`);
+process.stdout.write(
+  `\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`,
+);
+process.stdout.write(
+  appends
+    .map((a) => `event store alone: ${a.appendsPerSecond} appends/s with ${a.writers} writer(s) (group commit)\n`)
+    .join(''),
+);
+process.stdout.write(
+  `errors: configledger GET ${ledger.get.errors}, PUT ${ledger.put.errors}; etcd range ${etcd.get.errors}, put ${etcd.put.errors}\n`,
+);
 
 const results = {
   at: new Date().toISOString(),
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30), node: process.version },
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGiB: round(totalmem() / 2 ** 30),
+    node: process.version,
+  },
   settings: { durationSeconds: DURATION_S, connections: CONNECTIONS, valueBytes: VALUE_BYTES, services: SERVICES },
   configledger: ledger,
   eventStoreAppends: appends,
   etcd,
-  ratios: { get: ratio(ledger.get.requestsPerSecond, etcd.get.requestsPerSecond), put: ratio(ledger.put.requestsPerSecond, etcd.put.requestsPerSecond) },
+  ratios: {
+    get: ratio(ledger.get.requestsPerSecond, etcd.get.requestsPerSecond),
+    put: ratio(ledger.put.requestsPerSecond, etcd.put.requestsPerSecond),
+  },
 };
 const propagationRows = [
-  ...Object.entries(propagation.configledger).map(([path, l]) => [`configledger ${path}`, `${l.p50} / ${l.p99} ms`, String(l.samples)]),
+  ...Object.entries(propagation.configledger).map(([path, l]) => [
+    `configledger ${path}`,
+    `${l.p50} / ${l.p99} ms`,
+    String(l.samples),
+  ]),
   ...Object.entries(propagation.etcd).map(([path, l]) => [`etcd ${path}`, `${l.p50} / ${l.p99} ms`, String(l.samples)]),
 ];
 const propagationHeader = ['write response -> receiver', 'p50 / p99', 'samples'];
-const propagationWidths = propagationHeader.map((title, column) => Math.max(title.length, ...propagationRows.map((row) => row[column]!.length)));
-const propagationLine = (cells: string[]) => cells.map((cell, column) => cell.padEnd(propagationWidths[column]!)).join('  ');
+const propagationWidths = propagationHeader.map((title, column) =>
+  Math.max(title.length, ...propagationRows.map((row) => row[column]!.length)),
+);
+const propagationLine = (cells: string[]) =>
+  cells.map((cell, column) => cell.padEnd(propagationWidths[column]!)).join('  ');
 process.stdout.write(
   `\n${propagationLine(propagationHeader)}\n${propagationWidths.map((w) => '-'.repeat(w)).join('  ')}\n${propagationRows.map(propagationLine).join('\n')}\n`,
 );
@@ -184,7 +283,9 @@ process.stdout.write(
 process.stdout.write(
   `\nsoak ${soak.soak.seconds}s, ${soak.soak.writers} writers on ${soak.soak.services} services (${soak.soak.faults.join(', ')}): ` +
     `${soak.soak.commands} commands, ${soak.soak.acknowledged} acknowledged (${soak.soak.writesPerSecond}/s), ${soak.soak.retried} retried; answers ${JSON.stringify(soak.soak.answers)}\n` +
-    `  ${Object.entries(soak.soak.counts).map(([name, count]) => `${name} ${count}`).join(', ')}\n` +
+    `  ${Object.entries(soak.soak.counts)
+      .map(([name, count]) => `${name} ${count}`)
+      .join(', ')}\n` +
     `RSS with ${soak.memory.configurations} configurations ${soak.memory.residentMiB} MiB\n`,
 );
 process.stdout.write(

@@ -61,7 +61,10 @@ export interface SoakReport {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One answer as the client saw it: a status and a code, or what kept it from arriving. */
-async function send(url: string, init: RequestInit): Promise<{ label: string; status?: number; body?: { code?: string; data?: { version?: number } } }> {
+async function send(
+  url: string,
+  init: RequestInit,
+): Promise<{ label: string; status?: number; body?: { code?: string; data?: { version?: number } } }> {
   try {
     const response = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
     const body = (await response.json().catch(() => ({}))) as { code?: string; data?: { version?: number } };
@@ -98,7 +101,12 @@ export async function soakWrites(options: SoakOptions): Promise<SoakReport> {
     await waitUntil(async () => (await fetch(`${base}/health`)).ok, 30_000, 'configledger');
     await direct.connect();
     const serviceIds = Array.from({ length: options.services }, (_, i) => `soak-${i}`);
-    for (const serviceId of serviceIds) await fetch(`${base}/configurations/${serviceId}`, { method: 'PUT', headers, body: JSON.stringify({ configuration: { n: 0 } }) });
+    for (const serviceId of serviceIds)
+      await fetch(`${base}/configurations/${serviceId}`, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({ configuration: { n: 0 } }),
+      });
 
     // The faults, one after another in the middle of the run: a cut, a stall (the database answers, slowly), resets.
     const ms = options.seconds * 1000;
@@ -123,7 +131,12 @@ export async function soakWrites(options: SoakOptions): Promise<SoakReport> {
       Array.from({ length: options.writers }, async () => {
         while (Date.now() - started < ms) {
           const i = next++;
-          const command: Command = { key: randomUUID(), serviceId: serviceIds[i % serviceIds.length]!, value: i + 1, answers: [] };
+          const command: Command = {
+            key: randomUUID(),
+            serviceId: serviceIds[i % serviceIds.length]!,
+            value: i + 1,
+            answers: [],
+          };
           commands.push(command);
           for (let attempt = 1; attempt <= options.attempts; attempt++) {
             const answer = await send(`${base}/configurations/${command.serviceId}/n`, {
@@ -137,7 +150,12 @@ export async function soakWrites(options: SoakOptions): Promise<SoakReport> {
               break;
             }
             // Refused for good: a 4xx other than "in progress" will not change on a retry.
-            if (answer.status !== undefined && answer.status < 500 && answer.body?.code !== 'IDEMPOTENCY_KEY_IN_PROGRESS') break;
+            if (
+              answer.status !== undefined &&
+              answer.status < 500 &&
+              answer.body?.code !== 'IDEMPOTENCY_KEY_IN_PROGRESS'
+            )
+              break;
             await sleep(Math.min(2000, 100 * 2 ** attempt));
           }
         }
@@ -152,48 +170,75 @@ export async function soakWrites(options: SoakOptions): Promise<SoakReport> {
 
     // The log itself, read directly; then the read models, once they hold it all.
     const head = (await direct.query<{ position: string }>('SELECT position FROM log_head')).rows[0]!.position;
-    const { rows } = await direct.query<{ stream_name: string; stream_revision: string; version: number; reason: string | null }>(
+    const { rows } = await direct.query<{
+      stream_name: string;
+      stream_revision: string;
+      version: number;
+      reason: string | null;
+    }>(
       `SELECT stream_name, stream_revision, (data->>'version')::int AS version, data->>'changeReason' AS reason
        FROM events WHERE stream_name LIKE 'config-soak-%' ORDER BY stream_name, stream_revision`,
     );
     const problems: string[] = [];
-    const counts = { acknowledgedButAbsent: 0, doubled: 0, answerDiffers: 0, revisionGaps: 0, readModelDiffers: 0, unresolved: 0 };
+    const counts = {
+      acknowledgedButAbsent: 0,
+      doubled: 0,
+      answerDiffers: 0,
+      revisionGaps: 0,
+      readModelDiffers: 0,
+      unresolved: 0,
+    };
     const byReason = new Map<string, { version: number }[]>();
-    for (const row of rows) if (row.reason) byReason.set(row.reason, [...(byReason.get(row.reason) ?? []), { version: row.version }]);
+    for (const row of rows)
+      if (row.reason) byReason.set(row.reason, [...(byReason.get(row.reason) ?? []), { version: row.version }]);
     for (const command of commands) {
       const events = byReason.get(command.key) ?? [];
       const acknowledged = command.version !== undefined;
       if (events.length > 1) {
         counts.doubled++;
-        problems.push(`${command.key} (${command.serviceId}) has ${events.length} events: ${command.answers.join(', ')}`);
+        problems.push(
+          `${command.key} (${command.serviceId}) has ${events.length} events: ${command.answers.join(', ')}`,
+        );
       }
       if (acknowledged && events.length === 0) {
         counts.acknowledgedButAbsent++;
-        problems.push(`${command.key} (${command.serviceId}) was answered ${command.answers.at(-1)} but is not in the log`);
+        problems.push(
+          `${command.key} (${command.serviceId}) was answered ${command.answers.at(-1)} but is not in the log`,
+        );
       }
       if (acknowledged && events.length === 1 && events[0]!.version !== command.version) {
         counts.answerDiffers++;
-        problems.push(`${command.key} was answered version ${command.version}, the log has version ${events[0]!.version}`);
+        problems.push(
+          `${command.key} was answered version ${command.version}, the log has version ${events[0]!.version}`,
+        );
       }
-      const certain = acknowledged || command.answers.some((label) => /^4\d\d/.test(label) && !label.includes('IN_PROGRESS'));
+      const certain =
+        acknowledged || command.answers.some((label) => /^4\d\d/.test(label) && !label.includes('IN_PROGRESS'));
       if (!certain) {
         counts.unresolved++;
         problems.push(`${command.key} got no certain answer: ${command.answers.join(', ')}`);
       }
     }
     for (const serviceId of serviceIds) {
-      const revisions = rows.filter((row) => row.stream_name === `config-${serviceId}-production`).map((row) => Number(row.stream_revision));
+      const revisions = rows
+        .filter((row) => row.stream_name === `config-${serviceId}-production`)
+        .map((row) => Number(row.stream_revision));
       if (revisions.some((revision, i) => revision !== i)) {
         counts.revisionGaps++;
         problems.push(`config-${serviceId}-production has revisions ${revisions.join(',')}`);
       }
       // Every page of the read model's history against the log.
-      const logged = rows.filter((row) => row.stream_name === `config-${serviceId}-production`).map((row) => row.version);
+      const logged = rows
+        .filter((row) => row.stream_name === `config-${serviceId}-production`)
+        .map((row) => row.version);
       const listed: number[] = [];
       let before: number | undefined;
       for (;;) {
         const page = (await (
-          await fetch(`${base}/configurations/${serviceId}/versions?limit=50&minPosition=${head}${before ? `&before=${before}` : ''}`, { headers })
+          await fetch(
+            `${base}/configurations/${serviceId}/versions?limit=50&minPosition=${head}${before ? `&before=${before}` : ''}`,
+            { headers },
+          )
         ).json()) as { data: { version: number }[] };
         listed.push(...page.data.map((entry) => entry.version));
         if (page.data.length < 50) break;

@@ -17,11 +17,18 @@ async function memoryWithConfigurations(port: number, count: number) {
     await Promise.all(
       Array.from({ length: 32 }, async () => {
         for (let i = next++; i < count; i = next++) {
-          await fetch(`${service.base}/configurations/mem-${i}`, { method: 'PUT', headers: service.headers, body: JSON.stringify({ configuration: { risk: { limit: i }, venues: ['XNYS', 'XNAS'], feed: { depth: 10 } } }) });
+          await fetch(`${service.base}/configurations/mem-${i}`, {
+            method: 'PUT',
+            headers: service.headers,
+            body: JSON.stringify({
+              configuration: { risk: { limit: i }, venues: ['XNYS', 'XNAS'], feed: { depth: 10 } },
+            }),
+          });
         }
       }),
     );
-    for (let i = 0; i < count; i++) await (await fetch(`${service.base}/configurations/mem-${i}`, { headers: service.headers })).arrayBuffer();
+    for (let i = 0; i < count; i++)
+      await (await fetch(`${service.base}/configurations/mem-${i}`, { headers: service.headers })).arrayBuffer();
     const metrics = await (await fetch(service.base.replace('/api/v1', '/metrics'))).text();
     const rss = Number(/^process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1] ?? 0);
     return { configurations: count, residentMiB: Math.round(rss / 2 ** 20) };
@@ -30,7 +37,9 @@ async function memoryWithConfigurations(port: number, count: number) {
   }
 }
 
-export async function benchSoak(port: number): Promise<{ soak: SoakReport; memory: { configurations: number; residentMiB: number } }> {
+export async function benchSoak(
+  port: number,
+): Promise<{ soak: SoakReport; memory: { configurations: number; residentMiB: number } }> {
   process.stderr.write(`  soak: ${SECONDS}s of writes to 50 services with the database cut, stalled and reset...\n`);
   const soak = await soakWrites({ port, seconds: SECONDS, services: 50, writers: 16, attempts: 8 });
   process.stderr.write('  soak: resident memory with 10,000 configurations...\n');

@@ -2,7 +2,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 
-const { base, token, serviceId, count } = workerData as { base: string; token: string; serviceId: string; count: number };
+const { base, token, serviceId, count } = workerData as {
+  base: string;
+  token: string;
+  serviceId: string;
+  count: number;
+};
 const now = () => performance.timeOrigin + performance.now();
 const arrivals: Map<number, number>[] = [];
 const sockets: WebSocket[] = [];
@@ -12,7 +17,11 @@ for (let i = 0; i < count; i++) {
   const socket = new WebSocket(`${base.replace('http', 'ws')}/ws`, ['configledger.v1', `bearer.${token}`]);
   socket.on('message', (raw) => {
     const at = now();
-    const message = JSON.parse(raw.toString()) as { id: string; type: string; data: { changes?: { newValue?: number }[] } };
+    const message = JSON.parse(raw.toString()) as {
+      id: string;
+      type: string;
+      data: { changes?: { newValue?: number }[] };
+    };
     if (message.type !== 'configuration_changed') return;
     const sequence = message.data.changes?.[0]?.newValue;
     if (typeof sequence === 'number' && !arrived.has(sequence)) arrived.set(sequence, at);
@@ -30,7 +39,8 @@ for (let i = 0; i < count; i++) {
 }
 parentPort!.postMessage({ type: 'ready' });
 parentPort!.on('message', (request: { type: string }) => {
-  if (request.type === 'received') parentPort!.postMessage({ type: 'received', counts: arrivals.map((arrived) => arrived.size) });
+  if (request.type === 'received')
+    parentPort!.postMessage({ type: 'received', counts: arrivals.map((arrived) => arrived.size) });
   if (request.type === 'collect') {
     sockets.forEach((socket) => socket.terminate());
     parentPort!.postMessage({ type: 'arrivals', arrivals: arrivals.map((arrived) => [...arrived]) });

@@ -78,9 +78,26 @@ export type ChangeRequestOpened = {
     expiresAt: string;
   };
 };
-export type ChangeRequestApproved = { type: 'ChangeRequestApproved'; data: { id: string; approver: string; comment?: string; at: string } };
-export type ChangeRequestRejected = { type: 'ChangeRequestRejected'; data: { id: string; approver: string; comment?: string; at: string } };
-export type ChangeRequestApplied = { type: 'ChangeRequestApplied'; data: { id: string; version: number; position: number; at: string } };
-export type ChangeRequestFailed = { type: 'ChangeRequestFailed'; data: { id: string; code: string; message: string; at: string } };
+export type ChangeRequestApproved = {
+  type: 'ChangeRequestApproved';
+  data: { id: string; approver: string; comment?: string; at: string };
+};
+export type ChangeRequestRejected = {
+  type: 'ChangeRequestRejected';
+  data: { id: string; approver: string; comment?: string; at: string };
+};
+export type ChangeRequestApplied = {
+  type: 'ChangeRequestApplied';
+  data: { id: string; version: number; position: number; at: string };
+};
+export type ChangeRequestFailed = {
+  type: 'ChangeRequestFailed';
+  data: { id: string; code: string; message: string; at: string };
+};
 
-export type ChangeRequestEvent = ChangeRequestOpened | ChangeRequestApproved | ChangeRequestRejected | ChangeRequestApplied | ChangeRequestFailed;
+export type ChangeRequestEvent =
+  | ChangeRequestOpened
+  | ChangeRequestApproved
+  | ChangeRequestRejected
+  | ChangeRequestApplied
+  | ChangeRequestFailed;

@@ -46,8 +46,15 @@ export interface InheritedIssue {
 
 export type ConfigurationCreated = { type: 'ConfigurationCreated'; data: ConfigurationChange };
 export type ConfigurationUpdated = { type: 'ConfigurationUpdated'; data: ConfigurationChange };
-export type ConfigurationRolledBack = { type: 'ConfigurationRolledBack'; data: ConfigurationChange & { restoredVersion: number } };
+export type ConfigurationRolledBack = {
+  type: 'ConfigurationRolledBack';
+  data: ConfigurationChange & { restoredVersion: number };
+};
 
 export type ConfigurationEvent = ConfigurationCreated | ConfigurationUpdated | ConfigurationRolledBack;
 
-export const CONFIGURATION_EVENT_TYPES = ['ConfigurationCreated', 'ConfigurationUpdated', 'ConfigurationRolledBack'] as const;
+export const CONFIGURATION_EVENT_TYPES = [
+  'ConfigurationCreated',
+  'ConfigurationUpdated',
+  'ConfigurationRolledBack',
+] as const;

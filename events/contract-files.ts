@@ -11,7 +11,8 @@ import { ConfigStateSchema } from './config-state.ts';
 export function contractFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const [type, versions] of Object.entries(AVRO_SCHEMAS)) {
-    for (const [version, schema] of Object.entries(versions)) files.set(`events/avro/${type}.v${version}.avsc`, `${JSON.stringify(schema, null, 2)}\n`);
+    for (const [version, schema] of Object.entries(versions))
+      files.set(`events/avro/${type}.v${version}.avsc`, `${JSON.stringify(schema, null, 2)}\n`);
   }
   const stateSchema = { $schema: 'https://json-schema.org/draft/2020-12/schema', ...ConfigStateSchema };
   files.set('events/config-state.schema.json', `${JSON.stringify(stateSchema, null, 2)}\n`);

@@ -37,19 +37,47 @@ export interface CredentialDescription {
   grantedTo?: string[];
 }
 
-export type CredentialStored = { type: 'CredentialStored'; data: CredentialDescription & { secret: SealedSecret; storedAt: string; nextRotationAt?: string } };
+export type CredentialStored = {
+  type: 'CredentialStored';
+  data: CredentialDescription & { secret: SealedSecret; storedAt: string; nextRotationAt?: string };
+};
 export type CredentialRotated = {
   type: 'CredentialRotated';
-  data: { key: string; serviceId: string; environment: string; rotationId: string; secret: SealedSecret; previousVersion: number; rotatedAt: string; graceUntil?: string; nextRotationAt?: string; generated: boolean };
+  data: {
+    key: string;
+    serviceId: string;
+    environment: string;
+    rotationId: string;
+    secret: SealedSecret;
+    previousVersion: number;
+    rotatedAt: string;
+    graceUntil?: string;
+    nextRotationAt?: string;
+    generated: boolean;
+  };
 };
-export type CredentialDeleted = { type: 'CredentialDeleted'; data: { key: string; deletedAt: string; versions: number } };
+export type CredentialDeleted = {
+  type: 'CredentialDeleted';
+  data: { key: string; deletedAt: string; versions: number };
+};
 
 export type AccessOutcome = 'granted' | 'denied' | 'not_found' | 'expired' | 'shredded' | 'grace_period_over';
 export type CredentialAccessed = {
   type: 'CredentialAccessed';
-  data: { key: string; operation: 'retrieve'; outcome: AccessOutcome; version?: number; serviceId?: string; reason?: string; userAgent?: string };
+  data: {
+    key: string;
+    operation: 'retrieve';
+    outcome: AccessOutcome;
+    version?: number;
+    serviceId?: string;
+    reason?: string;
+    userAgent?: string;
+  };
 };
 
-export type KeyEncryptionKeyRotated = { type: 'KeyEncryptionKeyRotated'; data: { kekId: string; previousKekId: string; rewrappedKeys: number } };
+export type KeyEncryptionKeyRotated = {
+  type: 'KeyEncryptionKeyRotated';
+  data: { kekId: string; previousKekId: string; rewrappedKeys: number };
+};
 
 export type CredentialEvent = CredentialStored | CredentialRotated | CredentialDeleted;

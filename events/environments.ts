@@ -28,12 +28,21 @@ export interface EnvironmentChangeEffect {
 /** Version 2 adds `impact` and `forced`; version 1 events have neither (they were not recorded). */
 export type EnvironmentUpdated = { type: 'EnvironmentUpdated'; data: EnvironmentDefinition & EnvironmentChangeEffect };
 /** The environment is gone: its configurations stay in the log, its children inherit from their other parents. */
-export type EnvironmentRemoved = { type: 'EnvironmentRemoved'; data: { id: string; impact: EffectiveChange[]; forced?: { inheritedErrors: InheritedIssue[] } } };
+export type EnvironmentRemoved = {
+  type: 'EnvironmentRemoved';
+  data: { id: string; impact: EffectiveChange[]; forced?: { inheritedErrors: InheritedIssue[] } };
+};
 
 export type EnvironmentEvent = EnvironmentDefined | EnvironmentUpdated | EnvironmentRemoved;
 
 /** The definition an event carries, without what it records about its effect. */
-export const definitionOf = ({ id, name, type, inheritsFrom, description }: EnvironmentDefinition): EnvironmentDefinition => ({
+export const definitionOf = ({
+  id,
+  name,
+  type,
+  inheritsFrom,
+  description,
+}: EnvironmentDefinition): EnvironmentDefinition => ({
   id,
   name,
   type,

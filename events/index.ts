@@ -7,7 +7,18 @@ import type { AuthenticationLockedOut } from './security.ts';
 import type { ApprovalPolicyEvent, ChangeRequestEvent } from './approvals.ts';
 import type { LogRestored } from './log.ts';
 
-export type DomainEvent = ConfigurationEvent | SchemaEvent | EnvironmentEvent | CredentialEvent | CredentialAccessed | KeyEncryptionKeyRotated | ServiceTokenEvent | AuthenticationLockedOut | ApprovalPolicyEvent | ChangeRequestEvent | LogRestored;
+export type DomainEvent =
+  | ConfigurationEvent
+  | SchemaEvent
+  | EnvironmentEvent
+  | CredentialEvent
+  | CredentialAccessed
+  | KeyEncryptionKeyRotated
+  | ServiceTokenEvent
+  | AuthenticationLockedOut
+  | ApprovalPolicyEvent
+  | ChangeRequestEvent
+  | LogRestored;
 export type DomainEventType = DomainEvent['type'];
 
 /** The current data-shape version of each event type; bump it with an upcaster when a shape changes. */

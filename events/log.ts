@@ -11,7 +11,15 @@ export type LogRestored = {
   data: {
     /** Milliseconds since 1970 at the restore, and above the backup's own epoch: epochs only grow. */
     epoch: number;
-    backup: { source: string; startedAt: string; completedAt: string; sha256: string; eventCount: number; lastPosition: number; epoch: number };
+    backup: {
+      source: string;
+      startedAt: string;
+      completedAt: string;
+      sha256: string;
+      eventCount: number;
+      lastPosition: number;
+      epoch: number;
+    };
     restoredEvents: number;
     toTime?: string;
     toPosition?: number;

@@ -23,16 +23,24 @@ export type LoggedEvent<Event extends DomainEvent = DomainEvent> = Omit<Recorded
  */
 export function upcastRecorded(recorded: RecordedEvent): RecordedEvent {
   const known = EVENT_SCHEMA_VERSIONS[recorded.type as DomainEventType];
-  if (known === undefined) throw new UnknownEvent(`unknown event type ${recorded.type} at position ${recorded.position}`, recorded.position);
+  if (known === undefined)
+    throw new UnknownEvent(`unknown event type ${recorded.type} at position ${recorded.position}`, recorded.position);
   const version = Number(recorded.metadata.schemaVersion ?? 1);
   if (!Number.isInteger(version) || version < 1 || version > known) {
-    throw new UnknownEvent(`${recorded.type} schema version ${String(recorded.metadata.schemaVersion)} at position ${recorded.position} is not one this code knows (1 to ${known})`, recorded.position);
+    throw new UnknownEvent(
+      `${recorded.type} schema version ${String(recorded.metadata.schemaVersion)} at position ${recorded.position} is not one this code knows (1 to ${known})`,
+      recorded.position,
+    );
   }
   if (version === known) return recorded;
   let data = recorded.data;
   for (let from = version; from < known; from++) {
     const upcast = UPCASTERS[`${recorded.type}@${from}`];
-    if (!upcast) throw new UnknownEvent(`no upcaster from ${recorded.type} version ${from} (position ${recorded.position})`, recorded.position);
+    if (!upcast)
+      throw new UnknownEvent(
+        `no upcaster from ${recorded.type} version ${from} (position ${recorded.position})`,
+        recorded.position,
+      );
     data = upcast(data);
   }
   return { ...recorded, data, metadata: { ...recorded.metadata, schemaVersion: known } };

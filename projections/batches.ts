@@ -15,7 +15,10 @@ export async function* batches<T>(source: AsyncIterable<T>, maxSize: number): As
       const batch = [first.value];
       pending = iterator.next();
       while (batch.length < maxSize) {
-        const ready = await Promise.race([pending, new Promise<typeof NOTHING_READY>((resolve) => setImmediate(() => resolve(NOTHING_READY)))]);
+        const ready = await Promise.race([
+          pending,
+          new Promise<typeof NOTHING_READY>((resolve) => setImmediate(() => resolve(NOTHING_READY))),
+        ]);
         if (ready === NOTHING_READY) break;
         if (ready.done) {
           yield batch;

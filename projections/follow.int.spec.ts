@@ -5,7 +5,12 @@ import { type Storage, openStorage } from '#infra/eventstore/select.ts';
 import { waitFor } from '#infra/testing/wait.ts';
 import { followLog } from './follow.ts';
 
-const event = (type: string, data: Record<string, unknown> = {}) => ({ id: randomUUID(), type, data, metadata: { actor: 'test', schemaVersion: 1 } });
+const event = (type: string, data: Record<string, unknown> = {}) => ({
+  id: randomUUID(),
+  type,
+  data,
+  metadata: { actor: 'test', schemaVersion: 1 },
+});
 const defined = (id: string) => event('EnvironmentDefined', { id, name: id, type: 'custom', inheritsFrom: [] });
 
 /** What the follower told its logger and its metrics. */
@@ -18,8 +23,10 @@ function recorder() {
       return failures;
     },
     logger: {
-      info: (details: object, message: string) => void lines.push({ level: 'info', details: details as Record<string, unknown>, message }),
-      warn: (details: object, message: string) => void lines.push({ level: 'warn', details: details as Record<string, unknown>, message }),
+      info: (details: object, message: string) =>
+        void lines.push({ level: 'info', details: details as Record<string, unknown>, message }),
+      warn: (details: object, message: string) =>
+        void lines.push({ level: 'warn', details: details as Record<string, unknown>, message }),
     },
     onFailure: () => void failures++,
   };
@@ -54,7 +61,15 @@ describe('following the log', () => {
     expect(handled[0]!.map((e) => e.position)).toEqual([position]);
     expect(seen.failures).toBe(5);
     expect(seen.lines.filter((line) => line.level === 'warn')).toEqual([
-      { level: 'warn', details: expect.objectContaining({ position: position.toString(), stage: 'handle', err: 'the database is away' }), message: expect.stringContaining(`at position ${position}`) },
+      {
+        level: 'warn',
+        details: expect.objectContaining({
+          position: position.toString(),
+          stage: 'handle',
+          err: 'the database is away',
+        }),
+        message: expect.stringContaining(`at position ${position}`),
+      },
     ]);
     expect(seen.lines.filter((line) => line.level === 'info')).toHaveLength(1);
     expect(follower.failing).toBeUndefined();
@@ -84,9 +99,18 @@ describe('following the log', () => {
 
   it('reads an event of an older shape as the current one', async () => {
     const before = await storage.store.headPosition();
-    await storage.store.append(`environment-${randomUUID()}`, [{ ...defined('old'), type: 'EnvironmentUpdated' }], 'any');
+    await storage.store.append(
+      `environment-${randomUUID()}`,
+      [{ ...defined('old'), type: 'EnvironmentUpdated' }],
+      'any',
+    );
     const handled: RecordedEvent[] = [];
-    const follower = followLog({ name: 'upcasting follower', store: storage.store, checkpoint: async () => before, handle: async (batch) => void handled.push(...batch) });
+    const follower = followLog({
+      name: 'upcasting follower',
+      store: storage.store,
+      checkpoint: async () => before,
+      handle: async (batch) => void handled.push(...batch),
+    });
     await follower.start();
     await waitFor(() => handled.length === 1, 5_000, 'the event');
     await follower.stop();
@@ -97,7 +121,8 @@ describe('following the log', () => {
     const from = await storage.store.headPosition();
     const subscription = storage.store.subscribeAll({ fromPosition: from, filter: { streamPrefixes: ['wanted-'] } });
     await storage.store.append(`wanted-${randomUUID()}`, [defined('wanted')], 'no_stream');
-    for (let i = 0; i < 20; i++) await storage.store.append(`other-${randomUUID()}`, [defined(`other-${i}`)], 'no_stream');
+    for (let i = 0; i < 20; i++)
+      await storage.store.append(`other-${randomUUID()}`, [defined(`other-${i}`)], 'no_stream');
     const iterator = subscription[Symbol.asyncIterator]();
     expect((await iterator.next()).value.streamName).toMatch(/^wanted-/);
     const head = await storage.store.headPosition();

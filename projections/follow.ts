@@ -63,14 +63,21 @@ export function followLog(options: FollowOptions): Follower {
   function failed(stage: FailureStage, error: unknown, at: bigint): void {
     options.onFailure?.(stage, error);
     const message = error instanceof Error ? error.message : String(error);
-    if (!failing) options.logger?.warn({ follower: options.name, stage, position: at.toString(), err: message }, `${options.name} failed at position ${at}; retrying`);
+    if (!failing)
+      options.logger?.warn(
+        { follower: options.name, stage, position: at.toString(), err: message },
+        `${options.name} failed at position ${at}; retrying`,
+      );
     failing = { since: failing?.since ?? new Date(), error: message, position: at, stage };
   }
 
   /** Working again: after a handled batch, or (for a store that failed) once the subscription has read everything. */
   function recovered(only?: FailureStage): void {
     if (!failing || (only && failing.stage !== only)) return;
-    options.logger?.info({ follower: options.name, position: position.toString(), failingSince: failing.since.toISOString() }, `${options.name} is following the log again`);
+    options.logger?.info(
+      { follower: options.name, position: position.toString(), failingSince: failing.since.toISOString() },
+      `${options.name} is following the log again`,
+    );
     failing = undefined;
   }
 
@@ -92,7 +99,11 @@ export function followLog(options: FollowOptions): Follower {
         position = await options.checkpoint();
         // Having read everything stored proves the store answers again, even when nothing new came.
         const onCaughtUp = () => recovered('subscription');
-        subscription = options.store.subscribeAll({ fromPosition: position, onCaughtUp, ...(options.filter ? { filter: options.filter } : {}) });
+        subscription = options.store.subscribeAll({
+          fromPosition: position,
+          onCaughtUp,
+          ...(options.filter ? { filter: options.filter } : {}),
+        });
         for await (const batch of batches(subscription, options.maxBatch ?? 500)) {
           // Checked here, once: an event this code cannot read stops the follower rather than being misread or skipped.
           let parsed: RecordedEvent[];

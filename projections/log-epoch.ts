@@ -21,7 +21,8 @@ export class LogEpoch {
 
   observe(events: RecordedEvent[]): void {
     for (const event of events) {
-      if (event.type === 'LogRestored') this.epoch = Math.max(this.epoch, Number((event.data as LogRestored['data']).epoch));
+      if (event.type === 'LogRestored')
+        this.epoch = Math.max(this.epoch, Number((event.data as LogRestored['data']).epoch));
     }
   }
 }

@@ -27,9 +27,13 @@ describe('rebuilding the read models from the log', () => {
     let position = 0;
     for (const service of ['md-feed', 'risk-engine', 'order-router']) {
       for (const environment of ['production', 'staging', 'uat']) {
-        await call('PUT', `/configurations/${service}?environment=${environment}`, { configuration: { depth: 1, venue: environment } });
+        await call('PUT', `/configurations/${service}?environment=${environment}`, {
+          configuration: { depth: 1, venue: environment },
+        });
         for (let i = 0; i < 5; i++) {
-          const written = await call('PATCH', `/configurations/${service}?environment=${environment}`, { patch: { depth: i + 2 } });
+          const written = await call('PATCH', `/configurations/${service}?environment=${environment}`, {
+            patch: { depth: i + 2 },
+          });
           position = written.body.data.position;
         }
       }

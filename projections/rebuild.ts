@@ -17,7 +17,9 @@ export async function rebuildReadModels(
   onProgress?: (applied: number, position: bigint) => void,
 ): Promise<{ events: number; position: bigint }> {
   await migrateReadModels(db);
-  await db.exec(`DROP TABLE ${READ_MODEL_TABLES.join(', ')}; DELETE FROM projection_checkpoints WHERE name = '${READ_MODEL_CHECKPOINT}';`);
+  await db.exec(
+    `DROP TABLE ${READ_MODEL_TABLES.join(', ')}; DELETE FROM projection_checkpoints WHERE name = '${READ_MODEL_CHECKPOINT}';`,
+  );
   await migrateReadModels(db);
   let events = 0;
   let position = 0n;

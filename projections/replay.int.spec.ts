@@ -11,14 +11,17 @@ describe('replay into fresh tables while the service runs', () => {
   beforeAll(async () => {
     server = await startTestServer();
     token = await server.token('rex', ['admin']);
-    for (let i = 0; i < 60; i++) await server.call('PUT', `/configurations/replay-${i % 6}`, { token, body: { configuration: { i } } });
+    for (let i = 0; i < 60; i++)
+      await server.call('PUT', `/configurations/replay-${i % 6}`, { token, body: { configuration: { i } } });
   });
   afterAll(async () => server?.close());
 
   const checksums = async () =>
-    (await server.storage.readModels.query<{ service_id: string; version: number; checksum: string }>(
-      'SELECT service_id, version, checksum FROM service_configurations ORDER BY service_id',
-    )).rows;
+    (
+      await server.storage.readModels.query<{ service_id: string; version: number; checksum: string }>(
+        'SELECT service_id, version, checksum FROM service_configurations ORDER BY service_id',
+      )
+    ).rows;
 
   it('serves reads throughout, swaps in a rebuilt state equal to the live one, and keeps projecting afterwards', async () => {
     await server.app.ledger.readModels.runner.waitFor(await server.storage.store.headPosition(), 5000);
@@ -35,9 +38,12 @@ describe('replay into fresh tables while the service runs', () => {
     })();
     // Writes during the replay land either in the fresh tables or in the catch-up before the swap.
     const writes = (async () => {
-      for (let i = 0; i < 10; i++) await server.call('PUT', '/configurations/replay-0', { token, body: { configuration: { during: i } } });
+      for (let i = 0; i < 10; i++)
+        await server.call('PUT', '/configurations/replay-0', { token, body: { configuration: { during: i } } });
     })();
-    const replay = await run(process.execPath, ['services/cli/bin.js', 'replay'], { env: { ...process.env, DATABASE_URL: server.databaseUrl, EVENTSTORE_URL: '' } });
+    const replay = await run(process.execPath, ['services/cli/bin.js', 'replay'], {
+      env: { ...process.env, DATABASE_URL: server.databaseUrl, EVENTSTORE_URL: '' },
+    });
     await writes;
     reading = false;
     await reader;
@@ -46,11 +52,18 @@ describe('replay into fresh tables while the service runs', () => {
     expect(reads).toBeGreaterThan(0);
     expect(failedReads).toBe(0);
 
-    const last = await server.call('PUT', '/configurations/replay-5', { token, body: { configuration: { after: true } } });
+    const last = await server.call('PUT', '/configurations/replay-5', {
+      token,
+      body: { configuration: { after: true } },
+    });
     await server.app.ledger.readModels.runner.waitFor(BigInt(last.body.data.position), 5000);
     const after = await checksums();
-    expect(after.find((row) => row.service_id === 'replay-0')!.version).toBe(before.find((row) => row.service_id === 'replay-0')!.version + 10);
-    expect(after.find((row) => row.service_id === 'replay-5')!.version).toBe(before.find((row) => row.service_id === 'replay-5')!.version + 1);
+    expect(after.find((row) => row.service_id === 'replay-0')!.version).toBe(
+      before.find((row) => row.service_id === 'replay-0')!.version + 10,
+    );
+    expect(after.find((row) => row.service_id === 'replay-5')!.version).toBe(
+      before.find((row) => row.service_id === 'replay-5')!.version + 1,
+    );
     const untouched = (rows: typeof before) => rows.filter((row) => !['replay-0', 'replay-5'].includes(row.service_id));
     expect(untouched(after)).toEqual(untouched(before));
     const history = await server.call('GET', '/configurations/replay-0/versions?limit=1000', { token });
@@ -69,7 +82,11 @@ describe('replay under 200 writes/s', () => {
     // Enough log for the replay to take a while: writers keep going through its catch-up and its swap.
     await Promise.all(
       Array.from({ length: 8 }, async (_, worker) => {
-        for (let i = 0; i < 150; i++) await server.call('PUT', `/configurations/paced-${(worker * 150 + i) % 20}`, { token, body: { configuration: { worker, i } } });
+        for (let i = 0; i < 150; i++)
+          await server.call('PUT', `/configurations/paced-${(worker * 150 + i) % 20}`, {
+            token,
+            body: { configuration: { worker, i } },
+          });
       }),
     );
   }, 120_000);
@@ -83,16 +100,23 @@ describe('replay under 200 writes/s', () => {
       for (let i = 0; writing; i++) {
         const started = performance.now();
         const serviceId = `paced-${(worker * 5 + i) % 20}`;
-        const response = await server.call('PUT', `/configurations/${serviceId}`, { token, body: { configuration: { worker, i, during: true } } });
+        const response = await server.call('PUT', `/configurations/${serviceId}`, {
+          token,
+          body: { configuration: { worker, i, during: true } },
+        });
         expect(response.status).toBe(200);
         acknowledged.set(serviceId, Math.max(acknowledged.get(serviceId) ?? 0, response.body.data.version));
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, 20 - (performance.now() - started))));
       }
     });
     for (let round = 0; round < 3; round++) {
-      const { stderr } = await run(process.execPath, ['services/cli/bin.js', 'replay'], { env: { ...process.env, DATABASE_URL: server.databaseUrl, EVENTSTORE_URL: '' } });
+      const { stderr } = await run(process.execPath, ['services/cli/bin.js', 'replay'], {
+        env: { ...process.env, DATABASE_URL: server.databaseUrl, EVENTSTORE_URL: '' },
+      });
       // Progress counts against the head as it moves: never more done than the total it names.
-      const lines = [...stderr.matchAll(/replayed (\d+)\/(\d+) events/g)].map(([, done, total]) => [Number(done), Number(total)] as const);
+      const lines = [...stderr.matchAll(/replayed (\d+)\/(\d+) events/g)].map(
+        ([, done, total]) => [Number(done), Number(total)] as const,
+      );
       expect(lines.length).toBeGreaterThan(0);
       for (const [done, total] of lines) expect(done).toBeLessThanOrEqual(total);
     }
@@ -105,8 +129,12 @@ describe('replay under 200 writes/s', () => {
     const { rows } = await server.storage.readModels.query<{ service_id: string; version: number }>(
       "SELECT service_id, version FROM service_configurations WHERE service_id LIKE 'paced-%'",
     );
-    expect(Object.fromEntries(rows.map((row) => [row.service_id, row.version]))).toEqual(Object.fromEntries(acknowledged));
-    const { rows: history } = await server.storage.readModels.query<{ count: string }>("SELECT count(*) FROM configuration_history WHERE service_id LIKE 'paced-%'");
+    expect(Object.fromEntries(rows.map((row) => [row.service_id, row.version]))).toEqual(
+      Object.fromEntries(acknowledged),
+    );
+    const { rows: history } = await server.storage.readModels.query<{ count: string }>(
+      "SELECT count(*) FROM configuration_history WHERE service_id LIKE 'paced-%'",
+    );
     expect(Number(history[0]!.count)).toBe([...acknowledged.values()].reduce((sum, version) => sum + version, 0));
   }, 180_000);
 });

@@ -34,7 +34,10 @@ export async function replayReadModels(
   databaseUrl: string,
   onProgress?: (progress: ReplayProgress) => void,
 ): Promise<{ events: number; position: bigint; seconds: number }> {
-  if (db.kind !== 'postgres') throw new Error('replay into fresh tables needs PostgreSQL; with the embedded store, stop the service and run projections rebuild');
+  if (db.kind !== 'postgres')
+    throw new Error(
+      'replay into fresh tables needs PostgreSQL; with the embedded store, stop the service and run projections rebuild',
+    );
   const started = performance.now();
   await db.exec(`DROP SCHEMA IF EXISTS ${REPLAY} CASCADE; CREATE SCHEMA ${REPLAY};`);
   const fresh = openPostgres(databaseUrl, { max: 2, searchPath: [REPLAY, 'public'] });

@@ -38,7 +38,9 @@ export interface RunnerOptions {
 }
 
 export async function readCheckpoint(db: SqlExecutor, name: string): Promise<bigint> {
-  const { rows } = await db.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE name = $1', [name]);
+  const { rows } = await db.query<{ position: string }>('SELECT position FROM projection_checkpoints WHERE name = $1', [
+    name,
+  ]);
   return BigInt(rows[0]?.position ?? 0);
 }
 
@@ -47,7 +49,12 @@ export async function readCheckpoint(db: SqlExecutor, name: string): Promise<big
  * checkpoint. The checkpoint row is locked and events at or below it skipped,
  * so several instances on one database, or a replay, never apply an event twice.
  */
-export async function applyBatch(db: Database, name: string, projections: Projection[], events: RecordedEvent[]): Promise<void> {
+export async function applyBatch(
+  db: Database,
+  name: string,
+  projections: Projection[],
+  events: RecordedEvent[],
+): Promise<void> {
   await db.transaction(async (tx) => {
     // Read models are derived: a crash that loses the last commits only means replaying them from the
     // checkpoint, which is written in the same transaction. So they need not wait for the WAL flush.
@@ -57,7 +64,12 @@ export async function applyBatch(db: Database, name: string, projections: Projec
 }
 
 /** The events after the checkpoint, applied by every projection, and the checkpoint moved: inside the caller's transaction. */
-export async function applyInTransaction(tx: SqlExecutor, name: string, projections: Projection[], events: RecordedEvent[]): Promise<void> {
+export async function applyInTransaction(
+  tx: SqlExecutor,
+  name: string,
+  projections: Projection[],
+  events: RecordedEvent[],
+): Promise<void> {
   // Creates the checkpoint on first use and locks it either way: one statement, one round trip.
   const { rows } = await tx.query<{ position: string }>(
     `INSERT INTO projection_checkpoints (name, position) VALUES ($1, 0)

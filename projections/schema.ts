@@ -1,5 +1,16 @@
 /** Read-model tables. Rebuilding drops and recreates exactly these, so the list is the contract. */
-export const READ_MODEL_TABLES = ['service_configurations', 'configuration_history', 'configuration_schemas', 'environments', 'audit_log', 'credentials', 'credential_access_log', 'service_tokens', 'approval_policies', 'change_requests'];
+export const READ_MODEL_TABLES = [
+  'service_configurations',
+  'configuration_history',
+  'configuration_schemas',
+  'environments',
+  'audit_log',
+  'credentials',
+  'credential_access_log',
+  'service_tokens',
+  'approval_policies',
+  'change_requests',
+];
 
 export const READ_MODEL_SCHEMA = `
 SELECT pg_advisory_xact_lock(4242002);

@@ -29,7 +29,10 @@ const parsed = (text: unknown) => (typeof text === 'string' ? JSON.parse(text) :
 const withoutNulls = (record: Data) => Object.fromEntries(Object.entries(record).filter(([, value]) => value !== null));
 
 /** Event data <-> its Avro record: JSON-valued fields travel as JSON text. */
-const dataCodecs: Record<'configuration' | 'schema' | 'environment' | 'json', { toAvro(data: Data): Data; fromAvro(record: Data): Data }> = {
+const dataCodecs: Record<
+  'configuration' | 'schema' | 'environment' | 'json',
+  { toAvro(data: Data): Data; fromAvro(record: Data): Data }
+> = {
   configuration: {
     toAvro: (data) => ({
       serviceId: data.serviceId,
@@ -55,11 +58,13 @@ const dataCodecs: Record<'configuration' | 'schema' | 'environment' | 'json', { 
       ...(approvalJson !== null ? { approval: parsed(approvalJson) } : {}),
       ...(typeof forcedJson === 'string' ? { forced: parsed(forcedJson) } : {}),
       configuration: parsed(configurationJson),
-      changes: (changes as { path: string; oldValueJson: string | null; newValueJson: string | null }[]).map((change) => ({
-        path: change.path,
-        ...(change.oldValueJson !== null ? { oldValue: parsed(change.oldValueJson) } : {}),
-        ...(change.newValueJson !== null ? { newValue: parsed(change.newValueJson) } : {}),
-      })),
+      changes: (changes as { path: string; oldValueJson: string | null; newValueJson: string | null }[]).map(
+        (change) => ({
+          path: change.path,
+          ...(change.oldValueJson !== null ? { oldValue: parsed(change.oldValueJson) } : {}),
+          ...(change.newValueJson !== null ? { newValue: parsed(change.newValueJson) } : {}),
+        }),
+      ),
     }),
   },
   schema: {
@@ -67,7 +72,12 @@ const dataCodecs: Record<'configuration' | 'schema' | 'environment' | 'json', { 
     fromAvro: ({ schemaJson, ...rest }) => ({ ...rest, schema: parsed(schemaJson) }),
   },
   environment: {
-    toAvro: ({ impact, forced, ...data }) => ({ ...data, description: data.description ?? null, impactJson: json(impact), forcedJson: json(forced) }),
+    toAvro: ({ impact, forced, ...data }) => ({
+      ...data,
+      description: data.description ?? null,
+      impactJson: json(impact),
+      forcedJson: json(forced),
+    }),
     fromAvro: ({ impactJson, forcedJson, ...record }) => ({
       ...withoutNulls(record),
       ...(typeof impactJson === 'string' ? { impact: parsed(impactJson) } : {}),
@@ -136,13 +146,15 @@ const withoutRecordedTime = (metadata: Data, recordedAt: string) => {
 
 export type Decoded = { status: 'decoded'; event: RecordedEvent } | { status: 'skipped'; reason: string };
 
-
 /**
  * Decodes a message of `configledger.events.v1`. An unknown event type, or a
  * schema version newer than this code knows, is skipped with the reason and
  * never throws: the consumer carries on and can be upgraded.
  */
-export function decodeEvent(message: { value: Buffer | null; headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined> }): Decoded {
+export function decodeEvent(message: {
+  value: Buffer | null;
+  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+}): Decoded {
   const header = (name: string) => {
     const raw = message.headers?.[name];
     const first = Array.isArray(raw) ? raw[0] : raw;
@@ -150,10 +162,15 @@ export function decodeEvent(message: { value: Buffer | null; headers?: Record<st
   };
   const eventType = header(HEADER.eventType);
   const version = Number(header(HEADER.schemaVersion));
-  if (!eventType || !Number.isInteger(version) || !message.value) return { status: 'skipped', reason: 'not a configledger event (headers missing)' };
+  if (!eventType || !Number.isInteger(version) || !message.value)
+    return { status: 'skipped', reason: 'not a configledger event (headers missing)' };
   const known = EVENT_SCHEMA_VERSIONS[eventType as DomainEventType];
   if (known === undefined) return { status: 'skipped', reason: `unknown event type ${eventType}` };
-  if (version > known) return { status: 'skipped', reason: `${eventType} schema version ${version} is newer than this consumer knows (${known})` };
+  if (version > known)
+    return {
+      status: 'skipped',
+      reason: `${eventType} schema version ${version} is newer than this consumer knows (${known})`,
+    };
   const type = typeFor(eventType, version);
   if (!type) return { status: 'skipped', reason: `no Avro schema for ${eventType} version ${version}` };
 
@@ -175,7 +192,10 @@ export function decodeEvent(message: { value: Buffer | null; headers?: Record<st
       recordedAt: new Date(String(record.recordedAt)),
       data,
       // The envelope carries a time in occurredAt for consumers that want one; an event that had none has the recorded one there.
-      metadata: withoutRecordedTime({ ...withoutNulls(record.metadata), schemaVersion: known }, String(record.recordedAt)),
+      metadata: withoutRecordedTime(
+        { ...withoutNulls(record.metadata), schemaVersion: known },
+        String(record.recordedAt),
+      ),
     },
   };
 }

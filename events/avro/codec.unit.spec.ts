@@ -36,7 +36,9 @@ describe('Avro event codec', () => {
       [HEADER.schemaVersion]: '2',
       [HEADER.correlationId]: 'c-1',
     });
-    const headers = Object.fromEntries(Object.entries(encoded.headers).map(([name, value]) => [name, Buffer.from(value)]));
+    const headers = Object.fromEntries(
+      Object.entries(encoded.headers).map(([name, value]) => [name, Buffer.from(value)]),
+    );
     const decoded = decodeEvent({ value: encoded.value, headers });
     expect(decoded).toEqual({ status: 'decoded', event: recorded });
   });
@@ -44,24 +46,44 @@ describe('Avro event codec', () => {
   it('skips, without throwing, an event whose schema version is newer than it knows', () => {
     const encoded = encodeEvent(recorded);
     const decoded = decodeEvent({ value: encoded.value, headers: { ...encoded.headers, [HEADER.schemaVersion]: '7' } });
-    expect(decoded).toEqual({ status: 'skipped', reason: 'ConfigurationUpdated schema version 7 is newer than this consumer knows (2)' });
+    expect(decoded).toEqual({
+      status: 'skipped',
+      reason: 'ConfigurationUpdated schema version 7 is newer than this consumer knows (2)',
+    });
   });
 
   it('reads an event written in an older shape as the current one', () => {
     const old = { ...recorded, metadata: { ...recorded.metadata, schemaVersion: 1 } };
     const encoded = encodeEvent(old);
     expect(encoded.headers[HEADER.schemaVersion]).toBe('1');
-    expect(decodeEvent({ value: encoded.value, headers: encoded.headers })).toEqual({ status: 'decoded', event: recorded });
+    expect(decodeEvent({ value: encoded.value, headers: encoded.headers })).toEqual({
+      status: 'decoded',
+      event: recorded,
+    });
   });
 
   it('carries what version 2 added: a forced change and its inherited errors', () => {
-    const forced = { ...recorded, data: { ...recorded.data, forced: { inheritedErrors: [{ environment: 'staging', path: 'risk', message: 'required' }] } } };
+    const forced = {
+      ...recorded,
+      data: {
+        ...recorded.data,
+        forced: { inheritedErrors: [{ environment: 'staging', path: 'risk', message: 'required' }] },
+      },
+    };
     const encoded = encodeEvent(forced);
-    expect(decodeEvent({ value: encoded.value, headers: encoded.headers })).toEqual({ status: 'decoded', event: forced });
+    expect(decodeEvent({ value: encoded.value, headers: encoded.headers })).toEqual({
+      status: 'decoded',
+      event: forced,
+    });
   });
 
   it('skips unknown event types and foreign messages', () => {
-    expect(decodeEvent({ value: Buffer.from('x'), headers: { [HEADER.eventType]: 'PizzaOrdered', [HEADER.schemaVersion]: '1' } }).status).toBe('skipped');
+    expect(
+      decodeEvent({
+        value: Buffer.from('x'),
+        headers: { [HEADER.eventType]: 'PizzaOrdered', [HEADER.schemaVersion]: '1' },
+      }).status,
+    ).toBe('skipped');
     expect(decodeEvent({ value: Buffer.from('{}') }).status).toBe('skipped');
   });
 });

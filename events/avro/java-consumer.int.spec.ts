@@ -44,22 +44,52 @@ describe('a Java consumer of both topics', () => {
     const admin = await server.token('root', ['admin']);
     const region = `jv_${randomBytes(2).toString('hex')}`;
     await server.call('POST', '/environments', { token: admin, body: { id: region, inheritsFrom: ['production'] } });
-    await server.call('PUT', `/configurations/${service}`, { token: admin, body: { configuration: { risk: { max: 1 }, venue: 'XNYS' } } });
-    await server.call('PUT', `/configurations/${service}?environment=${region}`, { token: admin, body: { configuration: { venue: 'XETR' } } });
-    const last = await server.call('PATCH', `/configurations/${service}`, { token: admin, body: { patch: { risk: { max: 2 } }, changeReason: 'desk request' } });
-    await waitFor(() => server.app.ledger.publisher!.status().position >= BigInt(last.body.data.position), 30_000, 'publishing');
-
-    const { stdout } = await run('java', ['-cp', classpath, 'ConfigledgerConsumer', TEST_BROKERS.join(','), 'events/avro', `config-${service}-,${service}/`], {
-      timeout: 120_000,
-      maxBuffer: 64 * 1024 * 1024,
+    await server.call('PUT', `/configurations/${service}`, {
+      token: admin,
+      body: { configuration: { risk: { max: 1 }, venue: 'XNYS' } },
     });
-    const lines = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Line);
+    await server.call('PUT', `/configurations/${service}?environment=${region}`, {
+      token: admin,
+      body: { configuration: { venue: 'XETR' } },
+    });
+    const last = await server.call('PATCH', `/configurations/${service}`, {
+      token: admin,
+      body: { patch: { risk: { max: 2 } }, changeReason: 'desk request' },
+    });
+    await waitFor(
+      () => server.app.ledger.publisher!.status().position >= BigInt(last.body.data.position),
+      30_000,
+      'publishing',
+    );
+
+    const { stdout } = await run(
+      'java',
+      [
+        '-cp',
+        classpath,
+        'ConfigledgerConsumer',
+        TEST_BROKERS.join(','),
+        'events/avro',
+        `config-${service}-,${service}/`,
+      ],
+      {
+        timeout: 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    const lines = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Line);
 
     const logged = [];
-    for await (const event of server.storage.store.readAll({ filter: { streamPrefixes: [`config-${service}-`] } })) logged.push(event);
+    for await (const event of server.storage.store.readAll({ filter: { streamPrefixes: [`config-${service}-`] } }))
+      logged.push(event);
     // Ordered per stream on the topic (a stream is a partition key); across streams, by position.
     const decoded = lines.filter((line) => line.topic === 'events').sort((a, b) => a.position! - b.position!);
-    expect(decoded.map((line) => [line.eventId, line.eventType, line.position])).toEqual(logged.map((event) => [event.id, event.type, Number(event.position)]));
+    expect(decoded.map((line) => [line.eventId, line.eventType, line.position])).toEqual(
+      logged.map((event) => [event.id, event.type, Number(event.position)]),
+    );
     for (const [index, line] of decoded.entries()) {
       expect(line.schemaFile).toBe(`${logged[index]!.type}.v${logged[index]!.metadata.schemaVersion}.avsc`);
       expect(JSON.parse(String(line.data!.configurationJson))).toEqual(logged[index]!.data.configuration);
@@ -69,11 +99,16 @@ describe('a Java consumer of both topics', () => {
     addFormats(validate);
     const isState = validate.compile(JSON.parse(readFileSync('events/config-state.schema.json', 'utf8')));
     for (const environment of ['production', region]) {
-      const http = (await server.call('GET', `/configurations/${service}?environment=${environment}`, { token: admin })).body.data;
+      const http = (await server.call('GET', `/configurations/${service}?environment=${environment}`, { token: admin }))
+        .body.data;
       const states = lines.filter((line) => line.topic === 'state' && line.key === `${service}/${environment}`);
       const newest = states.at(-1)!.value!;
       expect(isState(newest), JSON.stringify(isState.errors)).toBe(true);
-      expect([newest.configuration, newest.checksum, newest.position]).toEqual([http.configuration, http.checksum, http.position]);
+      expect([newest.configuration, newest.checksum, newest.position]).toEqual([
+        http.configuration,
+        http.checksum,
+        http.position,
+      ]);
     }
   }, 180_000);
 });

@@ -131,7 +131,10 @@ export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
   EnvironmentUpdated: {
     1: envelope('EnvironmentUpdatedV1', environmentDefinition('EnvironmentUpdatedDataV1')),
     // The effective configurations it changed, as JSON text: [{serviceId, environment, changedKeys}].
-    2: envelope('EnvironmentUpdatedV2', environmentDefinition('EnvironmentUpdatedDataV2', [{ name: 'impactJson', ...optional('string') }, ...FORCED])),
+    2: envelope(
+      'EnvironmentUpdatedV2',
+      environmentDefinition('EnvironmentUpdatedDataV2', [{ name: 'impactJson', ...optional('string') }, ...FORCED]),
+    ),
   },
   EnvironmentRemoved: { 1: envelope('EnvironmentRemovedV1', jsonData('EnvironmentRemovedDataV1')) },
   CredentialStored: { 1: envelope('CredentialStoredV1', jsonData('CredentialStoredDataV1')) },

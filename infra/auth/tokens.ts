@@ -88,7 +88,10 @@ export function createTokenVerifier(secret: string): TokenVerifier {
     try {
       ({ payload } = await jwtVerify(token, key, { algorithms: [ALGORITHM] }));
     } catch (error) {
-      throw new InvalidToken(error instanceof Error ? error.message : 'invalid token', (error as { code?: unknown }).code === 'ERR_JWT_EXPIRED');
+      throw new InvalidToken(
+        error instanceof Error ? error.message : 'invalid token',
+        (error as { code?: unknown }).code === 'ERR_JWT_EXPIRED',
+      );
     }
     const principal = principalOf(payload);
     if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
@@ -144,7 +147,8 @@ export async function loadAuthSecrets(env: NodeJS.ProcessEnv, dataDir: string): 
  */
 export function loadChainSigningKey(env: NodeJS.ProcessEnv, dataDir: string): string {
   if (env.CHAIN_SIGNING_KEY) {
-    if (env.CHAIN_SIGNING_KEY.length < 32) throw new Error('CHAIN_SIGNING_KEY must be at least 32 characters (openssl rand -hex 32)');
+    if (env.CHAIN_SIGNING_KEY.length < 32)
+      throw new Error('CHAIN_SIGNING_KEY must be at least 32 characters (openssl rand -hex 32)');
     return env.CHAIN_SIGNING_KEY;
   }
   const secretsDir = join(dataDir, 'secrets');

@@ -8,7 +8,15 @@ import type { SqlExecutor } from '#infra/postgres/database.ts';
 import { signJson } from '#infra/crypto/signing.ts';
 import { readEpoch } from '#infra/eventstore/epoch.ts';
 import { ChainCheck, GENESIS, linkOf } from '#projections/audit/chain.ts';
-import { BACKUP_FORMAT, BACKUP_VERSION, type BackupHeader, type BackupManifest, type VaultKeys, sealKeys, toLine } from './format.ts';
+import {
+  BACKUP_FORMAT,
+  BACKUP_VERSION,
+  type BackupHeader,
+  type BackupManifest,
+  type VaultKeys,
+  sealKeys,
+  toLine,
+} from './format.ts';
 
 export interface BackupOptions {
   /** Where the service keeps its read models: the audit chain is compared with the log as it streams. */
@@ -32,7 +40,13 @@ const REPORTED_BREAKS = 100;
 export async function createBackup(store: EventStore, file: string, options: BackupOptions): Promise<BackupManifest> {
   const head = await store.headPosition();
   const check = await ChainCheck.begin(options.chainDb, { upTo: head });
-  const header: BackupHeader = { format: BACKUP_FORMAT, version: BACKUP_VERSION, startedAt: new Date().toISOString(), source: options.source, epoch: await readEpoch(store) };
+  const header: BackupHeader = {
+    format: BACKUP_FORMAT,
+    version: BACKUP_VERSION,
+    startedAt: new Date().toISOString(),
+    source: options.source,
+    epoch: await readEpoch(store),
+  };
   const output = createWriteStream(file, { mode: 0o600 });
   // A path that cannot be written fails here, before the log is read.
   await once(output, 'open');

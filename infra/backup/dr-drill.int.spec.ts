@@ -24,7 +24,13 @@ import { exportCredentialKeys, importCredentialKeys } from '#services/credential
  * and RPO (acknowledged writes missing).
  */
 /** What a past read answers, but the log position: positions are the log's own (the restore is an event of the new log). */
-const pastOf = ({ version, checksum, configuration, updatedAt, updatedBy }: Record<string, unknown>) => ({ version, checksum, configuration, updatedAt, updatedBy });
+const pastOf = ({ version, checksum, configuration, updatedAt, updatedBy }: Record<string, unknown>) => ({
+  version,
+  checksum,
+  configuration,
+  updatedAt,
+  updatedBy,
+});
 
 describe('disaster-recovery drill', () => {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -39,9 +45,22 @@ describe('disaster-recovery drill', () => {
     cleanups.push(() => primaryDb.drop());
     const secrets = mkdtempSync(join(tmpdir(), 'configledger-dr-secrets-'));
     const primaryRing = join(secrets, 'primary-ring.json');
-    const primary = await startTestServer({ databaseUrl: primaryDb.url, kafkaBrokers: broker.brokers, keyFile: primaryRing });
+    const primary = await startTestServer({
+      databaseUrl: primaryDb.url,
+      kafkaBrokers: broker.brokers,
+      keyFile: primaryRing,
+    });
     const token = await primary.token('drill', ['admin']);
-    const stored = await primary.call('POST', '/credentials', { token, body: { key: 'dr-db', value: 's3cret-dr', type: 'database_password', serviceId: 'dr-0', environment: 'production' } });
+    const stored = await primary.call('POST', '/credentials', {
+      token,
+      body: {
+        key: 'dr-db',
+        value: 's3cret-dr',
+        type: 'database_password',
+        serviceId: 'dr-0',
+        environment: 'production',
+      },
+    });
     expect(stored.status).toBe(201);
 
     // Traffic: every acknowledged write is remembered by stream and version.
@@ -50,7 +69,10 @@ describe('disaster-recovery drill', () => {
     const writer = (async () => {
       for (let i = 0; traffic; i++) {
         const serviceId = `dr-${i % 8}`;
-        const response = await primary.call('PUT', `/configurations/${serviceId}`, { token, body: { configuration: { i } } });
+        const response = await primary.call('PUT', `/configurations/${serviceId}`, {
+          token,
+          body: { configuration: { i } },
+        });
         if (response.status < 300) acknowledged.push({ serviceId, version: response.body.data.version });
       }
     })();
@@ -62,7 +84,13 @@ describe('disaster-recovery drill', () => {
       chainDb: primary.storage.readModels,
       signingKey,
       source: 'primary',
-      keys: { passphrase, vault: { ring: localKeyProvider({ keyFile: primaryRing }).exportRing(), credentialKeys: await exportCredentialKeys(primary.storage.readModels) } },
+      keys: {
+        passphrase,
+        vault: {
+          ring: localKeyProvider({ keyFile: primaryRing }).exportRing(),
+          credentialKeys: await exportCredentialKeys(primary.storage.readModels),
+        },
+      },
     });
     expect(manifest.chain).toMatchObject({ intact: true });
     await waitFor(() => acknowledged.length >= manifest.eventCount + 60, 30_000, 'traffic after the backup');
@@ -73,8 +101,13 @@ describe('disaster-recovery drill', () => {
     // What the past looked like on the primary: every version at its own instant.
     const past = new Map<string, unknown>();
     for (let i = 0; i < 8; i++) {
-      const versions = (await primary.call('GET', `/configurations/dr-${i}/versions?limit=1000`, { token })).body.data as { changedAt: string }[];
-      for (const { changedAt } of versions) past.set(`dr-${i}@${changedAt}`, pastOf((await primary.call('GET', `/configurations/dr-${i}?asOf=${changedAt}`, { token })).body.data));
+      const versions = (await primary.call('GET', `/configurations/dr-${i}/versions?limit=1000`, { token })).body
+        .data as { changedAt: string }[];
+      for (const { changedAt } of versions)
+        past.set(
+          `dr-${i}@${changedAt}`,
+          pastOf((await primary.call('GET', `/configurations/dr-${i}?asOf=${changedAt}`, { token })).body.data),
+        );
     }
 
     // Disaster: the primary and its database are gone.
@@ -100,9 +133,17 @@ describe('disaster-recovery drill', () => {
       },
     });
     expect(restored).toMatchObject({ keysRestored: true, chainProblems: [] });
-    const replicator = createReplicator({ store, kafka: createKafka(broker.brokers, 'dr-drill'), groupId: 'configledger-dr-drill' });
+    const replicator = createReplicator({
+      store,
+      kafka: createKafka(broker.brokers, 'dr-drill'),
+      groupId: 'configledger-dr-drill',
+    });
     await replicator.start();
-    await waitFor(() => replicator.status().appliedEvents + replicator.status().duplicatesSkipped >= Number(head), 60_000, 'the events after the backup');
+    await waitFor(
+      () => replicator.status().appliedEvents + replicator.status().duplicatesSkipped >= Number(head),
+      60_000,
+      'the events after the backup',
+    );
     await replicator.stop();
     await rebuildReadModels(store, db);
     await store.close();
@@ -130,7 +171,9 @@ describe('disaster-recovery drill', () => {
     const differing = [];
     for (const [key, before] of past) {
       const [serviceId, changedAt] = key.split('@') as [string, string];
-      const after = pastOf((await recovered.call('GET', `/configurations/${serviceId}?asOf=${changedAt}`, { token })).body.data);
+      const after = pastOf(
+        (await recovered.call('GET', `/configurations/${serviceId}?asOf=${changedAt}`, { token })).body.data,
+      );
       if (JSON.stringify(after) !== JSON.stringify(before)) differing.push({ key, before, after });
     }
     expect(past.size).toBeGreaterThan(100);

@@ -98,7 +98,12 @@ export interface SealedKeys extends Sealed {
 const KEYS_CONTEXT = 'configledger-backup-keys';
 const KDF = { N: 2 ** 15, r: 8, p: 1 };
 const derive = (passphrase: string, kdf: SealedKeys['kdf']) =>
-  scryptSync(passphrase, Buffer.from(kdf.salt, 'base64'), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 128 * kdf.N * kdf.r * 2 });
+  scryptSync(passphrase, Buffer.from(kdf.salt, 'base64'), 32, {
+    N: kdf.N,
+    r: kdf.r,
+    p: kdf.p,
+    maxmem: 128 * kdf.N * kdf.r * 2,
+  });
 
 export function sealKeys(passphrase: string, keys: VaultKeys, salt: Buffer): SealedKeys {
   const kdf = { name: 'scrypt' as const, salt: salt.toString('base64'), ...KDF };
@@ -109,7 +114,10 @@ export function openKeys(passphrase: string, sealed: SealedKeys): VaultKeys {
   try {
     return JSON.parse(open(derive(passphrase, sealed.kdf), sealed, KEYS_CONTEXT).toString('utf8')) as VaultKeys;
   } catch (error) {
-    if (error instanceof DecryptionFailed) throw new BackupRefused('the keys part does not open with this passphrase (BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file)');
+    if (error instanceof DecryptionFailed)
+      throw new BackupRefused(
+        'the keys part does not open with this passphrase (BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file)',
+      );
     throw error;
   }
 }

@@ -20,7 +20,11 @@ import {
   openKeys,
 } from './format.ts';
 
-type Line = { kind: 'header'; header: BackupHeader } | { kind: 'event'; event: BackupEvent } | { kind: 'keys'; keys: SealedKeys } | { kind: 'manifest'; manifest: BackupManifest };
+type Line =
+  | { kind: 'header'; header: BackupHeader }
+  | { kind: 'event'; event: BackupEvent }
+  | { kind: 'keys'; keys: SealedKeys }
+  | { kind: 'manifest'; manifest: BackupManifest };
 
 /** Every line of the file, told apart, with the raw text that the manifest's hash covers. */
 async function* linesOf(file: string): AsyncGenerator<Line & { text: string }> {
@@ -29,7 +33,10 @@ async function* linesOf(file: string): AsyncGenerator<Line & { text: string }> {
   } catch {
     throw new BackupRefused(`there is no backup at ${file}`);
   }
-  const lines = createInterface({ input: createReadStream(file).pipe(createGunzip()), crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = createInterface({
+    input: createReadStream(file).pipe(createGunzip()),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
   let first = true;
   try {
     for await (const text of lines) {
@@ -45,7 +52,9 @@ async function* linesOf(file: string): AsyncGenerator<Line & { text: string }> {
     }
   } catch (error) {
     if (error instanceof BackupRefused) throw error;
-    throw new BackupRefused(`the backup cannot be read (${error instanceof Error ? error.message : String(error)}): it is truncated or not a backup`);
+    throw new BackupRefused(
+      `the backup cannot be read (${error instanceof Error ? error.message : String(error)}): it is truncated or not a backup`,
+    );
   }
 }
 
@@ -81,16 +90,24 @@ export async function verifyBackup(file: string, signingKey: string): Promise<Ve
   }
   if (!header) throw new BackupRefused('the backup is empty');
   if (!manifest) throw new BackupRefused('the backup has no manifest: it was cut short');
-  if (manifest.eventCount !== count) throw new BackupRefused(`the manifest counts ${manifest.eventCount} events, the file holds ${count}`);
-  if (manifest.sha256 !== hash.digest('hex')) throw new BackupRefused('the backup content does not match its manifest hash: it was altered');
+  if (manifest.eventCount !== count)
+    throw new BackupRefused(`the manifest counts ${manifest.eventCount} events, the file holds ${count}`);
+  if (manifest.sha256 !== hash.digest('hex'))
+    throw new BackupRefused('the backup content does not match its manifest hash: it was altered');
   return { header, manifest, keys, chainProblems: await chainProblemsOf(file, header, manifest, signingKey) };
 }
 
 /** The proof, checked apart from the file's integrity: a second pass recomputes the chain to the signed head. */
-async function chainProblemsOf(file: string, header: BackupHeader, manifest: BackupManifest, signingKey: string): Promise<string[]> {
+async function chainProblemsOf(
+  file: string,
+  header: BackupHeader,
+  manifest: BackupManifest,
+  signingKey: string,
+): Promise<string[]> {
   const { signature, ...unsigned } = manifest;
   const chain = manifest.chain;
-  if (!chain || signature === undefined) return ['the backup carries no signed chain head (it was made by an older version)'];
+  if (!chain || signature === undefined)
+    return ['the backup carries no signed chain head (it was made by an older version)'];
   const problems: string[] = [];
   if (!jsonSignatureValid(signingKey, { header, manifest: unsigned }, signature)) {
     problems.push(
@@ -99,7 +116,9 @@ async function chainProblemsOf(file: string, header: BackupHeader, manifest: Bac
     );
   }
   if (!chain.intact) {
-    problems.push(`the log failed verification when it was backed up: ${chain.breakCount} break(s), the first at position ${chain.firstBreak}`);
+    problems.push(
+      `the log failed verification when it was backed up: ${chain.breakCount} break(s), the first at position ${chain.firstBreak}`,
+    );
   }
   let computed = GENESIS;
   let atHead = chain.head.position === 0 ? GENESIS : undefined;
@@ -108,8 +127,14 @@ async function chainProblemsOf(file: string, header: BackupHeader, manifest: Bac
     computed = linkOf(computed, fromLine(line.event));
     if (Number(line.event.position) === chain.head.position) atHead = computed;
   }
-  if (computed !== chain.logHead.hash) problems.push("the events do not hash to the manifest's chain head: events were changed after the backup was signed");
-  else if (chain.intact && atHead !== chain.head.hash) problems.push("the events do not hash to the chain head the service stored: the log differs from what its chain recorded");
+  if (computed !== chain.logHead.hash)
+    problems.push(
+      "the events do not hash to the manifest's chain head: events were changed after the backup was signed",
+    );
+  else if (chain.intact && atHead !== chain.head.hash)
+    problems.push(
+      'the events do not hash to the chain head the service stored: the log differs from what its chain recorded',
+    );
   return problems;
 }
 
@@ -154,11 +179,16 @@ export async function restoreBackup(file: string, store: EventStore, options: Re
       `the backup's history cannot be vouched for: ${chainProblems.join('; ')}. To restore it anyway, say why: --accept-broken-chain --reason "..." (recorded in the restored log)`,
     );
   }
-  if ((await store.headPosition()) !== 0n) throw new BackupRefused('the target store is not empty; restore into a new one');
+  if ((await store.headPosition()) !== 0n)
+    throw new BackupRefused('the target store is not empty; restore into a new one');
   const warnings: string[] = [];
   const vaultKeys = keys && options.keys ? openKeys(options.keys.passphrase, keys) : undefined;
-  if (keys && !options.keys) warnings.push('the backup holds the vault keys, but no passphrase was given (BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file): credentials will answer CREDENTIAL_KEY_MISSING until they are restored');
-  if (!keys && options.keys) warnings.push('a keys passphrase was given, but the backup holds no keys (take it with backup --with-keys)');
+  if (keys && !options.keys)
+    warnings.push(
+      'the backup holds the vault keys, but no passphrase was given (BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file): credentials will answer CREDENTIAL_KEY_MISSING until they are restored',
+    );
+  if (!keys && options.keys)
+    warnings.push('a keys passphrase was given, but the backup holds no keys (take it with backup --with-keys)');
 
   let restored = 0;
   let lastPosition = 0n;
@@ -177,7 +207,15 @@ export async function restoreBackup(file: string, store: EventStore, options: Re
       window.push(
         store.append(
           event.stream,
-          [{ id: event.id, type: event.type, data: event.data, metadata: event.metadata, recordedAt: new Date(event.recordedAt) }],
+          [
+            {
+              id: event.id,
+              type: event.type,
+              data: event.data,
+              metadata: event.metadata,
+              recordedAt: new Date(event.recordedAt),
+            },
+          ],
           previous ?? 'no_stream',
         ),
       );
@@ -214,7 +252,13 @@ export async function restoreBackup(file: string, store: EventStore, options: Re
     restoredEvents: restored,
     ...(options.toTime ? { toTime: options.toTime.toISOString() } : {}),
     ...(options.toPosition !== undefined ? { toPosition: Number(options.toPosition) } : {}),
-    chain: chain ? { intact: chain.intact && chainProblems.length === 0, breakCount: chain.breakCount, firstBreak: chain.firstBreak } : { intact: false, breakCount: 0, firstBreak: null },
+    chain: chain
+      ? {
+          intact: chain.intact && chainProblems.length === 0,
+          breakCount: chain.breakCount,
+          firstBreak: chain.firstBreak,
+        }
+      : { intact: false, breakCount: 0, firstBreak: null },
     ...(chainProblems.length > 0 ? { acceptedBrokenChain: { reason: options.acceptBrokenChain!.reason } } : {}),
     keysRestored: vaultKeys !== undefined,
   };
@@ -228,7 +272,10 @@ export async function restoreBackup(file: string, store: EventStore, options: Re
 }
 
 /** Puts a backup's vault keys in place after a restore made without them; the log is not touched. */
-export async function restoreKeys(file: string, options: { signingKey: string; passphrase: string; install(keys: VaultKeys): Promise<void> }): Promise<VaultKeys> {
+export async function restoreKeys(
+  file: string,
+  options: { signingKey: string; passphrase: string; install(keys: VaultKeys): Promise<void> },
+): Promise<VaultKeys> {
   const { keys } = await verifyBackup(file, options.signingKey);
   if (!keys) throw new BackupRefused('the backup holds no keys (take it with backup --with-keys)');
   const vault = openKeys(options.passphrase, keys);

@@ -57,7 +57,10 @@ export function localKeyProvider(options: { masterKey?: string; keyFile: string 
       return open(keyOf(wrapped.kekId), wrapped, context);
     },
     async rotate() {
-      if (options.masterKey) throw new Error('with MASTER_KEY set, rotate by deploying a new key; rotation in place needs the key ring file');
+      if (options.masterKey)
+        throw new Error(
+          'with MASTER_KEY set, rotate by deploying a new key; rotation in place needs the key ring file',
+        );
       const key = newKey();
       const id = idOf(key);
       ring.keys[id] = key.toString('base64');
@@ -73,7 +76,8 @@ export function localKeyProvider(options: { masterKey?: string; keyFile: string 
 export const keyRingFile = (dataDir: string) => join(dataDir, 'secrets', 'master-keys.json');
 
 /** The service's key provider: MASTER_KEY when set, else the key ring file under the data directory. */
-export const keyProviderFromEnv = (env: NodeJS.ProcessEnv, dataDir: string) => localKeyProvider({ masterKey: env.MASTER_KEY || undefined, keyFile: keyRingFile(dataDir) });
+export const keyProviderFromEnv = (env: NodeJS.ProcessEnv, dataDir: string) =>
+  localKeyProvider({ masterKey: env.MASTER_KEY || undefined, keyFile: keyRingFile(dataDir) });
 
 /**
  * Puts a backed-up key ring in place: its keys join those of the ring file (a

@@ -60,15 +60,18 @@ async function misreadings(writers: [Log, Log], follower: Log): Promise<string[]
     }),
   );
   const deadline = Date.now() + 5000;
-  while (seen.ids.length < written.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (seen.ids.length < written.length && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   await new Promise((resolve) => setTimeout(resolve, 300));
   await following.stop();
 
   const problems: string[] = [];
   const missed = written.filter((id) => !seen.ids.includes(id));
-  if (missed.length > 0) problems.push(`missed ${missed.length} events${missed.includes(late) ? ', the late commit among them' : ''}`);
+  if (missed.length > 0)
+    problems.push(`missed ${missed.length} events${missed.includes(late) ? ', the late commit among them' : ''}`);
   if (new Set(seen.ids).size !== seen.ids.length) problems.push('saw an event twice');
-  if (seen.positions.some((position, i) => i > 0 && position <= seen.positions[i - 1]!)) problems.push('saw positions out of order');
+  if (seen.positions.some((position, i) => i > 0 && position <= seen.positions[i - 1]!))
+    problems.push('saw positions out of order');
   return problems;
 }
 
@@ -82,7 +85,9 @@ function sqlStore(store: EventStore, url: string, database: string): Log {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       await client.query('BEGIN');
-      const items = [{ stream: `${database}-${stream}`, expected: '-1', events: [{ id, type: 'Tested', data: {}, metadata: {} }] }];
+      const items = [
+        { stream: `${database}-${stream}`, expected: '-1', events: [{ id, type: 'Tested', data: {}, metadata: {} }] },
+      ];
       await client.query('SELECT * FROM append_batch($1::jsonb)', [JSON.stringify(items)]);
       return {
         async commit() {
@@ -129,7 +134,10 @@ function naiveStore(url: string): Log & { close(): Promise<void> } {
       const done = (async () => {
         let checkpoint = 0n;
         while (!stopped) {
-          const { rows } = await pool.query<{ id: string; position: string }>('SELECT id, position FROM naive_events WHERE position > $1 ORDER BY position', [checkpoint.toString()]);
+          const { rows } = await pool.query<{ id: string; position: string }>(
+            'SELECT id, position FROM naive_events WHERE position > $1 ORDER BY position',
+            [checkpoint.toString()],
+          );
           for (const row of rows) {
             onEvent(row.id, BigInt(row.position));
             checkpoint = BigInt(row.position);
@@ -177,7 +185,9 @@ describe('concurrent writers on PostgreSQL, two store instances with pools of th
   it('catch the design they must not have: the same scenario fails a bigserial log read by position > checkpoint', async () => {
     const setup = new pg.Client({ connectionString: database.url });
     await setup.connect();
-    await setup.query('CREATE TABLE naive_events (position bigserial PRIMARY KEY, id uuid NOT NULL, stream text NOT NULL)');
+    await setup.query(
+      'CREATE TABLE naive_events (position bigserial PRIMARY KEY, id uuid NOT NULL, stream text NOT NULL)',
+    );
     await setup.end();
     const writers = [naiveStore(database.url), naiveStore(database.url)] as const;
     for (const writer of writers) closing.push(() => writer.close());

@@ -45,7 +45,9 @@ const adapters: Adapter[] = [
   },
   {
     name: 'EventStoreDB',
-    skipReason: process.env.EVENTSTORE_URL ? undefined : 'EVENTSTORE_URL is not set, and no EventStoreDB server runs on this machine',
+    skipReason: process.env.EVENTSTORE_URL
+      ? undefined
+      : 'EVENTSTORE_URL is not set, and no EventStoreDB server runs on this machine',
     async open() {
       const store = createEsdbEventStore(process.env.EVENTSTORE_URL!);
       return { store, dispose: () => store.close() };
@@ -67,7 +69,9 @@ async function collect(iterable: AsyncIterable<RecordedEvent>): Promise<Recorded
 }
 
 for (const adapter of adapters) {
-  const title = adapter.skipReason ? `EventStore contract: ${adapter.name} (skipped: ${adapter.skipReason})` : `EventStore contract: ${adapter.name}`;
+  const title = adapter.skipReason
+    ? `EventStore contract: ${adapter.name} (skipped: ${adapter.skipReason})`
+    : `EventStore contract: ${adapter.name}`;
   describe.skipIf(Boolean(adapter.skipReason))(title, () => {
     let store: EventStore;
     let dispose: () => Promise<void>;
@@ -105,7 +109,11 @@ for (const adapter of adapters) {
 
     it('reads a stream forwards and backwards, from a revision, bounded by maxCount', async () => {
       const name = stream('d');
-      await store.append(name, [0, 1, 2, 3, 4].map((n) => event('Numbered', { n })), 'no_stream');
+      await store.append(
+        name,
+        [0, 1, 2, 3, 4].map((n) => event('Numbered', { n })),
+        'no_stream',
+      );
       const forwards = await collect(store.readStream(name));
       expect(forwards.map((e) => e.data.n)).toEqual([0, 1, 2, 3, 4]);
       expect(forwards.map((e) => e.revision)).toEqual([0n, 1n, 2n, 3n, 4n]);

@@ -36,7 +36,11 @@ export function createEsdbEventStore(connectionString: string): EventStore {
     const wanted = new Set(ids);
     const found: RecordedEvent[] = [];
     try {
-      for await (const resolved of client.readStream(stream, { fromRevision: END, direction: BACKWARDS, maxCount: RECENT_WINDOW })) {
+      for await (const resolved of client.readStream(stream, {
+        fromRevision: END,
+        direction: BACKWARDS,
+        maxCount: RECENT_WINDOW,
+      })) {
         const event = toRecorded(resolved);
         if (event && wanted.has(event.id)) found.unshift(event);
       }
@@ -53,16 +57,22 @@ export function createEsdbEventStore(connectionString: string): EventStore {
       try {
         const result = await client.appendToStream(
           stream,
-          events.map((event) => jsonEvent({ id: event.id, type: event.type, data: event.data, metadata: event.metadata })),
+          events.map((event) =>
+            jsonEvent({ id: event.id, type: event.type, data: event.data, metadata: event.metadata }),
+          ),
           { expectedRevision: expected },
         );
         return { nextRevision: result.nextExpectedRevision, position: result.position?.commit ?? 0n };
       } catch (error) {
         if (error instanceof WrongExpectedVersionError) {
           // The same events already written (a retry of an append whose answer was lost) are recorded, not a conflict.
-          const found = await readEvents(stream, events.map((event) => event.id));
+          const found = await readEvents(
+            stream,
+            events.map((event) => event.id),
+          );
           const last = found.at(-1);
-          if (last && found.length === events.length) return { nextRevision: last.revision, position: last.position, recorded: true as const };
+          if (last && found.length === events.length)
+            return { nextRevision: last.revision, position: last.position, recorded: true as const };
           const actual = typeof error.actualVersion === 'bigint' ? error.actualVersion : -1n;
           throw new WrongExpectedRevision(stream, expected, actual);
         }
@@ -93,9 +103,17 @@ export function createEsdbEventStore(connectionString: string): EventStore {
       const backwards = options.direction === 'backwards';
       let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
       const from = backwards
-        ? options.toPosition === undefined ? END : position(options.toPosition)
-        : options.fromPosition ? position(options.fromPosition) : START;
-      for await (const resolved of client.readAll({ fromPosition: from, direction: backwards ? BACKWARDS : FORWARDS, maxCount: Number.MAX_SAFE_INTEGER })) {
+        ? options.toPosition === undefined
+          ? END
+          : position(options.toPosition)
+        : options.fromPosition
+          ? position(options.fromPosition)
+          : START;
+      for await (const resolved of client.readAll({
+        fromPosition: from,
+        direction: backwards ? BACKWARDS : FORWARDS,
+        maxCount: Number.MAX_SAFE_INTEGER,
+      })) {
         const event = toRecorded(resolved);
         if (!event) continue;
         if (!backwards && options.fromPosition !== undefined && event.position <= options.fromPosition) continue;
@@ -108,7 +126,9 @@ export function createEsdbEventStore(connectionString: string): EventStore {
     },
 
     subscribeAll(options): Subscription {
-      const filter = options.filter?.streamPrefixes ? streamNameFilter({ prefixes: options.filter.streamPrefixes }) : excludeSystemEvents();
+      const filter = options.filter?.streamPrefixes
+        ? streamNameFilter({ prefixes: options.filter.streamPrefixes })
+        : excludeSystemEvents();
       const subscription = client.subscribeToAll({
         fromPosition: options.fromPosition > 0n ? position(options.fromPosition) : START,
         filter,

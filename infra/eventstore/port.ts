@@ -107,7 +107,8 @@ export class WrongExpectedRevision extends Error {
 
 export function matchesFilter(event: { streamName: string; type: string }, filter?: EventFilter): boolean {
   if (!filter) return true;
-  if (filter.streamPrefixes && !filter.streamPrefixes.some((prefix) => event.streamName.startsWith(prefix))) return false;
+  if (filter.streamPrefixes && !filter.streamPrefixes.some((prefix) => event.streamName.startsWith(prefix)))
+    return false;
   if (filter.eventTypes && !filter.eventTypes.includes(event.type)) return false;
   return true;
 }

@@ -40,16 +40,21 @@ export interface SqlStoreOptions {
   appendTimeoutMs: number;
 }
 
-export async function createSqlEventStore(db: Database, options: SqlStoreOptions = { appendTimeoutMs: 5000 }): Promise<EventStore> {
+export async function createSqlEventStore(
+  db: Database,
+  options: SqlStoreOptions = { appendTimeoutMs: 5000 },
+): Promise<EventStore> {
   await db.exec(EVENTSTORE_SCHEMA);
   const wakers = new Set<() => void>();
   let unlisten: (() => Promise<void>) | undefined;
   let listening: Promise<void> | undefined;
 
   const ensureListening = () =>
-    (listening ??= db.listen(EVENTSTORE_CHANNEL, () => wakers.forEach((wake) => wake())).then((stop) => {
-      unlisten = stop;
-    }));
+    (listening ??= db
+      .listen(EVENTSTORE_CHANNEL, () => wakers.forEach((wake) => wake()))
+      .then((stop) => {
+        unlisten = stop;
+      }));
 
   async function headPosition(): Promise<bigint> {
     const { rows } = await db.query<{ position: string }>('SELECT position FROM log_head');
@@ -77,7 +82,8 @@ export async function createSqlEventStore(db: Database, options: SqlStoreOptions
     try {
       settle(group, await appendGroup(db, group, options.appendTimeoutMs));
     } catch (error) {
-      if (error instanceof NotSent) return group.forEach((item) => item.reject(new StoreUnavailable(`nothing was written: ${error.message}`)));
+      if (error instanceof NotSent)
+        return group.forEach((item) => item.reject(new StoreUnavailable(`nothing was written: ${error.message}`)));
       if (error instanceof AnswerLost) return settleLost(group, error, retried);
       if (group.length === 1) return group[0]!.reject(error);
       // The server refused the group (one bad item): each append on its own, so one cannot fail the others.
@@ -95,12 +101,22 @@ export async function createSqlEventStore(db: Database, options: SqlStoreOptions
           const last = found[found.length - 1]!;
           item.resolve({ nextRevision: last.revision, position: last.position, recorded: true });
         } else if (found.length === 0) absent.push(item);
-        else item.reject(new Error(`append to ${item.stream} is partly in the log (${found.length} of ${item.events.length} events)`));
+        else
+          item.reject(
+            new Error(
+              `append to ${item.stream} is partly in the log (${found.length} of ${item.events.length} events)`,
+            ),
+          );
       }
     } catch (error) {
       const outcome = `the answer to an append was lost (${lost.message}) and the log could not be asked (${error instanceof Error ? error.message : String(error)})`;
       // Those already found absent were looked up after their server process ended: they are known not written.
-      for (const item of group) item.reject(absent.includes(item) ? new StoreUnavailable(`nothing was written: ${lost.message}`) : new OutcomeUnknown(outcome));
+      for (const item of group)
+        item.reject(
+          absent.includes(item)
+            ? new StoreUnavailable(`nothing was written: ${lost.message}`)
+            : new OutcomeUnknown(outcome),
+        );
       return;
     }
     if (absent.length === 0) return;
@@ -110,13 +126,18 @@ export async function createSqlEventStore(db: Database, options: SqlStoreOptions
   }
 
   async function eventsById(ids: string[]): Promise<RecordedEvent[]> {
-    const { rows } = await db.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY position`, [ids]);
+    const { rows } = await db.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE event_id = ANY($1::uuid[]) ORDER BY position`,
+      [ids],
+    );
     return rows.map(toRecorded);
   }
 
   async function* readAll(options: ReadAllOptions = {}): AsyncGenerator<RecordedEvent> {
     const backwards = options.direction === 'backwards';
-    let cursor = backwards ? (options.toPosition ?? BigInt(Number.MAX_SAFE_INTEGER)) + 1n : (options.fromPosition ?? 0n);
+    let cursor = backwards
+      ? (options.toPosition ?? BigInt(Number.MAX_SAFE_INTEGER)) + 1n
+      : (options.fromPosition ?? 0n);
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     while (remaining > 0) {
       const { where, params } = allConditions(cursor, backwards, options, options.filter);
@@ -190,7 +211,11 @@ export async function createSqlEventStore(db: Database, options: SqlStoreOptions
             // read covers it whole, and the next one starts past events that did not match.
             const head = options.filter ? await headPosition() : undefined;
             let sawAny = false;
-            for await (const event of readAll({ fromPosition: checkpoint, ...(head !== undefined ? { toPosition: head } : {}), filter: options.filter })) {
+            for await (const event of readAll({
+              fromPosition: checkpoint,
+              ...(head !== undefined ? { toPosition: head } : {}),
+              filter: options.filter,
+            })) {
               if (closed) return;
               sawAny = true;
               checkpoint = event.position;
@@ -247,11 +272,20 @@ interface GroupRow extends Row {
 }
 
 async function appendGroup(db: Database, group: PendingAppend[], timeoutMs: number): Promise<GroupRow[]> {
-  const items = group.map(({ stream, events, expected }) => ({ stream, expected: encodeExpected(expected).toString(), events }));
-  const { rows } = await db.session<GroupRow>('SELECT item, next_revision, last_position, conflict, recorded FROM append_batch($1::jsonb)', [JSON.stringify(items)], {
-    timeoutMs,
-  });
-  if (rows.length !== group.length) throw new Error(`append_batch answered ${rows.length} rows for ${group.length} appends`);
+  const items = group.map(({ stream, events, expected }) => ({
+    stream,
+    expected: encodeExpected(expected).toString(),
+    events,
+  }));
+  const { rows } = await db.session<GroupRow>(
+    'SELECT item, next_revision, last_position, conflict, recorded FROM append_batch($1::jsonb)',
+    [JSON.stringify(items)],
+    {
+      timeoutMs,
+    },
+  );
+  if (rows.length !== group.length)
+    throw new Error(`append_batch answered ${rows.length} rows for ${group.length} appends`);
   return rows;
 }
 

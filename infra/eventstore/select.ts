@@ -23,7 +23,11 @@ export interface Storage {
 }
 
 export function storageSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): StorageSettings {
-  return { eventStoreUrl: env.EVENTSTORE_URL || undefined, databaseUrl: env.DATABASE_URL || undefined, dataDir: env.DATA_DIR || './data' };
+  return {
+    eventStoreUrl: env.EVENTSTORE_URL || undefined,
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.DATA_DIR || './data',
+  };
 }
 
 /** EVENTSTORE_URL selects EventStoreDB; else DATABASE_URL selects PostgreSQL; else the embedded PGlite in DATA_DIR. */
@@ -46,7 +50,9 @@ export async function openStorage(settings: StorageSettings): Promise<Storage> {
   return {
     store,
     readModels,
-    describe: settings.databaseUrl ? `PostgreSQL (${redactUrl(settings.databaseUrl)})` : `embedded PGlite (${pgliteDir})`,
+    describe: settings.databaseUrl
+      ? `PostgreSQL (${redactUrl(settings.databaseUrl)})`
+      : `embedded PGlite (${pgliteDir})`,
     ...(!settings.databaseUrl && !pgliteDir.startsWith('memory://') ? { dataDir: pgliteDir } : {}),
     close: async () => {
       await store.close();

@@ -19,11 +19,21 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'v1/ServiceAccount': ServiceAccount,
 };
 
-const documents = parseAllDocuments(readFileSync('infra/k8s/configledger.yaml', 'utf8')).map((doc) => doc.toJS() as { apiVersion: string; kind: string; spec?: any });
+const documents = parseAllDocuments(readFileSync('infra/k8s/configledger.yaml', 'utf8')).map(
+  (doc) => doc.toJS() as { apiVersion: string; kind: string; spec?: any },
+);
 
 describe('Kubernetes manifests', () => {
   it('holds a Deployment, Service, HPA, PodDisruptionBudget, NetworkPolicy and its secret references, each valid against the Kubernetes schema', () => {
-    expect(documents.map((doc) => doc.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+    expect(documents.map((doc) => doc.kind).sort()).toEqual([
+      'ConfigMap',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'NetworkPolicy',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceAccount',
+    ]);
     for (const doc of documents) {
       const Model = MODELS[`${doc.apiVersion}/${doc.kind}`];
       expect(Model, `${doc.apiVersion} ${doc.kind}`).toBeDefined();
@@ -35,8 +45,14 @@ describe('Kubernetes manifests', () => {
     const deployment = documents.find((doc) => doc.kind === 'Deployment')!;
     const container = deployment.spec.template.spec.containers[0];
     const secretEnv = container.env.filter((entry: { valueFrom?: unknown }) => entry.valueFrom);
-    expect(secretEnv.map((entry: { name: string }) => entry.name).sort()).toEqual(['DATABASE_URL', 'JWT_SECRET', 'MASTER_KEY']);
-    expect(container.env.some((entry: { name: string; value?: string }) => entry.name === 'JWT_SECRET' && entry.value)).toBe(false);
+    expect(secretEnv.map((entry: { name: string }) => entry.name).sort()).toEqual([
+      'DATABASE_URL',
+      'JWT_SECRET',
+      'MASTER_KEY',
+    ]);
+    expect(
+      container.env.some((entry: { name: string; value?: string }) => entry.name === 'JWT_SECRET' && entry.value),
+    ).toBe(false);
     expect(container.readinessProbe.httpGet.path).toBe('/api/v1/health/ready');
     expect(container.livenessProbe.httpGet.path).toBe('/api/v1/health');
   });

@@ -42,7 +42,11 @@ export async function ensureTopics(kafka: Kafka): Promise<void> {
   try {
     const existing = new Set(await admin.listTopics());
     const missing = TOPICS.filter((topic) => !existing.has(topic.topic));
-    if (missing.length > 0) await admin.createTopics({ topics: missing.map((topic) => ({ ...topic, replicationFactor: 1 })), waitForLeaders: true });
+    if (missing.length > 0)
+      await admin.createTopics({
+        topics: missing.map((topic) => ({ ...topic, replicationFactor: 1 })),
+        waitForLeaders: true,
+      });
   } finally {
     await admin.disconnect();
   }

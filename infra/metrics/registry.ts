@@ -55,7 +55,10 @@ export function createMetrics() {
     registers,
     async collect() {
       const appliedAt = sources?.projection().lastAppliedAt;
-      this.set({ projection: 'read-models' }, (await lag()) > 0 && appliedAt ? (Date.now() - appliedAt.getTime()) / 1000 : 0);
+      this.set(
+        { projection: 'read-models' },
+        (await lag()) > 0 && appliedAt ? (Date.now() - appliedAt.getTime()) / 1000 : 0,
+      );
     },
   });
   new Gauge({

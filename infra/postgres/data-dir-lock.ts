@@ -65,7 +65,15 @@ export function lockDataDirectory(directory: string): { release(): void } {
       }
       continue;
     }
-    writeFileSync(join(lock, 'holder.json'), JSON.stringify({ pid: process.pid, host: hostname(), command: process.argv.slice(1).join(' '), since: new Date().toISOString() } satisfies Holder));
+    writeFileSync(
+      join(lock, 'holder.json'),
+      JSON.stringify({
+        pid: process.pid,
+        host: hostname(),
+        command: process.argv.slice(1).join(' '),
+        since: new Date().toISOString(),
+      } satisfies Holder),
+    );
     let released = false;
     const release = () => {
       if (released) return;

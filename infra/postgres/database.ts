@@ -54,7 +54,10 @@ export interface Database extends SqlExecutor {
 // int8 as string keeps positions exact; callers convert with BigInt().
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => value);
 
-export function openPostgres(connectionString: string, options: { max?: number; /** Schemas to resolve names in, first one first. */ searchPath?: string[] } = {}): Database {
+export function openPostgres(
+  connectionString: string,
+  options: { max?: number /** Schemas to resolve names in, first one first. */; searchPath?: string[] } = {},
+): Database {
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 20,
@@ -80,7 +83,9 @@ export function openPostgres(connectionString: string, options: { max?: number; 
       try {
         client = await pool.connect();
       } catch (error) {
-        throw new NotSent(`the database did not accept a connection: ${error instanceof Error ? error.message : String(error)}`);
+        throw new NotSent(
+          `the database did not accept a connection: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
       const ignore = () => undefined;
       client.on('error', ignore);
@@ -93,16 +98,29 @@ export function openPostgres(connectionString: string, options: { max?: number; 
           return { rows: result.rows as R[] };
         } catch (error) {
           // An error the server sent (it has a SQLSTATE) is its answer; anything else leaves the outcome open.
-          if (typeof (error as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code)) throw error;
+          if (
+            typeof (error as { code?: unknown }).code === 'string' &&
+            /^[0-9A-Z]{5}$/.test((error as { code: string }).code)
+          )
+            throw error;
           lost = true;
-          throw new AnswerLost(`no answer to a statement (${error instanceof Error ? error.message : String(error)})`, known.backendPid);
+          throw new AnswerLost(
+            `no answer to a statement (${error instanceof Error ? error.message : String(error)})`,
+            known.backendPid,
+          );
         }
       } catch (error) {
         if (error instanceof AnswerLost || lost) throw error;
-        if (typeof (error as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((error as { code: string }).code)) throw error;
+        if (
+          typeof (error as { code?: unknown }).code === 'string' &&
+          /^[0-9A-Z]{5}$/.test((error as { code: string }).code)
+        )
+          throw error;
         // The pid query itself failed: the append was never sent on this connection.
         lost = true;
-        throw new NotSent(`the connection failed before the statement was sent: ${error instanceof Error ? error.message : String(error)}`);
+        throw new NotSent(
+          `the connection failed before the statement was sent: ${error instanceof Error ? error.message : String(error)}`,
+        );
       } finally {
         client.off('error', ignore);
         client.release(lost);
@@ -126,7 +144,9 @@ export function openPostgres(connectionString: string, options: { max?: number; 
       try {
         await client.query('BEGIN');
         const result = await work({
-          query: async <R extends Row>(text: string, params?: unknown[]) => ({ rows: (await client.query(text, params)).rows as R[] }),
+          query: async <R extends Row>(text: string, params?: unknown[]) => ({
+            rows: (await client.query(text, params)).rows as R[],
+          }),
         });
         await client.query('COMMIT');
         return result;
@@ -195,12 +215,22 @@ export async function openPGlite(dataDir: string): Promise<Database> {
     async exec(script) {
       await db.exec(script);
     },
-    query: async <R extends Row>(text: string, params?: unknown[]) => ({ rows: (await db.query<R>(text, params)).rows }),
+    query: async <R extends Row>(text: string, params?: unknown[]) => ({
+      rows: (await db.query<R>(text, params)).rows,
+    }),
     // In the same process: an answer cannot be lost on the way.
-    session: async <R extends Row>(text: string, params: unknown[]) => ({ rows: (await db.query<R>(text, params)).rows }),
+    session: async <R extends Row>(text: string, params: unknown[]) => ({
+      rows: (await db.query<R>(text, params)).rows,
+    }),
     endBackend: async () => undefined,
     transaction: (work) =>
-      db.transaction((tx) => work({ query: async <R extends Row>(text: string, params?: unknown[]) => ({ rows: (await tx.query<R>(text, params)).rows }) })),
+      db.transaction((tx) =>
+        work({
+          query: async <R extends Row>(text: string, params?: unknown[]) => ({
+            rows: (await tx.query<R>(text, params)).rows,
+          }),
+        }),
+      ),
     async listen(channel, onNotify) {
       const unlisten = await db.listen(channel, () => onNotify());
       return unlisten;

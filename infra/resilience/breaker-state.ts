@@ -2,7 +2,8 @@ import type CircuitBreaker from 'opossum';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
-export const breakerState = (breaker: CircuitBreaker): BreakerState => (breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed');
+export const breakerState = (breaker: CircuitBreaker): BreakerState =>
+  breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed';
 
 /**
  * A statement the database refused (bad data, a constraint, a syntax error:

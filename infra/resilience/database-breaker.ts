@@ -19,7 +19,8 @@ export function withQueryBreaker(db: Database) {
   return {
     db: {
       ...db,
-      query: <R extends Row = Row>(text: string, params?: unknown[]) => breaker.fire(text, params) as Promise<{ rows: R[] }>,
+      query: <R extends Row = Row>(text: string, params?: unknown[]) =>
+        breaker.fire(text, params) as Promise<{ rows: R[] }>,
     } satisfies Database,
     state: () => breakerState(breaker),
     shutdown: () => breaker.shutdown(),

@@ -23,7 +23,8 @@ export function withStoreBreaker(store: EventStore) {
       ...store,
       append: (...args: Parameters<EventStore['append']>) =>
         breaker.fire(...args).catch((error: unknown) => {
-          if ((error as { code?: unknown }).code === 'EOPENBREAKER') throw new StoreUnavailable('the event store keeps failing; nothing was sent (the circuit is open)');
+          if ((error as { code?: unknown }).code === 'EOPENBREAKER')
+            throw new StoreUnavailable('the event store keeps failing; nothing was sent (the circuit is open)');
           throw error;
         }),
     } satisfies EventStore,

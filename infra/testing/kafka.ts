@@ -43,7 +43,10 @@ export async function consumeUntil(
   const accepted: KafkaMessage[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out on ${topic} with ${accepted.length} messages`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out on ${topic} with ${accepted.length} messages`)),
+        timeoutMs,
+      );
       void consumer.run({
         eachMessage: async ({ message }) => {
           if (accept(message)) accepted.push(message);

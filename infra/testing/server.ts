@@ -22,7 +22,11 @@ export interface TestServer {
   chainSigningKey: string;
   token(subject: string, roles: string[], services?: string[]): Promise<string>;
   /** Real HTTP: JSON in, parsed JSON out (other answers as text). */
-  call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  call(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 
@@ -52,12 +56,33 @@ export async function startTestServer(
   let database: TestDatabase | undefined;
   if (!options.databaseUrl && (options.store ?? 'postgres') === 'postgres') database = await createTestDatabase();
   const databaseUrl = options.databaseUrl ?? database?.url;
-  const opened = await openStorage({ databaseUrl, dataDir: 'memory://', ...(options.appendTimeoutMs ? { appendTimeoutMs: options.appendTimeoutMs } : {}) });
+  const opened = await openStorage({
+    databaseUrl,
+    dataDir: 'memory://',
+    ...(options.appendTimeoutMs ? { appendTimeoutMs: options.appendTimeoutMs } : {}),
+  });
   const storage = options.wrapStore ? { ...opened, store: options.wrapStore(opened.store) } : opened;
   const chainSigningKey = randomBytes(32).toString('hex');
-  const keys = localKeyProvider({ keyFile: options.keyFile ?? join(mkdtempSync(join(tmpdir(), 'configledger-keys-')), 'master-keys.json') });
-  const { logStream, store: _store, databaseUrl: _databaseUrl, appendTimeoutMs: _appendTimeoutMs, keyFile: _keyFile, wrapStore: _wrapStore, ...appOptions } = options;
-  const app = await buildApp({ ...appOptions, storage, jwtSecret: TEST_JWT_SECRET, chainSigningKey, keys, logger: logStream ? loggerOptions('info', logStream) : false });
+  const keys = localKeyProvider({
+    keyFile: options.keyFile ?? join(mkdtempSync(join(tmpdir(), 'configledger-keys-')), 'master-keys.json'),
+  });
+  const {
+    logStream,
+    store: _store,
+    databaseUrl: _databaseUrl,
+    appendTimeoutMs: _appendTimeoutMs,
+    keyFile: _keyFile,
+    wrapStore: _wrapStore,
+    ...appOptions
+  } = options;
+  const app = await buildApp({
+    ...appOptions,
+    storage,
+    jwtSecret: TEST_JWT_SECRET,
+    chainSigningKey,
+    keys,
+    logger: logStream ? loggerOptions('info', logStream) : false,
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server did not bind a TCP port');
@@ -81,7 +106,11 @@ export async function startTestServer(
       });
       const text = await response.text();
       const json = response.headers.get('content-type')?.includes('json');
-      return { status: response.status, body: text ? (json ? JSON.parse(text) : text) : undefined, headers: response.headers };
+      return {
+        status: response.status,
+        body: text ? (json ? JSON.parse(text) : text) : undefined,
+        headers: response.headers,
+      };
     },
     async close() {
       await app.close();

@@ -20,7 +20,15 @@ export interface ServiceProcess {
 /** Starts the real entry point, as `make run` does, and resolves once it listens. */
 export function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/config-api/main.ts'], {
-    env: { ...process.env, DATABASE_URL: '', EVENTSTORE_URL: '', JWT_SECRET: '', KAFKA_BROKERS: '', LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      DATABASE_URL: '',
+      EVENTSTORE_URL: '',
+      JWT_SECRET: '',
+      KAFKA_BROKERS: '',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

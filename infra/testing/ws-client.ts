@@ -20,7 +20,9 @@ export class WsClient {
       this.messages.push(JSON.parse(raw.toString()));
       this.waiters.forEach((wake) => wake());
     });
-    this.closed = new Promise((resolve) => this.socket.on('close', (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })));
+    this.closed = new Promise((resolve) =>
+      this.socket.on('close', (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })),
+    );
     this.socket.on('error', () => undefined);
   }
 
@@ -28,7 +30,9 @@ export class WsClient {
   opened() {
     return new Promise<void>((resolve, reject) => {
       this.socket.once('open', () => resolve());
-      this.socket.once('unexpected-response', (_request, response) => reject(new Error(`upgrade refused with ${response.statusCode}`)));
+      this.socket.once('unexpected-response', (_request, response) =>
+        reject(new Error(`upgrade refused with ${response.statusCode}`)),
+      );
       this.socket.once('error', reject);
     });
   }
@@ -45,7 +49,8 @@ export class WsClient {
         this.messages.splice(this.messages.indexOf(found), 1);
         return found;
       }
-      if (Date.now() > deadline) throw new Error(`no such message; have ${JSON.stringify(this.messages.map((m) => m.type))}`);
+      if (Date.now() > deadline)
+        throw new Error(`no such message; have ${JSON.stringify(this.messages.map((m) => m.type))}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 50);
         this.waiters.push(() => {

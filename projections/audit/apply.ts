@@ -5,7 +5,9 @@ const text = (value: unknown) => (typeof value === 'string' ? value : null);
 
 /** An environment change names the services whose effective configuration it changed, so their audit shows it. */
 const affectedServices = (data: Record<string, unknown>): string[] | null =>
-  Array.isArray(data.impact) ? [...new Set(data.impact.map((change: { serviceId: string }) => change.serviceId))] : null;
+  Array.isArray(data.impact)
+    ? [...new Set(data.impact.map((change: { serviceId: string }) => change.serviceId))]
+    : null;
 
 function auditRow(recorded: RecordedEvent) {
   const metadata = metadataOf(recorded);

@@ -37,9 +37,10 @@ export function linkOf(previous: string, event: RecordedEvent): string {
 export const auditChainProjection: Projection = {
   name: 'audit-chain',
   async apply(tx, events) {
-    const { rows } = await tx.query<{ hash: string }>('SELECT hash FROM audit_chain WHERE position < $1 ORDER BY position DESC LIMIT 1', [
-      events[0]!.position.toString(),
-    ]);
+    const { rows } = await tx.query<{ hash: string }>(
+      'SELECT hash FROM audit_chain WHERE position < $1 ORDER BY position DESC LIMIT 1',
+      [events[0]!.position.toString()],
+    );
     let previous = rows[0]?.hash ?? GENESIS;
     const links = events.map((event) => {
       previous = linkOf(previous, event);
@@ -81,7 +82,15 @@ export interface ChainVerdict {
    */
   caveats: { position: number; reason: string }[];
   /** What the signed heads kept outside the database said, when they were asked. */
-  checkpoint?: { source: string; found: boolean; position?: number; signedAt?: string; matches?: boolean; newerEpoch?: number; note?: string };
+  checkpoint?: {
+    source: string;
+    found: boolean;
+    position?: number;
+    signedAt?: string;
+    matches?: boolean;
+    newerEpoch?: number;
+    note?: string;
+  };
 }
 
 /** Signed chain heads kept outside the database (the Kafka topic, a backup manifest), checked against our key already. */
@@ -111,7 +120,15 @@ export class ChainCheck {
   private index = 0;
   private exhausted = false;
   private fetchedTo = 0n;
-  private readonly verdict: ChainVerdict = { intact: true, checkedEvents: 0, firstBreak: null, breakCount: 0, breaks: [], caveats: [], head: { position: 0, hash: GENESIS } };
+  private readonly verdict: ChainVerdict = {
+    intact: true,
+    checkedEvents: 0,
+    firstBreak: null,
+    breakCount: 0,
+    breaks: [],
+    caveats: [],
+    head: { position: 0, hash: GENESIS },
+  };
 
   private constructor(
     private readonly db: SqlExecutor,
@@ -126,7 +143,11 @@ export class ChainCheck {
       "SELECT CASE WHEN to_regclass('audit_chain') IS NULL THEN NULL ELSE (SELECT max(position)::text FROM audit_chain) END AS position",
     );
     const newest = BigInt(rows[0]?.position ?? 0);
-    return new ChainCheck(db, options.upTo !== undefined && options.upTo < newest ? options.upTo : newest, options.pageSize ?? 5000);
+    return new ChainCheck(
+      db,
+      options.upTo !== undefined && options.upTo < newest ? options.upTo : newest,
+      options.pageSize ?? 5000,
+    );
   }
 
   private async peek() {
@@ -159,7 +180,8 @@ export class ChainCheck {
   /** The next event of the log, in order. */
   async event(event: RecordedEvent): Promise<void> {
     if (event.position > this.upToPosition) return;
-    const accepted = event.type === 'LogRestored' ? (event.data as Partial<LogRestored['data']>).acceptedBrokenChain : undefined;
+    const accepted =
+      event.type === 'LogRestored' ? (event.data as Partial<LogRestored['data']>).acceptedBrokenChain : undefined;
     if (accepted) {
       this.verdict.caveats.push({
         position: Number(event.position),
@@ -168,13 +190,21 @@ export class ChainCheck {
     }
     let link = await this.peek();
     while (link && link.position < event.position) {
-      this.report(link.position, 'missing', `the event chained at position ${link.position} (${link.eventId}) is missing from the log`);
+      this.report(
+        link.position,
+        'missing',
+        `the event chained at position ${link.position} (${link.eventId}) is missing from the log`,
+      );
       this.resume(link);
       this.index++;
       link = await this.peek();
     }
     if (!link || link.position > event.position) {
-      this.report(event.position, 'unchained', `no link for position ${event.position}: the chain never saw this event`);
+      this.report(
+        event.position,
+        'unchained',
+        `no link for position ${event.position}: the chain never saw this event`,
+      );
       return;
     }
     this.index++;
@@ -182,7 +212,10 @@ export class ChainCheck {
     this.verdict.checkedEvents++;
     if (computed.includes(link.hash)) this.resume(link);
     else {
-      const reason = link.eventId === event.id ? 'the event differs from what was chained' : `another event holds this position (${link.eventId} was chained here)`;
+      const reason =
+        link.eventId === event.id
+          ? 'the event differs from what was chained'
+          : `another event holds this position (${link.eventId} was chained here)`;
       this.report(event.position, 'altered', reason);
       this.resume(link, computed[0]!);
     }
@@ -196,7 +229,11 @@ export class ChainCheck {
    */
   async finish(evidence?: OutsideEvidence): Promise<ChainVerdict> {
     for (let link = await this.peek(); link; link = await this.peek()) {
-      this.report(link.position, 'missing', `the event chained at position ${link.position} (${link.eventId}) is missing from the log`);
+      this.report(
+        link.position,
+        'missing',
+        `the event chained at position ${link.position} (${link.eventId}) is missing from the log`,
+      );
       this.resume(link);
       this.index++;
     }
@@ -205,7 +242,10 @@ export class ChainCheck {
       const found = head !== undefined;
       let matches: boolean | undefined;
       if (head) {
-        const { rows } = await this.db.query<{ hash: string }>('SELECT hash FROM audit_chain WHERE audit_chain.position = $1', [head.position]);
+        const { rows } = await this.db.query<{ hash: string }>(
+          'SELECT hash FROM audit_chain WHERE audit_chain.position = $1',
+          [head.position],
+        );
         matches = rows[0]?.hash === head.hash;
         if (!matches) {
           this.report(
@@ -215,9 +255,18 @@ export class ChainCheck {
           );
         }
       }
-      if (forged) this.report(this.upToPosition, 'checkpoint', `the head in ${source} does not carry a valid signature: it was forged, or CHAIN_SIGNING_KEY is not the one it was signed with`);
+      if (forged)
+        this.report(
+          this.upToPosition,
+          'checkpoint',
+          `the head in ${source} does not carry a valid signature: it was forged, or CHAIN_SIGNING_KEY is not the one it was signed with`,
+        );
       if (newerEpoch !== undefined) {
-        this.report(this.upToPosition, 'checkpoint', `${source} holds a head signed for epoch ${newerEpoch}, later than this log's: the record of a restore (LogRestored) was removed`);
+        this.report(
+          this.upToPosition,
+          'checkpoint',
+          `${source} holds a head signed for epoch ${newerEpoch}, later than this log's: the record of a restore (LogRestored) was removed`,
+        );
       }
       this.verdict.checkpoint = {
         source,
@@ -232,7 +281,11 @@ export class ChainCheck {
 }
 
 /** Recomputes the chain from the log and compares it with the stored links, link by link, and with a signed head from outside when given. */
-export async function verifyChain(store: EventStore, db: SqlExecutor, evidence?: OutsideEvidence): Promise<ChainVerdict> {
+export async function verifyChain(
+  store: EventStore,
+  db: SqlExecutor,
+  evidence?: OutsideEvidence,
+): Promise<ChainVerdict> {
   const check = await ChainCheck.begin(db);
   for await (const event of store.readAll({ toPosition: check.upToPosition })) await check.event(event);
   return check.finish(evidence);

@@ -21,17 +21,25 @@ export interface ChainCheckpoint {
   signature: string;
 }
 
-export function signCheckpoint(key: string, head: { epoch: number; position: number; hash: string }, signedAt = new Date()): ChainCheckpoint {
+export function signCheckpoint(
+  key: string,
+  head: { epoch: number; position: number; hash: string },
+  signedAt = new Date(),
+): ChainCheckpoint {
   const unsigned = { epoch: head.epoch, position: head.position, hash: head.hash, signedAt: signedAt.toISOString() };
   return { ...unsigned, signature: signJson(key, unsigned) };
 }
 
-export const checkpointSignatureValid = (key: string, { signature, ...unsigned }: ChainCheckpoint) => jsonSignatureValid(key, unsigned, signature);
+export const checkpointSignatureValid = (key: string, { signature, ...unsigned }: ChainCheckpoint) =>
+  jsonSignatureValid(key, unsigned, signature);
 
 /** The newest stored link, if any. */
 export async function newestLink(db: SqlExecutor): Promise<{ position: number; hash: string } | undefined> {
-  if (!(await db.query<{ t: string | null }>("SELECT to_regclass('audit_chain')::text AS t")).rows[0]?.t) return undefined;
-  const { rows } = await db.query<{ position: string; hash: string }>('SELECT position::text AS position, hash FROM audit_chain ORDER BY audit_chain.position DESC LIMIT 1');
+  if (!(await db.query<{ t: string | null }>("SELECT to_regclass('audit_chain')::text AS t")).rows[0]?.t)
+    return undefined;
+  const { rows } = await db.query<{ position: string; hash: string }>(
+    'SELECT position::text AS position, hash FROM audit_chain ORDER BY audit_chain.position DESC LIMIT 1',
+  );
   return rows[0] && { position: Number(rows[0].position), hash: rows[0].hash };
 }
 
@@ -46,7 +54,9 @@ export async function checkpointOnKafka(kafka: Kafka, key: string, epoch: number
   let timer: NodeJS.Timeout | undefined;
   const all = await Promise.race([
     checkpointsOnKafka(kafka),
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('Kafka did not answer within 15 s')), 15_000))),
+    new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error('Kafka did not answer within 15 s')), 15_000)),
+    ),
   ]).finally(() => clearTimeout(timer));
   const ours = all.filter((checkpoint) => checkpointSignatureValid(key, checkpoint));
   const own = ours.filter((checkpoint) => checkpoint.epoch === epoch).at(-1);
@@ -78,7 +88,10 @@ async function checkpointsOnKafka(kafka: Kafka, timeoutMs = 10_000): Promise<Cha
     const found: ChainCheckpoint[] = [];
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`the checkpoint topic was not read to its end within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`the checkpoint topic was not read to its end within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       consumer
         .run({
           eachMessage: async ({ message }) => {

@@ -51,7 +51,12 @@ export const configurationsProjection: Projection = {
     );
     // The same event again (a redelivery, a rebuild over rows already there) is nothing; another event for a version
     // already held would rewrite history: the projection stops, and says where.
-    const { rows: clashes } = await tx.query<{ service_id: string; environment: string; version: number; position: string }>(
+    const { rows: clashes } = await tx.query<{
+      service_id: string;
+      environment: string;
+      version: number;
+      position: string;
+    }>(
       `SELECT r.service_id, r.environment, r.version, r.position::text AS position
        FROM jsonb_to_recordset($1::jsonb) AS r(service_id text, environment text, version integer, position bigint, event_id uuid)
        JOIN configuration_history h USING (service_id, environment, version)
@@ -60,7 +65,10 @@ export const configurationsProjection: Projection = {
       [batch],
     );
     const clash = clashes[0];
-    if (clash) throw new Error(`the event at position ${clash.position} repeats version ${clash.version} of ${clash.service_id}/${clash.environment}, which another event recorded`);
+    if (clash)
+      throw new Error(
+        `the event at position ${clash.position} repeats version ${clash.version} of ${clash.service_id}/${clash.environment}, which another event recorded`,
+      );
     // The newest version per configuration wins; `created_*` come from the oldest in the batch and only count for a new row.
     await tx.query(
       `INSERT INTO service_configurations

@@ -9,7 +9,16 @@ import { READ_MODEL_PROJECTIONS } from '#projections/read-models.ts';
 const change = (version: number, limit: number) => ({
   id: randomUUID(),
   type: version === 1 ? 'ConfigurationCreated' : 'ConfigurationUpdated',
-  data: { serviceId: 'twice', environment: 'production', version, configuration: { limit }, checksum: 'x'.repeat(64), changedKeys: ['limit'], changes: [], operation: 'replace' },
+  data: {
+    serviceId: 'twice',
+    environment: 'production',
+    version,
+    configuration: { limit },
+    checksum: 'x'.repeat(64),
+    changedKeys: ['limit'],
+    changes: [],
+    operation: 'replace',
+  },
   metadata: { actor: 'test', schemaVersion: 2 },
 });
 

@@ -45,7 +45,11 @@ const toCurrent = (row: CurrentRow): CurrentConfiguration => ({
   position: BigInt(row.position),
 });
 
-export async function loadCurrent(db: SqlExecutor, serviceId: string, environment: string): Promise<CurrentConfiguration | undefined> {
+export async function loadCurrent(
+  db: SqlExecutor,
+  serviceId: string,
+  environment: string,
+): Promise<CurrentConfiguration | undefined> {
   const { rows } = await db.query<CurrentRow>(
     `SELECT service_id, environment, version, checksum, configuration_data, updated_at, updated_by, position
      FROM service_configurations WHERE service_id = $1 AND environment = $2`,

@@ -31,7 +31,21 @@ async function applyOne(tx: SqlExecutor, recorded: RecordedEvent): Promise<void>
            next_rotation_at = EXCLUDED.next_rotation_at, rotated_at = NULL, created_at = EXCLUDED.created_at,
            created_by = EXCLUDED.created_by, deleted_at = NULL, position = EXCLUDED.position
          WHERE credentials.position < EXCLUDED.position`,
-        [d.key, d.serviceId, d.environment, d.type, d.sensitivity, d.description ?? null, JSON.stringify(d.tags), d.secret.version, d.expiresAt ?? null, d.nextRotationAt ?? null, at, actorOf(recorded), position],
+        [
+          d.key,
+          d.serviceId,
+          d.environment,
+          d.type,
+          d.sensitivity,
+          d.description ?? null,
+          JSON.stringify(d.tags),
+          d.secret.version,
+          d.expiresAt ?? null,
+          d.nextRotationAt ?? null,
+          at,
+          actorOf(recorded),
+          position,
+        ],
       );
       return logAccess(tx, recorded, d.key, 'store', 'granted', d.secret.version);
     }
@@ -44,15 +58,22 @@ async function applyOne(tx: SqlExecutor, recorded: RecordedEvent): Promise<void>
       return logAccess(tx, recorded, d.key, 'rotate', 'granted', d.secret.version);
     }
     case 'CredentialDeleted': {
-      await tx.query(`UPDATE credentials SET status = 'deleted', deleted_at = $2, position = $3 WHERE credential_key = $1 AND position < $3`, [
-        event.data.key,
-        event.data.deletedAt,
-        position,
-      ]);
+      await tx.query(
+        `UPDATE credentials SET status = 'deleted', deleted_at = $2, position = $3 WHERE credential_key = $1 AND position < $3`,
+        [event.data.key, event.data.deletedAt, position],
+      );
       return logAccess(tx, recorded, event.data.key, 'delete', 'granted', event.data.versions);
     }
     case 'CredentialAccessed':
-      return logAccess(tx, recorded, event.data.key, event.data.operation, event.data.outcome, event.data.version, event.data);
+      return logAccess(
+        tx,
+        recorded,
+        event.data.key,
+        event.data.operation,
+        event.data.outcome,
+        event.data.version,
+        event.data,
+      );
     default: {
       const unknownEvent: never = event;
       throw new Error(`unknown event ${JSON.stringify(unknownEvent)}`);

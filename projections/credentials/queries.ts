@@ -1,6 +1,7 @@
 import type { SqlExecutor } from '#infra/postgres/database.ts';
 
-const iso = (value: unknown) => (value === null || value === undefined ? null : new Date(value as string).toISOString());
+const iso = (value: unknown) =>
+  value === null || value === undefined ? null : new Date(value as string).toISOString();
 
 export async function listCredentials(db: SqlExecutor, filter: { serviceId?: string; environment?: string }) {
   const { rows } = await db.query<Record<string, unknown>>(
@@ -29,7 +30,10 @@ export async function listCredentials(db: SqlExecutor, filter: { serviceId?: str
 
 /** The service a credential belongs (or belonged, once deleted) to; undefined for a key never stored. */
 export async function credentialServiceOf(db: SqlExecutor, key: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ service_id: string }>('SELECT service_id FROM credentials WHERE credential_key = $1', [key]);
+  const { rows } = await db.query<{ service_id: string }>(
+    'SELECT service_id FROM credentials WHERE credential_key = $1',
+    [key],
+  );
   return rows[0]?.service_id;
 }
 

@@ -67,7 +67,8 @@ export function effectiveConfiguration(
   let newest: { position: bigint; updatedAt: string; updatedBy: string } = layers[0]!;
   for (const layer of layers) if (layer.position > newest.position) newest = layer;
   for (const link of chain) {
-    if (link.position > newest.position && link.updatedAt && link.updatedBy) newest = { position: link.position, updatedAt: link.updatedAt, updatedBy: link.updatedBy };
+    if (link.position > newest.position && link.updatedAt && link.updatedBy)
+      newest = { position: link.position, updatedAt: link.updatedAt, updatedBy: link.updatedBy };
   }
   return {
     serviceId,
@@ -77,8 +78,15 @@ export function effectiveConfiguration(
     position: newest.position,
     version: own?.version ?? 0,
     inheritedFrom: chain.slice(0, -1).map((link) => link.environment),
-    layers: layers.map(({ environment, version, checksum, position }) => ({ environment, version, checksum, position })),
-    own: own ? { configuration: own.configuration, checksum: own.checksum, version: own.version, position: own.position } : null,
+    layers: layers.map(({ environment, version, checksum, position }) => ({
+      environment,
+      version,
+      checksum,
+      position,
+    })),
+    own: own
+      ? { configuration: own.configuration, checksum: own.checksum, version: own.version, position: own.position }
+      : null,
     updatedAt: newest.updatedAt,
     updatedBy: newest.updatedBy,
   };

@@ -35,7 +35,8 @@ export class EffectiveFold {
   /** Starts at `position`: the environments from the log itself, the layers from the history read model (which must hold `position`). */
   async seed(store: EventStore, db: SqlExecutor, position: bigint): Promise<void> {
     if (position === 0n) return;
-    for await (const event of store.readAll({ toPosition: position, filter: { streamPrefixes: ['environment-'] } })) this.environments.applyEvents([event]);
+    for await (const event of store.readAll({ toPosition: position, filter: { streamPrefixes: ['environment-'] } }))
+      this.environments.applyEvents([event]);
     const { rows } = await db.query<{
       service_id: string;
       environment: string;
@@ -70,25 +71,43 @@ export class EffectiveFold {
     const event = parseEvent(recorded);
     let serviceIds: Iterable<string>;
     let environments: string[];
-    if (event.type === 'ConfigurationCreated' || event.type === 'ConfigurationUpdated' || event.type === 'ConfigurationRolledBack') {
+    if (
+      event.type === 'ConfigurationCreated' ||
+      event.type === 'ConfigurationUpdated' ||
+      event.type === 'ConfigurationRolledBack'
+    ) {
       serviceIds = [event.data.serviceId];
       environments = this.environments.dependentsOf(event.data.environment);
-    } else if (event.type === 'EnvironmentDefined' || event.type === 'EnvironmentUpdated' || event.type === 'EnvironmentRemoved') {
+    } else if (
+      event.type === 'EnvironmentDefined' ||
+      event.type === 'EnvironmentUpdated' ||
+      event.type === 'EnvironmentRemoved'
+    ) {
       const id = event.data.id;
       const before = this.environments.parentsOf();
-      const after: ParentsOf = event.type === 'EnvironmentRemoved' ? withoutEnvironment(before, id) : new Map(before).set(id, event.data.inheritsFrom);
+      const after: ParentsOf =
+        event.type === 'EnvironmentRemoved'
+          ? withoutEnvironment(before, id)
+          : new Map(before).set(id, event.data.inheritsFrom);
       // Who depends on an environment is decided by the others' parents, which this event does not change.
       environments = [...new Set([...dependentsOf(id, before), ...(event.type === 'EnvironmentRemoved' ? [] : [id])])];
-      const involved = new Set(environments.flatMap((environment) => [...lineageOf(environment, before), ...lineageOf(environment, after)]));
-      serviceIds = new Set([...involved].flatMap((environment) => [...(this.servicesByEnvironment.get(environment) ?? [])]));
+      const involved = new Set(
+        environments.flatMap((environment) => [...lineageOf(environment, before), ...lineageOf(environment, after)]),
+      );
+      serviceIds = new Set(
+        [...involved].flatMap((environment) => [...(this.servicesByEnvironment.get(environment) ?? [])]),
+      );
     } else {
       return [];
     }
-    const pairs = [...serviceIds].flatMap((serviceId) => environments.map((environment) => ({ serviceId, environment })));
+    const pairs = [...serviceIds].flatMap((serviceId) =>
+      environments.map((environment) => ({ serviceId, environment })),
+    );
     const before = pairs.map(({ serviceId, environment }) => this.effective(serviceId, environment));
     this.layers.applyEvents([recorded]);
     this.environments.applyEvents([recorded]);
-    if ('serviceId' in event.data && 'environment' in event.data) this.index(event.data.serviceId, event.data.environment);
+    if ('serviceId' in event.data && 'environment' in event.data)
+      this.index(event.data.serviceId, event.data.environment);
     return pairs.flatMap(({ serviceId, environment }, index) => {
       const previous = before[index];
       const effective = this.effective(serviceId, environment);
@@ -100,7 +119,9 @@ export class EffectiveFold {
 
   /** The effective configuration at the fold's position. */
   effective(serviceId: string, environment: string): EffectiveConfiguration | undefined {
-    return effectiveConfiguration(serviceId, this.environments.chainOf(environment), (env) => this.layers.get(serviceId, env));
+    return effectiveConfiguration(serviceId, this.environments.chainOf(environment), (env) =>
+      this.layers.get(serviceId, env),
+    );
   }
 
   private index(serviceId: string, environment: string): void {

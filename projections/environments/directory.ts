@@ -35,7 +35,14 @@ export class EnvironmentDirectory {
 
   constructor() {
     for (const definition of BUILT_IN_ENVIRONMENTS) {
-      this.entries.set(definition.id, { ...definition, builtIn: true, updatedAt: null, updatedBy: null, position: 0n, inheritance: UNCHANGED });
+      this.entries.set(definition.id, {
+        ...definition,
+        builtIn: true,
+        updatedAt: null,
+        updatedBy: null,
+        position: 0n,
+        inheritance: UNCHANGED,
+      });
     }
   }
 
@@ -105,7 +112,12 @@ export class EnvironmentDirectory {
     const existing = this.entries.get(id);
     if (existing && existing.position < change.position) this.entries.delete(id);
     for (const [other, entry] of this.entries) {
-      if (entry.inheritsFrom.includes(id)) this.entries.set(other, { ...entry, inheritsFrom: entry.inheritsFrom.filter((parent) => parent !== id), inheritance: change });
+      if (entry.inheritsFrom.includes(id))
+        this.entries.set(other, {
+          ...entry,
+          inheritsFrom: entry.inheritsFrom.filter((parent) => parent !== id),
+          inheritance: change,
+        });
     }
   }
 

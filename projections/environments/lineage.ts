@@ -20,8 +20,13 @@ export function lineageOf(id: string, parentsOf: ParentsOf): string[] {
 }
 
 /** Every environment whose effective configuration includes `id`'s: itself and all that inherit from it. */
-export const dependentsOf = (id: string, parentsOf: ParentsOf): string[] => [...parentsOf.keys()].filter((candidate) => lineageOf(candidate, parentsOf).includes(id));
+export const dependentsOf = (id: string, parentsOf: ParentsOf): string[] =>
+  [...parentsOf.keys()].filter((candidate) => lineageOf(candidate, parentsOf).includes(id));
 
 /** The graph once `id` is removed: gone, and nobody's parent any more. */
 export const withoutEnvironment = (parentsOf: ParentsOf, id: string): Map<string, string[]> =>
-  new Map([...parentsOf].filter(([environment]) => environment !== id).map(([environment, parents]) => [environment, parents.filter((parent) => parent !== id)]));
+  new Map(
+    [...parentsOf]
+      .filter(([environment]) => environment !== id)
+      .map(([environment, parents]) => [environment, parents.filter((parent) => parent !== id)]),
+  );

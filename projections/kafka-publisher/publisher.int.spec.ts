@@ -47,9 +47,18 @@ describe('a publisher that starts while its database is away', () => {
       await waitFor(() => publisher.status().lastError !== undefined, 10_000, 'the failure to be reported');
       expect(failures).toBeGreaterThan(0);
       await proxy.restore();
-      const { position } = await storage.store.append(`environment-pub-${unique()}`, [
-        { id: randomUUID(), type: 'EnvironmentDefined', data: { id: 'late', name: 'late', type: 'custom', inheritsFrom: [] }, metadata: { actor: 'test', schemaVersion: 1 } },
-      ], 'no_stream');
+      const { position } = await storage.store.append(
+        `environment-pub-${unique()}`,
+        [
+          {
+            id: randomUUID(),
+            type: 'EnvironmentDefined',
+            data: { id: 'late', name: 'late', type: 'custom', inheritsFrom: [] },
+            metadata: { actor: 'test', schemaVersion: 1 },
+          },
+        ],
+        'no_stream',
+      );
       await waitFor(() => publisher.status().position >= position, 30_000, 'publishing after the database returned');
       expect(publisher.status().lastError).toBeUndefined();
       expect(warnings.length).toBeLessThanOrEqual(2);
@@ -75,14 +84,32 @@ describe('publishing the log to Kafka', () => {
     const service = `pub-${unique()}`;
     const region = `eu_${unique()}`;
     await server.call('POST', '/environments', { token, body: { id: region, inheritsFrom: ['production'] } });
-    await server.call('PUT', `/configurations/${service}`, { token, body: { configuration: { limit: 1, venue: 'XNYS' } } });
-    await server.call('PUT', `/configurations/${service}?environment=${region}`, { token, body: { configuration: { venue: 'XETR' } } });
-    const last = await server.call('PATCH', `/configurations/${service}`, { token, body: { patch: { limit: 2 }, changeReason: 'more' } });
+    await server.call('PUT', `/configurations/${service}`, {
+      token,
+      body: { configuration: { limit: 1, venue: 'XNYS' } },
+    });
+    await server.call('PUT', `/configurations/${service}?environment=${region}`, {
+      token,
+      body: { configuration: { venue: 'XETR' } },
+    });
+    const last = await server.call('PATCH', `/configurations/${service}`, {
+      token,
+      body: { patch: { limit: 2 }, changeReason: 'more' },
+    });
     expect(last.status).toBe(200);
-    await waitFor(() => server.app.ledger.publisher!.status().position >= BigInt(last.body.data.position), 30_000, 'publishing');
+    await waitFor(
+      () => server.app.ledger.publisher!.status().position >= BigInt(last.body.data.position),
+      30_000,
+      'publishing',
+    );
 
     const kafka = createKafka(TEST_BROKERS, 'publisher-test');
-    const events = await consumeUntil(kafka, EVENTS_TOPIC, (m) => m.key?.toString().startsWith(`config-${service}-`) ?? false, (all) => all.length >= 3);
+    const events = await consumeUntil(
+      kafka,
+      EVENTS_TOPIC,
+      (m) => m.key?.toString().startsWith(`config-${service}-`) ?? false,
+      (all) => all.length >= 3,
+    );
     const production = events.map(decoded).filter((event) => event.streamName === `config-${service}-production`);
     expect(production.map((event) => [event.type, event.revision, event.data.version])).toEqual([
       ['ConfigurationCreated', 0n, 1],
@@ -99,15 +126,37 @@ describe('publishing the log to Kafka', () => {
       kafka,
       CONFIG_STATE_TOPIC,
       (m) => m.key?.toString().startsWith(`${service}/`) ?? false,
-      (all) => all.some((m) => m.key!.toString() === regionKey && JSON.parse(m.value!.toString()).configuration.limit === 2),
+      (all) =>
+        all.some((m) => m.key!.toString() === regionKey && JSON.parse(m.value!.toString()).configuration.limit === 2),
     );
-    const regionState = JSON.parse(states.filter((m) => m.key!.toString() === regionKey).pop()!.value!.toString());
-    expect(regionState).toMatchObject({ serviceId: service, environment: region, version: 1, inheritedFrom: ['production'], configuration: { limit: 2, venue: 'XETR' } });
+    const regionState = JSON.parse(
+      states
+        .filter((m) => m.key!.toString() === regionKey)
+        .pop()!
+        .value!.toString(),
+    );
+    expect(regionState).toMatchObject({
+      serviceId: service,
+      environment: region,
+      version: 1,
+      inheritedFrom: ['production'],
+      configuration: { limit: 2, venue: 'XETR' },
+    });
 
-    const { stdout } = await run('kcat', ['-b', TEST_BROKERS[0]!, '-C', '-t', CONFIG_STATE_TOPIC, '-e', '-q', '-f', '%k\t%s\n'], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
-    const line = stdout.split('\n').filter((row) => row.startsWith(`${service}/production\t`)).pop()!;
+    const { stdout } = await run(
+      'kcat',
+      ['-b', TEST_BROKERS[0]!, '-C', '-t', CONFIG_STATE_TOPIC, '-e', '-q', '-f', '%k\t%s\n'],
+      { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
+    );
+    const line = stdout
+      .split('\n')
+      .filter((row) => row.startsWith(`${service}/production\t`))
+      .pop()!;
     expect(JSON.parse(line.split('\t')[1]!)).toMatchObject({ version: 2, configuration: { limit: 2, venue: 'XNYS' } });
-    const headers = await run('kcat', ['-b', TEST_BROKERS[0]!, '-C', '-t', EVENTS_TOPIC, '-e', '-q', '-f', '%k %h\n'], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 });
+    const headers = await run('kcat', ['-b', TEST_BROKERS[0]!, '-C', '-t', EVENTS_TOPIC, '-e', '-q', '-f', '%k %h\n'], {
+      timeout: 30_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     expect(headers.stdout).toMatch(new RegExp(`config-${service}-production .*event-type=ConfigurationUpdated`));
 
     const health = await server.call('GET', '/health');
@@ -120,21 +169,39 @@ describe('publishing the log to Kafka', () => {
     const token = await server.token('gus', ['admin']);
     const service = `vault-${unique()}`;
     const values = [`api-${unique()}${unique()}`, `rotated-${unique()}${unique()}`];
-    await server.call('POST', '/credentials', { token, body: { key: `${service}-key`, value: values[0], type: 'api_key', serviceId: service, environment: 'production' } });
+    await server.call('POST', '/credentials', {
+      token,
+      body: { key: `${service}-key`, value: values[0], type: 'api_key', serviceId: service, environment: 'production' },
+    });
     await server.call('POST', `/credentials/${service}-key/rotate`, { token, body: { value: values[1] } });
-    await server.call('PUT', `/configurations/${service}`, { token, body: { configuration: { apiKey: `\${SECRET:${service}-key}` } } });
+    await server.call('PUT', `/configurations/${service}`, {
+      token,
+      body: { configuration: { apiKey: `\${SECRET:${service}-key}` } },
+    });
     const read = await server.call('GET', `/credentials/${service}-key`, { token });
     expect(read.body.data.value).toBe(values[1]);
     const head = await server.storage.store.headPosition();
     await waitFor(() => server.app.ledger.publisher!.status().position >= head, 30_000, 'publishing');
 
     const kafka = createKafka(TEST_BROKERS, 'secret-scan');
-    const events = await consumeUntil(kafka, EVENTS_TOPIC, (m) => m.key?.toString().includes(service) ?? false, (all) => all.length >= 4);
-    const states = await consumeUntil(kafka, CONFIG_STATE_TOPIC, (m) => m.key?.toString().startsWith(`${service}/`) ?? false, (all) => all.length >= 1);
+    const events = await consumeUntil(
+      kafka,
+      EVENTS_TOPIC,
+      (m) => m.key?.toString().includes(service) ?? false,
+      (all) => all.length >= 4,
+    );
+    const states = await consumeUntil(
+      kafka,
+      CONFIG_STATE_TOPIC,
+      (m) => m.key?.toString().startsWith(`${service}/`) ?? false,
+      (all) => all.length >= 1,
+    );
     expect(events.map((m) => m.headers!['event-type']!.toString())).toEqual(
       expect.arrayContaining(['CredentialStored', 'CredentialRotated', 'CredentialAccessed', 'ConfigurationCreated']),
     );
-    const raw = Buffer.concat([...events, ...states].flatMap((m) => [m.key ?? Buffer.alloc(0), m.value ?? Buffer.alloc(0)])).toString('latin1');
+    const raw = Buffer.concat(
+      [...events, ...states].flatMap((m) => [m.key ?? Buffer.alloc(0), m.value ?? Buffer.alloc(0)]),
+    ).toString('latin1');
     for (const value of values) expect(raw).not.toContain(value);
     expect(raw).toContain('ciphertext');
     expect(raw).toContain(`\${SECRET:${service}-key}`);
@@ -148,8 +215,15 @@ describe('publishing the log to Kafka', () => {
       const token = await server.token('fay', ['writer']);
       const service = `outage-${unique()}`;
       const write = async (i: number) => {
-        const response = await server.call('PUT', `/configurations/${service}-${i % 5}/counter`, { token, body: { value: i } });
-        if (response.status === 404) return server.call('PUT', `/configurations/${service}-${i % 5}`, { token, body: { configuration: { counter: i } } });
+        const response = await server.call('PUT', `/configurations/${service}-${i % 5}/counter`, {
+          token,
+          body: { value: i },
+        });
+        if (response.status === 404)
+          return server.call('PUT', `/configurations/${service}-${i % 5}`, {
+            token,
+            body: { configuration: { counter: i } },
+          });
         return response;
       };
       const publisher = () => server.app.ledger.publisher!.status();
@@ -164,7 +238,11 @@ describe('publishing the log to Kafka', () => {
         expect(response.status).toBeLessThan(300);
         position = response.body.data.position;
       }
-      await waitFor(async () => (await server.call('GET', '/health')).body.data.status === 'degraded', 60_000, 'health to report Kafka down');
+      await waitFor(
+        async () => (await server.call('GET', '/health')).body.data.status === 'degraded',
+        60_000,
+        'health to report Kafka down',
+      );
       expect(publisher().position < BigInt(position)).toBe(true);
 
       await broker.up();
@@ -181,7 +259,11 @@ describe('publishing the log to Kafka', () => {
       const events = messages.map(decoded);
       expect(new Set(events.map((event) => event.id)).size).toBe(50);
       for (let stream = 0; stream < 5; stream++) {
-        const revisions = [...new Set(events.filter((e) => e.streamName === `config-${service}-${stream}-production`).map((e) => e.revision))];
+        const revisions = [
+          ...new Set(
+            events.filter((e) => e.streamName === `config-${service}-${stream}-production`).map((e) => e.revision),
+          ),
+        ];
         expect(revisions).toEqual(revisions.map((_, i) => BigInt(i)));
       }
     } finally {

@@ -65,7 +65,12 @@ export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher 
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
   });
   const send = (topicMessages: TopicMessages[]) => producer.sendBatch({ topicMessages, acks: -1 });
-  const breaker = new CircuitBreaker(send, { timeout: 5_000, errorThresholdPercentage: 50, volumeThreshold: 3, resetTimeout: 3_000 });
+  const breaker = new CircuitBreaker(send, {
+    timeout: 5_000,
+    errorThresholdPercentage: 50,
+    volumeThreshold: 3,
+    resetTimeout: 3_000,
+  });
   const probe = brokerProbe(options.kafka, options.logger);
   let fold: EffectiveFold | undefined;
   let position = 0n;
@@ -84,9 +89,16 @@ export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher 
       .flatMap((event) => into.apply(event))
       .map((update) => {
         const state = configStateOf(update, Number(epoch));
-        return { key: configStateKey(update.serviceId, update.environment), value: state && JSON.stringify(state), headers: { 'content-type': 'application/json', 'log-epoch': epoch } };
+        return {
+          key: configStateKey(update.serviceId, update.environment),
+          value: state && JSON.stringify(state),
+          headers: { 'content-type': 'application/json', 'log-epoch': epoch },
+        };
       });
-    return [{ topic: EVENTS_TOPIC, messages: events }, ...(states.length > 0 ? [{ topic: CONFIG_STATE_TOPIC, messages: states }] : [])];
+    return [
+      { topic: EVENTS_TOPIC, messages: events },
+      ...(states.length > 0 ? [{ topic: CONFIG_STATE_TOPIC, messages: states }] : []),
+    ];
   }
 
   const follower = followLog({
@@ -134,7 +146,11 @@ export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher 
       const head = await newestLink(options.db);
       if (!head || head.position === checkpointed) return;
       const checkpoint = signCheckpoint(options.chainSigningKey, { epoch: options.epoch(), ...head });
-      await producer.send({ topic: CHAIN_CHECKPOINT_TOPIC, messages: [{ key: String(checkpoint.epoch), value: JSON.stringify(checkpoint) }], acks: -1 });
+      await producer.send({
+        topic: CHAIN_CHECKPOINT_TOPIC,
+        messages: [{ key: String(checkpoint.epoch), value: JSON.stringify(checkpoint) }],
+        acks: -1,
+      });
       checkpointed = head.position;
     } catch {
       // The next tick tries again; the follower reports a broker that stays away.
@@ -153,7 +169,10 @@ export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher 
       // Nothing is lost by abandoning a send in flight: the checkpoint moves only after an acknowledgement.
       await follower.stop();
       breaker.shutdown();
-      await Promise.race([producer.disconnect().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      await Promise.race([
+        producer.disconnect().catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+      ]);
     },
     status: () => ({
       position,
@@ -197,14 +216,24 @@ function brokerProbe(kafka: Kafka, logger: FollowerLogger | undefined) {
           }
           await admin.describeCluster();
         })(),
-        new Promise((_, reject) => (deadline = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS))),
+        new Promise(
+          (_, reject) =>
+            (deadline = setTimeout(
+              () => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)),
+              PROBE_TIMEOUT_MS,
+            )),
+        ),
       ]);
       if (reachable === false) logger?.info({ kafka: 'reachable' }, 'Kafka answers again');
       reachable = true;
       unreachable = undefined;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      if (reachable !== false) logger?.warn({ kafka: 'unreachable', err: message }, 'Kafka does not answer; publishing waits and resumes from its checkpoint');
+      if (reachable !== false)
+        logger?.warn(
+          { kafka: 'unreachable', err: message },
+          'Kafka does not answer; publishing waits and resumes from its checkpoint',
+        );
       reachable = false;
       unreachable = message;
       if (connected) {
@@ -231,7 +260,10 @@ function brokerProbe(kafka: Kafka, logger: FollowerLogger | undefined) {
     },
     async stop() {
       clearInterval(timer);
-      await Promise.race([admin.disconnect().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      await Promise.race([
+        admin.disconnect().catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+      ]);
     },
   };
 }

@@ -17,6 +17,15 @@ async function applyOne(tx: SqlExecutor, recorded: RecordedEvent): Promise<void>
   await tx.query(
     `INSERT INTO configuration_schemas (service_id, schema_version, schema_definition, draft, checksum, created_at, created_by, position)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
-    [data.serviceId, data.version, JSON.stringify(data.schema), data.draft, data.checksum, occurredAt(recorded), actorOf(recorded), recorded.position.toString()],
+    [
+      data.serviceId,
+      data.version,
+      JSON.stringify(data.schema),
+      data.draft,
+      data.checksum,
+      occurredAt(recorded),
+      actorOf(recorded),
+      recorded.position.toString(),
+    ],
   );
 }

@@ -12,7 +12,11 @@ export interface SchemaEntry {
 }
 
 /** The newest schema, or a given version. */
-export async function loadSchema(db: SqlExecutor, serviceId: string, version?: number): Promise<SchemaEntry | undefined> {
+export async function loadSchema(
+  db: SqlExecutor,
+  serviceId: string,
+  version?: number,
+): Promise<SchemaEntry | undefined> {
   const { rows } = await db.query<{
     schema_version: number;
     schema_definition: JsonObject;

@@ -16,7 +16,11 @@ export const SERVICE_TOKEN_PREFIX = 'clst_';
 export const hashServiceToken = (token: string) => createHash('sha256').update(token).digest('hex');
 
 /** A service principal: it reads only its own service (and the credentials granted to it). */
-export const servicePrincipal = (serviceId: string): Principal => ({ subject: serviceId, roles: ['service'], services: [serviceId] });
+export const servicePrincipal = (serviceId: string): Principal => ({
+  subject: serviceId,
+  roles: ['service'],
+  services: [serviceId],
+});
 
 export const serviceTokensProjection: Projection = {
   name: 'service-tokens',
@@ -29,14 +33,22 @@ export const serviceTokensProjection: Projection = {
         await tx.query(
           `INSERT INTO service_tokens (id, service_id, token_hash, description, issued_at, issued_by, expires_at, position)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-          [d.id, d.serviceId, d.tokenHash, d.description ?? null, d.issuedAt, actorOf(recorded), d.expiresAt ?? null, recorded.position.toString()],
+          [
+            d.id,
+            d.serviceId,
+            d.tokenHash,
+            d.description ?? null,
+            d.issuedAt,
+            actorOf(recorded),
+            d.expiresAt ?? null,
+            recorded.position.toString(),
+          ],
         );
       } else {
-        await tx.query('UPDATE service_tokens SET revoked_at = $2, position = $3 WHERE id = $1 AND revoked_at IS NULL', [
-          event.data.id,
-          event.data.revokedAt,
-          recorded.position.toString(),
-        ]);
+        await tx.query(
+          'UPDATE service_tokens SET revoked_at = $2, position = $3 WHERE id = $1 AND revoked_at IS NULL',
+          [event.data.id, event.data.revokedAt, recorded.position.toString()],
+        );
       }
     }
   },

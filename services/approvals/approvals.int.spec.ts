@@ -15,21 +15,37 @@ describe('change approvals over HTTP', () => {
     requester = await server.token('rae', ['writer', 'approver']);
     ann = await server.token('ann', ['approver']);
     bob = await server.token('bob', ['approver']);
-    await server.call('PUT', '/configurations/risk-engine', { token: admin, body: { configuration: { risk: { limit: 100 }, venue: 'XNYS' } } });
+    await server.call('PUT', '/configurations/risk-engine', {
+      token: admin,
+      body: { configuration: { risk: { limit: 100 }, venue: 'XNYS' } },
+    });
     const policy = await server.call('PUT', '/approval-policies/prod-risk', {
       token: admin,
-      body: { environments: ['production'], keyPatterns: ['risk.*'], requiredApprovals: 2, description: 'risk limits need two approvers' },
+      body: {
+        environments: ['production'],
+        keyPatterns: ['risk.*'],
+        requiredApprovals: 2,
+        description: 'risk limits need two approvers',
+      },
     });
     expect(policy.status).toBe(200);
   });
   afterAll(async () => server?.close());
 
   const requestChange = async (limit: number) => {
-    const response = await server.call('PATCH', '/configurations/risk-engine', { token: requester, body: { patch: { risk: { limit } }, changeReason: `limit ${limit}` } });
+    const response = await server.call('PATCH', '/configurations/risk-engine', {
+      token: requester,
+      body: { patch: { risk: { limit } }, changeReason: `limit ${limit}` },
+    });
     expect(response.status).toBe(202);
     return response.body.data.changeRequest as { id: string; requiredApprovals: number; baseVersion: number };
   };
-  const current = async () => (await server.call('GET', `/configurations/risk-engine?minPosition=${await server.storage.store.headPosition()}`, { token: admin })).body.data;
+  const current = async () =>
+    (
+      await server.call('GET', `/configurations/risk-engine?minPosition=${await server.storage.store.headPosition()}`, {
+        token: admin,
+      })
+    ).body.data;
 
   it('holds a covered change as a change request and applies it at the quorum, recording who approved', async () => {
     const before = await current();
@@ -37,20 +53,31 @@ describe('change approvals over HTTP', () => {
     expect(request).toMatchObject({ requiredApprovals: 2, baseVersion: before.version });
     expect((await current()).configuration.risk.limit).toBe(100);
 
-    const uncovered = await server.call('PUT', '/configurations/risk-engine/venue', { token: requester, body: { value: 'XNAS' } });
+    const uncovered = await server.call('PUT', '/configurations/risk-engine/venue', {
+      token: requester,
+      body: { value: 'XNAS' },
+    });
     expect(uncovered.status).toBe(200);
 
     const self = await server.call('POST', `/change-requests/${request.id}/approve`, { token: requester, body: {} });
     expect([self.status, self.body.code]).toEqual([403, 'SELF_APPROVAL']);
     const reader = await server.token('rob', ['reader']);
-    expect((await server.call('POST', `/change-requests/${request.id}/approve`, { token: reader, body: {} })).status).toBe(403);
+    expect(
+      (await server.call('POST', `/change-requests/${request.id}/approve`, { token: reader, body: {} })).status,
+    ).toBe(403);
     expect(uncovered.body.data.version).toBe(before.version + 1);
   });
 
   it('applies an approved change on the version it was decided on, or fails with CONFIGURATION_MOVED_ON', async () => {
     const request = await requestChange(300);
-    const first = await server.call('POST', `/change-requests/${request.id}/approve`, { token: ann, body: { comment: 'ok for today' } });
-    expect(first.body.data).toMatchObject({ status: 'pending', approvals: [{ approver: 'ann', comment: 'ok for today' }] });
+    const first = await server.call('POST', `/change-requests/${request.id}/approve`, {
+      token: ann,
+      body: { comment: 'ok for today' },
+    });
+    expect(first.body.data).toMatchObject({
+      status: 'pending',
+      approvals: [{ approver: 'ann', comment: 'ok for today' }],
+    });
     const twice = await server.call('POST', `/change-requests/${request.id}/approve`, { token: ann, body: {} });
     expect([twice.status, twice.body.code]).toEqual([409, 'ALREADY_APPROVED']);
     const second = await server.call('POST', `/change-requests/${request.id}/approve`, { token: bob, body: {} });
@@ -58,10 +85,22 @@ describe('change approvals over HTTP', () => {
     expect(second.body.data).toMatchObject({ status: 'applied', approvedBy: ['ann', 'bob'] });
     expect((await current()).configuration.risk.limit).toBe(300);
 
-    const versions = await server.call('GET', `/configurations/risk-engine/versions?limit=1&minPosition=${second.body.data.position}`, { token: admin });
-    expect(versions.body.data[0]).toMatchObject({ changedBy: 'rae', changeReason: 'limit 300', approval: { changeRequestId: request.id, approvedBy: ['ann', 'bob'] } });
+    const versions = await server.call(
+      'GET',
+      `/configurations/risk-engine/versions?limit=1&minPosition=${second.body.data.position}`,
+      { token: admin },
+    );
+    expect(versions.body.data[0]).toMatchObject({
+      changedBy: 'rae',
+      changeReason: 'limit 300',
+      approval: { changeRequestId: request.id, approvedBy: ['ann', 'bob'] },
+    });
     const events = [];
-    for await (const event of server.storage.store.readStream(configurationStream('risk-engine', 'production'), { direction: 'backwards', maxCount: 1 })) events.push(event);
+    for await (const event of server.storage.store.readStream(configurationStream('risk-engine', 'production'), {
+      direction: 'backwards',
+      maxCount: 1,
+    }))
+      events.push(event);
     expect(events[0]!.metadata).toMatchObject({ actor: 'rae', causationId: request.id });
 
     const stale = await requestChange(400);
@@ -70,16 +109,29 @@ describe('change approvals over HTTP', () => {
     const moved = await server.call('POST', `/change-requests/${stale.id}/approve`, { token: bob, body: {} });
     expect([moved.status, moved.body.code]).toEqual([409, 'CONFIGURATION_MOVED_ON']);
     expect((await current()).configuration.risk.limit).toBe(300);
-    expect((await server.call('GET', `/change-requests/${stale.id}`, { token: ann })).body.data).toMatchObject({ status: 'failed', outcome: { code: 'CONFIGURATION_MOVED_ON' } });
+    expect((await server.call('GET', `/change-requests/${stale.id}`, { token: ann })).body.data).toMatchObject({
+      status: 'failed',
+      outcome: { code: 'CONFIGURATION_MOVED_ON' },
+    });
   });
 
   it('closes a rejected request for good', async () => {
     const request = await requestChange(500);
-    const rejected = await server.call('POST', `/change-requests/${request.id}/reject`, { token: ann, body: { comment: 'too high' } });
-    expect(rejected.body.data).toMatchObject({ status: 'rejected', rejection: { approver: 'ann', comment: 'too high' } });
+    const rejected = await server.call('POST', `/change-requests/${request.id}/reject`, {
+      token: ann,
+      body: { comment: 'too high' },
+    });
+    expect(rejected.body.data).toMatchObject({
+      status: 'rejected',
+      rejection: { approver: 'ann', comment: 'too high' },
+    });
     const late = await server.call('POST', `/change-requests/${request.id}/approve`, { token: bob, body: {} });
     expect([late.status, late.body.code]).toEqual([409, 'CHANGE_REQUEST_CLOSED']);
-    const listed = await server.call('GET', `/change-requests?status=rejected&minPosition=${await server.storage.store.headPosition()}`, { token: ann });
+    const listed = await server.call(
+      'GET',
+      `/change-requests?status=rejected&minPosition=${await server.storage.store.headPosition()}`,
+      { token: ann },
+    );
     expect(listed.body.data.map((entry: { id: string }) => entry.id)).toContain(request.id);
   });
 });
@@ -97,14 +149,20 @@ describe('credential stores and rotations under approval', () => {
     approvers = [await server.token('ann', ['approver']), await server.token('bob', ['approver'])];
     await server.call('PUT', '/approval-policies/secrets', {
       token: admin,
-      body: { environments: ['production'], keyPatterns: [], credentialSensitivity: 'confidential', requiredApprovals: 2 },
+      body: {
+        environments: ['production'],
+        keyPatterns: [],
+        credentialSensitivity: 'confidential',
+        requiredApprovals: 2,
+      },
     });
   });
   afterAll(async () => server?.close());
 
   const approveAll = async (id: string) => {
     let last;
-    for (const token of approvers) last = await server.call('POST', `/change-requests/${id}/approve`, { token, body: {} });
+    for (const token of approvers)
+      last = await server.call('POST', `/change-requests/${id}/approve`, { token, body: {} });
     return last!;
   };
 
@@ -112,12 +170,23 @@ describe('credential stores and rotations under approval', () => {
     const value = 'confidential-value-7f3a';
     const held = await server.call('POST', '/credentials', {
       token: writer,
-      body: { key: 'exchange-key', value, type: 'api_key', serviceId: 'order-router', environment: 'production', sensitivity: 'restricted' },
+      body: {
+        key: 'exchange-key',
+        value,
+        type: 'api_key',
+        serviceId: 'order-router',
+        environment: 'production',
+        sensitivity: 'restricted',
+      },
     });
     expect(held.status).toBe(202);
     const request = held.body.data.changeRequest;
-    expect((await server.call('GET', '/credentials/exchange-key', { token: writer })).body.code).toBe('CREDENTIAL_NOT_FOUND');
-    const { rows } = await server.storage.readModels.query<{ text: string }>("SELECT data::text AS text FROM events WHERE event_type = 'ChangeRequestOpened'");
+    expect((await server.call('GET', '/credentials/exchange-key', { token: writer })).body.code).toBe(
+      'CREDENTIAL_NOT_FOUND',
+    );
+    const { rows } = await server.storage.readModels.query<{ text: string }>(
+      "SELECT data::text AS text FROM events WHERE event_type = 'ChangeRequestOpened'",
+    );
     expect(rows.map((row) => row.text).join()).not.toContain(value);
 
     const applied = await approveAll(request.id);
@@ -126,18 +195,34 @@ describe('credential stores and rotations under approval', () => {
 
     const internal = await server.call('POST', '/credentials', {
       token: writer,
-      body: { key: 'metrics-token', value: 'x', type: 'token', serviceId: 'order-router', environment: 'production', sensitivity: 'internal' },
+      body: {
+        key: 'metrics-token',
+        value: 'x',
+        type: 'token',
+        serviceId: 'order-router',
+        environment: 'production',
+        sensitivity: 'internal',
+      },
     });
     expect(internal.status).toBe(201);
   });
 
   it('fails an approved rotation whose credential was rotated meanwhile with CREDENTIAL_MOVED_ON', async () => {
-    const first = await server.call('POST', '/credentials/exchange-key/rotate', { token: writer, body: { value: 'rotation-a' } });
-    const second = await server.call('POST', '/credentials/exchange-key/rotate', { token: writer, body: { value: 'rotation-b' } });
+    const first = await server.call('POST', '/credentials/exchange-key/rotate', {
+      token: writer,
+      body: { value: 'rotation-a' },
+    });
+    const second = await server.call('POST', '/credentials/exchange-key/rotate', {
+      token: writer,
+      body: { value: 'rotation-b' },
+    });
     expect([first.status, second.status]).toEqual([202, 202]);
     expect((await approveAll(second.body.data.changeRequest.id)).body.data.status).toBe('applied');
     const moved = await approveAll(first.body.data.changeRequest.id);
     expect([moved.status, moved.body.code]).toEqual([409, 'CREDENTIAL_MOVED_ON']);
-    expect((await server.call('GET', '/credentials/exchange-key', { token: writer })).body.data).toMatchObject({ value: 'rotation-b', version: 2 });
+    expect((await server.call('GET', '/credentials/exchange-key', { token: writer })).body.data).toMatchObject({
+      value: 'rotation-b',
+      version: 2,
+    });
   });
 });

@@ -8,7 +8,14 @@ const opened: ChangeRequestOpened = {
   type: 'ChangeRequestOpened',
   data: {
     id: 'cr-1',
-    change: { kind: 'configuration', serviceId: 'risk-engine', environment: 'production', command: {}, baseVersion: 3, changedKeys: ['risk.limit'] },
+    change: {
+      kind: 'configuration',
+      serviceId: 'risk-engine',
+      environment: 'production',
+      command: {},
+      baseVersion: 3,
+      changedKeys: ['risk.limit'],
+    },
     requestedBy: 'rae',
     policyIds: ['prod-risk'],
     requiredApprovals: 2,
@@ -17,7 +24,8 @@ const opened: ChangeRequestOpened = {
     expiresAt: '2026-11-26T10:00:00.000Z',
   },
 };
-const given = (...events: Parameters<typeof evolve>[1][]) => events.reduce<ChangeRequestState>(evolve, { status: 'absent' });
+const given = (...events: Parameters<typeof evolve>[1][]) =>
+  events.reduce<ChangeRequestState>(evolve, { status: 'absent' });
 const approve = (approver: string, now = '2026-11-25T12:00:00.000Z', roles = ['approver']) =>
   ({ type: 'Decide', id: 'cr-1', decision: 'approve', approver, roles, now }) as const;
 const codeOf = (run: () => unknown) => {
@@ -43,7 +51,9 @@ describe('change request decider', () => {
     const once = given(opened, ...decide(approve('ann'), given(opened)));
     expect(codeOf(() => decide(approve('ann'), once))).toBe('ALREADY_APPROVED');
     expect(codeOf(() => decide(approve('carl', undefined, ['reader']), given(opened)))).toBe('FORBIDDEN');
-    expect(codeOf(() => decide(approve('ann', '2026-11-26T10:00:00.000Z'), given(opened)))).toBe('CHANGE_REQUEST_EXPIRED');
+    expect(codeOf(() => decide(approve('ann', '2026-11-26T10:00:00.000Z'), given(opened)))).toBe(
+      'CHANGE_REQUEST_EXPIRED',
+    );
   });
 
   it('takes no decision on a closed request', () => {

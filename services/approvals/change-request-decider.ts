@@ -20,37 +20,93 @@ export type ChangeRequestState =
 
 export type ChangeRequestCommand =
   | { type: 'OpenChangeRequest'; request: ChangeRequestOpened['data'] }
-  | { type: 'Decide'; id: string; decision: 'approve' | 'reject'; approver: string; roles: string[]; comment?: string; now: string }
-  | { type: 'RecordOutcome'; id: string; outcome: { applied: true; version: number; position: number } | { applied: false; code: string; message: string }; now: string };
+  | {
+      type: 'Decide';
+      id: string;
+      decision: 'approve' | 'reject';
+      approver: string;
+      roles: string[];
+      comment?: string;
+      now: string;
+    }
+  | {
+      type: 'RecordOutcome';
+      id: string;
+      outcome: { applied: true; version: number; position: number } | { applied: false; code: string; message: string };
+      now: string;
+    };
 
 const NotFound = (id: string) => new DomainError('CHANGE_REQUEST_NOT_FOUND', 404, `no change request ${id}`, { id });
 
 export function decide(command: ChangeRequestCommand, state: ChangeRequestState): ChangeRequestEvent[] {
   switch (command.type) {
     case 'OpenChangeRequest':
-      if (state.status !== 'absent') throw new DomainError('CHANGE_REQUEST_EXISTS', 409, `change request ${command.request.id} exists`);
+      if (state.status !== 'absent')
+        throw new DomainError('CHANGE_REQUEST_EXISTS', 409, `change request ${command.request.id} exists`);
       return [{ type: 'ChangeRequestOpened', data: command.request }];
     case 'Decide': {
       if (state.status === 'absent') throw NotFound(command.id);
-      if (state.status !== 'pending') throw new DomainError('CHANGE_REQUEST_CLOSED', 409, `change request ${command.id} is ${state.status}`, { status: state.status });
+      if (state.status !== 'pending')
+        throw new DomainError('CHANGE_REQUEST_CLOSED', 409, `change request ${command.id} is ${state.status}`, {
+          status: state.status,
+        });
       if (Date.parse(command.now) >= Date.parse(state.request.expiresAt)) {
-        throw new DomainError('CHANGE_REQUEST_EXPIRED', 409, `change request ${command.id} expired at ${state.request.expiresAt}`, { expiresAt: state.request.expiresAt });
+        throw new DomainError(
+          'CHANGE_REQUEST_EXPIRED',
+          409,
+          `change request ${command.id} expired at ${state.request.expiresAt}`,
+          { expiresAt: state.request.expiresAt },
+        );
       }
-      if (command.approver === state.request.requestedBy) throw new DomainError('SELF_APPROVAL', 403, 'the requester of a change cannot decide on it');
+      if (command.approver === state.request.requestedBy)
+        throw new DomainError('SELF_APPROVAL', 403, 'the requester of a change cannot decide on it');
       if (!command.roles.includes(state.request.approverRole) && !command.roles.includes('admin')) {
-        throw new DomainError('FORBIDDEN', 403, `deciding on this change needs the role ${state.request.approverRole}`, { required: [state.request.approverRole] });
+        throw new DomainError(
+          'FORBIDDEN',
+          403,
+          `deciding on this change needs the role ${state.request.approverRole}`,
+          { required: [state.request.approverRole] },
+        );
       }
       if (state.approvals.some((approval) => approval.approver === command.approver)) {
-        throw new DomainError('ALREADY_APPROVED', 409, `${command.approver} already approved change request ${command.id}`);
+        throw new DomainError(
+          'ALREADY_APPROVED',
+          409,
+          `${command.approver} already approved change request ${command.id}`,
+        );
       }
-      const data = { id: command.id, approver: command.approver, at: command.now, ...(command.comment ? { comment: command.comment } : {}) };
-      return [command.decision === 'approve' ? { type: 'ChangeRequestApproved', data } : { type: 'ChangeRequestRejected', data }];
+      const data = {
+        id: command.id,
+        approver: command.approver,
+        at: command.now,
+        ...(command.comment ? { comment: command.comment } : {}),
+      };
+      return [
+        command.decision === 'approve'
+          ? { type: 'ChangeRequestApproved', data }
+          : { type: 'ChangeRequestRejected', data },
+      ];
     }
     case 'RecordOutcome':
       if (state.status !== 'pending') throw NotFound(command.id);
       return command.outcome.applied
-        ? [{ type: 'ChangeRequestApplied', data: { id: command.id, version: command.outcome.version, position: command.outcome.position, at: command.now } }]
-        : [{ type: 'ChangeRequestFailed', data: { id: command.id, code: command.outcome.code, message: command.outcome.message, at: command.now } }];
+        ? [
+            {
+              type: 'ChangeRequestApplied',
+              data: {
+                id: command.id,
+                version: command.outcome.version,
+                position: command.outcome.position,
+                at: command.now,
+              },
+            },
+          ]
+        : [
+            {
+              type: 'ChangeRequestFailed',
+              data: { id: command.id, code: command.outcome.code, message: command.outcome.message, at: command.now },
+            },
+          ];
     default: {
       const unknownCommand: never = command;
       throw new Error(`unknown command ${JSON.stringify(unknownCommand)}`);
@@ -63,9 +119,27 @@ export function evolve(state: ChangeRequestState, event: ChangeRequestEvent): Ch
   if (state.status === 'absent') return state;
   switch (event.type) {
     case 'ChangeRequestApproved':
-      return { ...state, approvals: [...state.approvals, { approver: event.data.approver, at: event.data.at, ...(event.data.comment ? { comment: event.data.comment } : {}) }] };
+      return {
+        ...state,
+        approvals: [
+          ...state.approvals,
+          {
+            approver: event.data.approver,
+            at: event.data.at,
+            ...(event.data.comment ? { comment: event.data.comment } : {}),
+          },
+        ],
+      };
     case 'ChangeRequestRejected':
-      return { ...state, status: 'rejected', rejection: { approver: event.data.approver, at: event.data.at, ...(event.data.comment ? { comment: event.data.comment } : {}) } };
+      return {
+        ...state,
+        status: 'rejected',
+        rejection: {
+          approver: event.data.approver,
+          at: event.data.at,
+          ...(event.data.comment ? { comment: event.data.comment } : {}),
+        },
+      };
     case 'ChangeRequestApplied':
       return { ...state, status: 'applied', outcome: { version: event.data.version, position: event.data.position } };
     case 'ChangeRequestFailed':
@@ -77,7 +151,8 @@ export function evolve(state: ChangeRequestState, event: ChangeRequestEvent): Ch
   }
 }
 
-export const quorumReached = (state: ChangeRequestState) => state.status === 'pending' && state.approvals.length >= state.request.requiredApprovals;
+export const quorumReached = (state: ChangeRequestState) =>
+  state.status === 'pending' && state.approvals.length >= state.request.requiredApprovals;
 
 export const changeRequestDecider: Decider<ChangeRequestCommand, ChangeRequestState, ChangeRequestEvent> = {
   decide,

@@ -19,7 +19,13 @@ export interface OpenedChangeRequest {
 }
 
 /** Records a change request for `change` under `policies` (the strictest quorum, the shortest expiry wins). */
-export async function openChangeRequest(ledger: Ledger, context: CommandContext, change: ProposedChange, policies: ApprovalPolicy[], reason?: string): Promise<OpenedChangeRequest> {
+export async function openChangeRequest(
+  ledger: Ledger,
+  context: CommandContext,
+  change: ProposedChange,
+  policies: ApprovalPolicy[],
+  reason?: string,
+): Promise<OpenedChangeRequest> {
   const strictest = policies.reduce((a, b) => (b.requiredApprovals > a.requiredApprovals ? b : a));
   const expiresAfterHours = Math.min(...policies.map((policy) => policy.expiresAfterHours));
   const id = randomUUID();

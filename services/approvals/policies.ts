@@ -6,14 +6,18 @@ import type { SqlExecutor } from '#infra/postgres/database.ts';
 import { parseEvent } from '#events/parse.ts';
 
 export const keyMatches = (pattern: string, key: string) =>
-  pattern === '*' || key === pattern || (pattern.endsWith('.*') && (key === pattern.slice(0, -2) || key.startsWith(pattern.slice(0, -1))));
+  pattern === '*' ||
+  key === pattern ||
+  (pattern.endsWith('.*') && (key === pattern.slice(0, -2) || key.startsWith(pattern.slice(0, -1))));
 
 /** Every approval policy, in memory, kept current from the log. */
 export class PolicyDirectory {
   private readonly policies = new Map<string, ApprovalPolicy>();
 
   async load(db: SqlExecutor): Promise<void> {
-    const { rows } = await db.query<{ definition: ApprovalPolicy }>('SELECT definition FROM approval_policies WHERE NOT removed');
+    const { rows } = await db.query<{ definition: ApprovalPolicy }>(
+      'SELECT definition FROM approval_policies WHERE NOT removed',
+    );
     for (const row of rows) this.policies.set(row.definition.id, row.definition);
   }
 
@@ -50,12 +54,16 @@ export class PolicyDirectory {
    * patterns match a key it changes in an environment they cover.
    */
   matchingEnvironmentChange(environment: string, impact: EffectiveChange[]): ApprovalPolicy[] {
-    const covers = (policy: ApprovalPolicy, id: string) => policy.environments.includes('*') || policy.environments.includes(id);
+    const covers = (policy: ApprovalPolicy, id: string) =>
+      policy.environments.includes('*') || policy.environments.includes(id);
     return this.list().filter(
       (policy) =>
-        (policy.inheritance === true && (covers(policy, environment) || impact.some((change) => covers(policy, change.environment)))) ||
+        (policy.inheritance === true &&
+          (covers(policy, environment) || impact.some((change) => covers(policy, change.environment)))) ||
         impact.some(
-          (change) => covers(policy, change.environment) && change.changedKeys.some((key) => policy.keyPatterns.some((pattern) => keyMatches(pattern, key))),
+          (change) =>
+            covers(policy, change.environment) &&
+            change.changedKeys.some((key) => policy.keyPatterns.some((pattern) => keyMatches(pattern, key))),
         ),
     );
   }

@@ -10,7 +10,8 @@ export function decide(command: PolicyCommand, state: PolicyState): ApprovalPoli
     if (state.status === 'active' && JSON.stringify(state.policy) === JSON.stringify(command.policy)) return [];
     return [{ type: 'ApprovalPolicyDefined', data: command.policy }];
   }
-  if (state.status !== 'active') throw new DomainError('POLICY_NOT_FOUND', 404, `no approval policy ${command.id}`, { id: command.id });
+  if (state.status !== 'active')
+    throw new DomainError('POLICY_NOT_FOUND', 404, `no approval policy ${command.id}`, { id: command.id });
   return [{ type: 'ApprovalPolicyRemoved', data: { id: command.id } }];
 }
 
@@ -27,4 +28,9 @@ export function evolve(_state: PolicyState, event: ApprovalPolicyEvent): PolicyS
   }
 }
 
-export const policyDecider: Decider<PolicyCommand, PolicyState, ApprovalPolicyEvent> = { decide, evolve, initialState: { status: 'absent' }, stateInLastEvent: true };
+export const policyDecider: Decider<PolicyCommand, PolicyState, ApprovalPolicyEvent> = {
+  decide,
+  evolve,
+  initialState: { status: 'absent' },
+  stateInLastEvent: true,
+};

@@ -8,7 +8,12 @@ import { waitForPosition } from '#services/configuration/read.ts';
 import { type CommandContext, handle, loadState } from '#services/shared/command-handler.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { EnvironmentId, Position, commandContext, ok } from '#services/shared/http.ts';
-import { type ChangeRequestCommand, type ChangeRequestState, changeRequestDecider, quorumReached } from './change-request-decider.ts';
+import {
+  type ChangeRequestCommand,
+  type ChangeRequestState,
+  changeRequestDecider,
+  quorumReached,
+} from './change-request-decider.ts';
 import { type CredentialCommand, credentialDecider } from '#services/credentials/decider.ts';
 import { SENSITIVITIES, credentialStream } from '#events/credentials.ts';
 import { policyDecider } from './policy-decider.ts';
@@ -19,14 +24,18 @@ import { requireScope, unrestricted } from '#services/config-api/permissions.ts'
 const tags = ['approvals'];
 const PolicyId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' });
 const RequestId = Type.String({ format: 'uuid' });
-const DecisionBody = Type.Object({ comment: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
+const DecisionBody = Type.Object(
+  { comment: Type.Optional(Type.String({ maxLength: 2000 })) },
+  { additionalProperties: false },
+);
 
 type OpenedState = Exclude<ChangeRequestState, { status: 'absent' }>;
 
 /** The change request, if the principal may see it: its service must be in scope. */
 async function loadVisible(ledger: Ledger, principal: Principal, id: string): Promise<OpenedState> {
   const { state } = await loadState(ledger.store, changeRequestStream(id), changeRequestDecider);
-  if (state.status === 'absent') throw new DomainError('CHANGE_REQUEST_NOT_FOUND', 404, 'no such change request', { id });
+  if (state.status === 'absent')
+    throw new DomainError('CHANGE_REQUEST_NOT_FOUND', 404, 'no such change request', { id });
   requireScope(principal, state.request.change.serviceId);
   return state;
 }
@@ -59,12 +68,22 @@ const viewOf = (state: OpenedState) => {
  * decided on: if the configuration moved on meanwhile, it fails with
  * CONFIGURATION_MOVED_ON rather than overwrite what happened since.
  */
-async function applyApproved(ledger: Ledger, request: FastifyRequest, state: Exclude<ChangeRequestState, { status: 'absent' }>) {
+async function applyApproved(
+  ledger: Ledger,
+  request: FastifyRequest,
+  state: Exclude<ChangeRequestState, { status: 'absent' }>,
+) {
   const { id, change, requestedBy, reason } = state.request;
   const context = { ...commandContext(request, reason), actor: requestedBy, causationId: id };
   const approval = { changeRequestId: id, approvedBy: state.approvals.map((decision) => decision.approver) };
   const record = (outcome: Extract<ChangeRequestCommand, { type: 'RecordOutcome' }>['outcome']) =>
-    handle(ledger.store, changeRequestStream(id), changeRequestDecider, { type: 'RecordOutcome', id, outcome, now: new Date().toISOString() }, commandContext(request));
+    handle(
+      ledger.store,
+      changeRequestStream(id),
+      changeRequestDecider,
+      { type: 'RecordOutcome', id, outcome, now: new Date().toISOString() },
+      commandContext(request),
+    );
   try {
     const applied =
       change.kind === 'configuration'
@@ -76,9 +95,17 @@ async function applyApproved(ledger: Ledger, request: FastifyRequest, state: Exc
     return { status: 'applied' as const, ...applied, approvedBy: approval.approvedBy };
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
-    const moved = ['VERSION_CONFLICT', 'CONFIGURATION_EXISTS', 'CREDENTIAL_EXISTS', 'CREDENTIAL_NOT_FOUND'].includes(error.code);
-    const code = moved ? (change.kind === 'configuration' ? 'CONFIGURATION_MOVED_ON' : 'CREDENTIAL_MOVED_ON') : error.code;
-    const message = moved ? `the ${change.kind} moved on since version ${change.baseVersion}; request the change again` : error.message;
+    const moved = ['VERSION_CONFLICT', 'CONFIGURATION_EXISTS', 'CREDENTIAL_EXISTS', 'CREDENTIAL_NOT_FOUND'].includes(
+      error.code,
+    );
+    const code = moved
+      ? change.kind === 'configuration'
+        ? 'CONFIGURATION_MOVED_ON'
+        : 'CREDENTIAL_MOVED_ON'
+      : error.code;
+    const message = moved
+      ? `the ${change.kind} moved on since version ${change.baseVersion}; request the change again`
+      : error.message;
     await record({ applied: false, code, message });
     throw new DomainError(code, moved ? 409 : error.statusCode, message, { changeRequestId: id, ...error.details });
   }
@@ -100,7 +127,12 @@ async function applyConfiguration(
 /** The sealed value is bound to its version: if the credential moved on, the append is refused. */
 async function applyCredential(ledger: Ledger, change: ProposedChange, context: CommandContext) {
   const command = { ...change.command, now: context.now.toISOString() } as unknown as CredentialCommand;
-  const key = command.type === 'StoreCredential' ? command.description.key : command.type === 'RotateCredential' ? command.key : undefined;
+  const key =
+    command.type === 'StoreCredential'
+      ? command.description.key
+      : command.type === 'RotateCredential'
+        ? command.key
+        : undefined;
   if (!key) throw new Error(`a ${command.type} cannot wait for approval`);
   const result = await handle(ledger.store, credentialStream(key), credentialDecider, command, context);
   if (result.state.status !== 'active') throw new Error('an approved credential change left no credential');
@@ -124,15 +156,26 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object(
           {
             environments: Type.Array(Type.Union([EnvironmentId, Type.Literal('*')]), { minItems: 1, maxItems: 50 }),
-            keyPatterns: Type.Optional(Type.Array(Type.String({ pattern: '^(\\*|[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*(\\.\\*)?)$' }), { maxItems: 100 })),
+            keyPatterns: Type.Optional(
+              Type.Array(Type.String({ pattern: '^(\\*|[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*(\\.\\*)?)$' }), {
+                maxItems: 100,
+              }),
+            ),
             requiredApprovals: Type.Integer({ minimum: 1, maximum: 10 }),
             approverRole: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
             expiresAfterHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 24 * 30 })),
             description: Type.Optional(Type.String({ maxLength: 500 })),
             credentialSensitivity: Type.Optional(
-              Type.Union(SENSITIVITIES.map((level) => Type.Literal(level)), { description: 'credential stores and rotations at or above it need approval too' }),
+              Type.Union(
+                SENSITIVITIES.map((level) => Type.Literal(level)),
+                { description: 'credential stores and rotations at or above it need approval too' },
+              ),
             ),
-            inheritance: Type.Optional(Type.Boolean({ description: 'changing what these environments inherit, or removing one, needs approval too' })),
+            inheritance: Type.Optional(
+              Type.Boolean({
+                description: 'changing what these environments inherit, or removing one, needs approval too',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -142,10 +185,21 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { id } = request.params;
       const { approverRole = 'approver', expiresAfterHours = 24, keyPatterns = [], ...rest } = request.body;
       if (keyPatterns.length === 0 && !rest.credentialSensitivity && !rest.inheritance) {
-        throw new DomainError('VALIDATION_ERROR', 400, 'a policy needs keyPatterns, a credentialSensitivity or inheritance', { errors: [{ path: 'keyPatterns', message: 'empty' }] });
+        throw new DomainError(
+          'VALIDATION_ERROR',
+          400,
+          'a policy needs keyPatterns, a credentialSensitivity or inheritance',
+          { errors: [{ path: 'keyPatterns', message: 'empty' }] },
+        );
       }
       const policy = { id, ...rest, keyPatterns, approverRole, expiresAfterHours };
-      const result = await handle(ledger.store, approvalPolicyStream(id), policyDecider, { type: 'DefinePolicy', policy }, commandContext(request));
+      const result = await handle(
+        ledger.store,
+        approvalPolicyStream(id),
+        policyDecider,
+        { type: 'DefinePolicy', policy },
+        commandContext(request),
+      );
       // In force here from the moment this answers.
       await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
       return ok({ ...policy, position: Number(result.position) });
@@ -156,7 +210,13 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/approval-policies/:id',
     { schema: { tags, summary: 'Remove an approval policy', params: Type.Object({ id: PolicyId }) } },
     async (request, reply) => {
-      const result = await handle(ledger.store, approvalPolicyStream(request.params.id), policyDecider, { type: 'RemovePolicy', id: request.params.id }, commandContext(request));
+      const result = await handle(
+        ledger.store,
+        approvalPolicyStream(request.params.id),
+        policyDecider,
+        { type: 'RemovePolicy', id: request.params.id },
+        commandContext(request),
+      );
       await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
       return reply.status(204).send();
     },
@@ -169,7 +229,10 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'Change requests, newest first',
         querystring: Type.Object(
-          { status: Type.Optional(Type.Union(['pending', 'applied', 'rejected', 'failed'].map((s) => Type.Literal(s)))), minPosition: Type.Optional(Position) },
+          {
+            status: Type.Optional(Type.Union(['pending', 'applied', 'rejected', 'failed'].map((s) => Type.Literal(s)))),
+            minPosition: Type.Optional(Position),
+          },
           { additionalProperties: false },
         ),
       },
@@ -190,7 +253,13 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/change-requests/:id',
-    { schema: { tags, summary: 'One change request with its decisions, from the log', params: Type.Object({ id: RequestId }) } },
+    {
+      schema: {
+        tags,
+        summary: 'One change request with its decisions, from the log',
+        params: Type.Object({ id: RequestId }),
+      },
+    },
     async (request) => ok(viewOf(await loadVisible(ledger, request.principal!, request.params.id))),
   );
 
@@ -216,11 +285,20 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
           ledger.store,
           changeRequestStream(id),
           changeRequestDecider,
-          { type: 'Decide', id, decision, approver: principal.subject, roles: principal.roles, ...(request.body.comment ? { comment: request.body.comment } : {}), now: new Date().toISOString() },
+          {
+            type: 'Decide',
+            id,
+            decision,
+            approver: principal.subject,
+            roles: principal.roles,
+            ...(request.body.comment ? { comment: request.body.comment } : {}),
+            now: new Date().toISOString(),
+          },
           commandContext(request),
         );
         const state = result.state as OpenedState;
-        if (state.status === 'pending' && quorumReached(state)) return ok({ ...viewOf(state), ...(await applyApproved(ledger, request, state)) });
+        if (state.status === 'pending' && quorumReached(state))
+          return ok({ ...viewOf(state), ...(await applyApproved(ledger, request, state)) });
         return ok(viewOf(state));
       },
     );

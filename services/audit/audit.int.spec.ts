@@ -26,11 +26,17 @@ describe('the audit trail over the whole log', () => {
     auditor = await server.token('aud', ['auditor']);
     const uma = await server.token('uma', ['writer']);
     const vic = await server.token('vic', ['writer']);
-    await server.call('PUT', '/configurations/alpha', { token: uma, body: { configuration: { a: 1 }, changeReason: 'first' } });
+    await server.call('PUT', '/configurations/alpha', {
+      token: uma,
+      body: { configuration: { a: 1 }, changeReason: 'first' },
+    });
     await server.call('PUT', '/configurations/beta', { token: vic, body: { configuration: { b: 1 } } });
     await server.call('PUT', '/configurations/alpha/a', { token: vic, body: { value: 2 } });
     await server.call('PUT', '/configurations/alpha/schema', { token: uma, body: { schema: { type: 'object' } } });
-    await server.call('POST', '/credentials', { token: uma, body: { key: 'alpha-db', value: 'pw', type: 'database_password', serviceId: 'alpha', environment: 'production' } });
+    await server.call('POST', '/credentials', {
+      token: uma,
+      body: { key: 'alpha-db', value: 'pw', type: 'database_password', serviceId: 'alpha', environment: 'production' },
+    });
     await server.app.ledger.readModels.runner.waitFor(await server.storage.store.headPosition(), 5000);
   });
   afterAll(async () => server?.close());
@@ -39,27 +45,51 @@ describe('the audit trail over the whole log', () => {
 
   it('filters by service, actor and event type, newest or oldest first, paged by position', async () => {
     const alpha = (await audit('serviceId=alpha')).body.data.entries;
-    expect(alpha.map((e: { eventType: string }) => e.eventType)).toEqual(['CredentialStored', 'SchemaRegistered', 'ConfigurationUpdated', 'ConfigurationCreated']);
-    expect((await audit('actor=vic&order=oldest')).body.data.entries.map((e: { serviceId: string }) => e.serviceId)).toEqual(['beta', 'alpha']);
+    expect(alpha.map((e: { eventType: string }) => e.eventType)).toEqual([
+      'CredentialStored',
+      'SchemaRegistered',
+      'ConfigurationUpdated',
+      'ConfigurationCreated',
+    ]);
+    expect(
+      (await audit('actor=vic&order=oldest')).body.data.entries.map((e: { serviceId: string }) => e.serviceId),
+    ).toEqual(['beta', 'alpha']);
     expect((await audit('eventType=ConfigurationCreated')).body.data.entries).toHaveLength(2);
     const page1 = (await audit('limit=2')).body.data;
     const page2 = (await audit(`limit=2&cursor=${page1.nextCursor}`)).body.data;
     expect(page2.entries[0].position).toBeLessThan(page1.entries[1].position);
     expect((await audit('serviceId=alpha', await server.token('rdr', ['reader']))).status).toBe(403);
     const scoped = await server.token('aud-beta', ['auditor'], ['beta']);
-    expect((await audit('', scoped)).body.data.entries.map((e: { serviceId: string }) => e.serviceId)).toEqual(['beta']);
+    expect((await audit('', scoped)).body.data.entries.map((e: { serviceId: string }) => e.serviceId)).toEqual([
+      'beta',
+    ]);
   });
 
   it('keeps a hash chain that reports every break at its own position, an edited event and a deleted one alike', async () => {
     const intact = await server.call('GET', '/audit/verify', { token: auditor });
-    expect(intact.body.data).toMatchObject({ intact: true, breakCount: 0, breaks: [], firstBreak: null, checkedEvents: Number(await server.storage.store.headPosition()) });
+    expect(intact.body.data).toMatchObject({
+      intact: true,
+      breakCount: 0,
+      breaks: [],
+      firstBreak: null,
+      checkedEvents: Number(await server.storage.store.headPosition()),
+    });
 
     const positionOf = async (where: string) =>
-      Number((await server.storage.readModels.query<{ position: string }>(`SELECT position::text AS position FROM events WHERE ${where}`)).rows[0]!.position);
+      Number(
+        (
+          await server.storage.readModels.query<{ position: string }>(
+            `SELECT position::text AS position FROM events WHERE ${where}`,
+          )
+        ).rows[0]!.position,
+      );
     const edited = await positionOf("stream_name = 'config-alpha-production' AND stream_revision = 1");
     const deleted = await positionOf("event_type = 'SchemaRegistered'");
     expect(deleted).toBeGreaterThan(edited + 0);
-    await server.storage.readModels.query(`UPDATE events SET data = jsonb_set(data, '{configuration,a}', '999') WHERE position = $1`, [edited]);
+    await server.storage.readModels.query(
+      `UPDATE events SET data = jsonb_set(data, '{configuration,a}', '999') WHERE position = $1`,
+      [edited],
+    );
     await server.storage.readModels.query('DELETE FROM events WHERE position = $1', [deleted]);
 
     const broken = await server.call('GET', '/audit/verify', { token: auditor });
@@ -74,9 +104,9 @@ describe('the audit trail over the whole log', () => {
     });
 
     const cli = (options: string[]) =>
-      run(process.execPath, ['services/cli/bin.js', 'verify', ...options], { env: { ...process.env, DATABASE_URL: server.databaseUrl, EVENTSTORE_URL: '' } }).catch(
-        (error: { code: number; stdout: string }) => error,
-      );
+      run(process.execPath, ['services/cli/bin.js', 'verify', ...options], {
+        env: { ...process.env, DATABASE_URL: server.databaseUrl, EVENTSTORE_URL: '' },
+      }).catch((error: { code: number; stdout: string }) => error);
     const text = await cli([]);
     expect((text as { code?: number }).code).toBe(1);
     expect(text.stdout).toContain(`2 break(s), the first at position ${edited}`);
@@ -94,12 +124,16 @@ describe('the audit chain held to signed heads kept outside the database', () =>
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   });
   const cli = (args: string[], env: Record<string, string>) =>
-    run(process.execPath, ['services/cli/bin.js', ...args], { env: { ...process.env, EVENTSTORE_URL: '', KAFKA_BROKERS: '', ...env } }).then(
+    run(process.execPath, ['services/cli/bin.js', ...args], {
+      env: { ...process.env, EVENTSTORE_URL: '', KAFKA_BROKERS: '', ...env },
+    }).then(
       ({ stdout }) => ({ code: 0, stdout }),
       (error: { code: number; stdout: string }) => error,
     );
   const signedHead = (server: TestServer, epoch: number) =>
-    checkpointOnKafka(createKafka(TEST_BROKERS, 'checkpoint-test'), server.chainSigningKey, epoch).then((evidence) => evidence.head?.position);
+    checkpointOnKafka(createKafka(TEST_BROKERS, 'checkpoint-test'), server.chainSigningKey, epoch).then(
+      (evidence) => evidence.head?.position,
+    );
 
   /** What someone with write access to the database can do: edit events, then recompute every link from the first. */
   async function rewriteChain(server: TestServer, edit: string) {
@@ -108,7 +142,11 @@ describe('the audit chain held to signed heads kept outside the database', () =>
     let previous = GENESIS;
     for await (const event of server.storage.store.readAll()) {
       previous = linkOf(previous, event);
-      await db.query('UPDATE audit_chain SET hash = $2, event_id = $3 WHERE position = $1', [Number(event.position), previous, event.id]);
+      await db.query('UPDATE audit_chain SET hash = $2, event_id = $3 WHERE position = $1', [
+        Number(event.position),
+        previous,
+        event.id,
+      ]);
     }
   }
 
@@ -117,14 +155,22 @@ describe('the audit chain held to signed heads kept outside the database', () =>
     cleanups.push(() => server.close());
     const admin = await server.token('ops', ['admin']);
     const service = `rewritten-${Date.now()}`;
-    for (let i = 1; i <= 5; i++) await server.call('PUT', `/configurations/${service}`, { token: admin, body: { configuration: { limit: i } } });
+    for (let i = 1; i <= 5; i++)
+      await server.call('PUT', `/configurations/${service}`, { token: admin, body: { configuration: { limit: i } } });
     const head = await server.storage.store.headPosition();
     await server.app.ledger.readModels.runner.waitFor(head, 5000);
     const file = join(dir, 'log.jsonl.gz');
-    await createBackup(server.storage.store, file, { chainDb: server.storage.readModels, signingKey: server.chainSigningKey, source: 'test' });
+    await createBackup(server.storage.store, file, {
+      chainDb: server.storage.readModels,
+      signingKey: server.chainSigningKey,
+      source: 'test',
+    });
     // The publisher signs the chain head onto Kafka every few seconds while it moves.
     await waitFor(async () => (await signedHead(server, 0)) === Number(head), 20_000, 'the checkpoint');
-    expect((await server.call('GET', '/audit/verify', { token: admin })).body.data).toMatchObject({ intact: true, checkpoint: { found: true, position: Number(head), matches: true } });
+    expect((await server.call('GET', '/audit/verify', { token: admin })).body.data).toMatchObject({
+      intact: true,
+      checkpoint: { found: true, position: Number(head), matches: true },
+    });
 
     await rewriteChain(
       server,
@@ -134,11 +180,20 @@ describe('the audit chain held to signed heads kept outside the database', () =>
     expect((await verifyChain(server.storage.store, server.storage.readModels)).intact).toBe(true);
 
     const verdict = (await server.call('GET', '/audit/verify', { token: admin })).body.data;
-    expect(verdict).toMatchObject({ intact: false, breakCount: 1, breaks: [{ position: Number(head), kind: 'checkpoint' }], checkpoint: { found: true, matches: false } });
+    expect(verdict).toMatchObject({
+      intact: false,
+      breakCount: 1,
+      breaks: [{ position: Number(head), kind: 'checkpoint' }],
+      checkpoint: { found: true, matches: false },
+    });
     const env = { DATABASE_URL: server.databaseUrl!, CHAIN_SIGNING_KEY: server.chainSigningKey };
     const fromBackup = await cli(['verify', '--backup', file, '--output', 'json'], env);
     expect(fromBackup.code).toBe(1);
-    expect(JSON.parse(fromBackup.stdout)).toMatchObject({ intact: false, breaks: [{ kind: 'checkpoint', position: Number(head) }], checkpoint: { source: `backup ${file}` } });
+    expect(JSON.parse(fromBackup.stdout)).toMatchObject({
+      intact: false,
+      breaks: [{ kind: 'checkpoint', position: Number(head) }],
+      checkpoint: { source: `backup ${file}` },
+    });
     const fromKafka = await cli(['verify', '--output', 'json'], { ...env, KAFKA_BROKERS: TEST_BROKERS.join(',') });
     expect(JSON.parse(fromKafka.stdout)).toMatchObject({ intact: false, breaks: [{ kind: 'checkpoint' }] });
   }, 60_000);
@@ -147,10 +202,15 @@ describe('the audit chain held to signed heads kept outside the database', () =>
     const primary = await startTestServer();
     cleanups.push(() => primary.close());
     const admin = await primary.token('ops', ['admin']);
-    for (let i = 1; i <= 3; i++) await primary.call('PUT', '/configurations/restored', { token: admin, body: { configuration: { i } } });
+    for (let i = 1; i <= 3; i++)
+      await primary.call('PUT', '/configurations/restored', { token: admin, body: { configuration: { i } } });
     await primary.app.ledger.readModels.runner.waitFor(await primary.storage.store.headPosition(), 5000);
     const file = join(dir, 'to-restore.jsonl.gz');
-    await createBackup(primary.storage.store, file, { chainDb: primary.storage.readModels, signingKey: primary.chainSigningKey, source: 'primary' });
+    await createBackup(primary.storage.store, file, {
+      chainDb: primary.storage.readModels,
+      signingKey: primary.chainSigningKey,
+      source: 'primary',
+    });
     const target = await createTestDatabase('configledger_epoch_removed');
     cleanups.push(() => target.drop());
     const db = openPostgres(target.url);
@@ -160,14 +220,29 @@ describe('the audit chain held to signed heads kept outside the database', () =>
     await db.close();
     const recovered = await startTestServer({ databaseUrl: target.url, kafkaBrokers: TEST_BROKERS });
     cleanups.push(() => recovered.close());
-    const written = await recovered.call('PUT', '/configurations/restored', { token: admin, body: { configuration: { i: 4 } } });
+    const written = await recovered.call('PUT', '/configurations/restored', {
+      token: admin,
+      body: { configuration: { i: 4 } },
+    });
     await recovered.app.ledger.readModels.runner.waitFor(BigInt(written.body.data.position), 5000);
-    await waitFor(async () => (await signedHead(recovered, epoch)) === written.body.data.position, 20_000, 'the checkpoint of the restored log');
+    await waitFor(
+      async () => (await signedHead(recovered, epoch)) === written.body.data.position,
+      20_000,
+      'the checkpoint of the restored log',
+    );
     const backupOfCopy = join(dir, 'copy.jsonl.gz');
-    await createBackup(recovered.storage.store, backupOfCopy, { chainDb: recovered.storage.readModels, signingKey: recovered.chainSigningKey, source: 'copy' });
+    await createBackup(recovered.storage.store, backupOfCopy, {
+      chainDb: recovered.storage.readModels,
+      signingKey: recovered.chainSigningKey,
+      source: 'copy',
+    });
 
     // Hide the restore: its event and link go, and the log's epoch falls back to 0.
-    const rows = (await recovered.storage.readModels.query<{ position: string }>("SELECT position::text AS position FROM events WHERE event_type = 'LogRestored'")).rows;
+    const rows = (
+      await recovered.storage.readModels.query<{ position: string }>(
+        "SELECT position::text AS position FROM events WHERE event_type = 'LogRestored'",
+      )
+    ).rows;
     await recovered.storage.readModels.query('DELETE FROM events WHERE position = $1', [rows[0]!.position]);
     await rewriteChain(recovered, `DELETE FROM audit_chain WHERE position = ${Number(rows[0]!.position)}`);
     expect((await verifyChain(recovered.storage.store, recovered.storage.readModels)).intact).toBe(true);

@@ -14,7 +14,13 @@ const AuditQuery = Type.Object(
     since: Type.Optional(Type.String({ format: 'date-time' })),
     until: Type.Optional(Type.String({ format: 'date-time' })),
     order: Type.Optional(Type.Union([Type.Literal('newest'), Type.Literal('oldest')], { default: 'newest' })),
-    cursor: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'the nextCursor of the previous page' })),
+    cursor: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'the nextCursor of the previous page',
+      }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
     minPosition: Type.Optional(Position),
   },
@@ -64,7 +70,8 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags,
-        summary: 'Recompute the hash chain over the log and report every break; with Kafka, also hold it to the newest signed checkpoint kept there',
+        summary:
+          'Recompute the hash chain over the log and report every break; with Kafka, also hold it to the newest signed checkpoint kept there',
       },
     },
     async (request) => {
@@ -76,7 +83,10 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
         checkpointUnavailable = error instanceof Error ? error.message : String(error);
         request.log.warn({ err: error }, 'the chain checkpoint on Kafka could not be read; verifying without it');
       }
-      return ok({ ...(await verifyChain(ledger.store, ledger.db, checkpoint)), ...(checkpointUnavailable ? { checkpointUnavailable } : {}) });
+      return ok({
+        ...(await verifyChain(ledger.store, ledger.db, checkpoint)),
+        ...(checkpointUnavailable ? { checkpointUnavailable } : {}),
+      });
     },
   );
 };

@@ -47,12 +47,25 @@ const USAGE = `configledger <command>
 The store is chosen as the service does: EVENTSTORE_URL, else DATABASE_URL, else DATA_DIR (default ./data).`;
 
 async function token(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { sub: { type: 'string' }, roles: { type: 'string', default: 'reader' }, expires: { type: 'string', default: '90d' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      sub: { type: 'string' },
+      roles: { type: 'string', default: 'reader' },
+      expires: { type: 'string', default: '90d' },
+    },
+  });
   if (!values.sub) throw new UsageError('token needs --sub');
   const { jwtSecret } = await loadAuthSecrets(process.env, storageSettingsFromEnv().dataDir);
-  const roles = values.roles.split(',').map((role) => role.trim()).filter(Boolean);
+  const roles = values.roles
+    .split(',')
+    .map((role) => role.trim())
+    .filter(Boolean);
   const unknown = roles.filter((role) => !(ROLES as readonly string[]).includes(role));
-  if (roles.length === 0 || unknown.length > 0) throw new UsageError(`--roles takes ${ROLES.join(', ')}${unknown.length > 0 ? ` (not ${unknown.join(', ')})` : ''}`);
+  if (roles.length === 0 || unknown.length > 0)
+    throw new UsageError(
+      `--roles takes ${ROLES.join(', ')}${unknown.length > 0 ? ` (not ${unknown.join(', ')})` : ''}`,
+    );
   process.stdout.write(`${await mintToken(jwtSecret, { subject: values.sub, roles }, values.expires)}\n`);
 }
 
@@ -76,7 +89,11 @@ async function rebuild(): Promise<void> {
 }
 
 /** The signed chain heads the log is held to: a backup's manifest when named, else those on Kafka (KAFKA_BROKERS). */
-async function outsideEvidence(backupFile: string | undefined, key: string, epoch: number): Promise<OutsideEvidence | undefined> {
+async function outsideEvidence(
+  backupFile: string | undefined,
+  key: string,
+  epoch: number,
+): Promise<OutsideEvidence | undefined> {
   if (backupFile) {
     const { header, manifest, chainProblems } = await verifyBackup(backupFile, key);
     const source = `backup ${backupFile}`;
@@ -84,15 +101,27 @@ async function outsideEvidence(backupFile: string | undefined, key: string, epoc
     const forged = chainProblems.some((problem) => problem.includes('signature'));
     const backedUp = header.epoch ?? 0;
     if (backedUp > epoch) return { source, newerEpoch: backedUp, forged };
-    if (backedUp < epoch) return { source, forged, note: `the backup is of an earlier epoch (${backedUp}) than the log (${epoch}): its positions are another log's` };
-    return { source, forged, head: { position: manifest.chain.head.position, hash: manifest.chain.head.hash, signedAt: manifest.completedAt } };
+    if (backedUp < epoch)
+      return {
+        source,
+        forged,
+        note: `the backup is of an earlier epoch (${backedUp}) than the log (${epoch}): its positions are another log's`,
+      };
+    return {
+      source,
+      forged,
+      head: { position: manifest.chain.head.position, hash: manifest.chain.head.hash, signedAt: manifest.completedAt },
+    };
   }
   const brokers = brokersFromEnv();
   return brokers.length > 0 ? checkpointOnKafka(createKafka(brokers, 'configledger-cli'), key, epoch) : undefined;
 }
 
 async function verify(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { output: { type: 'string', default: 'text' }, backup: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { output: { type: 'string', default: 'text' }, backup: { type: 'string' } },
+  });
   if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output is text or json');
   const settings = storageSettingsFromEnv();
   const key = loadChainSigningKey(process.env, settings.dataDir);
@@ -108,14 +137,20 @@ async function verify(args: string[]): Promise<void> {
         : checkpoint.found
           ? `; it matches the head signed at ${checkpoint.signedAt} in ${checkpoint.source}`
           : `; ${checkpoint.source} holds no signed head for this log's epoch${checkpoint.note ? ` (${checkpoint.note})` : ''}`;
-      process.stdout.write(`audit chain intact: ${verdict.checkedEvents} events up to position ${verdict.head.position}${held}\n`);
-    }
-    else {
-      process.stdout.write(`audit chain BROKEN: ${verdict.breakCount} break(s), the first at position ${verdict.firstBreak}\n`);
+      process.stdout.write(
+        `audit chain intact: ${verdict.checkedEvents} events up to position ${verdict.head.position}${held}\n`,
+      );
+    } else {
+      process.stdout.write(
+        `audit chain BROKEN: ${verdict.breakCount} break(s), the first at position ${verdict.firstBreak}\n`,
+      );
       for (const { position, reason } of verdict.breaks) process.stdout.write(`  position ${position}: ${reason}\n`);
-      if (verdict.breakCount > verdict.breaks.length) process.stdout.write(`  ... and ${verdict.breakCount - verdict.breaks.length} more\n`);
+      if (verdict.breakCount > verdict.breaks.length)
+        process.stdout.write(`  ... and ${verdict.breakCount - verdict.breaks.length} more\n`);
     }
-    if (values.output === 'text') for (const { position, reason } of verdict.caveats) process.stdout.write(`  note, position ${position}: ${reason}\n`);
+    if (values.output === 'text')
+      for (const { position, reason } of verdict.caveats)
+        process.stdout.write(`  note, position ${position}: ${reason}\n`);
     if (!verdict.intact) process.exitCode = 1;
   } finally {
     await storage.close();
@@ -124,32 +159,53 @@ async function verify(args: string[]): Promise<void> {
 
 /** BACKUP_KEYS_PASSPHRASE, or the first line of --keys-passphrase-file: never a prompt, so backups run unattended. */
 function keysPassphrase(file: string | undefined): string | undefined {
-  const passphrase = file ? readFileSync(file, 'utf8').split('\n')[0]!.trim() : process.env.BACKUP_KEYS_PASSPHRASE || undefined;
-  if (passphrase !== undefined && passphrase.length < 12) throw new UsageError('the keys passphrase must be at least 12 characters');
+  const passphrase = file
+    ? readFileSync(file, 'utf8').split('\n')[0]!.trim()
+    : process.env.BACKUP_KEYS_PASSPHRASE || undefined;
+  if (passphrase !== undefined && passphrase.length < 12)
+    throw new UsageError('the keys passphrase must be at least 12 characters');
   return passphrase;
 }
 
 async function backup(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { out: { type: 'string' }, 'with-keys': { type: 'boolean' }, 'keys-passphrase-file': { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { out: { type: 'string' }, 'with-keys': { type: 'boolean' }, 'keys-passphrase-file': { type: 'string' } },
+  });
   if (!values.out) throw new UsageError('backup needs --out FILE');
   const passphrase = values['with-keys'] ? keysPassphrase(values['keys-passphrase-file']) : undefined;
-  if (values['with-keys'] && !passphrase) throw new UsageError('backup --with-keys needs BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file FILE');
+  if (values['with-keys'] && !passphrase)
+    throw new UsageError('backup --with-keys needs BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file FILE');
   const settings = storageSettingsFromEnv();
   const signingKey = loadChainSigningKey(process.env, settings.dataDir);
   const storage = await openStorage(settings);
   try {
     const started = performance.now();
     const keys = passphrase
-      ? { passphrase, vault: { ring: keyProviderFromEnv(process.env, settings.dataDir).exportRing(), credentialKeys: await exportCredentialKeys(storage.readModels) } }
+      ? {
+          passphrase,
+          vault: {
+            ring: keyProviderFromEnv(process.env, settings.dataDir).exportRing(),
+            credentialKeys: await exportCredentialKeys(storage.readModels),
+          },
+        }
       : undefined;
-    const manifest = await createBackup(storage.store, values.out, { chainDb: storage.readModels, signingKey, source: storage.describe, keys });
+    const manifest = await createBackup(storage.store, values.out, {
+      chainDb: storage.readModels,
+      signingKey,
+      source: storage.describe,
+      keys,
+    });
     const seconds = (performance.now() - started) / 1000;
     process.stdout.write(
       `backed up ${manifest.eventCount} events up to position ${manifest.lastPosition} to ${values.out} in ${seconds.toFixed(2)} s (sha256 ${manifest.sha256})` +
         `${manifest.keys ? `, with ${manifest.keys.credentialKeys} credential keys and ${manifest.keys.keyEncryptionKeys} key-encryption keys` : ''}\n`,
     );
     const chain = manifest.chain!;
-    if (chain.intact) process.stdout.write(`audit chain verified up to position ${chain.head.position}; signed chain head ${chain.head.hash}\n`);
+    if (chain.intact)
+      process.stdout.write(
+        `audit chain verified up to position ${chain.head.position}; signed chain head ${chain.head.hash}\n`,
+      );
     else {
       process.stderr.write(
         `WARNING: the log fails verification: ${chain.breakCount} break(s), the first at position ${chain.firstBreak} (the manifest records them; ` +
@@ -169,16 +225,31 @@ const keyInstaller = (db: Database, ringFile: string) => async (keys: VaultKeys)
 };
 
 async function restoreKeysCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { from: { type: 'string' }, target: { type: 'string' }, 'keys-passphrase-file': { type: 'string' }, 'key-ring': { type: 'string' } } });
-  if (!values.from || !values.target) throw new UsageError('restore-keys needs --from FILE and --target postgres://...');
+  const { values } = parseArgs({
+    args,
+    options: {
+      from: { type: 'string' },
+      target: { type: 'string' },
+      'keys-passphrase-file': { type: 'string' },
+      'key-ring': { type: 'string' },
+    },
+  });
+  if (!values.from || !values.target)
+    throw new UsageError('restore-keys needs --from FILE and --target postgres://...');
   const passphrase = keysPassphrase(values['keys-passphrase-file']);
   if (!passphrase) throw new UsageError('restore-keys needs BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file FILE');
   const settings = storageSettingsFromEnv();
   const ringFile = values['key-ring'] ?? keyRingFile(settings.dataDir);
   const db = openPostgres(values.target);
   try {
-    const keys = await restoreKeys(values.from, { signingKey: loadChainSigningKey(process.env, settings.dataDir), passphrase, install: keyInstaller(db, ringFile) });
-    process.stdout.write(`restored ${keys.credentialKeys.length} credential keys into the target database and ${Object.keys(keys.ring.keys).length} key-encryption keys into ${ringFile}\n`);
+    const keys = await restoreKeys(values.from, {
+      signingKey: loadChainSigningKey(process.env, settings.dataDir),
+      passphrase,
+      install: keyInstaller(db, ringFile),
+    });
+    process.stdout.write(
+      `restored ${keys.credentialKeys.length} credential keys into the target database and ${Object.keys(keys.ring.keys).length} key-encryption keys into ${ringFile}\n`,
+    );
   } finally {
     await db.close();
   }
@@ -201,9 +272,11 @@ async function restore(args: string[]): Promise<void> {
   if (!values.from || !values.target) throw new UsageError('restore needs --from FILE and --target postgres://...');
   const toTime = values['to-time'] ? new Date(values['to-time']) : undefined;
   if (toTime && Number.isNaN(toTime.getTime())) throw new UsageError('--to-time must be an RFC 3339 instant');
-  if (values['to-position'] !== undefined && !/^[1-9]\d{0,17}$/.test(values['to-position'])) throw new UsageError('--to-position must be a log position (a whole number from 1)');
+  if (values['to-position'] !== undefined && !/^[1-9]\d{0,17}$/.test(values['to-position']))
+    throw new UsageError('--to-position must be a log position (a whole number from 1)');
   const toPosition = values['to-position'] ? BigInt(values['to-position']) : undefined;
-  if (values['accept-broken-chain'] && !values.reason?.trim()) throw new UsageError('--accept-broken-chain needs --reason "..." (it is recorded in the restored log)');
+  if (values['accept-broken-chain'] && !values.reason?.trim())
+    throw new UsageError('--accept-broken-chain needs --reason "..." (it is recorded in the restored log)');
   const settings = storageSettingsFromEnv();
   const signingKey = loadChainSigningKey(process.env, settings.dataDir);
   const passphrase = keysPassphrase(values['keys-passphrase-file']);
@@ -235,9 +308,11 @@ async function restore(args: string[]): Promise<void> {
       `restored ${result.restored} of ${result.manifest.eventCount} events (up to position ${result.lastPosition}), each with its recorded time, and rebuilt the read models from ${rebuilt.events} events in ${seconds.toFixed(2)} s`,
       `the restored log starts epoch ${result.epoch}: clients that follow it reorder by (epoch, position)`,
       result.chainProblems.length === 0
-        ? 'the backup\'s audit chain and its signature verified'
+        ? "the backup's audit chain and its signature verified"
         : `restored although its history cannot be vouched for (recorded with the reason given): ${result.chainProblems.join('; ')}`,
-      ...(result.keysRestored ? [`the vault keys were restored: credential keys into the target database, the key ring into ${ringFile}`] : []),
+      ...(result.keysRestored
+        ? [`the vault keys were restored: credential keys into the target database, the key ring into ${ringFile}`]
+        : []),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
@@ -254,7 +329,9 @@ function progressReporter(): (progress: ReplayProgress) => void {
     if (process.stderr.isTTY) {
       const width = 30;
       const filled = Math.round((Math.min(done, total) / Math.max(total, 1)) * width);
-      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} events  ${rate}  ${Math.ceil(secondsLeft)} s left `);
+      process.stderr.write(
+        `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} events  ${rate}  ${Math.ceil(secondsLeft)} s left `,
+      );
     } else if (performance.now() - lastLine > 2000 || done >= total) {
       lastLine = performance.now();
       process.stderr.write(`replayed ${done}/${total} events, ${rate}, ${Math.ceil(secondsLeft)} s left\n`);
@@ -264,7 +341,10 @@ function progressReporter(): (progress: ReplayProgress) => void {
 
 async function replay(): Promise<void> {
   const settings = storageSettingsFromEnv();
-  if (!settings.databaseUrl) throw new UsageError('replay needs DATABASE_URL (PostgreSQL); with the embedded store stop the service and run: projections rebuild');
+  if (!settings.databaseUrl)
+    throw new UsageError(
+      'replay needs DATABASE_URL (PostgreSQL); with the embedded store stop the service and run: projections rebuild',
+    );
   const storage = await openStorage(settings);
   try {
     const result = await replayReadModels(storage.store, storage.readModels, settings.databaseUrl, progressReporter());
@@ -281,7 +361,8 @@ class UsageError extends Error {}
 
 const [command, ...rest] = process.argv.slice(2);
 try {
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') process.stdout.write(`${USAGE}\n`);
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help')
+    process.stdout.write(`${USAGE}\n`);
   else if (command === 'token') await token(rest);
   else if (command === 'projections' && rest[0] === 'rebuild') await rebuild();
   else if (command === 'verify') await verify(rest);
@@ -293,7 +374,9 @@ try {
 } catch (error) {
   const usage = error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`${error instanceof BackupRefused ? 'refused: ' : error instanceof DataDirectoryInUse ? '' : usage ? '' : 'error: '}${message}\n`);
+  process.stderr.write(
+    `${error instanceof BackupRefused ? 'refused: ' : error instanceof DataDirectoryInUse ? '' : usage ? '' : 'error: '}${message}\n`,
+  );
   if (usage) process.stderr.write(`\n${USAGE}\n`);
   process.exit(usage ? 2 : 1);
 }

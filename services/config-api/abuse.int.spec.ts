@@ -36,7 +36,9 @@ describe('rate limits, lockout and their counters', () => {
 
     const recorded = [];
     for await (const event of server.storage.store.readStream(SECURITY_STREAM)) recorded.push(event);
-    expect(recorded.map((event) => [event.type, event.data.sourceIp])).toEqual([['AuthenticationLockedOut', '127.0.0.1']]);
+    expect(recorded.map((event) => [event.type, event.data.sourceIp])).toEqual([
+      ['AuthenticationLockedOut', '127.0.0.1'],
+    ]);
 
     const metrics = await (await fetch(server.baseUrl.replace('/api/v1', '/metrics'))).text();
     expect(metrics).toMatch(/configuration_unauthorized_attempts_total\{reason="invalid_token"\} 10/);
@@ -60,7 +62,8 @@ describe('rate limits shared through Redis', () => {
     servers.push(second);
     const token = await first.token('shared', ['reader']);
     const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) statuses.push((await (i % 2 === 0 ? first : second).call('GET', '/environments', { token })).status);
+    for (let i = 0; i < 6; i++)
+      statuses.push((await (i % 2 === 0 ? first : second).call('GET', '/environments', { token })).status);
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
   });
 });

@@ -89,7 +89,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       .status(503)
       .header('connection', 'close')
       .header('retry-after', 1)
-      .send(errorBody('SHUTTING_DOWN', 'this instance is shutting down and did not handle the request: retry (with the same Idempotency-Key)'));
+      .send(
+        errorBody(
+          'SHUTTING_DOWN',
+          'this instance is shutting down and did not handle the request: retry (with the same Idempotency-Key)',
+        ),
+      );
   });
 
   // Every route the server answers, as Fastify registered it: each must have an entry in the permission table.
@@ -99,8 +104,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.decorate('routeTable', routeTable);
   app.addHook('onReady', async () => {
-    const missing = routeTable.filter((route) => !ruleOf(route.method, route.url)).map((route) => `${route.method} ${route.url}`);
-    if (missing.length > 0) throw new Error(`routes without an entry in the permission table (services/config-api/permissions.ts): ${missing.join(', ')}`);
+    const missing = routeTable
+      .filter((route) => !ruleOf(route.method, route.url))
+      .map((route) => `${route.method} ${route.url}`);
+    if (missing.length > 0)
+      throw new Error(
+        `routes without an entry in the permission table (services/config-api/permissions.ts): ${missing.join(', ')}`,
+      );
   });
 
   const metrics = createMetrics();
@@ -114,25 +124,34 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const readModels = await startReadModels(store, db, followerReport('read-models'));
   // A replica never publishes: its log is a copy of the primary's, which already is on the topic.
-  const publisher = options.kafkaBrokers?.length && !options.replicateFrom
-    ? createKafkaPublisher({
-        store,
-        db,
-        kafka: createKafka(options.kafkaBrokers),
-        readModelsAt: (position) => readModels.runner.waitFor(position, 60_000),
-        epoch: () => readModels.epoch.current,
-        chainSigningKey: options.chainSigningKey,
-        ...followerReport('kafka-publisher'),
-      })
-    : undefined;
+  const publisher =
+    options.kafkaBrokers?.length && !options.replicateFrom
+      ? createKafkaPublisher({
+          store,
+          db,
+          kafka: createKafka(options.kafkaBrokers),
+          readModelsAt: (position) => readModels.runner.waitFor(position, 60_000),
+          epoch: () => readModels.epoch.current,
+          chainSigningKey: options.chainSigningKey,
+          ...followerReport('kafka-publisher'),
+        })
+      : undefined;
   await publisher?.start();
   const replicator = options.replicateFrom
-    ? createReplicator({ store, kafka: createKafka(options.replicateFrom.brokers), groupId: options.replicateFrom.groupId, logger: app.log })
+    ? createReplicator({
+        store,
+        kafka: createKafka(options.replicateFrom.brokers),
+        groupId: options.replicateFrom.groupId,
+        logger: app.log,
+      })
     : undefined;
   await replicator?.start();
   const vault = createVault(db, options.keys);
   await vault.migrate();
-  const checkpointKafka = options.kafkaBrokers?.length && options.chainSigningKey ? createKafka(options.kafkaBrokers, 'configledger-verify') : undefined;
+  const checkpointKafka =
+    options.kafkaBrokers?.length && options.chainSigningKey
+      ? createKafka(options.kafkaBrokers, 'configledger-verify')
+      : undefined;
   const ledger: Ledger = {
     store,
     db: queries.db,
@@ -144,7 +163,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     replicator,
     readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000,
     ...(checkpointKafka && options.chainSigningKey
-      ? { outsideCheckpoint: () => checkpointOnKafka(checkpointKafka, options.chainSigningKey!, readModels.epoch.current) }
+      ? {
+          outsideCheckpoint: () =>
+            checkpointOnKafka(checkpointKafka, options.chainSigningKey!, readModels.epoch.current),
+        }
       : {}),
   };
   app.decorate('ledger', ledger);
@@ -188,14 +210,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       info: {
         title: 'configledger',
         version: '1.0.0',
-        description: 'Event-sourced configuration service. Every change is an event; every past state can be read back.',
+        description:
+          'Event-sourced configuration service. Every change is an event; every past state can be read back.',
       },
       components: { securitySchemes: { BearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       security: [{ BearerAuth: [] }],
     },
   });
   // The docs page loads its own scripts and styles: it carries swagger-ui's policy instead of the API's.
-  await app.register(swaggerUi, { routePrefix: `${API_PREFIX}/docs`, uiConfig: { deepLinking: true }, staticCSP: true });
+  await app.register(swaggerUi, {
+    routePrefix: `${API_PREFIX}/docs`,
+    uiConfig: { deepLinking: true },
+    staticCSP: true,
+  });
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
   // WebSocket clients authenticate with a JWT or a service token, like HTTP ones; a session ends with its credential.
@@ -210,7 +237,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...options.websocket,
   });
   readModels.serviceTokens.onRevoked((entry) =>
-    gateway.endSessions((principal) => principal.credential?.kind === 'service-token' && principal.credential.id === entry.id, 'service token revoked'),
+    gateway.endSessions(
+      (principal) => principal.credential?.kind === 'service-token' && principal.credential.id === entry.id,
+      'service token revoked',
+    ),
   );
   await gateway.start();
   ledger.gateway = gateway;

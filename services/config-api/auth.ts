@@ -32,7 +32,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   async function principalOf(token: string, kind: 'bearer' | 'service-token'): Promise<Principal> {
     if (kind === 'service-token' || token.startsWith(SERVICE_TOKEN_PREFIX)) {
       const principal = options.serviceTokens.principalFor(token);
-      if (!principal) throw new InvalidToken('the service token is unknown, revoked or expired', options.serviceTokens.knows(token));
+      if (!principal)
+        throw new InvalidToken('the service token is unknown, revoked or expired', options.serviceTokens.knows(token));
       return principal;
     }
     return options.verifyToken(token);
@@ -42,7 +43,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     async authenticate(token, address, kind = 'bearer') {
       if (!token) {
         metrics.unauthorizedAttempts.inc({ reason: 'unauthorized' });
-        throw new DomainError('UNAUTHORIZED', 401, 'a bearer token (Authorization: Bearer <token>) or X-Service-Token is required');
+        throw new DomainError(
+          'UNAUTHORIZED',
+          401,
+          'a bearer token (Authorization: Bearer <token>) or X-Service-Token is required',
+        );
       }
       try {
         return await principalOf(token, kind);
@@ -61,7 +66,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       metrics.unauthorizedAttempts.inc({ reason: 'locked_out' });
       const retryAfterSeconds = Math.ceil(lockedMs / 1000);
       onRetryAfter?.(retryAfterSeconds);
-      throw new DomainError('LOCKED_OUT', 429, 'too many failed authentications from this address; try again later', { retryAfterSeconds });
+      throw new DomainError('LOCKED_OUT', 429, 'too many failed authentications from this address; try again later', {
+        retryAfterSeconds,
+      });
     },
   };
 }
@@ -80,7 +87,10 @@ function credentialOf(request: FastifyRequest): { token: string | undefined; kin
  * (the WebSocket authenticates in its own protocol) needs a principal whose
  * roles grant the permission, within the route's service scope.
  */
-export function registerAuthentication(app: FastifyInstance, options: { authenticator: Authenticator; metrics: Metrics; readOnly: boolean }): void {
+export function registerAuthentication(
+  app: FastifyInstance,
+  options: { authenticator: Authenticator; metrics: Metrics; readOnly: boolean },
+): void {
   const { authenticator, metrics } = options;
   const forbid = (code: 'FORBIDDEN' | 'OUT_OF_SCOPE', error: DomainError) => {
     metrics.unauthorizedAttempts.inc({ reason: code.toLowerCase() });
@@ -90,12 +100,24 @@ export function registerAuthentication(app: FastifyInstance, options: { authenti
   app.addHook('onRequest', async (request, reply) => {
     if (!request.routeOptions.url) return;
     const rule = ruleOf(request.method, request.routeOptions.url);
-    if (!rule) throw forbid('FORBIDDEN', new DomainError('FORBIDDEN', 403, `${request.method} ${request.routeOptions.url} has no entry in the permission table`));
+    if (!rule)
+      throw forbid(
+        'FORBIDDEN',
+        new DomainError(
+          'FORBIDDEN',
+          403,
+          `${request.method} ${request.routeOptions.url} has no entry in the permission table`,
+        ),
+      );
     if (rule.permission === 'public') return;
     await authenticator.refuseIfLocked(request.ip, (seconds) => reply.header('retry-after', seconds));
     if (rule.permission === 'session') return;
     if (options.readOnly && rule.permission !== 'read' && rule.permission !== 'secret' && rule.permission !== 'audit') {
-      throw new DomainError('READ_ONLY_REPLICA', 403, 'this region is a read-only replica; write to the primary region');
+      throw new DomainError(
+        'READ_ONLY_REPLICA',
+        403,
+        'this region is a read-only replica; write to the primary region',
+      );
     }
     const { token, kind } = credentialOf(request);
     const principal = await authenticator.authenticate(token, request.ip, kind);
@@ -103,7 +125,10 @@ export function registerAuthentication(app: FastifyInstance, options: { authenti
     if (rule.refusalRecorded) return;
     if (!hasPermission(principal, rule.permission)) {
       const required = ROLES_FOR[rule.permission];
-      throw forbid('FORBIDDEN', new DomainError('FORBIDDEN', 403, `this needs one of the roles ${required.join(', ')}`, { required }));
+      throw forbid(
+        'FORBIDDEN',
+        new DomainError('FORBIDDEN', 403, `this needs one of the roles ${required.join(', ')}`, { required }),
+      );
     }
     if (rule.scope === 'global' && request.method !== 'GET' && request.method !== 'HEAD') {
       try {
@@ -117,8 +142,16 @@ export function registerAuthentication(app: FastifyInstance, options: { authenti
   // After validation, so the service named in the path or the body is known and well-formed.
   app.addHook('preHandler', async (request: FastifyRequest) => {
     const principal = request.principal;
-    if (!principal || !request.routeOptions.url || ruleOf(request.method, request.routeOptions.url)?.scope !== 'service') return;
-    const named = [(request.params as { serviceId?: unknown } | undefined)?.serviceId, (request.body as { serviceId?: unknown } | undefined)?.serviceId];
+    if (
+      !principal ||
+      !request.routeOptions.url ||
+      ruleOf(request.method, request.routeOptions.url)?.scope !== 'service'
+    )
+      return;
+    const named = [
+      (request.params as { serviceId?: unknown } | undefined)?.serviceId,
+      (request.body as { serviceId?: unknown } | undefined)?.serviceId,
+    ];
     for (const serviceId of named) {
       if (typeof serviceId !== 'string') continue;
       try {

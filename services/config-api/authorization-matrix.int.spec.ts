@@ -34,18 +34,37 @@ const BODIES: Record<string, (target: Target, n: number) => unknown> = {
   'PUT /api/v1/configurations/:serviceId/environments/:environment': () => ({ configuration: { risk: { max: 4 } } }),
   'POST /api/v1/configurations/:serviceId/versions/:version/rollback': () => ({}),
   'POST /api/v1/configurations/:serviceId/validate': () => ({ configuration: { risk: { max: 5 } } }),
-  'POST /api/v1/configurations/:serviceId/batch': () => ({ operations: [{ id: '1', type: 'SET', key: 'risk.max', value: 6 }] }),
+  'POST /api/v1/configurations/:serviceId/batch': () => ({
+    operations: [{ id: '1', type: 'SET', key: 'risk.max', value: 6 }],
+  }),
   'POST /api/v1/configurations/:serviceId/promote': () => ({ fromEnvironment: 'production', toEnvironment: 'staging' }),
   'POST /api/v1/configurations/:serviceId/import': (target) => ({
-    document: { format: 'configledger-export', version: 1, serviceId: target, exportedAt: new Date().toISOString(), schema: null, environments: {} },
+    document: {
+      format: 'configledger-export',
+      version: 1,
+      serviceId: target,
+      exportedAt: new Date().toISOString(),
+      schema: null,
+      environments: {},
+    },
   }),
   'PUT /api/v1/configurations/:serviceId/schema': () => ({ schema: { type: 'object' } }),
   'PUT /api/v1/configurations/:serviceId/:key': () => ({ value: 7 }),
-  'POST /api/v1/credentials': (target, n) => ({ key: `${target}-new-${n}`, value: 'v', type: 'api_key', serviceId: target, environment: 'production' }),
+  'POST /api/v1/credentials': (target, n) => ({
+    key: `${target}-new-${n}`,
+    value: 'v',
+    type: 'api_key',
+    serviceId: target,
+    environment: 'production',
+  }),
   'POST /api/v1/credentials/:key/rotate': () => ({}),
   'POST /api/v1/change-requests/:id/approve': () => ({ comment: 'matrix' }),
   'POST /api/v1/change-requests/:id/reject': () => ({ comment: 'matrix' }),
-  'PUT /api/v1/approval-policies/:id': () => ({ environments: ['staging'], keyPatterns: ['matrix.*'], requiredApprovals: 1 }),
+  'PUT /api/v1/approval-policies/:id': () => ({
+    environments: ['staging'],
+    keyPatterns: ['matrix.*'],
+    requiredApprovals: 1,
+  }),
   'POST /api/v1/environments': (_target, n) => ({ id: `matrix_${n}` }),
   'PUT /api/v1/environments/:id': () => ({ description: 'described by the matrix' }),
   'POST /api/v1/service-tokens': (target) => ({ serviceId: target }),
@@ -64,36 +83,93 @@ describe('the authorization matrix: every route × every principal, in and out o
   const serviceTokens: Record<Target, string> = { [INSIDE]: '', [OUTSIDE]: '' };
 
   beforeAll(async () => {
-    server = await startTestServer({ lockout: { maxFailures: 1_000_000, windowSeconds: 60, lockSeconds: 1 }, rateLimits: { perAddressPerMinute: 0, perPrincipalPerMinute: 0 } });
+    server = await startTestServer({
+      lockout: { maxFailures: 1_000_000, windowSeconds: 60, lockSeconds: 1 },
+      rateLimits: { perAddressPerMinute: 0, perPrincipalPerMinute: 0 },
+    });
     admin = await server.token('root', ['admin']);
     const as = (token: string) => ({ token });
-    await server.call('PUT', '/approval-policies/gated', { ...as(admin), body: { environments: ['production'], keyPatterns: ['gated.*'], requiredApprovals: 2 } });
+    await server.call('PUT', '/approval-policies/gated', {
+      ...as(admin),
+      body: { environments: ['production'], keyPatterns: ['gated.*'], requiredApprovals: 2 },
+    });
     await server.call('POST', '/environments', { ...as(admin), body: { id: 'matrix_env' } });
     const writer = await server.token('fixture-writer', ['writer']);
     for (const target of [INSIDE, OUTSIDE] as const) {
-      expect((await server.call('PUT', `/configurations/${target}`, { ...as(admin), body: { configuration: { risk: { max: 0 } } } })).status).toBe(201);
-      await server.call('PUT', `/configurations/${target}`, { ...as(admin), body: { configuration: { risk: { max: 0 }, v: 2 } } });
-      await server.call('POST', '/credentials', { ...as(admin), body: { key: `${target}-key`, value: `secret-of-${target}`, type: 'api_key', serviceId: target, environment: 'production' } });
-      const opened = await server.call('PATCH', `/configurations/${target}`, { ...as(writer), body: { patch: { gated: { on: true } } } });
+      expect(
+        (
+          await server.call('PUT', `/configurations/${target}`, {
+            ...as(admin),
+            body: { configuration: { risk: { max: 0 } } },
+          })
+        ).status,
+      ).toBe(201);
+      await server.call('PUT', `/configurations/${target}`, {
+        ...as(admin),
+        body: { configuration: { risk: { max: 0 }, v: 2 } },
+      });
+      await server.call('POST', '/credentials', {
+        ...as(admin),
+        body: {
+          key: `${target}-key`,
+          value: `secret-of-${target}`,
+          type: 'api_key',
+          serviceId: target,
+          environment: 'production',
+        },
+      });
+      const opened = await server.call('PATCH', `/configurations/${target}`, {
+        ...as(writer),
+        body: { patch: { gated: { on: true } } },
+      });
       changeRequests[target] = opened.body.data.changeRequest.id;
-      serviceTokens[target] = (await server.call('POST', '/service-tokens', { ...as(admin), body: { serviceId: target } })).body.data.id;
+      serviceTokens[target] = (
+        await server.call('POST', '/service-tokens', { ...as(admin), body: { serviceId: target } })
+      ).body.data.id;
     }
-    const insideToken = (await server.call('POST', '/service-tokens', { ...as(admin), body: { serviceId: INSIDE } })).body.data.token as string;
+    const insideToken = (await server.call('POST', '/service-tokens', { ...as(admin), body: { serviceId: INSIDE } }))
+      .body.data.token as string;
     for (const role of ROLES) {
       const subject = role === 'service' ? INSIDE : `${role}-user`;
       const token = await server.token(subject, [role], [INSIDE]);
-      principals.push({ name: `${role} of ${INSIDE}`, roles: [role], unrestricted: false, headers: { authorization: `Bearer ${token}` } });
+      principals.push({
+        name: `${role} of ${INSIDE}`,
+        roles: [role],
+        unrestricted: false,
+        headers: { authorization: `Bearer ${token}` },
+      });
     }
     const writerEverywhere = await server.token('all-writer', ['writer']);
-    principals.push({ name: 'unrestricted writer', roles: ['writer'], unrestricted: true, headers: { authorization: `Bearer ${writerEverywhere}` } });
-    principals.push({ name: 'unrestricted admin', roles: ['admin'], unrestricted: true, headers: { authorization: `Bearer ${admin}` } });
+    principals.push({
+      name: 'unrestricted writer',
+      roles: ['writer'],
+      unrestricted: true,
+      headers: { authorization: `Bearer ${writerEverywhere}` },
+    });
+    principals.push({
+      name: 'unrestricted admin',
+      roles: ['admin'],
+      unrestricted: true,
+      headers: { authorization: `Bearer ${admin}` },
+    });
     const malformed = await new SignJWT({ roles: ['admin'], services: INSIDE })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('mallory')
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode(TEST_JWT_SECRET));
-    principals.push({ name: 'admin whose services claim is a string', roles: ['admin'], unrestricted: false, malformed: true, headers: { authorization: `Bearer ${malformed}` } });
-    principals.push({ name: `service token of ${INSIDE}`, roles: ['service'], unrestricted: false, headers: { 'x-service-token': insideToken } });
+    principals.push({
+      name: 'admin whose services claim is a string',
+      roles: ['admin'],
+      unrestricted: false,
+      malformed: true,
+      headers: { authorization: `Bearer ${malformed}` },
+    });
+    principals.push({
+      name: `service token of ${INSIDE}`,
+      roles: ['service'],
+      unrestricted: false,
+      headers: { 'x-service-token': insideToken },
+    });
   });
   afterAll(async () => server?.close());
 
@@ -115,8 +191,15 @@ describe('the authorization matrix: every route × every principal, in and out o
   }
 
   type Expected = 'allowed' | 'UNAUTHORIZED' | 'INVALID_TOKEN' | 'FORBIDDEN' | 'OUT_OF_SCOPE';
-  const mayAs = (principal: Principal, permission: RolePermission) => principal.roles.some((role) => ROLES_FOR[permission].includes(role));
-  function expectedFor(rule: RouteRule, method: string, principal: Principal | undefined, target: Target, escalated: boolean): Expected {
+  const mayAs = (principal: Principal, permission: RolePermission) =>
+    principal.roles.some((role) => ROLES_FOR[permission].includes(role));
+  function expectedFor(
+    rule: RouteRule,
+    method: string,
+    principal: Principal | undefined,
+    target: Target,
+    escalated: boolean,
+  ): Expected {
     if (rule.permission === 'public') return 'allowed';
     if (!principal) return 'UNAUTHORIZED';
     if (principal.malformed) return 'INVALID_TOKEN';
@@ -152,17 +235,32 @@ describe('the authorization matrix: every route × every principal, in and out o
       if (rule.escalation && !escalating) failures.push(`${key}: no escalating body in this test`);
       const variants = [false, ...(escalating ? [true] : [])];
       // Least privileged first: an allowed call may consume what a later refused one still needs to find.
-      for (const principal of [undefined, ...principals.filter((p) => !p.unrestricted), ...principals.filter((p) => p.unrestricted)]) {
+      for (const principal of [
+        undefined,
+        ...principals.filter((p) => !p.unrestricted),
+        ...principals.filter((p) => p.unrestricted),
+      ]) {
         for (const [target, escalated] of targets.flatMap((t) => variants.map((v) => [t, v] as const))) {
           const expected = expectedFor(rule, route.method, principal, target, escalated);
           const sent = escalated ? escalating!(n++) : body?.(target, n++);
-          const answer = await server.call(route.method, pathFor(route.url, target), { headers: principal?.headers ?? {}, body: sent });
+          const answer = await server.call(route.method, pathFor(route.url, target), {
+            headers: principal?.headers ?? {},
+            body: sent,
+          });
           const who = `${key}${escalated ? ' (escalating)' : ''} as ${principal?.name ?? 'nobody'} on ${target}`;
           const code = answer.body?.code as string | undefined;
           if (answer.status >= 500) failures.push(`${who}: ${answer.status} ${code}`);
-          else if (expected === 'allowed' && (answer.status === 401 || answer.status === 403)) failures.push(`${who}: expected allowed, got ${answer.status} ${code}`);
-          else if (expected !== 'allowed' && code !== expected) failures.push(`${who}: expected ${expected}, got ${answer.status} ${code}`);
-          else if (expected === 'allowed' && principal && !principal.unrestricted && answer.status < 300 && JSON.stringify(answer.body ?? '').includes(OUTSIDE)) {
+          else if (expected === 'allowed' && (answer.status === 401 || answer.status === 403))
+            failures.push(`${who}: expected allowed, got ${answer.status} ${code}`);
+          else if (expected !== 'allowed' && code !== expected)
+            failures.push(`${who}: expected ${expected}, got ${answer.status} ${code}`);
+          else if (
+            expected === 'allowed' &&
+            principal &&
+            !principal.unrestricted &&
+            answer.status < 300 &&
+            JSON.stringify(answer.body ?? '').includes(OUTSIDE)
+          ) {
             failures.push(`${who}: the answer shows ${OUTSIDE}`);
           }
         }
@@ -189,9 +287,17 @@ describe('the authorization matrix: every route × every principal, in and out o
       await client.next((m) => m.type === 'connect');
       client.send({ id: 'in', type: 'subscribe', data: { patterns: [`config.${INSIDE}.*`] } });
       client.send({ id: 'out', type: 'subscribe', data: { patterns: [`config.${OUTSIDE}.*`] } });
-      expect((await client.next((m) => m.type === 'ack' && m.data.requestId === 'in')).data.subscribed, principal.name).toBe(true);
-      if (principal.unrestricted) expect((await client.next((m) => m.type === 'ack' && m.data.requestId === 'out')).data.subscribed).toBe(true);
-      else expect((await client.next((m) => m.type === 'error')).data, principal.name).toMatchObject({ code: 'OUT_OF_SCOPE', requestId: 'out' });
+      expect(
+        (await client.next((m) => m.type === 'ack' && m.data.requestId === 'in')).data.subscribed,
+        principal.name,
+      ).toBe(true);
+      if (principal.unrestricted)
+        expect((await client.next((m) => m.type === 'ack' && m.data.requestId === 'out')).data.subscribed).toBe(true);
+      else
+        expect((await client.next((m) => m.type === 'error')).data, principal.name).toMatchObject({
+          code: 'OUT_OF_SCOPE',
+          requestId: 'out',
+        });
       client.close();
     }
   });

@@ -12,36 +12,51 @@ describe('documents are data: no prototype reachable, nesting bounded', () => {
   beforeAll(async () => {
     server = await startTestServer();
     token = await server.token('wren', ['writer']);
-    expect((await server.call('PUT', `/configurations/${service}`, { token, body: { configuration: { risk: { max: 1 } } } })).status).toBe(201);
+    expect(
+      (await server.call('PUT', `/configurations/${service}`, { token, body: { configuration: { risk: { max: 1 } } } }))
+        .status,
+    ).toBe(201);
   });
   afterAll(async () => server?.close());
 
   const headOf = () => server.storage.store.headPosition();
   const polluted = () => Object.keys(Object.prototype);
 
-  it.each(['__proto__.polluted', 'risk.__proto__.polluted', 'constructor.prototype.polluted', 'risk.constructor', 'prototype', 'a.prototype.b'])(
-    'refuses the key %s with 400 INVALID_KEY, writes nothing and leaves Object.prototype alone',
-    async (key) => {
-      const head = await headOf();
-      const answer = await server.call('PUT', `/configurations/${service}/${key}`, { token, body: { value: 'yes' } });
-      expect([answer.status, answer.body.code]).toEqual([400, 'INVALID_KEY']);
-      const batch = await server.call('POST', `/configurations/${service}/batch`, { token, body: { operations: [{ id: '1', type: 'SET', key, value: 'yes' }] } });
-      expect([batch.status, batch.body.code]).toEqual([400, 'INVALID_KEY']);
-      const removal = await server.call('DELETE', `/configurations/${service}/${key}`, { token });
-      expect([removal.status, removal.body.code]).toEqual([400, 'INVALID_KEY']);
-      expect(polluted()).toEqual([]);
-      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-      expect(await headOf()).toBe(head);
-      expect((await server.call('GET', `/configurations/${service}`, { token })).status).toBe(200);
-    },
-  );
+  it.each([
+    '__proto__.polluted',
+    'risk.__proto__.polluted',
+    'constructor.prototype.polluted',
+    'risk.constructor',
+    'prototype',
+    'a.prototype.b',
+  ])('refuses the key %s with 400 INVALID_KEY, writes nothing and leaves Object.prototype alone', async (key) => {
+    const head = await headOf();
+    const answer = await server.call('PUT', `/configurations/${service}/${key}`, { token, body: { value: 'yes' } });
+    expect([answer.status, answer.body.code]).toEqual([400, 'INVALID_KEY']);
+    const batch = await server.call('POST', `/configurations/${service}/batch`, {
+      token,
+      body: { operations: [{ id: '1', type: 'SET', key, value: 'yes' }] },
+    });
+    expect([batch.status, batch.body.code]).toEqual([400, 'INVALID_KEY']);
+    const removal = await server.call('DELETE', `/configurations/${service}/${key}`, { token });
+    expect([removal.status, removal.body.code]).toEqual([400, 'INVALID_KEY']);
+    expect(polluted()).toEqual([]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(await headOf()).toBe(head);
+    expect((await server.call('GET', `/configurations/${service}`, { token })).status).toBe(200);
+  });
 
   it.each([
     ['a document', 'PUT', '', (key: string) => `{"configuration":{"${key}":{"x":1}}}`],
     ['a nested document', 'PUT', '', (key: string) => `{"configuration":{"risk":{"${key}":1}}}`],
     ['a merge patch', 'PATCH', '', (key: string) => `{"patch":{"${key}":{"x":1}}}`],
     ['a key value', 'PUT', '/risk', (key: string) => `{"value":{"${key}":{"x":1}}}`],
-    ['a schema', 'PUT', '/schema', (key: string) => `{"schema":{"type":"object","properties":{"${key}":{"type":"string"}}}}`],
+    [
+      'a schema',
+      'PUT',
+      '/schema',
+      (key: string) => `{"schema":{"type":"object","properties":{"${key}":{"type":"string"}}}}`,
+    ],
   ])('refuses %s holding a dangerous key with 400 INVALID_KEY', async (_what, method, suffix, body) => {
     for (const key of ['__proto__', 'constructor', 'prototype']) {
       const head = await headOf();
@@ -52,7 +67,10 @@ describe('documents are data: no prototype reachable, nesting bounded', () => {
   });
 
   it('refuses a merge patch through constructor that would reach Object (it used to be applied onto the inherited constructor)', async () => {
-    const answer = await server.call('PATCH', `/configurations/${service}`, { token, body: { patch: { constructor: { polluted: 1 } } } });
+    const answer = await server.call('PATCH', `/configurations/${service}`, {
+      token,
+      body: { patch: { constructor: { polluted: 1 } } },
+    });
     expect([answer.status, answer.body.code]).toEqual([400, 'INVALID_KEY']);
     expect((Object as unknown as Record<string, unknown>).polluted).toBeUndefined();
   });
@@ -72,14 +90,26 @@ describe('documents are data: no prototype reachable, nesting bounded', () => {
   });
 
   it('takes a document whose deepest value is 64 levels down and refuses one at 65, however it is reached', async () => {
-    const ok = await server.call('PUT', `/configurations/${service}?environment=staging`, { token, body: `{"configuration":${nested(64)}}` });
+    const ok = await server.call('PUT', `/configurations/${service}?environment=staging`, {
+      token,
+      body: `{"configuration":${nested(64)}}`,
+    });
     expect(ok.status).toBe(201);
-    const tooDeep = await server.call('PUT', `/configurations/${service}?environment=staging`, { token, body: `{"configuration":${nested(65)}}` });
+    const tooDeep = await server.call('PUT', `/configurations/${service}?environment=staging`, {
+      token,
+      body: `{"configuration":${nested(65)}}`,
+    });
     expect([tooDeep.status, tooDeep.body.code]).toEqual([400, 'DOCUMENT_TOO_DEEP']);
     // 3 levels of key plus a value 62 deep: 65 in the document.
-    const byKey = await server.call('PUT', `/configurations/${service}/x.y.z?environment=staging`, { token, body: `{"value":${nested(62)}}` });
+    const byKey = await server.call('PUT', `/configurations/${service}/x.y.z?environment=staging`, {
+      token,
+      body: `{"value":${nested(62)}}`,
+    });
     expect([byKey.status, byKey.body.code]).toEqual([400, 'DOCUMENT_TOO_DEEP']);
-    const fits = await server.call('PUT', `/configurations/${service}/x.y.z?environment=staging`, { token, body: `{"value":${nested(61)}}` });
+    const fits = await server.call('PUT', `/configurations/${service}/x.y.z?environment=staging`, {
+      token,
+      body: `{"value":${nested(61)}}`,
+    });
     expect(fits.status).toBe(200);
   });
 });

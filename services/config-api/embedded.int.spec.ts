@@ -13,7 +13,10 @@ const startService = async (dataDir: string, port: number) => {
 
 const run = (args: string[], env: Record<string, string>) =>
   new Promise<{ code: number | null; output: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env: { ...process.env, DATABASE_URL: '', EVENTSTORE_URL: '', JWT_SECRET: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      env: { ...process.env, DATABASE_URL: '', EVENTSTORE_URL: '', JWT_SECRET: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -63,7 +66,9 @@ describe('the service on the embedded default (what make run starts)', () => {
 
     const base = `http://127.0.0.1:${port}/api/v1`;
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    expect((await fetch(`${base}/configurations/svc`, { method: 'PUT', headers, body: '{"configuration":{"a":1}}' })).status).toBe(201);
+    expect(
+      (await fetch(`${base}/configurations/svc`, { method: 'PUT', headers, body: '{"configuration":{"a":1}}' })).status,
+    ).toBe(201);
     expect((await first.stop()).code).toBe(0);
 
     const second = await startService(dataDir, port);
@@ -76,7 +81,9 @@ describe('the service on the embedded default (what make run starts)', () => {
     // SIGTERM: WebSocket clients are told why, and the process exits 0 within its bound.
     const socket = new WebSocket(`ws://127.0.0.1:${port}/api/v1/ws?token=${token}`);
     await new Promise((resolve) => socket.once('message', resolve));
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
     const started = Date.now();
     expect((await second.stop()).code).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);

@@ -26,7 +26,18 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
 };
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EOPENBREAKER', '57P01', '57P03', '08001', '08003', '08006']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EOPENBREAKER',
+  '57P01',
+  '57P03',
+  '08001',
+  '08003',
+  '08006',
+]);
 
 /** A dependency that did not answer, as opposed to a request that was wrong. */
 function isStoreUnavailable(error: unknown): boolean {
@@ -34,7 +45,9 @@ function isStoreUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return (
     (typeof code === 'string' && CONNECTION_CODES.has(code)) ||
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Breaker is open/.test(error.message)
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Breaker is open/.test(
+      error.message,
+    )
   );
 }
 
@@ -45,41 +58,74 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.status(error.statusCode).send(errorBody(error.code, error.message, error.details));
     }
     // The write is in the log; only its answer failed. "Nothing was written" would be a lie a retry turns into a second change.
-    if (request.recorded && (error instanceof StoreUnavailable || error instanceof OutcomeUnknown || isStoreUnavailable(error))) {
+    if (
+      request.recorded &&
+      (error instanceof StoreUnavailable || error instanceof OutcomeUnknown || isStoreUnavailable(error))
+    ) {
       request.log.warn({ err: error.message }, 'a write was recorded; its answer could not be completed');
       return reply
         .status(503)
         .header('retry-after', 1)
-        .send(errorBody('OUTCOME_UNKNOWN', 'the write was recorded, but its answer could not be completed: retry with the same Idempotency-Key to get it (without one, read the history before writing again)'));
+        .send(
+          errorBody(
+            'OUTCOME_UNKNOWN',
+            'the write was recorded, but its answer could not be completed: retry with the same Idempotency-Key to get it (without one, read the history before writing again)',
+          ),
+        );
     }
     if (error instanceof StoreUnavailable) {
       request.log.warn({ err: error.message }, 'store unavailable; nothing was written');
-      return reply.status(503).header('retry-after', 1).send(errorBody('STORE_UNAVAILABLE', 'the event store is unreachable; nothing was written: retry'));
+      return reply
+        .status(503)
+        .header('retry-after', 1)
+        .send(errorBody('STORE_UNAVAILABLE', 'the event store is unreachable; nothing was written: retry'));
     }
     if (error instanceof OutcomeUnknown) {
       request.log.warn({ err: error.message }, 'outcome of a write unknown');
       return reply
         .status(503)
         .header('retry-after', 1)
-        .send(errorBody('OUTCOME_UNKNOWN', 'the write may or may not have been recorded: retry with the same Idempotency-Key, which applies it at most once'));
+        .send(
+          errorBody(
+            'OUTCOME_UNKNOWN',
+            'the write may or may not have been recorded: retry with the same Idempotency-Key, which applies it at most once',
+          ),
+        );
     }
     if (error instanceof WrongExpectedRevision) {
-      return reply.status(409).send(errorBody('VERSION_CONFLICT', 'the configuration changed concurrently; retry with the current version'));
+      return reply
+        .status(409)
+        .send(errorBody('VERSION_CONFLICT', 'the configuration changed concurrently; retry with the current version'));
     }
     if (error.validation) {
       const errors = error.validation.map((issue) => ({
-        path: [issue.instancePath.split('/').slice(1).join('.'), (issue.params as { missingProperty?: string }).missingProperty]
+        path: [
+          issue.instancePath.split('/').slice(1).join('.'),
+          (issue.params as { missingProperty?: string }).missingProperty,
+        ]
           .filter(Boolean)
           .join('.'),
         message: issue.message ?? issue.keyword,
       }));
       // A dotted key that breaks the key rules is an INVALID_KEY wherever it appears (path, batch, promote).
-      const code = error.validation.some((issue) => issue.keyword === 'pattern' && issue.params.pattern === KEY_PATTERN) ? 'INVALID_KEY' : 'VALIDATION_ERROR';
-      return reply.status(400).send(errorBody(code, `invalid ${error.validationContext ?? 'request'}: ${error.message}`, { errors }));
+      const code = error.validation.some((issue) => issue.keyword === 'pattern' && issue.params.pattern === KEY_PATTERN)
+        ? 'INVALID_KEY'
+        : 'VALIDATION_ERROR';
+      return reply
+        .status(400)
+        .send(errorBody(code, `invalid ${error.validationContext ?? 'request'}: ${error.message}`, { errors }));
     }
     if (isStoreUnavailable(error)) {
       request.log.warn({ err: error }, 'store unavailable');
-      return reply.status(503).header('retry-after', 1).send(errorBody('STORE_UNAVAILABLE', 'the event store or the read-model database is unreachable; nothing was written, retry'));
+      return reply
+        .status(503)
+        .header('retry-after', 1)
+        .send(
+          errorBody(
+            'STORE_UNAVAILABLE',
+            'the event store or the read-model database is unreachable; nothing was written, retry',
+          ),
+        );
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
@@ -87,7 +133,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.status(status).send(errorBody(code, error.message));
     }
     request.log.error({ err: error }, 'request failed');
-    return reply.status(500).send(errorBody('INTERNAL_ERROR', 'internal error; the request id identifies it in the logs', { requestId: request.id }));
+    return reply.status(500).send(
+      errorBody('INTERNAL_ERROR', 'internal error; the request id identifies it in the logs', {
+        requestId: request.id,
+      }),
+    );
   });
 
   app.setNotFoundHandler((request, reply) => {

@@ -31,7 +31,8 @@ describe('exactly once: Idempotency-Key, and honest answers when the outcome is 
 
   const events = async (serviceId = 'once') => {
     const found = [];
-    for await (const event of server.storage.store.readStream(configurationStream(serviceId, 'production'))) found.push(event);
+    for await (const event of server.storage.store.readStream(configurationStream(serviceId, 'production')))
+      found.push(event);
     return found;
   };
   const call = (method: string, path: string, key: string | undefined, body?: unknown, as = token) =>
@@ -81,7 +82,9 @@ describe('exactly once: Idempotency-Key, and honest answers when the outcome is 
     proxy.slow(600);
     const [first, concurrent] = await Promise.all([
       call('PUT', '/configurations/once/limit', key, { value: 10 }),
-      new Promise<Awaited<ReturnType<typeof call>>>((resolve) => setTimeout(() => resolve(call('PUT', '/configurations/once/limit', key, { value: 10 })), 200)),
+      new Promise<Awaited<ReturnType<typeof call>>>((resolve) =>
+        setTimeout(() => resolve(call('PUT', '/configurations/once/limit', key, { value: 10 })), 200),
+      ),
     ]);
     proxy.slow(0);
     expect([concurrent.status, concurrent.body.code]).toEqual([409, 'IDEMPOTENCY_KEY_IN_PROGRESS']);
@@ -126,11 +129,18 @@ describe('a write known to be recorded is never answered "nothing was written"',
   it('answers 503 OUTCOME_UNKNOWN, not STORE_UNAVAILABLE, when the answer of a recorded repeat cannot be read', async () => {
     const token = await server.token('ria', ['writer']);
     const key = randomUUID();
-    const put = () => server.call('PUT', '/configurations/recorded/limit', { token, body: { value: 1 }, headers: { 'idempotency-key': key } });
+    const put = () =>
+      server.call('PUT', '/configurations/recorded/limit', {
+        token,
+        body: { value: 1 },
+        headers: { 'idempotency-key': key },
+      });
     await server.call('PUT', '/configurations/recorded', { token, body: { configuration: { limit: 0 } } });
     expect((await put()).status).toBe(200);
     // The first answer was lost (its process died before recording it): the key is free, the events are in the log.
-    await server.storage.readModels.query('UPDATE idempotency_keys SET status = NULL, response = NULL, lease_until = now()');
+    await server.storage.readModels.query(
+      'UPDATE idempotency_keys SET status = NULL, response = NULL, lease_until = now()',
+    );
     failReads = true;
     const repeat = await put();
     failReads = false;

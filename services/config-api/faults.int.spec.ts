@@ -31,7 +31,11 @@ describe('when PostgreSQL is cut off or slow (through a TCP proxy)', () => {
     await server.call('GET', `/configurations/fragile?minPosition=${first.body.data.position}`, { token });
 
     await proxy.cut();
-    await waitFor(() => server.app.ledger.readModels.runner.unhealthySince !== undefined, 10_000, 'the read side to notice');
+    await waitFor(
+      () => server.app.ledger.readModels.runner.unhealthySince !== undefined,
+      10_000,
+      'the read side to notice',
+    );
     const read = await server.call('GET', '/configurations/fragile', { token });
     expect(read.status).toBe(200);
     expect(read.body.data.configuration).toEqual({ limit: 1 });
@@ -52,10 +56,13 @@ describe('when PostgreSQL is cut off or slow (through a TCP proxy)', () => {
     const after = await server.call('PUT', '/configurations/fragile/limit', { token, body: { value: 2 } });
     expect(after.status).toBe(200);
     expect(after.body.data.version).toBe(2);
-    const fresh = await server.call('GET', `/configurations/fragile?minPosition=${after.body.data.position}`, { token });
+    const fresh = await server.call('GET', `/configurations/fragile?minPosition=${after.body.data.position}`, {
+      token,
+    });
     expect(fresh.headers.get('x-configuration-stale')).toBeNull();
     const events = [];
-    for await (const event of server.storage.store.readStream(configurationStream('fragile', 'production'))) events.push(event);
+    for await (const event of server.storage.store.readStream(configurationStream('fragile', 'production')))
+      events.push(event);
     expect(events.map((event) => event.data.version)).toEqual([1, 2]);
   }, 60_000);
 
@@ -64,7 +71,10 @@ describe('when PostgreSQL is cut off or slow (through a TCP proxy)', () => {
     const statuses = new Map<number, number>();
     const writers = Array.from({ length: 8 }, async (_, w) => {
       for (let i = 0; writing; i++) {
-        const response = await server.call('PUT', `/configurations/busy-${w}`, { token, body: { configuration: { i } } });
+        const response = await server.call('PUT', `/configurations/busy-${w}`, {
+          token,
+          body: { configuration: { i } },
+        });
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
       }
     });
@@ -89,8 +99,17 @@ describe('when PostgreSQL is cut off or slow (through a TCP proxy)', () => {
       expect(write.status).toBe(201);
       expect(Date.now() - started).toBeGreaterThanOrEqual(50);
       // Every round trip is slower, the read models too: a read that asks for the write may have to ask again.
-      let read = await server.call('GET', `/configurations/sluggish?minPosition=${write.body.data.position}`, { token });
-      await waitFor(async () => (read = await server.call('GET', `/configurations/sluggish?minPosition=${write.body.data.position}`, { token })).status === 200, 20_000, 'the read');
+      let read = await server.call('GET', `/configurations/sluggish?minPosition=${write.body.data.position}`, {
+        token,
+      });
+      await waitFor(
+        async () =>
+          (read = await server.call('GET', `/configurations/sluggish?minPosition=${write.body.data.position}`, {
+            token,
+          })).status === 200,
+        20_000,
+        'the read',
+      );
       expect(read.body.data.configuration).toEqual({ a: 1 });
     } finally {
       proxy.slow(0);

@@ -19,11 +19,17 @@ interface Reading {
 }
 
 const same = (a: Reading | undefined, b: Reading) =>
-  a !== undefined && a.checksum === b.checksum && a.position === b.position && a.epoch === b.epoch && checksumOf(a.configuration) === b.checksum;
+  a !== undefined &&
+  a.checksum === b.checksum &&
+  a.position === b.position &&
+  a.epoch === b.epoch &&
+  checksumOf(a.configuration) === b.checksum;
 
 /** The compacted state topic, followed from the beginning: the newest record per key. */
 async function followStateTopic(): Promise<{ get(key: string): Reading | undefined; close(): Promise<void> }> {
-  const consumer: Consumer = createKafka(TEST_BROKERS, 'four-roads').consumer({ groupId: `four-roads-${randomBytes(4).toString('hex')}` });
+  const consumer: Consumer = createKafka(TEST_BROKERS, 'four-roads').consumer({
+    groupId: `four-roads-${randomBytes(4).toString('hex')}`,
+  });
   const latest = new Map<string, Reading>();
   await consumer.connect();
   await consumer.subscribe({ topic: CONFIG_STATE_TOPIC, fromBeginning: true });
@@ -55,7 +61,10 @@ async function followWebSocket(server: TestServer, token: string, serviceId: str
     client.send({ type: 'ack', data: { messageId: message.id } });
     if (message.data.configuration && (latest?.position ?? 0) < message.data.position) latest = message.data;
   });
-  client.send({ type: 'subscribe', data: { patterns: [`config.${serviceId}.${environment}`], fromPosition: latest?.position ?? 0 } });
+  client.send({
+    type: 'subscribe',
+    data: { patterns: [`config.${serviceId}.${environment}`], fromPosition: latest?.position ?? 0 },
+  });
   return { get: () => latest, close: () => client.close() };
 }
 
@@ -94,25 +103,45 @@ describe('one truth on every road: HTTP, the state topic, the WebSocket and both
   };
 
   /** Starts every road on (serviceId, environment) of `reader`, makes the change, and waits until all of them say what HTTP says. */
-  async function agree(serviceId: string, environment: string, change: () => Promise<number>, reader: TestServer = primary) {
+  async function agree(
+    serviceId: string,
+    environment: string,
+    change: () => Promise<number>,
+    reader: TestServer = primary,
+  ) {
     const token = await reader.token(`reader-${serviceId}`, ['reader']);
     const before = await reader.call('GET', `/configurations/${serviceId}?environment=${environment}`, { token });
-    const roads: Record<string, () => Reading | undefined> = { 'state topic': () => stateTopic.get(`${serviceId}/${environment}`) };
+    const roads: Record<string, () => Reading | undefined> = {
+      'state topic': () => stateTopic.get(`${serviceId}/${environment}`),
+    };
     const ws = await followWebSocket(reader, token, serviceId, environment);
     closing.push(ws);
     roads['WebSocket'] = ws.get;
-    const sdk = (client: ConfigClient) => () => (client.position > 0 ? { configuration: client.getAll(), checksum: client.checksum, position: client.position, epoch: client.epoch } : undefined);
-    const overKafka = await createConfigClient({ serviceId, environment, brokers: TEST_BROKERS, bootstrapTimeoutMs: 5_000 });
+    const sdk = (client: ConfigClient) => () =>
+      client.position > 0
+        ? { configuration: client.getAll(), checksum: client.checksum, position: client.position, epoch: client.epoch }
+        : undefined;
+    const overKafka = await createConfigClient({
+      serviceId,
+      environment,
+      brokers: TEST_BROKERS,
+      bootstrapTimeoutMs: 5_000,
+    });
     const overWebSocket = await createConfigClient({ serviceId, environment, url: reader.baseUrl, token });
     closing.push(overKafka, overWebSocket);
     roads['SDK over Kafka'] = sdk(overKafka);
     roads['SDK over WebSocket'] = sdk(overWebSocket);
 
     const position = await change();
-    const truth = (await reader.call('GET', `/configurations/${serviceId}?environment=${environment}&minPosition=${position}`, { token })).body.data as Reading;
+    const truth = (
+      await reader.call('GET', `/configurations/${serviceId}?environment=${environment}&minPosition=${position}`, {
+        token,
+      })
+    ).body.data as Reading;
     expect(truth.checksum).toBe(checksumOf(truth.configuration));
     expect(truth.position).toBeGreaterThanOrEqual(position);
-    if (before.status === 200) expect(truth.position, 'the effective position only moves forward').toBeGreaterThan(before.body.data.position);
+    if (before.status === 200)
+      expect(truth.position, 'the effective position only moves forward').toBeGreaterThan(before.body.data.position);
     try {
       await waitFor(() => Object.values(roads).every((road) => same(road(), truth)), 30_000, 'every road');
     } catch (error) {
@@ -123,8 +152,10 @@ describe('one truth on every road: HTTP, the state topic, the WebSocket and both
     return truth;
   }
 
-  const put = (serviceId: string, environment: string, configuration: JsonObject) => write('PUT', `/configurations/${serviceId}?environment=${environment}`, { configuration });
-  const patch = (serviceId: string, environment: string, changes: JsonObject) => write('PATCH', `/configurations/${serviceId}?environment=${environment}`, { patch: changes });
+  const put = (serviceId: string, environment: string, configuration: JsonObject) =>
+    write('PUT', `/configurations/${serviceId}?environment=${environment}`, { configuration });
+  const patch = (serviceId: string, environment: string, changes: JsonObject) =>
+    write('PATCH', `/configurations/${serviceId}?environment=${environment}`, { patch: changes });
 
   it('after a parent changes', async () => {
     const [service, parent, kid] = [svc('roads-a'), env('a_parent'), env('a_kid')];
@@ -140,7 +171,9 @@ describe('one truth on every road: HTTP, the state topic, the WebSocket and both
     await environments([parent, []], [kid, [parent]]);
     await put(service, parent, { risk: { max: 10 } });
     await put(service, kid, { venue: 'XLON' });
-    const truth = await agree(service, kid, () => write('PUT', `/configurations/${service}/venue?environment=${kid}`, { value: 'XPAR' }));
+    const truth = await agree(service, kid, () =>
+      write('PUT', `/configurations/${service}/venue?environment=${kid}`, { value: 'XPAR' }),
+    );
     expect(truth.configuration).toEqual({ risk: { max: 10 }, venue: 'XPAR' });
   }, 60_000);
 
@@ -161,7 +194,9 @@ describe('one truth on every road: HTTP, the state topic, the WebSocket and both
     await environments([one, []], [two, []], [kid, [one, two]]);
     await put(service, one, { a: 1, shared: 'one' });
     await put(service, two, { b: 2, shared: 'two' });
-    const truth = await agree(service, kid, () => write('DELETE', `/environments/${two}`, { changeReason: 'decommissioned' }));
+    const truth = await agree(service, kid, () =>
+      write('DELETE', `/environments/${two}`, { changeReason: 'decommissioned' }),
+    );
     expect(truth.configuration).toEqual({ a: 1, shared: 'one' });
   }, 60_000);
 
@@ -186,7 +221,11 @@ describe('one truth on every road: HTTP, the state topic, the WebSocket and both
     await environments([parent, []], [kid, [parent]]);
     await put(service, parent, { limit: 1 });
     const truth = await agree(service, kid, () => patch(service, parent, { limit: 3 }), second);
-    const onPrimary = await primary.call('GET', `/configurations/${service}?environment=${kid}&minPosition=${truth.position}`, { token: admin });
+    const onPrimary = await primary.call(
+      'GET',
+      `/configurations/${service}?environment=${kid}&minPosition=${truth.position}`,
+      { token: admin },
+    );
     expect([onPrimary.body.data.checksum, onPrimary.body.data.position]).toEqual([truth.checksum, truth.position]);
   }, 60_000);
 });

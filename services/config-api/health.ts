@@ -12,7 +12,11 @@ async function timed(probe: () => Promise<Record<string, unknown> | void>): Prom
     const extra = (await probe()) ?? {};
     return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100, ...extra };
   } catch (error) {
-    return { status: 'down', latencyMs: Math.round(performance.now() - started), error: error instanceof Error ? error.message : String(error) };
+    return {
+      status: 'down',
+      latencyMs: Math.round(performance.now() - started),
+      error: error instanceof Error ? error.message : String(error),
+    };
   }
 }
 
@@ -24,7 +28,12 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/health/ready',
-    { schema: { tags: ['health'], summary: 'Readiness: 503 with the reasons when a dependency is down or a threshold is passed' } },
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness: 503 with the reasons when a dependency is down or a threshold is passed',
+      },
+    },
     async (_request, reply) => {
       const reasons: string[] = [];
       const check = (name: string, ok: boolean, detail: Record<string, unknown>, why: string) => {
@@ -55,66 +64,93 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { ratio: Math.round(ratio * 1000) / 1000, threshold: READY.cacheHitRatio, reads: hits + misses },
           `hit ratio ${ratio.toFixed(2)}`,
         ),
-        projections: check('projections', store.status === 'up' && lag <= READY.projectionLag && !ledger.readModels.runner.lastError, { lagEvents: lag, threshold: READY.projectionLag }, ledger.readModels.runner.lastError ?? `${lag} events behind`),
+        projections: check(
+          'projections',
+          store.status === 'up' && lag <= READY.projectionLag && !ledger.readModels.runner.lastError,
+          { lagEvents: lag, threshold: READY.projectionLag },
+          ledger.readModels.runner.lastError ?? `${lag} events behind`,
+        ),
       };
       if (ledger.dataDir) {
         const disk = await statfs(ledger.dataDir);
         const free = disk.bavail / disk.blocks;
-        dependencies.disk = check('disk', free >= READY.freeDiskRatio, { freeRatio: Math.round(free * 1000) / 1000, threshold: READY.freeDiskRatio }, `only ${(free * 100).toFixed(1)}% free`);
+        dependencies.disk = check(
+          'disk',
+          free >= READY.freeDiskRatio,
+          { freeRatio: Math.round(free * 1000) / 1000, threshold: READY.freeDiskRatio },
+          `only ${(free * 100).toFixed(1)}% free`,
+        );
       }
       const ready = reasons.length === 0;
-      return reply.status(ready ? 200 : 503).send({ success: ready, data: { status: ready ? 'ready' : 'not ready', reasons, dependencies }, timestamp: new Date().toISOString() });
+      return reply.status(ready ? 200 : 503).send({
+        success: ready,
+        data: { status: ready ? 'ready' : 'not ready', reasons, dependencies },
+        timestamp: new Date().toISOString(),
+      });
     },
   );
 
-  app.get('/health', { schema: { tags: ['health'], summary: 'Each dependency with its status; 503 when the event store, the read models or the projections are down (Kafka down: 200, degraded)' } }, async (_request, reply) => {
-    let head = 0n;
-    const eventStore = await timed(async () => {
-      head = await ledger.store.headPosition();
-      return { kind: ledger.store.kind, headPosition: Number(head) };
-    });
-    const readModelDatabase = await timed(async () => {
-      await ledger.db.query('SELECT 1');
-      return { kind: ledger.db.kind };
-    });
-    const { runner } = ledger.readModels;
-    const lag = eventStore.status === 'up' ? Number(head - runner.position) : undefined;
-    const projections: Check = {
-      status: lag !== undefined && lag <= MAX_PROJECTION_LAG && !runner.lastError ? 'up' : 'down',
-      latencyMs: 0,
-      position: Number(runner.position),
-      ...(lag !== undefined ? { lagEvents: lag } : {}),
-      ...(runner.lastError ? { error: runner.lastError } : {}),
-    };
-    const critical = { eventStore, readModelDatabase, projections };
-    const publisher = ledger.publisher?.status();
-    // Kafka feeds subscribers, not the API: while it is away the service answers and the backlog waits.
-    const kafka: Check | undefined = publisher && {
-      status: publisher.reachable && publisher.breaker === 'closed' && !publisher.lastError ? 'up' : 'down',
-      latencyMs: 0,
-      breaker: publisher.breaker,
-      ...(publisher.unreachable ? { unreachable: publisher.unreachable } : {}),
-      position: Number(publisher.position),
-      ...(eventStore.status === 'up' ? { lagEvents: Number(head - publisher.position) } : {}),
-      ...(publisher.lastError ? { error: publisher.lastError } : {}),
-    };
-    const replicated = ledger.replicator?.status();
-    const replication: Check | undefined = replicated && {
-      status: replicated.lastError ? 'down' : 'up',
-      latencyMs: 0,
-      lagEvents: replicated.lagEvents,
-      lagSeconds: Math.round(replicated.lagSeconds * 1000) / 1000,
-      appliedEvents: replicated.appliedEvents,
-      duplicatesSkipped: replicated.duplicatesSkipped,
-      ...(replicated.lastError ? { error: replicated.lastError } : {}),
-    };
-    const healthy = Object.values(critical).every((check) => check.status === 'up');
-    const degraded = kafka?.status === 'down' || replication?.status === 'down';
-    const status = !healthy ? 'unhealthy' : degraded ? 'degraded' : 'healthy';
-    return reply.status(healthy ? 200 : 503).send({
-      success: healthy,
-      data: { status, dependencies: { ...critical, ...(kafka ? { kafka } : {}), ...(replication ? { replication } : {}) } },
-      timestamp: new Date().toISOString(),
-    });
-  });
+  app.get(
+    '/health',
+    {
+      schema: {
+        tags: ['health'],
+        summary:
+          'Each dependency with its status; 503 when the event store, the read models or the projections are down (Kafka down: 200, degraded)',
+      },
+    },
+    async (_request, reply) => {
+      let head = 0n;
+      const eventStore = await timed(async () => {
+        head = await ledger.store.headPosition();
+        return { kind: ledger.store.kind, headPosition: Number(head) };
+      });
+      const readModelDatabase = await timed(async () => {
+        await ledger.db.query('SELECT 1');
+        return { kind: ledger.db.kind };
+      });
+      const { runner } = ledger.readModels;
+      const lag = eventStore.status === 'up' ? Number(head - runner.position) : undefined;
+      const projections: Check = {
+        status: lag !== undefined && lag <= MAX_PROJECTION_LAG && !runner.lastError ? 'up' : 'down',
+        latencyMs: 0,
+        position: Number(runner.position),
+        ...(lag !== undefined ? { lagEvents: lag } : {}),
+        ...(runner.lastError ? { error: runner.lastError } : {}),
+      };
+      const critical = { eventStore, readModelDatabase, projections };
+      const publisher = ledger.publisher?.status();
+      // Kafka feeds subscribers, not the API: while it is away the service answers and the backlog waits.
+      const kafka: Check | undefined = publisher && {
+        status: publisher.reachable && publisher.breaker === 'closed' && !publisher.lastError ? 'up' : 'down',
+        latencyMs: 0,
+        breaker: publisher.breaker,
+        ...(publisher.unreachable ? { unreachable: publisher.unreachable } : {}),
+        position: Number(publisher.position),
+        ...(eventStore.status === 'up' ? { lagEvents: Number(head - publisher.position) } : {}),
+        ...(publisher.lastError ? { error: publisher.lastError } : {}),
+      };
+      const replicated = ledger.replicator?.status();
+      const replication: Check | undefined = replicated && {
+        status: replicated.lastError ? 'down' : 'up',
+        latencyMs: 0,
+        lagEvents: replicated.lagEvents,
+        lagSeconds: Math.round(replicated.lagSeconds * 1000) / 1000,
+        appliedEvents: replicated.appliedEvents,
+        duplicatesSkipped: replicated.duplicatesSkipped,
+        ...(replicated.lastError ? { error: replicated.lastError } : {}),
+      };
+      const healthy = Object.values(critical).every((check) => check.status === 'up');
+      const degraded = kafka?.status === 'down' || replication?.status === 'down';
+      const status = !healthy ? 'unhealthy' : degraded ? 'degraded' : 'healthy';
+      return reply.status(healthy ? 200 : 503).send({
+        success: healthy,
+        data: {
+          status,
+          dependencies: { ...critical, ...(kafka ? { kafka } : {}), ...(replication ? { replication } : {}) },
+        },
+        timestamp: new Date().toISOString(),
+      });
+    },
+  );
 };

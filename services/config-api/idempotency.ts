@@ -41,9 +41,14 @@ function keyOf(header: string | string[] | undefined): string | undefined {
   const value = Array.isArray(header) ? header[0]! : header;
   const key = QUOTED.exec(value)?.[1] ?? (BARE.test(value) ? value : undefined);
   if (!key) {
-    throw new DomainError('INVALID_IDEMPOTENCY_KEY', 400, 'Idempotency-Key must be 1 to 255 visible characters, quoted ("8e03978e") or bare', {
-      header: 'Idempotency-Key',
-    });
+    throw new DomainError(
+      'INVALID_IDEMPOTENCY_KEY',
+      400,
+      'Idempotency-Key must be 1 to 255 visible characters, quoted ("8e03978e") or bare',
+      {
+        header: 'Idempotency-Key',
+      },
+    );
   }
   return key;
 }
@@ -73,7 +78,10 @@ export async function registerIdempotency(app: FastifyInstance, db: Database, tt
   // was a 5xx it could not record, the database being away) is free for the retry at once, not after the lease.
   const instance = randomUUID();
   const inFlight = new Set<string>();
-  const sweep = setInterval(() => void db.query('DELETE FROM idempotency_keys WHERE expires_at < now()').catch(() => undefined), 3_600_000);
+  const sweep = setInterval(
+    () => void db.query('DELETE FROM idempotency_keys WHERE expires_at < now()').catch(() => undefined),
+    3_600_000,
+  );
   sweep.unref();
   app.addHook('onClose', async () => clearInterval(sweep));
 
@@ -86,10 +94,16 @@ export async function registerIdempotency(app: FastifyInstance, db: Database, tt
     const scope = sha256(`${request.principal.subject}\u0000${request.method}\u0000${request.url}\u0000${key}`);
     const fingerprint = sha256(canonicalJson(request.body ?? null));
     // A request of this process holds (or is claiming) the key: in flight, whatever the database says yet.
-    if (inFlight.has(scope)) throw new DomainError('IDEMPOTENCY_KEY_IN_PROGRESS', 409, 'a request with this Idempotency-Key is being handled; retry shortly');
+    if (inFlight.has(scope))
+      throw new DomainError(
+        'IDEMPOTENCY_KEY_IN_PROGRESS',
+        409,
+        'a request with this Idempotency-Key is being handled; retry shortly',
+      );
     inFlight.add(scope);
-    const { rows: claimed } = await db.query(
-      `INSERT INTO idempotency_keys (scope, fingerprint, owner, lease_until, expires_at)
+    const { rows: claimed } = await db
+      .query(
+        `INSERT INTO idempotency_keys (scope, fingerprint, owner, lease_until, expires_at)
        VALUES ($1, $2, $5, now() + make_interval(secs => $3), now() + make_interval(hours => $4))
        ON CONFLICT (scope) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, status = NULL, response = NULL, etag = NULL,
          owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, expires_at = EXCLUDED.expires_at
@@ -97,25 +111,47 @@ export async function registerIdempotency(app: FastifyInstance, db: Database, tt
           OR (idempotency_keys.status IS NULL AND idempotency_keys.fingerprint = EXCLUDED.fingerprint
               AND (idempotency_keys.lease_until < now() OR idempotency_keys.owner = $5))
        RETURNING scope`,
-      [scope, fingerprint, LEASE_SECONDS, ttlHours, instance],
-    ).catch((error: unknown) => {
-      inFlight.delete(scope);
-      throw error;
-    });
+        [scope, fingerprint, LEASE_SECONDS, ttlHours, instance],
+      )
+      .catch((error: unknown) => {
+        inFlight.delete(scope);
+        throw error;
+      });
     if (claimed.length > 0) {
       request.idempotencyScope = scope;
       return;
     }
     inFlight.delete(scope);
-    const { rows } = await db.query<StoredKey>('SELECT fingerprint, status, response, etag FROM idempotency_keys WHERE scope = $1', [scope]);
+    const { rows } = await db.query<StoredKey>(
+      'SELECT fingerprint, status, response, etag FROM idempotency_keys WHERE scope = $1',
+      [scope],
+    );
     const stored = rows[0];
-    if (!stored) throw new DomainError('IDEMPOTENCY_KEY_IN_PROGRESS', 409, 'a request with this Idempotency-Key is being handled; retry shortly');
+    if (!stored)
+      throw new DomainError(
+        'IDEMPOTENCY_KEY_IN_PROGRESS',
+        409,
+        'a request with this Idempotency-Key is being handled; retry shortly',
+      );
     if (stored.fingerprint !== fingerprint) {
-      throw new DomainError('IDEMPOTENCY_KEY_REUSED', 422, 'this Idempotency-Key was used with another request body; use a new key for a new request');
+      throw new DomainError(
+        'IDEMPOTENCY_KEY_REUSED',
+        422,
+        'this Idempotency-Key was used with another request body; use a new key for a new request',
+      );
     }
-    if (stored.status === null) throw new DomainError('IDEMPOTENCY_KEY_IN_PROGRESS', 409, 'a request with this Idempotency-Key is being handled; retry shortly');
+    if (stored.status === null)
+      throw new DomainError(
+        'IDEMPOTENCY_KEY_IN_PROGRESS',
+        409,
+        'a request with this Idempotency-Key is being handled; retry shortly',
+      );
     if (stored.etag) reply.header('etag', stored.etag);
-    return reply.status(stored.status).header('idempotent-replayed', 'true').type('application/json; charset=utf-8').send(stored.response ?? '');
+    return reply
+      .status(stored.status)
+      .header('idempotent-replayed', 'true')
+      .type('application/json; charset=utf-8')
+      .send(stored.response ?? '');
   });
 
   // The first answer is what a repeat gets; an answer that says nothing certain (5xx) frees the key for the retry.
@@ -126,7 +162,9 @@ export async function registerIdempotency(app: FastifyInstance, db: Database, tt
     // Released only once the outcome is recorded (or the key freed): a repeat in between still finds it in flight.
     try {
       if (reply.statusCode >= 500) {
-        await db.query('UPDATE idempotency_keys SET lease_until = now() WHERE scope = $1 AND status IS NULL', [scope]).catch(() => undefined);
+        await db
+          .query('UPDATE idempotency_keys SET lease_until = now() WHERE scope = $1 AND status IS NULL', [scope])
+          .catch(() => undefined);
         return payload;
       }
       const etag = reply.getHeader('etag');

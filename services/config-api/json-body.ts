@@ -1,5 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { MAX_DOCUMENT_DEPTH, assertSafeDocument, documentTooDeep, invalidString, isStorableText } from '#services/shared/documents.ts';
+import {
+  MAX_DOCUMENT_DEPTH,
+  assertSafeDocument,
+  documentTooDeep,
+  invalidString,
+  isStorableText,
+} from '#services/shared/documents.ts';
 import { DomainError } from '#services/shared/errors.ts';
 
 /** Levels a route's envelope adds above the document it carries (an import: document.environments.<env>.configuration). */
@@ -21,13 +27,21 @@ export function registerJsonBodies(app: FastifyInstance): void {
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      return done(new DomainError('INVALID_JSON', 400, `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`), undefined);
+      return done(
+        new DomainError(
+          'INVALID_JSON',
+          400,
+          `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+        undefined,
+      );
     }
     try {
       assertSafeDocument(parsed, MAX_DOCUMENT_DEPTH + ENVELOPE_DEPTH);
     } catch (error) {
       // Measured against the body, the bound includes the envelope; the answer states the document's own bound.
-      if (error instanceof DomainError && error.code === 'DOCUMENT_TOO_DEEP') return done(documentTooDeep(String(error.details?.path ?? ''), MAX_DOCUMENT_DEPTH), undefined);
+      if (error instanceof DomainError && error.code === 'DOCUMENT_TOO_DEEP')
+        return done(documentTooDeep(String(error.details?.path ?? ''), MAX_DOCUMENT_DEPTH), undefined);
       return done(error as Error, undefined);
     }
     return done(null, parsed);
@@ -37,10 +51,14 @@ export function registerJsonBodies(app: FastifyInstance): void {
   // A request with no body at all, to a route whose body has only optional fields, is that body empty.
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined && request.routeOptions.schema?.body) request.body = {};
-    for (const [part, values] of [['params', request.params], ['query', request.query]] as const) {
+    for (const [part, values] of [
+      ['params', request.params],
+      ['query', request.query],
+    ] as const) {
       for (const [name, value] of Object.entries((values ?? {}) as Record<string, unknown>)) {
         const texts = Array.isArray(value) ? value : [value];
-        if (texts.some((text) => typeof text === 'string' && !isStorableText(text))) throw invalidString(`${part}.${name}`);
+        if (texts.some((text) => typeof text === 'string' && !isStorableText(text)))
+          throw invalidString(`${part}.${name}`);
       }
     }
   });

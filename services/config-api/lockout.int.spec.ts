@@ -54,7 +54,8 @@ describe('lockout after repeated failed authentication', () => {
     const redis = { url: REDIS_URL, namespace: `lockout-test-${Date.now()}-` };
     const first = await start({ redis });
     const second = await start({ redis, databaseUrl: first.databaseUrl });
-    for (let i = 0; i < 10; i++) expect((await (i % 2 === 0 ? first : second).call('GET', '/environments', { token: forged })).status).toBe(401);
+    for (let i = 0; i < 10; i++)
+      expect((await (i % 2 === 0 ? first : second).call('GET', '/environments', { token: forged })).status).toBe(401);
     const valid = await first.token('honest', ['reader']);
     for (const server of [first, second]) {
       const locked = await server.call('GET', '/environments', { token: valid });

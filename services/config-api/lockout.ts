@@ -25,12 +25,24 @@ export interface Lockout {
  * shared by every instance; if Redis stops answering, each instance goes on
  * counting in memory rather than letting failures through uncounted.
  */
-export function createLockout(settings: LockoutSettings = DEFAULT_LOCKOUT, redis?: { client: Redis; namespace: string }): Lockout {
+export function createLockout(
+  settings: LockoutSettings = DEFAULT_LOCKOUT,
+  redis?: { client: Redis; namespace: string },
+): Lockout {
   // `points` failures are tolerated; the next one exceeds them and blocks the key.
-  const options = { points: settings.maxFailures - 1, duration: settings.windowSeconds, blockDuration: settings.lockSeconds };
+  const options = {
+    points: settings.maxFailures - 1,
+    duration: settings.windowSeconds,
+    blockDuration: settings.lockSeconds,
+  };
   const memory = new RateLimiterMemory({ ...options, keyPrefix: 'lockout' });
   const limiter: RateLimiterAbstract = redis
-    ? new RateLimiterRedis({ ...options, storeClient: redis.client, keyPrefix: `${redis.namespace}lockout`, insuranceLimiter: memory })
+    ? new RateLimiterRedis({
+        ...options,
+        storeClient: redis.client,
+        keyPrefix: `${redis.namespace}lockout`,
+        insuranceLimiter: memory,
+      })
     : memory;
   return {
     async lockedFor(address) {

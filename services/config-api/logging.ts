@@ -31,12 +31,18 @@ export function loggableUrl(url: string): string {
   } catch {
     return `${path}?[REDACTED]`;
   }
-  const safe = [...parameters].map(([name, value]) => [name, SECRET_PARAMETER.test(name) || CREDENTIAL.test(value) ? '[REDACTED]' : value]);
+  const safe = [...parameters].map(([name, value]) => [
+    name,
+    SECRET_PARAMETER.test(name) || CREDENTIAL.test(value) ? '[REDACTED]' : value,
+  ]);
   return `${path}?${safe.map(([name, value]) => `${encodeURIComponent(name!)}=${value === '[REDACTED]' ? value : encodeURIComponent(value!)}`).join('&')}`;
 }
 
 /** The service's logger: the given level and destination, secrets redacted from every line. */
-export function loggerOptions(level: string, stream?: NodeJS.WritableStream): Exclude<FastifyServerOptions['logger'], boolean | undefined> {
+export function loggerOptions(
+  level: string,
+  stream?: NodeJS.WritableStream,
+): Exclude<FastifyServerOptions['logger'], boolean | undefined> {
   return {
     level,
     ...(stream ? { stream } : {}),

@@ -35,7 +35,9 @@ const app = await buildApp({
       }
     : {}),
   ...(process.env.REDIS_URL ? { redis: { url: process.env.REDIS_URL } } : {}),
-  ...(process.env.IDEMPOTENCY_KEY_TTL_HOURS ? { idempotencyTtlHours: Number(process.env.IDEMPOTENCY_KEY_TTL_HOURS) } : {}),
+  ...(process.env.IDEMPOTENCY_KEY_TTL_HOURS
+    ? { idempotencyTtlHours: Number(process.env.IDEMPOTENCY_KEY_TTL_HOURS) }
+    : {}),
   logger: loggerOptions(process.env.LOG_LEVEL ?? 'info'),
 });
 
@@ -68,11 +70,24 @@ const lines = [
 const tokenFile = secrets.secretsDir && join(secrets.secretsDir, 'admin-token');
 // Shown once, to a person at a terminal; output that goes to a file or a log collector names the file instead.
 if (secrets.createdAdminToken && process.stdout.isTTY) {
-  lines.push('', '  First start: an admin token was created (shown once; also kept, mode 0600, in', `  ${tokenFile}):`, '', `  export CONFIGLEDGER_TOKEN=${secrets.createdAdminToken}`);
+  lines.push(
+    '',
+    '  First start: an admin token was created (shown once; also kept, mode 0600, in',
+    `  ${tokenFile}):`,
+    '',
+    `  export CONFIGLEDGER_TOKEN=${secrets.createdAdminToken}`,
+  );
 } else if (secrets.secretsDir) {
-  lines.push('', `  Authenticate with the admin token kept (mode 0600) in ${tokenFile}:`, `  export CONFIGLEDGER_TOKEN=$(cat ${tokenFile})`);
+  lines.push(
+    '',
+    `  Authenticate with the admin token kept (mode 0600) in ${tokenFile}:`,
+    `  export CONFIGLEDGER_TOKEN=$(cat ${tokenFile})`,
+  );
 } else {
-  lines.push('', '  Tokens are HS256 JWTs signed with JWT_SECRET; mint one with: npm run token -- --sub alice --roles writer');
+  lines.push(
+    '',
+    '  Tokens are HS256 JWTs signed with JWT_SECRET; mint one with: npm run token -- --sub alice --roles writer',
+  );
 }
 lines.push(`  curl -H "Authorization: Bearer $CONFIGLEDGER_TOKEN" ${base}/environments`, '');
 process.stdout.write(`${lines.join('\n')}\n`);

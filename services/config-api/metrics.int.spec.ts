@@ -13,11 +13,16 @@ describe('metrics and readiness', () => {
 
   it('exports request, cache, WebSocket, append and lag metrics by the names of the operations specification', async () => {
     const written = await server.call('PUT', '/configurations/metered', { token, body: { configuration: { a: 1 } } });
-    for (let i = 0; i < 3; i++) await server.call('GET', `/configurations/metered?minPosition=${written.body.data.position}`, { token });
+    for (let i = 0; i < 3; i++)
+      await server.call('GET', `/configurations/metered?minPosition=${written.body.data.position}`, { token });
     await server.call('GET', '/configurations/unknown-service', { token });
     const text = await (await fetch(server.baseUrl.replace('/api/v1', '/metrics'))).text();
-    expect(text).toMatch(/configuration_requests_total\{method="GET",route="\/api\/v1\/configurations\/:serviceId",status="200"\} 3/);
-    expect(text).toMatch(/configuration_requests_total\{method="GET",route="\/api\/v1\/configurations\/:serviceId",status="404"\} 1/);
+    expect(text).toMatch(
+      /configuration_requests_total\{method="GET",route="\/api\/v1\/configurations\/:serviceId",status="200"\} 3/,
+    );
+    expect(text).toMatch(
+      /configuration_requests_total\{method="GET",route="\/api\/v1\/configurations\/:serviceId",status="404"\} 1/,
+    );
     expect(text).toMatch(/configuration_request_duration_seconds_bucket\{le="0.05",method="PUT"/);
     expect(text).toMatch(/configuration_eventstore_append_duration_seconds_count [1-9]/);
     expect(text).toMatch(/configuration_cache_hit_ratio 0\.\d+|configuration_cache_hit_ratio 1/);
@@ -30,12 +35,22 @@ describe('metrics and readiness', () => {
   it('is ready with every dependency listed, and not ready, with the reason, when the read models fall behind', async () => {
     const ready = await server.call('GET', '/health/ready');
     expect(ready.status).toBe(200);
-    expect(Object.keys(ready.body.data.dependencies)).toEqual(['eventStore', 'configurationAccess', 'cacheHitRatio', 'projections']);
+    expect(Object.keys(ready.body.data.dependencies)).toEqual([
+      'eventStore',
+      'configurationAccess',
+      'cacheHitRatio',
+      'projections',
+    ]);
 
     const { runner } = server.app.ledger.readModels;
     await runner.waitFor(await server.storage.store.headPosition(), 5000);
     await server.app.ledger.readModels.stop();
-    const backlog = Array.from({ length: 1200 }, () => ({ id: randomUUID(), type: 'EnvironmentDefined', data: { id: 'lagging', name: 'lagging', type: 'custom', inheritsFrom: [] }, metadata: { actor: 'test' } }));
+    const backlog = Array.from({ length: 1200 }, () => ({
+      id: randomUUID(),
+      type: 'EnvironmentDefined',
+      data: { id: 'lagging', name: 'lagging', type: 'custom', inheritsFrom: [] },
+      metadata: { actor: 'test' },
+    }));
     await server.storage.store.append('environment-lagging', backlog, 'any');
     const behind = await server.call('GET', '/health/ready');
     expect(behind.status).toBe(503);

@@ -53,7 +53,11 @@ export interface RouteRule {
   escalation?: { when: string; permission: RolePermission };
 }
 
-const rule = (permission: Permission, scope: ScopeRule = 'none', extra: Partial<RouteRule> = {}): RouteRule => ({ permission, scope, ...extra });
+const rule = (permission: Permission, scope: ScopeRule = 'none', extra: Partial<RouteRule> = {}): RouteRule => ({
+  permission,
+  scope,
+  ...extra,
+});
 const PUBLIC = rule('public');
 
 /**
@@ -113,7 +117,9 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
   'GET /api/v1/environments': rule('read'),
   'POST /api/v1/environments': rule('write', 'global'),
   'GET /api/v1/environments/:id': rule('read'),
-  'PUT /api/v1/environments/:id': rule('write', 'global', { escalation: { when: 'it changes what an existing environment inherits', permission: 'admin' } }),
+  'PUT /api/v1/environments/:id': rule('write', 'global', {
+    escalation: { when: 'it changes what an existing environment inherits', permission: 'admin' },
+  }),
   'DELETE /api/v1/environments/:id': rule('admin', 'global'),
 
   'GET /api/v1/audit': rule('audit', 'list'),
@@ -126,7 +132,8 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
 };
 
 /** The rule of a route; HEAD follows GET. Undefined for a route nobody listed. */
-export const ruleOf = (method: string, url: string): RouteRule | undefined => ROUTE_RULES[`${method === 'HEAD' ? 'GET' : method} ${url}`];
+export const ruleOf = (method: string, url: string): RouteRule | undefined =>
+  ROUTE_RULES[`${method === 'HEAD' ? 'GET' : method} ${url}`];
 
 export function hasPermission(principal: Principal, permission: RolePermission): boolean {
   return principal.roles.some((role) => ROLES_FOR[permission].includes(role));
@@ -149,14 +156,22 @@ export function requireScope(principal: Principal, serviceId: string): void {
 /** Throws OUT_OF_SCOPE unless the principal may act on every service (changes shared by all of them). */
 export function requireUnrestricted(principal: Principal, what: string): void {
   if (!unrestricted(principal)) {
-    throw new DomainError('OUT_OF_SCOPE', 403, `${what} concerns every service; ${principal.subject} is limited to ${principal.services.join(', ')}`, {
-      services: principal.services,
-    });
+    throw new DomainError(
+      'OUT_OF_SCOPE',
+      403,
+      `${what} concerns every service; ${principal.subject} is limited to ${principal.services.join(', ')}`,
+      {
+        services: principal.services,
+      },
+    );
   }
 }
 
 /** Decrypting needs the permission and either the credential's service in scope or a grant to the caller's service. */
-export function mayReadCredential(principal: Principal, credential: Pick<CredentialDescription, 'serviceId' | 'grantedTo'>): boolean {
+export function mayReadCredential(
+  principal: Principal,
+  credential: Pick<CredentialDescription, 'serviceId' | 'grantedTo'>,
+): boolean {
   if (!hasPermission(principal, 'secret')) return false;
   if (principal.roles.includes('service') && principal.roles.length === 1) {
     return credential.serviceId === principal.subject || (credential.grantedTo ?? []).includes(principal.subject);

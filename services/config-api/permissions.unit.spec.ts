@@ -9,7 +9,9 @@ function who(rule: RouteRule): string {
   if (rule.permission === 'public') return 'anyone';
   if (rule.permission === 'session') return 'anyone with a token, in the WebSocket protocol';
   const roles = ROLES_FOR[rule.permission].join(', ');
-  const escalation = rule.escalation ? `; ${ROLES_FOR[rule.escalation.permission].join(', ')} when ${rule.escalation.when}` : '';
+  const escalation = rule.escalation
+    ? `; ${ROLES_FOR[rule.escalation.permission].join(', ')} when ${rule.escalation.when}`
+    : '';
   return `${roles}${escalation}`;
 }
 

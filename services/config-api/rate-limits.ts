@@ -19,10 +19,17 @@ export const rateLimitsFromEnv = (env: NodeJS.ProcessEnv = process.env): RateLim
  * are exempt. With Redis the counts are shared by every instance; without,
  * each instance counts alone.
  */
-export async function registerRateLimits(app: FastifyInstance, limits: RateLimits | undefined, redis?: { client: Redis; namespace: string }): Promise<void> {
+export async function registerRateLimits(
+  app: FastifyInstance,
+  limits: RateLimits | undefined,
+  redis?: { client: Redis; namespace: string },
+): Promise<void> {
   if (!limits || (limits.perAddressPerMinute <= 0 && limits.perPrincipalPerMinute <= 0)) return;
   // A Redis that does not answer must not stop the service: the request goes through uncounted.
-  await app.register(rateLimit, { global: false, ...(redis ? { redis: redis.client, nameSpace: `${redis.namespace}rate-`, skipOnError: true } : {}) });
+  await app.register(rateLimit, {
+    global: false,
+    ...(redis ? { redis: redis.client, nameSpace: `${redis.namespace}rate-`, skipOnError: true } : {}),
+  });
   const exempt = (url: string | undefined) => !url || url.endsWith('/health') || url === '/metrics';
 
   const limiter = (max: number, keyOf: (request: FastifyRequest) => string) => {
@@ -32,11 +39,21 @@ export async function registerRateLimits(app: FastifyInstance, limits: RateLimit
       const state = await check(request);
       if (state.isAllowed || !state.isExceeded) return;
       reply.header('retry-after', state.ttlInSeconds);
-      throw new DomainError('RATE_LIMITED', 429, `too many requests; retry in ${state.ttlInSeconds} s`, { retryAfterSeconds: state.ttlInSeconds, limit: max });
+      throw new DomainError('RATE_LIMITED', 429, `too many requests; retry in ${state.ttlInSeconds} s`, {
+        retryAfterSeconds: state.ttlInSeconds,
+        limit: max,
+      });
     };
   };
-  if (limits.perAddressPerMinute > 0) app.addHook('onRequest', limiter(limits.perAddressPerMinute, (request) => `ip:${request.ip}`));
+  if (limits.perAddressPerMinute > 0)
+    app.addHook(
+      'onRequest',
+      limiter(limits.perAddressPerMinute, (request) => `ip:${request.ip}`),
+    );
   if (limits.perPrincipalPerMinute > 0) {
-    app.addHook('preHandler', limiter(limits.perPrincipalPerMinute, (request) => `principal:${request.principal?.subject ?? request.ip}`));
+    app.addHook(
+      'preHandler',
+      limiter(limits.perPrincipalPerMinute, (request) => `principal:${request.principal?.subject ?? request.ip}`),
+    );
   }
 }

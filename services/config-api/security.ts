@@ -70,12 +70,17 @@ export async function registerSecurity(app: FastifyInstance, options: SecurityOp
     metrics: options.metrics,
     onLockout: async (address) => {
       app.log.warn({ address }, 'address locked out after repeated failed authentication');
-      await recordEvents(options.store, SECURITY_STREAM, [{ type: 'AuthenticationLockedOut', data: { sourceIp: address } }], {
-        actor: 'configledger',
-        correlationId: `lockout-${address}`,
-        sourceIp: address,
-        now: new Date(),
-      });
+      await recordEvents(
+        options.store,
+        SECURITY_STREAM,
+        [{ type: 'AuthenticationLockedOut', data: { sourceIp: address } }],
+        {
+          actor: 'configledger',
+          correlationId: `lockout-${address}`,
+          sourceIp: address,
+          now: new Date(),
+        },
+      );
     },
   });
   registerAuthentication(app, { authenticator, metrics: options.metrics, readOnly: options.readOnly });
@@ -93,7 +98,8 @@ async function connectRedis(app: FastifyInstance, settings: RedisSettings) {
     app.log.info({ redis: settings.url }, 'redis connected: rate limits and lockouts are shared');
   });
   client.on('error', (error) => {
-    if (state !== 'down') app.log.warn({ err: error.message }, 'redis unavailable: this instance counts on its own until it returns');
+    if (state !== 'down')
+      app.log.warn({ err: error.message }, 'redis unavailable: this instance counts on its own until it returns');
     state = 'down';
   });
   app.addHook('onClose', async () => void client.disconnect());

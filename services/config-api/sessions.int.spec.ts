@@ -45,7 +45,8 @@ describe('sessions end when their credentials end, and no secret reaches the log
     client.send({ type: 'subscribe', data: { patterns: [`config.${service}.*`] } });
     await client.next((m) => m.type === 'ack');
   }
-  const write = (service: string, value: unknown) => server.call('PUT', `/configurations/${service}`, { token: admin, body: { configuration: { value } } });
+  const write = (service: string, value: unknown) =>
+    server.call('PUT', `/configurations/${service}`, { token: admin, body: { configuration: { value } } });
 
   it('closes a socket opened with a service token with 4401 within a second of the token’s revocation, and sends it nothing more', async () => {
     const issued = await server.call('POST', '/service-tokens', { token: admin, body: { serviceId: 'revoked-svc' } });
@@ -66,7 +67,8 @@ describe('sessions end when their credentials end, and no secret reaches the log
     }
     await write('revoked-svc', 2);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    for (const client of [byQuery, byProtocol]) expect(client.messages.filter((m) => m.type === 'configuration_changed')).toEqual([]);
+    for (const client of [byQuery, byProtocol])
+      expect(client.messages.filter((m) => m.type === 'configuration_changed')).toEqual([]);
   });
 
   it('closes a socket with 4401 when its JWT expires', async () => {
@@ -101,7 +103,10 @@ describe('sessions end when their credentials end, and no secret reaches the log
     used.push(serviceToken);
     const value = 'the-plaintext-password-4711';
     used.push(value);
-    await server.call('POST', '/credentials', { token: admin, body: { key: 'logged-db', value, type: 'database_password', serviceId: 'logged-svc', environment: 'production' } });
+    await server.call('POST', '/credentials', {
+      token: admin,
+      body: { key: 'logged-db', value, type: 'database_password', serviceId: 'logged-svc', environment: 'production' },
+    });
     await server.call('GET', '/credentials/logged-db', { token: admin });
     await server.call('GET', '/configurations/logged-svc', { headers: { 'x-service-token': serviceToken } });
     await server.call('GET', '/configurations/logged-svc', { token: 'forged.jwt.value-4712' });

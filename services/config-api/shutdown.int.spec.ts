@@ -14,11 +14,28 @@ import { startOwnBroker } from '#infra/testing/kafka.ts';
 const BOUND_MS = 8000;
 
 /** One keep-alive request; resolves with the status, or the error code when the connection failed. */
-function put(agent: Agent, port: number, path: string, token: string, body: unknown): Promise<{ status?: number; code?: string; error?: string; data?: { version: number } }> {
+function put(
+  agent: Agent,
+  port: number,
+  path: string,
+  token: string,
+  body: unknown,
+): Promise<{ status?: number; code?: string; error?: string; data?: { version: number } }> {
   const payload = JSON.stringify(body);
   return new Promise((resolve) => {
     const req = request(
-      { host: '127.0.0.1', port, path: `/api/v1${path}`, method: 'PUT', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: `/api/v1${path}`,
+        method: 'PUT',
+        agent,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
+      },
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -30,7 +47,11 @@ function put(agent: Agent, port: number, path: string, token: string, body: unkn
               return {};
             }
           })();
-          resolve({ status: res.statusCode, code: parsed.code, data: res.statusCode === 200 || res.statusCode === 201 ? parsed.data : undefined });
+          resolve({
+            status: res.statusCode,
+            code: parsed.code,
+            data: res.statusCode === 200 || res.statusCode === 201 ? parsed.data : undefined,
+          });
         });
         res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
       },
@@ -46,53 +67,76 @@ describe('shutdown within its bound', () => {
     for (const database of databases) await database.drop();
   });
 
-  it.each(['postgres', 'embedded'] as const)('on %s, under 200 keep-alive writers: in-flight requests finish, the process exits 0 in time, and every acknowledged write is in the log', async (kind) => {
-    const database = await createTestDatabase('configledger_shutdown');
-    databases.push(database);
-    const dataDir = mkdtempSync(join(tmpdir(), 'configledger-shutdown-'));
-    const port = await freePort();
-    const where: Record<string, string> = kind === 'postgres' ? { DATABASE_URL: database.url } : { DATA_DIR: dataDir };
-    const service = await startServiceProcess({ ...where, PORT: String(port), JWT_SECRET: TEST_JWT_SECRET, SHUTDOWN_TIMEOUT_MS: String(BOUND_MS) });
-    const token = await mintToken(TEST_JWT_SECRET, { subject: 'load', roles: ['writer'] });
-    const agent = new Agent({ keepAlive: true, maxSockets: 200 });
-    const acknowledged: { serviceId: string; version: number }[] = [];
-    const outcomes = new Map<string, number>();
-    /** Requests whose connection failed: if one was written nonetheless, the server dropped an answer it owed. */
-    const unanswered = new Set<string>();
-    let exited = false;
-    const writers = Array.from({ length: 200 }, async (_, writer) => {
-      for (let i = 0; !exited; i++) {
-        const serviceId = `shutdown-${writer % 50}`;
-        const answer = await put(agent, port, `/configurations/${serviceId}`, token, { configuration: { writer, i } });
-        const outcome = answer.error ?? `${answer.status}${answer.code ? ` ${answer.code}` : ''}`;
-        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-        if (answer.data) acknowledged.push({ serviceId, version: answer.data.version });
-        if (answer.error) unanswered.add(`${writer}/${i}`);
-        if (answer.error) await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    });
-    await waitFor(() => acknowledged.length >= 300, 60_000, 'load');
-    const stopped = await service.stop();
-    exited = true;
-    await Promise.all(writers);
-    agent.destroy();
+  it.each(['postgres', 'embedded'] as const)(
+    'on %s, under 200 keep-alive writers: in-flight requests finish, the process exits 0 in time, and every acknowledged write is in the log',
+    async (kind) => {
+      const database = await createTestDatabase('configledger_shutdown');
+      databases.push(database);
+      const dataDir = mkdtempSync(join(tmpdir(), 'configledger-shutdown-'));
+      const port = await freePort();
+      const where: Record<string, string> =
+        kind === 'postgres' ? { DATABASE_URL: database.url } : { DATA_DIR: dataDir };
+      const service = await startServiceProcess({
+        ...where,
+        PORT: String(port),
+        JWT_SECRET: TEST_JWT_SECRET,
+        SHUTDOWN_TIMEOUT_MS: String(BOUND_MS),
+      });
+      const token = await mintToken(TEST_JWT_SECRET, { subject: 'load', roles: ['writer'] });
+      const agent = new Agent({ keepAlive: true, maxSockets: 200 });
+      const acknowledged: { serviceId: string; version: number }[] = [];
+      const outcomes = new Map<string, number>();
+      /** Requests whose connection failed: if one was written nonetheless, the server dropped an answer it owed. */
+      const unanswered = new Set<string>();
+      let exited = false;
+      const writers = Array.from({ length: 200 }, async (_, writer) => {
+        for (let i = 0; !exited; i++) {
+          const serviceId = `shutdown-${writer % 50}`;
+          const answer = await put(agent, port, `/configurations/${serviceId}`, token, {
+            configuration: { writer, i },
+          });
+          const outcome = answer.error ?? `${answer.status}${answer.code ? ` ${answer.code}` : ''}`;
+          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+          if (answer.data) acknowledged.push({ serviceId, version: answer.data.version });
+          if (answer.error) unanswered.add(`${writer}/${i}`);
+          if (answer.error) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      });
+      await waitFor(() => acknowledged.length >= 300, 60_000, 'load');
+      const stopped = await service.stop();
+      exited = true;
+      await Promise.all(writers);
+      agent.destroy();
 
-    expect(stopped, service.output.slice(-2000)).toMatchObject({ code: 0 });
-    expect(stopped.ms).toBeLessThan(BOUND_MS);
-    // Refusals while closing speak the API's format, with a code a client knows to retry.
-    expect([...outcomes.keys()].filter((outcome) => /^5\d\d/.test(outcome) && !outcome.endsWith(' SHUTTING_DOWN'))).toEqual([]);
-    const storage = await openStorage(kind === 'postgres' ? { databaseUrl: database.url, dataDir } : { dataDir });
-    const { rows } = await storage.readModels.query<{ stream_name: string; stream_revision: string; data: { configuration?: { writer: number; i: number } } }>(
-      'SELECT stream_name, stream_revision::text, data FROM events',
-    );
-    await storage.close();
-    const inLog = new Set(rows.map((row) => `${row.stream_name}#${Number(row.stream_revision) + 1}`));
-    const lost = acknowledged.filter(({ serviceId, version }) => !inLog.has(`config-${serviceId}-production#${version}`));
-    expect(lost).toEqual([]);
-    const droppedAnswers = rows.filter((row) => row.data.configuration && unanswered.has(`${row.data.configuration.writer}/${row.data.configuration.i}`));
-    expect(droppedAnswers).toEqual([]);
-    process.stdout.write(`shutdown under load (${kind}): ${acknowledged.length} acknowledged, exit ${stopped.code} after ${Math.round(stopped.ms)} ms; answers ${JSON.stringify(Object.fromEntries(outcomes))}\n`);
-  }, 120_000);
+      expect(stopped, service.output.slice(-2000)).toMatchObject({ code: 0 });
+      expect(stopped.ms).toBeLessThan(BOUND_MS);
+      // Refusals while closing speak the API's format, with a code a client knows to retry.
+      expect(
+        [...outcomes.keys()].filter((outcome) => /^5\d\d/.test(outcome) && !outcome.endsWith(' SHUTTING_DOWN')),
+      ).toEqual([]);
+      const storage = await openStorage(kind === 'postgres' ? { databaseUrl: database.url, dataDir } : { dataDir });
+      const { rows } = await storage.readModels.query<{
+        stream_name: string;
+        stream_revision: string;
+        data: { configuration?: { writer: number; i: number } };
+      }>('SELECT stream_name, stream_revision::text, data FROM events');
+      await storage.close();
+      const inLog = new Set(rows.map((row) => `${row.stream_name}#${Number(row.stream_revision) + 1}`));
+      const lost = acknowledged.filter(
+        ({ serviceId, version }) => !inLog.has(`config-${serviceId}-production#${version}`),
+      );
+      expect(lost).toEqual([]);
+      const droppedAnswers = rows.filter(
+        (row) =>
+          row.data.configuration && unanswered.has(`${row.data.configuration.writer}/${row.data.configuration.i}`),
+      );
+      expect(droppedAnswers).toEqual([]);
+      process.stdout.write(
+        `shutdown under load (${kind}): ${acknowledged.length} acknowledged, exit ${stopped.code} after ${Math.round(stopped.ms)} ms; answers ${JSON.stringify(Object.fromEntries(outcomes))}\n`,
+      );
+    },
+    120_000,
+  );
 
   it('when the broker goes away: /health says so within 5 s, one log line per state change, and SIGTERM exits 0 in time', async () => {
     const broker = await startOwnBroker(19495);
@@ -111,7 +155,11 @@ describe('shutdown within its bound', () => {
       const token = await mintToken(TEST_JWT_SECRET, { subject: 'ops', roles: ['admin'] });
       const agent = new Agent({ keepAlive: true });
       const kafkaStatus = async () =>
-        ((await (await fetch(`http://127.0.0.1:${port}/api/v1/health`)).json()) as { data: { dependencies: { kafka?: { status: string } } } }).data.dependencies.kafka?.status;
+        (
+          (await (await fetch(`http://127.0.0.1:${port}/api/v1/health`)).json()) as {
+            data: { dependencies: { kafka?: { status: string } } };
+          }
+        ).data.dependencies.kafka?.status;
       expect((await put(agent, port, '/configurations/before', token, { configuration: { a: 1 } })).status).toBe(201);
       await waitFor(async () => (await kafkaStatus()) === 'up', 30_000, 'Kafka reported up');
       const before = service.output.length;
@@ -125,8 +173,13 @@ describe('shutdown within its bound', () => {
       await new Promise((resolve) => setTimeout(resolve, 8000));
       const stopped = await service.stop();
       agent.destroy();
-      const outage = service.output.slice(before).split('\n').filter((line) => /kafka/i.test(line) && !/shutting down/.test(line));
-      process.stdout.write(`Kafka reported down after ${Math.round(reportedAfterMs)} ms; ${outage.length} log lines about it; exit ${stopped.code} after ${Math.round(stopped.ms)} ms\n`);
+      const outage = service.output
+        .slice(before)
+        .split('\n')
+        .filter((line) => /kafka/i.test(line) && !/shutting down/.test(line));
+      process.stdout.write(
+        `Kafka reported down after ${Math.round(reportedAfterMs)} ms; ${outage.length} log lines about it; exit ${stopped.code} after ${Math.round(stopped.ms)} ms\n`,
+      );
       expect(reportedAfterMs).toBeLessThan(5000);
       expect(outage.length, outage.join('\n')).toBeLessThanOrEqual(2);
       expect(service.output.slice(before)).not.toMatch(/\n\s+at /);

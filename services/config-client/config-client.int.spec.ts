@@ -25,9 +25,16 @@ describe('the client SDK', () => {
     for (const server of servers) await server.close();
   });
 
-  async function scenario(server: TestServer, connect: (serviceId: string, token: string) => Promise<ConfigClient>, serviceId = unique()) {
+  async function scenario(
+    server: TestServer,
+    connect: (serviceId: string, token: string) => Promise<ConfigClient>,
+    serviceId = unique(),
+  ) {
     const token = await server.token('hal', ['writer']);
-    const first = await server.call('PUT', `/configurations/${serviceId}`, { token, body: { configuration: { risk: { maxPosition: 100 }, venue: 'XNYS' } } });
+    const first = await server.call('PUT', `/configurations/${serviceId}`, {
+      token,
+      body: { configuration: { risk: { maxPosition: 100 }, venue: 'XNYS' } },
+    });
     // The client bootstraps from what is already published (Kafka) or readable (HTTP).
     const written = BigInt(first.body.data.position);
     await server.app.ledger.readModels.runner.waitFor(written, 5_000, 'seen');
@@ -42,10 +49,18 @@ describe('the client SDK', () => {
 
     const changes: ConfigChange[] = [];
     client.onChange((change) => changes.push(change));
-    await server.call('PATCH', `/configurations/${serviceId}`, { token, body: { patch: { risk: { maxPosition: 250 } } } });
+    await server.call('PATCH', `/configurations/${serviceId}`, {
+      token,
+      body: { patch: { risk: { maxPosition: 250 } } },
+    });
     await waitFor(() => client.version === 2, 20_000, 'the update');
     expect(changes).toEqual([
-      expect.objectContaining({ version: 2, previousVersion: 1, changedKeys: ['risk.maxPosition'], changes: [{ path: 'risk.maxPosition', oldValue: 100, newValue: 250 }] }),
+      expect.objectContaining({
+        version: 2,
+        previousVersion: 1,
+        changedKeys: ['risk.maxPosition'],
+        changes: [{ path: 'risk.maxPosition', oldValue: 100, newValue: 250 }],
+      }),
     ]);
     expect(client.getAll()).toEqual({ risk: { maxPosition: 250 }, venue: 'XNYS' });
     return { client, changes, serviceId, token };
@@ -54,7 +69,9 @@ describe('the client SDK', () => {
   it('bootstraps from the compacted topic and applies each change over Kafka', async () => {
     const server = await startTestServer({ kafkaBrokers: TEST_BROKERS });
     servers.push(server);
-    await scenario(server, (serviceId) => createConfigClient({ serviceId, environment: 'production', brokers: TEST_BROKERS }));
+    await scenario(server, (serviceId) =>
+      createConfigClient({ serviceId, environment: 'production', brokers: TEST_BROKERS }),
+    );
   }, 60_000);
 
   it('offers the same interface over WebSocket and resumes after the connection drops', async () => {
@@ -65,7 +82,8 @@ describe('the client SDK', () => {
     );
     // Drop every socket on the server side; the client reconnects and resumes from its position.
     for (const socket of server.app.websocketServer.clients) socket.terminate();
-    for (const value of [1, 2, 3]) await server.call('PUT', `/configurations/${serviceId}/venue`, { token, body: { value: `X${value}` } });
+    for (const value of [1, 2, 3])
+      await server.call('PUT', `/configurations/${serviceId}/venue`, { token, body: { value: `X${value}` } });
     await waitFor(() => client.version === 5, 20_000, 'the missed updates');
     expect(client.get<string>('venue', '')).toBe('X3');
     const versions = changes.map((change) => change.version);
@@ -78,7 +96,17 @@ describe('the client SDK', () => {
     const admin = await server.token('root', ['admin']);
     const serviceId = unique();
     const issued = await server.call('POST', '/service-tokens', { token: admin, body: { serviceId } });
-    const { client } = await scenario(server, () => createConfigClient({ serviceId, environment: 'production', url: server.baseUrl, token: issued.body.data.token }), serviceId);
+    const { client } = await scenario(
+      server,
+      () =>
+        createConfigClient({
+          serviceId,
+          environment: 'production',
+          url: server.baseUrl,
+          token: issued.body.data.token,
+        }),
+      serviceId,
+    );
     expect(client.get('venue', '')).toBe('XNYS');
 
     // Revoked: the client stops and says so, keeps its last copy, and does not lock the host out by knocking again.
@@ -89,7 +117,13 @@ describe('the client SDK', () => {
     expect(client.failure?.message).toMatch(/revoked or expired/);
     expect(client.get('venue', '')).toBe('XNYS');
     for (let i = 0; i < 12; i++) {
-      expect((await server.call('GET', `/configurations/${serviceId}`, { headers: { 'x-service-token': issued.body.data.token } })).status).toBe(401);
+      expect(
+        (
+          await server.call('GET', `/configurations/${serviceId}`, {
+            headers: { 'x-service-token': issued.body.data.token },
+          })
+        ).status,
+      ).toBe(401);
     }
     expect((await server.call('GET', `/configurations/${serviceId}`, { token: admin })).status).toBe(200);
   }, 60_000);
@@ -103,9 +137,14 @@ describe('the client SDK', () => {
         createConfigClient({ serviceId, environment: 'production', brokers: broker.brokers }),
       );
       await broker.down();
-      for (const value of [1, 2, 3]) await server.call('PUT', `/configurations/${serviceId}/venue`, { token, body: { value: `V${value}` } });
+      for (const value of [1, 2, 3])
+        await server.call('PUT', `/configurations/${serviceId}/venue`, { token, body: { value: `V${value}` } });
       await broker.up();
-      await waitFor(() => client.get<string>('venue', '') === 'V3', 90_000, 'the updates made while the broker was down');
+      await waitFor(
+        () => client.get<string>('venue', '') === 'V3',
+        90_000,
+        'the updates made while the broker was down',
+      );
       const versions = changes.map((change) => change.version);
       expect(new Set(versions).size).toBe(versions.length);
       expect(versions).toEqual([...versions].sort((a, b) => a - b));
@@ -129,13 +168,21 @@ describe('the client SDK across a restored log', () => {
     const serviceId = unique();
     const written: { version: number; position: number }[] = [];
     for (let version = 1; version <= 20; version++) {
-      const answer = await primary.call('PUT', `/configurations/${serviceId}`, { token, body: { configuration: { version } } });
+      const answer = await primary.call('PUT', `/configurations/${serviceId}`, {
+        token,
+        body: { configuration: { version } },
+      });
       written.push({ version, position: answer.body.data.position });
     }
     const address = primary.app.server.address() as AddressInfo;
     const proxy = await startTcpProxy('127.0.0.1', address.port);
     cleanups.push(() => proxy.close());
-    const client = await createConfigClient({ serviceId, environment: 'production', url: `http://127.0.0.1:${proxy.port}/api/v1`, token });
+    const client = await createConfigClient({
+      serviceId,
+      environment: 'production',
+      url: `http://127.0.0.1:${proxy.port}/api/v1`,
+      token,
+    });
     cleanups.push(() => client.close());
     await waitFor(() => client.version === 20, 10_000, 'the client to hold version 20');
     expect(client.epoch).toBe(0);
@@ -143,12 +190,20 @@ describe('the client SDK across a restored log', () => {
     // Disaster: the log is restored from a backup, up to version 3; positions restart from there.
     const file = join(mkdtempSync(join(tmpdir(), 'configledger-epoch-')), 'log.jsonl.gz');
     const signingKey = 'epoch-test-chain-signing-key-0123456789';
-    await createBackup(primary.storage.store, file, { chainDb: primary.storage.readModels, signingKey, source: 'primary' });
+    await createBackup(primary.storage.store, file, {
+      chainDb: primary.storage.readModels,
+      signingKey,
+      source: 'primary',
+    });
     const target = await createTestDatabase('configledger_epoch');
     cleanups.push(() => target.drop());
     const db = openPostgres(target.url);
     const store = await createSqlEventStore(db);
-    const restored = await restoreBackup(file, store, { signingKey, actor: 'test', toPosition: BigInt(written[2]!.position) });
+    const restored = await restoreBackup(file, store, {
+      signingKey,
+      actor: 'test',
+      toPosition: BigInt(written[2]!.position),
+    });
     await store.close();
     await db.close();
     const recovered = await startTestServer({ databaseUrl: target.url });
@@ -158,7 +213,10 @@ describe('the client SDK across a restored log', () => {
 
     await waitFor(() => client.epoch === restored.epoch, 20_000, 'the client to take the restored log');
     expect([client.version, client.getAll()]).toEqual([3, { version: 3 }]);
-    const next = await recovered.call('PUT', `/configurations/${serviceId}`, { token, body: { configuration: { version: 'after the restore' } } });
+    const next = await recovered.call('PUT', `/configurations/${serviceId}`, {
+      token,
+      body: { configuration: { version: 'after the restore' } },
+    });
     expect(next.body.data.position).toBeLessThan(written[19]!.position);
     await waitFor(() => client.version === 4, 10_000, 'an update of the restored log, at a lower position');
     expect(client.get('version', '')).toBe('after the restore');

@@ -51,9 +51,23 @@ export async function createConfigClient(options: ConfigClientOptions): Promise<
   };
   let source: { close(): Promise<void> };
   if (options.brokers?.length) {
-    source = await followKafka(options.brokers, `${options.serviceId}/${options.environment}`, state, options.bootstrapTimeoutMs ?? 15_000);
+    source = await followKafka(
+      options.brokers,
+      `${options.serviceId}/${options.environment}`,
+      state,
+      options.bootstrapTimeoutMs ?? 15_000,
+    );
   } else if (options.url && options.token) {
-    source = await followWebSocket({ url: options.url.replace(/\/$/, ''), token: options.token, serviceId: options.serviceId, environment: options.environment }, state, fail);
+    source = await followWebSocket(
+      {
+        url: options.url.replace(/\/$/, ''),
+        token: options.token,
+        serviceId: options.serviceId,
+        environment: options.environment,
+      },
+      state,
+      fail,
+    );
   } else {
     throw new Error('createConfigClient needs brokers, or url and token');
   }

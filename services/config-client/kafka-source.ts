@@ -18,9 +18,14 @@ export async function followKafka(
   const admin = kafka.admin();
   await admin.connect();
   const offsets = await admin.fetchTopicOffsets(CONFIG_STATE_TOPIC).finally(() => admin.disconnect());
-  const behind = new Set(offsets.filter((offset) => offset.high !== offset.low && offset.high !== '0').map((offset) => offset.partition));
+  const behind = new Set(
+    offsets.filter((offset) => offset.high !== offset.low && offset.high !== '0').map((offset) => offset.partition),
+  );
 
-  const consumer: Consumer = kafka.consumer({ groupId: `configledger-client-${randomUUID()}`, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 } });
+  const consumer: Consumer = kafka.consumer({
+    groupId: `configledger-client-${randomUUID()}`,
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 },
+  });
   await consumer.connect();
   await consumer.subscribe({ topic: CONFIG_STATE_TOPIC, fromBeginning: true });
 

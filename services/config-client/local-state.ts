@@ -76,9 +76,16 @@ export class LocalConfiguration {
   offer(snapshot: Snapshot): boolean {
     const epoch = snapshot.epoch ?? 0;
     // Newer means a later epoch, or a later position within the same one.
-    if (epoch < this.current.epoch || (epoch === this.current.epoch && snapshot.position <= this.current.position)) return false;
+    if (epoch < this.current.epoch || (epoch === this.current.epoch && snapshot.position <= this.current.position))
+      return false;
     const previous = this.current;
-    this.current = { version: snapshot.version, position: snapshot.position, epoch, checksum: snapshot.checksum, configuration: snapshot.configuration };
+    this.current = {
+      version: snapshot.version,
+      position: snapshot.position,
+      epoch,
+      checksum: snapshot.checksum,
+      configuration: snapshot.configuration,
+    };
     const changes = diffDocuments(previous.configuration, snapshot.configuration);
     if (changes.length === 0 && (previous.position !== 0 || previous.epoch !== 0)) return true;
     const change: ConfigChange = {

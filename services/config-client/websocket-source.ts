@@ -14,8 +14,13 @@ const UNAUTHORIZED = 4401;
 
 /** The effective configuration from the HTTP API, at least as new as `minPosition`; undefined when none exists yet. */
 export async function fetchSnapshot(target: Target, minPosition?: number): Promise<Snapshot | undefined> {
-  const query = new URLSearchParams({ environment: target.environment, ...(minPosition ? { minPosition: String(minPosition) } : {}) });
-  const response = await fetch(`${target.url}/configurations/${target.serviceId}?${query}`, { headers: { authorization: `Bearer ${target.token}` } });
+  const query = new URLSearchParams({
+    environment: target.environment,
+    ...(minPosition ? { minPosition: String(minPosition) } : {}),
+  });
+  const response = await fetch(`${target.url}/configurations/${target.serviceId}?${query}`, {
+    headers: { authorization: `Bearer ${target.token}` },
+  });
   if (response.status === 404) return undefined;
   if (!response.ok) throw new Error(`configledger answered ${response.status}: ${await response.text()}`);
   return ((await response.json()) as { data: Snapshot }).data;
@@ -31,7 +36,11 @@ export async function fetchSnapshot(target: Target, minPosition?: number): Promi
  * the server no longer keeps what was missed (RESUME_TOO_OLD) the client reads
  * the current document over HTTP instead.
  */
-export async function followWebSocket(target: Target, state: LocalConfiguration, onFailure: (error: Error) => void): Promise<{ close(): Promise<void> }> {
+export async function followWebSocket(
+  target: Target,
+  state: LocalConfiguration,
+  onFailure: (error: Error) => void,
+): Promise<{ close(): Promise<void> }> {
   const bootstrap = await fetchSnapshot(target);
   if (bootstrap) state.offer(bootstrap);
   const pattern = `config.${target.serviceId}.${target.environment}`;
@@ -52,10 +61,19 @@ export async function followWebSocket(target: Target, state: LocalConfiguration,
     socket = ws;
     ws.on('open', () => {
       attempt = 0;
-      ws.send(JSON.stringify({ type: 'subscribe', data: { patterns: [pattern], fromPosition: state.position, epoch: state.epoch } }));
+      ws.send(
+        JSON.stringify({
+          type: 'subscribe',
+          data: { patterns: [pattern], fromPosition: state.position, epoch: state.epoch },
+        }),
+      );
     });
     ws.on('message', (raw) => {
-      const message = JSON.parse(raw.toString()) as { id: string; type: string; data?: Partial<Snapshot> & { code?: string } };
+      const message = JSON.parse(raw.toString()) as {
+        id: string;
+        type: string;
+        data?: Partial<Snapshot> & { code?: string };
+      };
       if (message.type === 'error' && message.data?.code === 'RESUME_TOO_OLD') {
         catchUp().catch(() => ws.terminate());
         return;
@@ -73,7 +91,11 @@ export async function followWebSocket(target: Target, state: LocalConfiguration,
       // A token refused, revoked or expired is not fixed by trying again: stop, and say so, rather than hammer the server.
       if (code === UNAUTHORIZED) {
         closed = true;
-        onFailure(new Error('configledger refused the token (unknown, revoked or expired): this client no longer follows changes; start it with a valid token'));
+        onFailure(
+          new Error(
+            'configledger refused the token (unknown, revoked or expired): this client no longer follows changes; start it with a valid token',
+          ),
+        );
         return;
       }
       const delay = Math.min(RECONNECT_MAX_MS, 100 * 2 ** attempt++) * (0.5 + Math.random() / 2);

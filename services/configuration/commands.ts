@@ -31,14 +31,22 @@ export interface WriteAnswer {
  * The service's active JSON Schema, from its stream (or this process's copy of
  * it, which the log keeps current), never from a lagging read model.
  */
-export async function activeValidator(ledger: Ledger, serviceId: string): Promise<{ validate: Validator; schemaVersion?: number }> {
+export async function activeValidator(
+  ledger: Ledger,
+  serviceId: string,
+): Promise<{ validate: Validator; schemaVersion?: number }> {
   const { state } = await loadCachedState(ledger.store, schemaStream(serviceId), schemaDecider);
   if (state.status === 'absent') return { validate: acceptAll };
   return { validate: compileSchema(state.schema, state.checksum), schemaVersion: state.version };
 }
 
 /** The stored document of `version`, read from the log itself (version N is stream revision N - 1). */
-export async function documentAtVersion(ledger: Ledger, serviceId: string, environment: string, version: number): Promise<JsonObject | undefined> {
+export async function documentAtVersion(
+  ledger: Ledger,
+  serviceId: string,
+  environment: string,
+  version: number,
+): Promise<JsonObject | undefined> {
   if (!Number.isInteger(version) || version < 1) return undefined;
   const event = await eventAt(ledger.store, configurationStream(serviceId, environment), BigInt(version - 1));
   return event?.data.configuration as JsonObject | undefined;
@@ -47,7 +55,9 @@ export async function documentAtVersion(ledger: Ledger, serviceId: string, envir
 export type CommandWithoutSchema = DistributiveOmit<ConfigurationCommand, 'judge' | 'schemaVersion' | 'approval'>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-export type WriteOutcome = { kind: 'applied'; answer: WriteAnswer } | { kind: 'pending'; changeRequest: OpenedChangeRequest };
+export type WriteOutcome =
+  | { kind: 'applied'; answer: WriteAnswer }
+  | { kind: 'pending'; changeRequest: OpenedChangeRequest };
 
 /** Applies a configuration command, or, when an approval policy covers the change, opens a change request instead. */
 export async function executeConfigurationCommand(

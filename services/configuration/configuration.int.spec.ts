@@ -21,14 +21,22 @@ describe('configuration API over HTTP on PostgreSQL', () => {
     server.call(method, path, { token, body, headers });
 
   it('takes a service through schema, create, patch, history with diffs, rollback and a past version', async () => {
-    const schema = await call('PUT', '/configurations/order-router/schema', {
-      schema: {
-        $schema: 'https://json-schema.org/draft/2020-12/schema',
-        type: 'object',
-        properties: { risk: { type: 'object', properties: { maxPosition: { type: 'integer', minimum: 0 } } }, venue: { enum: ['xnys', 'xnas'] } },
-        required: ['risk'],
+    const schema = await call(
+      'PUT',
+      '/configurations/order-router/schema',
+      {
+        schema: {
+          $schema: 'https://json-schema.org/draft/2020-12/schema',
+          type: 'object',
+          properties: {
+            risk: { type: 'object', properties: { maxPosition: { type: 'integer', minimum: 0 } } },
+            venue: { enum: ['xnys', 'xnas'] },
+          },
+          required: ['risk'],
+        },
       },
-    }, admin);
+      admin,
+    );
     expect(schema.status).toBe(201);
     expect(schema.body.data.version).toBe(1);
 
@@ -37,26 +45,50 @@ describe('configuration API over HTTP on PostgreSQL', () => {
       changeReason: 'initial limits',
     });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ success: true, data: { serviceId: 'order-router', environment: 'production', version: 1 } });
+    expect(created.body).toMatchObject({
+      success: true,
+      data: { serviceId: 'order-router', environment: 'production', version: 1 },
+    });
     expect(created.body.data.checksum).toMatch(/^[0-9a-f]{64}$/);
 
-    const patched = await call('PATCH', '/configurations/order-router', { patch: { risk: { maxPosition: 250 } }, changeReason: 'raise limit' });
+    const patched = await call('PATCH', '/configurations/order-router', {
+      patch: { risk: { maxPosition: 250 } },
+      changeReason: 'raise limit',
+    });
     expect(patched.status).toBe(200);
     expect(patched.body.data).toMatchObject({ version: 2, changedKeys: ['risk.maxPosition'] });
 
-    const current = await call('GET', `/configurations/order-router?environment=production&minPosition=${patched.body.data.position}`, undefined, reader);
+    const current = await call(
+      'GET',
+      `/configurations/order-router?environment=production&minPosition=${patched.body.data.position}`,
+      undefined,
+      reader,
+    );
     expect(current.status).toBe(200);
-    expect(current.body.data).toMatchObject({ version: 2, configuration: { risk: { maxPosition: 250 }, venue: 'xnys' }, updatedBy: 'bob' });
+    expect(current.body.data).toMatchObject({
+      version: 2,
+      configuration: { risk: { maxPosition: 250 }, venue: 'xnys' },
+      updatedBy: 'bob',
+    });
     expect(current.headers.get('etag')).toBe('"2"');
 
-    const rolledBack = await call('POST', '/configurations/order-router/versions/1/rollback', { changeReason: 'limit too high' });
-    const withoutBody = await call('POST', '/configurations/order-router/versions/1/rollback', '', writer, { 'content-type': 'application/json' });
+    const rolledBack = await call('POST', '/configurations/order-router/versions/1/rollback', {
+      changeReason: 'limit too high',
+    });
+    const withoutBody = await call('POST', '/configurations/order-router/versions/1/rollback', '', writer, {
+      'content-type': 'application/json',
+    });
     expect(withoutBody.status).toBe(200);
     expect(rolledBack.status).toBe(200);
     expect(rolledBack.body.data.version).toBe(3);
     expect(rolledBack.body.data.checksum).toBe(created.body.data.checksum);
 
-    const versions = await call('GET', `/configurations/order-router/versions?minPosition=${withoutBody.body.data.position}`, undefined, reader);
+    const versions = await call(
+      'GET',
+      `/configurations/order-router/versions?minPosition=${withoutBody.body.data.position}`,
+      undefined,
+      reader,
+    );
     expect(versions.body.data.map((v: { version: number }) => v.version)).toEqual([4, 3, 2, 1]);
     expect(versions.body.data[1]).toMatchObject({
       changeType: 'rollback',
@@ -76,24 +108,42 @@ describe('configuration API over HTTP on PostgreSQL', () => {
   });
 
   it('records actor, reason and correlation id on each event in the log', async () => {
-    const written = await call('PUT', '/configurations/audit-demo', { configuration: { a: 1 }, changeReason: 'why not' }, writer, {
-      'x-correlation-id': 'corr-123',
-    });
+    const written = await call(
+      'PUT',
+      '/configurations/audit-demo',
+      { configuration: { a: 1 }, changeReason: 'why not' },
+      writer,
+      {
+        'x-correlation-id': 'corr-123',
+      },
+    );
     expect(written.status).toBe(201);
     expect(written.headers.get('x-correlation-id')).toBe('corr-123');
     const events: RecordedEvent[] = [];
-    for await (const event of server.storage.store.readStream(configurationStream('audit-demo', 'production'))) events.push(event);
+    for await (const event of server.storage.store.readStream(configurationStream('audit-demo', 'production')))
+      events.push(event);
     expect(events).toHaveLength(1);
-    expect(events[0]!.metadata).toMatchObject({ actor: 'bob', correlationId: 'corr-123', reason: 'why not', schemaVersion: 2 });
+    expect(events[0]!.metadata).toMatchObject({
+      actor: 'bob',
+      correlationId: 'corr-123',
+      reason: 'why not',
+      schemaVersion: 2,
+    });
     expect(events[0]!.data).toMatchObject({ changeReason: 'why not', version: 1, changedKeys: ['a'] });
   });
 
   it('rejects a write whose expectedVersion is stale with 409 VERSION_CONFLICT and the current version', async () => {
     await call('POST', '/configurations/conflicts', { configuration: { n: 0 } });
     await call('PUT', '/configurations/conflicts/n', { value: 1 });
-    const stale = await call('PUT', '/configurations/conflicts', { configuration: { n: 5 } }, writer, { 'if-match': '"1"' });
+    const stale = await call('PUT', '/configurations/conflicts', { configuration: { n: 5 } }, writer, {
+      'if-match': '"1"',
+    });
     expect(stale.status).toBe(409);
-    expect(stale.body).toMatchObject({ success: false, code: 'VERSION_CONFLICT', details: { currentVersion: 2, expectedVersion: 1 } });
+    expect(stale.body).toMatchObject({
+      success: false,
+      code: 'VERSION_CONFLICT',
+      details: { currentVersion: 2, expectedVersion: 1 },
+    });
     const fresh = await call('PATCH', '/configurations/conflicts', { patch: { n: 5 }, expectedVersion: 2 });
     expect(fresh.body.data.version).toBe(3);
   });
@@ -137,11 +187,21 @@ describe('configuration API over HTTP on PostgreSQL', () => {
   it('gets, sets and deletes single dotted keys', async () => {
     await call('POST', '/configurations/keys', { configuration: { feed: { depth: 10 } } });
     const set = await call('PUT', '/configurations/keys/feed.depth', { value: 20 });
-    const got = await call('GET', `/configurations/keys/feed.depth?minPosition=${set.body.data.position}`, undefined, reader);
+    const got = await call(
+      'GET',
+      `/configurations/keys/feed.depth?minPosition=${set.body.data.position}`,
+      undefined,
+      reader,
+    );
     expect(got.body.data).toMatchObject({ key: 'feed.depth', value: 20 });
     const deleted = await call('DELETE', '/configurations/keys/feed.depth?changeReason=unused');
     expect(deleted.status).toBe(200);
-    const gone = await call('GET', `/configurations/keys/feed.depth?minPosition=${deleted.body.data.position}`, undefined, reader);
+    const gone = await call(
+      'GET',
+      `/configurations/keys/feed.depth?minPosition=${deleted.body.data.position}`,
+      undefined,
+      reader,
+    );
     expect(gone.status).toBe(404);
     expect(gone.body.code).toBe('KEY_NOT_FOUND');
     expect((await call('DELETE', '/configurations/keys/feed.depth')).body.code).toBe('KEY_NOT_FOUND');
@@ -157,7 +217,12 @@ describe('configuration API over HTTP on PostgreSQL', () => {
         additionalProperties: false,
       },
     });
-    const check = await call('POST', '/configurations/strict/validate', { configuration: { port: 70000, extra: 1 } }, reader);
+    const check = await call(
+      'POST',
+      '/configurations/strict/validate',
+      { configuration: { port: 70000, extra: 1 } },
+      reader,
+    );
     expect(check.status).toBe(200);
     expect(check.body.data.valid).toBe(false);
     expect(check.body.data.errors.map((e: { path: string }) => e.path).sort()).toEqual(['extra', 'host', 'port']);
@@ -167,15 +232,27 @@ describe('configuration API over HTTP on PostgreSQL', () => {
     expect(refused.body.code).toBe('VALIDATION_ERROR');
     expect(refused.body.details.errors[0].path).toBe('port');
     expect((await call('GET', '/configurations/strict')).body.code).toBe('CONFIGURATION_NOT_FOUND');
-    expect((await call('POST', '/configurations/strict', { configuration: { port: 5432, host: 'db1' } })).status).toBe(201);
+    expect((await call('POST', '/configurations/strict', { configuration: { port: 5432, host: 'db1' } })).status).toBe(
+      201,
+    );
   });
 
   it('merges the inheritance chain and explains where each top-level key came from', async () => {
-    const env = await call('POST', '/environments', { id: 'prod_eu', name: 'Production EU', type: 'production', inheritsFrom: ['production'] }, admin);
+    const env = await call(
+      'POST',
+      '/environments',
+      { id: 'prod_eu', name: 'Production EU', type: 'production', inheritsFrom: ['production'] },
+      admin,
+    );
     expect(env.status).toBe(201);
     await call('PUT', '/configurations/pricing', { configuration: { spreads: { fx: 2, rates: 1 }, currency: 'USD' } });
-    const own = await call('PUT', '/configurations/pricing?environment=prod_eu', { configuration: { spreads: { fx: 3 }, currency: 'EUR' } });
-    const effective = await call('GET', `/configurations/pricing?environment=prod_eu&explain=true&minPosition=${own.body.data.position}`);
+    const own = await call('PUT', '/configurations/pricing?environment=prod_eu', {
+      configuration: { spreads: { fx: 3 }, currency: 'EUR' },
+    });
+    const effective = await call(
+      'GET',
+      `/configurations/pricing?environment=prod_eu&explain=true&minPosition=${own.body.data.position}`,
+    );
     expect(effective.body.data.configuration).toEqual({ spreads: { fx: 3, rates: 1 }, currency: 'EUR' });
     expect(effective.body.data.inheritedFrom).toEqual(['production']);
     expect(effective.body.data.sources).toEqual({ spreads: 'prod_eu', currency: 'prod_eu' });
@@ -183,7 +260,13 @@ describe('configuration API over HTTP on PostgreSQL', () => {
     expect(cycle.status).toBe(400);
     expect(cycle.body.code).toBe('INHERITANCE_CYCLE');
     const list = await call('GET', '/environments', undefined, reader);
-    expect(list.body.data.map((e: { id: string }) => e.id)).toEqual(['development', 'prod_eu', 'production', 'staging', 'testing']);
+    expect(list.body.data.map((e: { id: string }) => e.id)).toEqual([
+      'development',
+      'prod_eu',
+      'production',
+      'staging',
+      'testing',
+    ]);
   });
 
   it('answers bad input with a 4xx and a machine-readable code, never a 500', async () => {
@@ -198,16 +281,22 @@ describe('configuration API over HTTP on PostgreSQL', () => {
     expect([unknownEnv.status, unknownEnv.body.code]).toEqual([404, 'ENVIRONMENT_NOT_FOUND']);
     const noRoute = await call('GET', '/nothing-here');
     expect([noRoute.status, noRoute.body.code]).toEqual([404, 'NOT_FOUND']);
-    const tooLarge = await call('POST', '/configurations/bad', { configuration: { blob: 'x'.repeat(1024 * 1024 + 10) } });
+    const tooLarge = await call('POST', '/configurations/bad', {
+      configuration: { blob: 'x'.repeat(1024 * 1024 + 10) },
+    });
     expect([tooLarge.status, tooLarge.body.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
-    const badIfMatch = await call('PUT', '/configurations/bad', { configuration: {} }, writer, { 'if-match': 'yesterday' });
+    const badIfMatch = await call('PUT', '/configurations/bad', { configuration: {} }, writer, {
+      'if-match': 'yesterday',
+    });
     expect([badIfMatch.status, badIfMatch.body.code]).toEqual([400, 'INVALID_IF_MATCH']);
     expect((await call('GET', '/configurations/bad')).body.code).toBe('CONFIGURATION_NOT_FOUND');
   });
 
   it('requires a valid token for every route but health and the API document, and a writer role to write', async () => {
     expect((await server.call('GET', '/configurations/order-router')).body.code).toBe('UNAUTHORIZED');
-    const forged = await server.call('GET', '/configurations/order-router', { token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.bad' });
+    const forged = await server.call('GET', '/configurations/order-router', {
+      token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.bad',
+    });
     expect([forged.status, forged.body.code]).toEqual([401, 'INVALID_TOKEN']);
     const readerWrite = await call('PUT', '/configurations/order-router/venue', { value: 'xnas' }, reader);
     expect([readerWrite.status, readerWrite.body.code]).toEqual([403, 'FORBIDDEN']);
@@ -215,7 +304,11 @@ describe('configuration API over HTTP on PostgreSQL', () => {
     const openapi = await server.call('GET', '/openapi.json');
     expect(openapi.status).toBe(200);
     expect(Object.keys(openapi.body.paths)).toEqual(
-      expect.arrayContaining(['/api/v1/configurations/{serviceId}', '/api/v1/configurations/{serviceId}/versions/{version}/rollback', '/api/v1/environments/{id}']),
+      expect.arrayContaining([
+        '/api/v1/configurations/{serviceId}',
+        '/api/v1/configurations/{serviceId}/versions/{version}/rollback',
+        '/api/v1/environments/{id}',
+      ]),
     );
     const docs = await fetch(`${server.baseUrl}/docs/`);
     expect(docs.status).toBe(200);

@@ -52,12 +52,17 @@ describe('configuration decider', () => {
   });
 
   it('refuses to create a configuration that exists with CONFIGURATION_EXISTS', () => {
-    thenError(() => when({ ...base, type: 'Create', configuration: {} }, given(created({ a: 1 }))), 'CONFIGURATION_EXISTS');
+    thenError(
+      () => when({ ...base, type: 'Create', configuration: {} }, given(created({ a: 1 }))),
+      'CONFIGURATION_EXISTS',
+    );
   });
 
   it('applies a merge patch, recording old and new values per dotted path', () => {
     const state = given(created({ risk: { maxPosition: 100, maxOrders: 5 }, venue: 'xnys' }));
-    const data = thenData(when({ ...base, type: 'Patch', patch: { risk: { maxPosition: 250, maxOrders: null } } }, state));
+    const data = thenData(
+      when({ ...base, type: 'Patch', patch: { risk: { maxPosition: 250, maxOrders: null } } }, state),
+    );
     expect(data.version).toBe(2);
     expect(data.configuration).toEqual({ risk: { maxPosition: 250 }, venue: 'xnys' });
     expect(data.changes).toEqual([
@@ -68,19 +73,43 @@ describe('configuration decider', () => {
 
   it('rejects a stale expectedVersion with VERSION_CONFLICT carrying the current version', () => {
     const state = given(created({ a: 1 }), created({ a: 2 }, 2));
-    const error = thenError(() => when({ ...base, type: 'SetKey', key: 'a', value: 3, expectedVersion: 1 }, state), 'VERSION_CONFLICT');
+    const error = thenError(
+      () => when({ ...base, type: 'SetKey', key: 'a', value: 3, expectedVersion: 1 }, state),
+      'VERSION_CONFLICT',
+    );
     expect(error.details).toMatchObject({ currentVersion: 2, expectedVersion: 1 });
   });
 
   it('applies a batch as one event, or nothing at all when one operation fails', () => {
     const state = given(created({ a: 1, b: { c: 2 } }));
     const data = thenData(
-      when({ ...base, type: 'Batch', operations: [{ id: '1', type: 'SET', key: 'b.d', value: 4 }, { id: '2', type: 'DELETE', key: 'a' }] }, state),
+      when(
+        {
+          ...base,
+          type: 'Batch',
+          operations: [
+            { id: '1', type: 'SET', key: 'b.d', value: 4 },
+            { id: '2', type: 'DELETE', key: 'a' },
+          ],
+        },
+        state,
+      ),
     );
     expect(data.configuration).toEqual({ b: { c: 2, d: 4 } });
     expect(data.operation).toBe('batch');
     const error = thenError(
-      () => when({ ...base, type: 'Batch', operations: [{ id: '1', type: 'SET', key: 'x', value: 1 }, { id: '2', type: 'DELETE', key: 'missing' }] }, state),
+      () =>
+        when(
+          {
+            ...base,
+            type: 'Batch',
+            operations: [
+              { id: '1', type: 'SET', key: 'x', value: 1 },
+              { id: '2', type: 'DELETE', key: 'missing' },
+            ],
+          },
+          state,
+        ),
       'KEY_NOT_FOUND',
     );
     expect(error.details).toMatchObject({ operationId: '2' });
@@ -99,18 +128,30 @@ describe('configuration decider', () => {
   it('rolls back by recording a new version that names the version it restores', () => {
     const state = given(created({ limit: 1 }), created({ limit: 2 }, 2), created({ limit: 3 }, 3));
     const events = when({ ...base, type: 'Rollback', targetVersion: 1, targetConfiguration: { limit: 1 } }, state);
-    expect(events[0]).toMatchObject({ type: 'ConfigurationRolledBack', data: { version: 4, restoredVersion: 1, configuration: { limit: 1 } } });
-    thenError(() => when({ ...base, type: 'Rollback', targetVersion: 4, targetConfiguration: { limit: 3 } }, state), 'VERSION_NOT_FOUND');
+    expect(events[0]).toMatchObject({
+      type: 'ConfigurationRolledBack',
+      data: { version: 4, restoredVersion: 1, configuration: { limit: 1 } },
+    });
+    thenError(
+      () => when({ ...base, type: 'Rollback', targetVersion: 4, targetConfiguration: { limit: 3 } }, state),
+      'VERSION_NOT_FOUND',
+    );
   });
 
   it('refuses to roll back to the current version with 409 ROLLBACK_TO_CURRENT_VERSION, not a false VERSION_NOT_FOUND', () => {
     const state = given(created({ limit: 1 }), created({ limit: 2 }, 2));
-    thenError(() => when({ ...base, type: 'Rollback', targetVersion: 2, targetConfiguration: { limit: 2 } }, state), 'ROLLBACK_TO_CURRENT_VERSION');
+    thenError(
+      () => when({ ...base, type: 'Rollback', targetVersion: 2, targetConfiguration: { limit: 2 } }, state),
+      'ROLLBACK_TO_CURRENT_VERSION',
+    );
   });
 
   it('merge-patches a document whatever its keys are called, hasOwnProperty included', () => {
     const state = given(created({ hasOwnProperty: 1, toString: { a: 1 }, keep: { x: 1, y: 2 } }));
-    const [event] = when({ ...base, type: 'Patch', patch: { keep: { y: null, z: 3 }, hasOwnProperty: null, added: { b: [1] } } }, state);
+    const [event] = when(
+      { ...base, type: 'Patch', patch: { keep: { y: null, z: 3 }, hasOwnProperty: null, added: { b: [1] } } },
+      state,
+    );
     expect(event!.data.configuration).toEqual({ toString: { a: 1 }, keep: { x: 1, z: 3 }, added: { b: [1] } });
   });
 
@@ -121,10 +162,20 @@ describe('configuration decider', () => {
   it('validates the resulting document against the schema and reports every error with its path', () => {
     const validate = compileSchema({
       type: 'object',
-      properties: { risk: { type: 'object', properties: { maxPosition: { type: 'integer', maximum: 1000 } }, required: ['maxPosition'] } },
+      properties: {
+        risk: {
+          type: 'object',
+          properties: { maxPosition: { type: 'integer', maximum: 1000 } },
+          required: ['maxPosition'],
+        },
+      },
       required: ['risk', 'venue'],
     });
-    const error = thenError(() => when({ ...base, judge: judgeWith(validate), type: 'Create', configuration: { risk: { maxPosition: 5000 } } }), 'VALIDATION_ERROR');
+    const error = thenError(
+      () =>
+        when({ ...base, judge: judgeWith(validate), type: 'Create', configuration: { risk: { maxPosition: 5000 } } }),
+      'VALIDATION_ERROR',
+    );
     const paths = (error.details!.errors as { path: string }[]).map((issue) => issue.path).sort();
     expect(paths).toEqual(['risk.maxPosition', 'venue']);
   });

@@ -1,4 +1,9 @@
-import type { ConfigurationChange, ConfigurationEvent, ConfigurationOperation, InheritedIssue } from '#events/configuration.ts';
+import type {
+  ConfigurationChange,
+  ConfigurationEvent,
+  ConfigurationOperation,
+  InheritedIssue,
+} from '#events/configuration.ts';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
 import { checksumOf } from '#services/shared/canonical.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
@@ -20,7 +25,14 @@ import { applyMergePatch, deletePath, diffDocuments, isObject, setPath } from '.
 
 export type ConfigurationState =
   | { status: 'absent' }
-  | { status: 'active'; serviceId: string; environment: string; version: number; configuration: JsonObject; checksum: string };
+  | {
+      status: 'active';
+      serviceId: string;
+      environment: string;
+      version: number;
+      configuration: JsonObject;
+      checksum: string;
+    };
 
 export interface BatchOperation {
   id: string;
@@ -67,7 +79,8 @@ export type ConfigurationCommand = CommandBase &
 export const initialState: ConfigurationState = { status: 'absent' };
 
 export function decide(command: ConfigurationCommand, state: ConfigurationState): ConfigurationEvent[] {
-  if (command.type === 'Create' && state.status === 'active') throw ConfigurationExists(command.serviceId, command.environment, state.version);
+  if (command.type === 'Create' && state.status === 'active')
+    throw ConfigurationExists(command.serviceId, command.environment, state.version);
   if (state.status === 'absent' && command.type !== 'Create' && command.type !== 'Replace') {
     throw ConfigurationNotFound(command.serviceId, command.environment);
   }
@@ -102,7 +115,8 @@ export function decide(command: ConfigurationCommand, state: ConfigurationState)
     ...(inherited.length > 0 ? { forced: { inheritedErrors: inherited } } : {}),
   };
   if (state.status === 'absent') return [{ type: 'ConfigurationCreated', data: change }];
-  if (command.type === 'Rollback') return [{ type: 'ConfigurationRolledBack', data: { ...change, restoredVersion: command.targetVersion } }];
+  if (command.type === 'Rollback')
+    return [{ type: 'ConfigurationRolledBack', data: { ...change, restoredVersion: command.targetVersion } }];
   return [{ type: 'ConfigurationUpdated', data: change }];
 }
 
@@ -113,7 +127,8 @@ function nextDocument(command: ConfigurationCommand, before: JsonObject, current
       return command.configuration;
     case 'Patch': {
       const patched = applyMergePatch(before, command.patch);
-      if (!isObject(patched)) throw new DomainError('VALIDATION_ERROR', 400, 'a merge patch must leave an object', { errors: [] });
+      if (!isObject(patched))
+        throw new DomainError('VALIDATION_ERROR', 400, 'a merge patch must leave an object', { errors: [] });
       return patched;
     }
     case 'SetKey':
@@ -143,7 +158,10 @@ function applyBatch(before: JsonObject, operations: BatchOperation[]): JsonObjec
   for (const operation of operations) {
     try {
       if (operation.type === 'SET') {
-        if (operation.value === undefined) throw new DomainError('VALIDATION_ERROR', 400, `operation ${operation.id}: SET needs a value`, { errors: [] });
+        if (operation.value === undefined)
+          throw new DomainError('VALIDATION_ERROR', 400, `operation ${operation.id}: SET needs a value`, {
+            errors: [],
+          });
         document = setPath(document, operation.key, operation.value);
       } else {
         const without = deletePath(document, operation.key);
@@ -152,10 +170,15 @@ function applyBatch(before: JsonObject, operations: BatchOperation[]): JsonObjec
       }
     } catch (error) {
       if (error instanceof DomainError) {
-        throw new DomainError(error.code, error.statusCode, `batch operation ${operation.id} failed, nothing was applied: ${error.message}`, {
-          ...error.details,
-          operationId: operation.id,
-        });
+        throw new DomainError(
+          error.code,
+          error.statusCode,
+          `batch operation ${operation.id} failed, nothing was applied: ${error.message}`,
+          {
+            ...error.details,
+            operationId: operation.id,
+          },
+        );
       }
       throw error;
     }

@@ -1,7 +1,12 @@
 import { type ConfigurationChange, configurationStream } from '#events/configuration.ts';
 import { type EnvironmentEvent, definitionOf, environmentStream } from '#events/environments.ts';
 import type { EventStore, RecordedEvent } from '#infra/eventstore/port.ts';
-import { type ChainLink, type EffectiveConfiguration, type Layer, effectiveConfiguration } from '#projections/effective/effective.ts';
+import {
+  type ChainLink,
+  type EffectiveConfiguration,
+  type Layer,
+  effectiveConfiguration,
+} from '#projections/effective/effective.ts';
 import { lineageOf } from '#projections/environments/lineage.ts';
 import { actorOf, occurredAt } from '#projections/projection.ts';
 import { parseEvent } from '#events/parse.ts';
@@ -21,18 +26,32 @@ interface DefinitionAt {
 
 async function definitionAt(store: EventStore, id: string, bound: Bound): Promise<DefinitionAt | undefined> {
   const builtIn = BUILT_IN_ENVIRONMENTS.find((environment) => environment.id === id);
-  let current: DefinitionAt | undefined = builtIn && { inheritsFrom: builtIn.inheritsFrom, inheritance: { position: 0n, changedAt: null, changedBy: null }, removals: [], active: true };
+  let current: DefinitionAt | undefined = builtIn && {
+    inheritsFrom: builtIn.inheritsFrom,
+    inheritance: { position: 0n, changedAt: null, changedBy: null },
+    removals: [],
+    active: true,
+  };
   for await (const recorded of store.readStream(environmentStream(id))) {
     if (!bound(recorded)) break;
     const event = parseEvent<EnvironmentEvent>(recorded);
     const change = { position: recorded.position, changedAt: occurredAt(recorded), changedBy: actorOf(recorded) };
     if (event.type === 'EnvironmentRemoved') {
-      current = { ...(current ?? { inheritsFrom: [], inheritance: change }), removals: [...(current?.removals ?? []), recorded], active: false };
+      current = {
+        ...(current ?? { inheritsFrom: [], inheritance: change }),
+        removals: [...(current?.removals ?? []), recorded],
+        active: false,
+      };
       continue;
     }
     const { inheritsFrom } = definitionOf(event.data);
     const rewired = !current?.active || current.inheritsFrom.join('\u0000') !== inheritsFrom.join('\u0000');
-    current = { inheritsFrom, inheritance: rewired ? change : current!.inheritance, removals: current?.removals ?? [], active: true };
+    current = {
+      inheritsFrom,
+      inheritance: rewired ? change : current!.inheritance,
+      removals: current?.removals ?? [],
+      active: true,
+    };
   }
   return current;
 }
@@ -59,8 +78,15 @@ async function chainAt(store: EventStore, environment: string, bound: Bound): Pr
     if (!definition?.active) continue;
     let { position, changedAt: updatedAt, changedBy: updatedBy } = definition.inheritance;
     const parents = definition.inheritsFrom.filter((parent) => {
-      const removal = definitions.get(parent)?.removals.find((candidate) => candidate.position > definition.inheritance.position);
-      if (removal && removal.position > position) ({ position, updatedAt, updatedBy } = { position: removal.position, updatedAt: occurredAt(removal), updatedBy: actorOf(removal) });
+      const removal = definitions
+        .get(parent)
+        ?.removals.find((candidate) => candidate.position > definition.inheritance.position);
+      if (removal && removal.position > position)
+        ({ position, updatedAt, updatedBy } = {
+          position: removal.position,
+          updatedAt: occurredAt(removal),
+          updatedBy: actorOf(removal),
+        });
       return definitions.get(parent)?.active === true && !removal;
     });
     links.set(id, { environment: id, inheritsFrom: parents, position, updatedAt, updatedBy });
@@ -83,7 +109,12 @@ const layerOf = (event: RecordedEvent): Layer => {
 };
 
 /** The point as a bound on events: a version of the environment's own layer stands for that version's position. */
-async function boundOf(store: EventStore, serviceId: string, environment: string, at: PointInTime): Promise<{ bound: Bound; describe: string }> {
+async function boundOf(
+  store: EventStore,
+  serviceId: string,
+  environment: string,
+  at: PointInTime,
+): Promise<{ bound: Bound; describe: string }> {
   if ('version' in at) {
     const stream = configurationStream(serviceId, environment);
     const event = at.version >= 1 ? await eventAt(store, stream, BigInt(at.version - 1)) : undefined;
@@ -98,7 +129,12 @@ async function boundOf(store: EventStore, serviceId: string, environment: string
 }
 
 /** The effective configuration as it was at a version of the own layer, an instant or a log position, from the log itself. */
-export async function effectiveAt(store: EventStore, serviceId: string, environment: string, at: PointInTime): Promise<EffectiveConfiguration> {
+export async function effectiveAt(
+  store: EventStore,
+  serviceId: string,
+  environment: string,
+  at: PointInTime,
+): Promise<EffectiveConfiguration> {
   const { bound, describe } = await boundOf(store, serviceId, environment, at);
   const chain = await chainAt(store, environment, bound);
   const layers = new Map<string, Layer>();
@@ -108,7 +144,12 @@ export async function effectiveAt(store: EventStore, serviceId: string, environm
   }
   const effective = effectiveConfiguration(serviceId, chain, (env) => layers.get(env));
   if (!effective) {
-    throw new DomainError('NO_CONFIGURATION_AT_THAT_TIME', 404, `${serviceId} had no configuration in ${environment} at ${describe}`, { serviceId, environment });
+    throw new DomainError(
+      'NO_CONFIGURATION_AT_THAT_TIME',
+      404,
+      `${serviceId} had no configuration in ${environment} at ${describe}`,
+      { serviceId, environment },
+    );
   }
   return effective;
 }

@@ -29,24 +29,43 @@ describe('reading the past from the log', () => {
     const none = await call('GET', `/configurations/timeline?asOf=${beforeAnything}`);
     expect([none.status, none.body.code]).toEqual([404, 'NO_CONFIGURATION_AT_THAT_TIME']);
     const first = await call('GET', `/configurations/timeline?asOf=${afterFirst}`);
-    expect(first.body.data).toMatchObject({ version: 1, checksum: v1.checksum, configuration: { limit: 1 }, updatedBy: 'tia', asOf: afterFirst });
-    expect((await call('GET', `/configurations/timeline?asOf=${afterSecond}`)).body.data).toMatchObject({ version: 2, checksum: v2.checksum });
+    expect(first.body.data).toMatchObject({
+      version: 1,
+      checksum: v1.checksum,
+      configuration: { limit: 1 },
+      updatedBy: 'tia',
+      asOf: afterFirst,
+    });
+    expect((await call('GET', `/configurations/timeline?asOf=${afterSecond}`)).body.data).toMatchObject({
+      version: 2,
+      checksum: v2.checksum,
+    });
     const both = await call('GET', `/configurations/timeline?asOf=${afterSecond}&version=1`);
     expect([both.status, both.body.code]).toEqual([400, 'VALIDATION_ERROR']);
   });
 
-  it('gives every event one time: asOf a version\'s own changedAt answers that version, and a diff up to it holds its change', async () => {
+  it("gives every event one time: asOf a version's own changedAt answers that version, and a diff up to it holds its change", async () => {
     for (let i = 1; i <= 8; i++) await call('PUT', '/configurations/clocked', { configuration: { step: i } });
-    const history = (await call('GET', `/configurations/clocked/versions?minPosition=${(await server.storage.store.headPosition()).toString()}`)).body.data as { version: number; changedAt: string }[];
+    const history = (
+      await call(
+        'GET',
+        `/configurations/clocked/versions?minPosition=${(await server.storage.store.headPosition()).toString()}`,
+      )
+    ).body.data as { version: number; changedAt: string }[];
     expect(history).toHaveLength(8);
     for (const { version, changedAt } of history) {
       const at = await call('GET', `/configurations/clocked?asOf=${changedAt}`);
       expect([changedAt, at.body.data.version]).toEqual([changedAt, version]);
       const diff = await call('GET', `/configurations/clocked/diff?from=${Math.max(1, version - 1)}&to=${changedAt}`);
-      if (version > 1) expect(diff.body.data.changes).toEqual([{ path: 'step', oldValue: version - 1, newValue: version }]);
+      if (version > 1)
+        expect(diff.body.data.changes).toEqual([{ path: 'step', oldValue: version - 1, newValue: version }]);
     }
-    const audit = await server.call('GET', '/audit?serviceId=clocked&order=oldest', { token: await server.token('ada', ['auditor']) });
-    expect(audit.body.data.entries.map((entry: { occurredAt: string }) => entry.occurredAt)).toEqual([...history].reverse().map((entry) => entry.changedAt));
+    const audit = await server.call('GET', '/audit?serviceId=clocked&order=oldest', {
+      token: await server.token('ada', ['auditor']),
+    });
+    expect(audit.body.data.entries.map((entry: { occurredAt: string }) => entry.occurredAt)).toEqual(
+      [...history].reverse().map((entry) => entry.changedAt),
+    );
   });
 
   it('answers at any log position, across interleaved streams, with every version exactly', async () => {
@@ -56,10 +75,16 @@ describe('reading the past from the log', () => {
       await call('PUT', '/configurations/noise', { configuration: { n: i } });
     }
     for (const [index, position] of positions.entries()) {
-      expect((await call('GET', `/configurations/dense?atPosition=${position}`)).body.data).toMatchObject({ version: index + 1, configuration: { n: index + 1 } });
-      if (index > 0) expect((await call('GET', `/configurations/dense?atPosition=${position - 1}`)).body.data.version).toBe(index);
+      expect((await call('GET', `/configurations/dense?atPosition=${position}`)).body.data).toMatchObject({
+        version: index + 1,
+        configuration: { n: index + 1 },
+      });
+      if (index > 0)
+        expect((await call('GET', `/configurations/dense?atPosition=${position - 1}`)).body.data.version).toBe(index);
     }
-    expect((await call('GET', `/configurations/dense?atPosition=${positions[0]! - 1}`)).body.code).toBe('NO_CONFIGURATION_AT_THAT_TIME');
+    expect((await call('GET', `/configurations/dense?atPosition=${positions[0]! - 1}`)).body.code).toBe(
+      'NO_CONFIGURATION_AT_THAT_TIME',
+    );
   });
 
   it('diffs two versions, an instant against now, and two environments', async () => {
@@ -76,7 +101,9 @@ describe('reading the past from the log', () => {
     const fromInstant = await call('GET', `/configurations/diffy/diff?from=${instant}`);
     expect(fromInstant.body.data.changes.map((c: { path: string }) => c.path)).toEqual(['a', 'b.d']);
 
-    const staging = await call('PUT', '/configurations/diffy?environment=staging', { configuration: { a: 5, b: { c: 9 } } });
+    const staging = await call('PUT', '/configurations/diffy?environment=staging', {
+      configuration: { a: 5, b: { c: 9 } },
+    });
     await server.app.ledger.readModels.runner.waitFor(BigInt(staging.body.data.position), 5000, 'seen');
     const across = await call('GET', '/configurations/diffy/diff?fromEnvironment=staging&toEnvironment=production');
     expect(across.body.data.changes).toEqual([
@@ -99,17 +126,37 @@ describe('promote, export and import', () => {
   it('promotes the whole configuration, or chosen keys, as one change with its reason and concurrency check', async () => {
     await call('PUT', '/configurations/promo?environment=staging', { configuration: { a: 1, b: { c: 2 }, d: 3 } });
     await call('PUT', '/configurations/promo', { configuration: { a: 0, x: 1 } });
-    const some = await call('POST', '/configurations/promo/promote', { fromEnvironment: 'staging', toEnvironment: 'production', keys: ['b.c', 'd'] });
+    const some = await call('POST', '/configurations/promo/promote', {
+      fromEnvironment: 'staging',
+      toEnvironment: 'production',
+      keys: ['b.c', 'd'],
+    });
     expect(some.body.data).toMatchObject({ status: 'applied', version: 2, changedKeys: ['b.c', 'd'] });
-    const stale = await call('POST', '/configurations/promo/promote', { fromEnvironment: 'staging', toEnvironment: 'production', expectedVersion: 1 });
+    const stale = await call('POST', '/configurations/promo/promote', {
+      fromEnvironment: 'staging',
+      toEnvironment: 'production',
+      expectedVersion: 1,
+    });
     expect([stale.status, stale.body.code]).toEqual([409, 'VERSION_CONFLICT']);
-    const all = await call('POST', '/configurations/promo/promote', { fromEnvironment: 'staging', toEnvironment: 'production', expectedVersion: 2 });
+    const all = await call('POST', '/configurations/promo/promote', {
+      fromEnvironment: 'staging',
+      toEnvironment: 'production',
+      expectedVersion: 2,
+    });
     expect(all.body.data).toMatchObject({ status: 'applied', version: 3 });
     const now = await call('GET', `/configurations/promo?minPosition=${all.body.data.position}`);
     expect(now.body.data.configuration).toEqual({ a: 1, b: { c: 2 }, d: 3 });
     const versions = await call('GET', `/configurations/promo/versions?limit=1&minPosition=${all.body.data.position}`);
     expect(versions.body.data[0].changeReason).toBe('promoted from staging version 1');
-    expect((await call('POST', '/configurations/promo/promote', { fromEnvironment: 'staging', toEnvironment: 'production', keys: ['nope'] })).body.code).toBe('KEY_NOT_FOUND');
+    expect(
+      (
+        await call('POST', '/configurations/promo/promote', {
+          fromEnvironment: 'staging',
+          toEnvironment: 'production',
+          keys: ['nope'],
+        })
+      ).body.code,
+    ).toBe('KEY_NOT_FOUND');
   });
 
   it('exports a service (environments, schema, versions) and imports it into another', async () => {
@@ -122,8 +169,14 @@ describe('promote, export and import', () => {
     expect(exported.schema).toMatchObject({ version: 1, schema: { required: ['port'] } });
 
     const imported = await call('POST', '/configurations/importer/import', { document: exported });
-    expect(imported.body.data.environments.production).toMatchObject({ status: 'applied', version: 1, checksum: exported.environments.production.checksum });
-    const invalid = await call('POST', '/configurations/importer2/import', { document: { ...exported, environments: { production: { version: 1, checksum: 'x', configuration: {} } } } });
+    expect(imported.body.data.environments.production).toMatchObject({
+      status: 'applied',
+      version: 1,
+      checksum: exported.environments.production.checksum,
+    });
+    const invalid = await call('POST', '/configurations/importer2/import', {
+      document: { ...exported, environments: { production: { version: 1, checksum: 'x', configuration: {} } } },
+    });
     expect([invalid.status, invalid.body.code]).toEqual([400, 'VALIDATION_ERROR']);
     expect(invalid.body.details.errors[0].path).toBe('production:port');
     expect((await call('GET', '/configurations/importer2/schema')).body.code).toBe('SCHEMA_NOT_FOUND');

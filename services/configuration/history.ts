@@ -4,7 +4,11 @@ import { MAX_VERSION } from '#services/shared/http.ts';
 
 export type PointInTime = { version: number } | { asOf: Date } | { atPosition: bigint };
 
-export const eventAt = async (store: EventStore, stream: string, revision: bigint): Promise<RecordedEvent | undefined> => {
+export const eventAt = async (
+  store: EventStore,
+  stream: string,
+  revision: bigint,
+): Promise<RecordedEvent | undefined> => {
   for await (const event of store.readStream(stream, { fromRevision: revision, maxCount: 1 })) return event;
   return undefined;
 };
@@ -14,7 +18,11 @@ export const eventAt = async (store: EventStore, stream: string, revision: bigin
  * a prefix of the stream: time and position only grow with the revision), by
  * binary search: a configuration with 10,000 versions costs about 14 point reads.
  */
-export async function lastEventBefore(store: EventStore, stream: string, before: (event: RecordedEvent) => boolean): Promise<RecordedEvent | undefined> {
+export async function lastEventBefore(
+  store: EventStore,
+  stream: string,
+  before: (event: RecordedEvent) => boolean,
+): Promise<RecordedEvent | undefined> {
   let newest: RecordedEvent | undefined;
   for await (const event of store.readStream(stream, { direction: 'backwards', maxCount: 1 })) newest = event;
   if (!newest) return undefined;
@@ -36,13 +44,17 @@ export function parsePointInTime(value: string): PointInTime {
   if (/^\d+$/.test(value)) {
     const version = Number(value);
     if (version < 1 || version > MAX_VERSION) {
-      throw new DomainError('VALIDATION_ERROR', 400, `${value} is not a version (1 to ${MAX_VERSION})`, { errors: [{ path: '', message: 'version out of range' }] });
+      throw new DomainError('VALIDATION_ERROR', 400, `${value} is not a version (1 to ${MAX_VERSION})`, {
+        errors: [{ path: '', message: 'version out of range' }],
+      });
     }
     return { version };
   }
   const instant = new Date(value);
   if (Number.isNaN(instant.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) {
-    throw new DomainError('VALIDATION_ERROR', 400, `${value} is neither a version nor an RFC 3339 instant`, { errors: [{ path: '', message: 'version or instant' }] });
+    throw new DomainError('VALIDATION_ERROR', 400, `${value} is neither a version nor an RFC 3339 instant`, {
+      errors: [{ path: '', message: 'version or instant' }],
+    });
   }
   return { asOf: instant };
 }

@@ -1,21 +1,49 @@
 import { Type } from '@sinclair/typebox';
-import { AnyJson, ChangeReason, EnvironmentId, ExpectedVersion, Force, JsonDocument, Key, Position, ServiceId, VersionNumber } from '#services/shared/http.ts';
+import {
+  AnyJson,
+  ChangeReason,
+  EnvironmentId,
+  ExpectedVersion,
+  Force,
+  JsonDocument,
+  Key,
+  Position,
+  ServiceId,
+  VersionNumber,
+} from '#services/shared/http.ts';
 
 export const tags = ['configurations'];
 export const ServiceParams = Type.Object({ serviceId: ServiceId });
 export const KeyParams = Type.Object({ serviceId: ServiceId, key: Key });
 export const EnvironmentParams = Type.Object({ serviceId: ServiceId, environment: EnvironmentId });
-export const WriteQuery = Type.Object({ environment: Type.Optional(EnvironmentId), force: Force }, { additionalProperties: false });
+export const WriteQuery = Type.Object(
+  { environment: Type.Optional(EnvironmentId), force: Force },
+  { additionalProperties: false },
+);
 export const ForceQuery = Type.Object({ force: Force }, { additionalProperties: false });
 export const ReadQuery = Type.Object(
   {
     environment: Type.Optional(EnvironmentId),
     version: Type.Optional(VersionNumber('a past version; default: the current one')),
-    asOf: Type.Optional(Type.String({ format: 'date-time', description: 'the configuration as it was at this instant (RFC 3339), from the log' })),
-    atPosition: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'the configuration as it was at this log position' })),
+    asOf: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'the configuration as it was at this instant (RFC 3339), from the log',
+      }),
+    ),
+    atPosition: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'the configuration as it was at this log position',
+      }),
+    ),
     explain: Type.Optional(Type.Boolean({ description: 'say which environment each top-level key came from' })),
     resolveSecrets: Type.Optional(
-      Type.Boolean({ description: 'replace ${SECRET:name} by the credential value (needs permission to read it; each read is recorded)' }),
+      Type.Boolean({
+        description:
+          'replace ${SECRET:name} by the credential value (needs permission to read it; each read is recorded)',
+      }),
     ),
     minPosition: Type.Optional(Position),
   },
@@ -32,9 +60,18 @@ export const VersionsQuery = Type.Object(
 );
 
 const changeFields = { changeReason: Type.Optional(ChangeReason), expectedVersion: Type.Optional(ExpectedVersion) };
-export const DocumentBody = Type.Object({ configuration: JsonDocument, ...changeFields }, { additionalProperties: false });
+export const DocumentBody = Type.Object(
+  { configuration: JsonDocument, ...changeFields },
+  { additionalProperties: false },
+);
 export const PatchBody = Type.Object(
-  { patch: Type.Object({}, { additionalProperties: true, description: 'an RFC 7396 JSON Merge Patch; null removes a key' }), ...changeFields },
+  {
+    patch: Type.Object(
+      {},
+      { additionalProperties: true, description: 'an RFC 7396 JSON Merge Patch; null removes a key' },
+    ),
+    ...changeFields,
+  },
   { additionalProperties: false },
 );
 export const KeyBody = Type.Object({ value: AnyJson, ...changeFields }, { additionalProperties: false });
@@ -48,7 +85,12 @@ export const BatchBody = Type.Object(
   {
     operations: Type.Array(
       Type.Object(
-        { id: Type.String({ minLength: 1, maxLength: 100 }), type: Type.Union([Type.Literal('SET'), Type.Literal('DELETE')]), key: Key, value: Type.Optional(AnyJson) },
+        {
+          id: Type.String({ minLength: 1, maxLength: 100 }),
+          type: Type.Union([Type.Literal('SET'), Type.Literal('DELETE')]),
+          key: Key,
+          value: Type.Optional(AnyJson),
+        },
         { additionalProperties: false },
       ),
       { minItems: 1, maxItems: 1000 },

@@ -15,7 +15,9 @@ import { currentOf } from './read.ts';
  */
 export async function effectiveView(ledger: Ledger, serviceId: string, environment: string) {
   const directory = ledger.readModels.environments;
-  const chains = new Map(directory.dependentsOf(environment).map((dependent) => [dependent, directory.lineage(dependent)]));
+  const chains = new Map(
+    directory.dependentsOf(environment).map((dependent) => [dependent, directory.lineage(dependent)]),
+  );
   const layers = new Map<string, JsonObject>();
   for (const env of new Set([...chains.values()].flat())) {
     if (env === environment) continue;
@@ -37,12 +39,16 @@ export async function effectiveView(ledger: Ledger, serviceId: string, environme
         errors: validate(merged(ownChain, own)),
         inherited: [...chains]
           .filter(([dependent]) => dependent !== environment)
-          .flatMap(([dependent, chain]): InheritedIssue[] => validate(merged(chain, own)).map((issue) => ({ environment: dependent, ...issue }))),
+          .flatMap(([dependent, chain]): InheritedIssue[] =>
+            validate(merged(chain, own)).map((issue) => ({ environment: dependent, ...issue })),
+          ),
       });
     },
     /** The effective checksum once `own` is the environment's layer (its own checksum when nothing else is merged in). */
     checksumWith(own: JsonObject, ownChecksum: string): string {
-      return ownChain.every((env) => env === environment || !layers.has(env)) ? ownChecksum : checksumOf(merged(ownChain, own));
+      return ownChain.every((env) => env === environment || !layers.has(env))
+        ? ownChecksum
+        : checksumOf(merged(ownChain, own));
     },
   };
 }

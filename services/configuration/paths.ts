@@ -4,19 +4,22 @@ import type { JsonObject, JsonValue } from '#events/metadata.ts';
 import { invalidKey, isForbiddenKey } from '#services/shared/documents.ts';
 import { DomainError } from '#services/shared/errors.ts';
 
-export const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isObject = (value: unknown): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The segments of a dotted path; a segment naming a prototype slot is refused, so no path can leave the document. */
 const segments = (key: string) => {
   const parts = key.split('.');
-  if (parts.some((part) => part === '')) throw new DomainError('INVALID_KEY', 400, `key ${JSON.stringify(key)} has an empty segment`, { key });
+  if (parts.some((part) => part === ''))
+    throw new DomainError('INVALID_KEY', 400, `key ${JSON.stringify(key)} has an empty segment`, { key });
   const forbidden = parts.find(isForbiddenKey);
   if (forbidden !== undefined) throw invalidKey(key, forbidden);
   return parts;
 };
 
 /** An own property only: inherited ones (`toString`, `constructor`) are not part of a document. */
-const own = (node: JsonObject, key: string): JsonValue | undefined => (Object.hasOwn(node, key) ? node[key] : undefined);
+const own = (node: JsonObject, key: string): JsonValue | undefined =>
+  Object.hasOwn(node, key) ? node[key] : undefined;
 
 /** Sets a property as data, even for a key that an assignment would treat as the prototype. */
 const put = (node: JsonObject, key: string, value: JsonValue) =>
@@ -74,7 +77,9 @@ export function diffDocuments(before: JsonObject, after: JsonObject, prefix = ''
     const oldValue = before[key];
     const newValue = after[key];
     const descend =
-      (isObject(oldValue) || !hadKey) && (isObject(newValue) || !hasKey) && Object.keys({ ...(oldValue as object), ...(newValue as object) }).length > 0;
+      (isObject(oldValue) || !hadKey) &&
+      (isObject(newValue) || !hasKey) &&
+      Object.keys({ ...(oldValue as object), ...(newValue as object) }).length > 0;
     if (descend) {
       changes.push(...diffDocuments(isObject(oldValue) ? oldValue : {}, isObject(newValue) ? newValue : {}, path));
     } else if (!hadKey || !hasKey || !isDeepStrictEqual(oldValue, newValue)) {

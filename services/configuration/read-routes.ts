@@ -8,13 +8,22 @@ import { assertDepth } from '#services/shared/documents.ts';
 import { DEFAULT_ENVIRONMENT, ok } from '#services/shared/http.ts';
 import { activeValidator } from './commands.ts';
 import { effectiveView } from './judge.ts';
-import { DiffQuery, EnvironmentParams, KeyParams, ReadQuery, ServiceParams, ValidateBody, VersionsQuery, WriteQuery, tags } from './http-schemas.ts';
+import {
+  DiffQuery,
+  EnvironmentParams,
+  KeyParams,
+  ReadQuery,
+  ServiceParams,
+  ValidateBody,
+  VersionsQuery,
+  WriteQuery,
+  tags,
+} from './http-schemas.ts';
 import { diffDocuments, getPath } from './paths.ts';
 import { parsePointInTime } from './history.ts';
 import { effectiveAt } from './effective-at.ts';
 import { type ConfigurationView, readConfiguration, requireEnvironment, viewOf, waitForPosition } from './read.ts';
 import { resolveSecrets } from '#services/credentials/read.ts';
-
 
 /**
  * While the log or the database is failing, reads are still answered from the
@@ -23,11 +32,18 @@ import { resolveSecrets } from '#services/credentials/read.ts';
 function markStale(request: FastifyRequest, reply: FastifyReply): void {
   const since = request.server.ledger.readModels.runner.unhealthySince;
   if (!since) return;
-  reply.header('x-configuration-stale', 'true').header('x-configuration-age', Math.ceil((Date.now() - since.getTime()) / 1000));
+  reply
+    .header('x-configuration-stale', 'true')
+    .header('x-configuration-age', Math.ceil((Date.now() - since.getTime()) / 1000));
 }
 
 /** The view as JSON, its version as ETag; with secrets resolved on request, never to be cached. */
-async function sendView(request: FastifyRequest, reply: FastifyReply, view: ConfigurationView, resolve: boolean | undefined) {
+async function sendView(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  view: ConfigurationView,
+  resolve: boolean | undefined,
+) {
   reply.header('etag', `"${view.version}"`);
   markStale(request, reply);
   if (!resolve) return reply.send(ok(view));
@@ -40,7 +56,14 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
 
   app.get(
     '/configurations/:serviceId',
-    { schema: { tags, summary: 'The effective configuration of a service in an environment', params: ServiceParams, querystring: ReadQuery } },
+    {
+      schema: {
+        tags,
+        summary: 'The effective configuration of a service in an environment',
+        params: ServiceParams,
+        querystring: ReadQuery,
+      },
+    },
     async (request, reply) => {
       const { environment = DEFAULT_ENVIRONMENT, resolveSecrets, ...options } = request.query;
       const view = await readConfiguration(ledger, request.params.serviceId, environment, options);
@@ -50,7 +73,14 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
 
   app.get(
     '/configurations/:serviceId/environments/:environment',
-    { schema: { tags, summary: 'The effective configuration in one environment', params: EnvironmentParams, querystring: Type.Omit(ReadQuery, ['environment']) } },
+    {
+      schema: {
+        tags,
+        summary: 'The effective configuration in one environment',
+        params: EnvironmentParams,
+        querystring: Type.Omit(ReadQuery, ['environment']),
+      },
+    },
     async (request, reply) => {
       const { resolveSecrets, ...options } = request.query;
       const view = await readConfiguration(ledger, request.params.serviceId, request.params.environment, options);
@@ -60,7 +90,14 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
 
   app.get(
     '/configurations/:serviceId/:key',
-    { schema: { tags, summary: 'One key (dotted path) of the effective configuration', params: KeyParams, querystring: Type.Omit(ReadQuery, ['explain']) } },
+    {
+      schema: {
+        tags,
+        summary: 'One key (dotted path) of the effective configuration',
+        params: KeyParams,
+        querystring: Type.Omit(ReadQuery, ['explain']),
+      },
+    },
     async (request, reply) => {
       const { environment = DEFAULT_ENVIRONMENT, resolveSecrets: resolve, ...options } = request.query;
       const { params } = request;
@@ -70,13 +107,22 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
       markStale(request, reply);
       if (!resolve) return ok({ key: params.key, value, version: view.version });
       const resolved = await resolveSecrets(ledger, request, { value });
-      return reply.header('cache-control', 'no-store').send(ok({ key: params.key, value: resolved.value, version: view.version }));
+      return reply
+        .header('cache-control', 'no-store')
+        .send(ok({ key: params.key, value: resolved.value, version: view.version }));
     },
   );
 
   app.get(
     '/configurations/:serviceId/versions',
-    { schema: { tags, summary: 'Version history, newest first, with every changed path and its old and new value', params: ServiceParams, querystring: VersionsQuery } },
+    {
+      schema: {
+        tags,
+        summary: 'Version history, newest first, with every changed path and its old and new value',
+        params: ServiceParams,
+        querystring: VersionsQuery,
+      },
+    },
     async (request) => {
       const { environment = DEFAULT_ENVIRONMENT, limit = 100, before, minPosition } = request.query;
       const { serviceId } = request.params;
@@ -100,15 +146,36 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
       },
     },
     async (request) => {
-      const { environment = DEFAULT_ENVIRONMENT, fromEnvironment = environment, toEnvironment = environment, from, to } = request.query;
+      const {
+        environment = DEFAULT_ENVIRONMENT,
+        fromEnvironment = environment,
+        toEnvironment = environment,
+        from,
+        to,
+      } = request.query;
       const { serviceId } = request.params;
       const side = async (env: string, point: string | undefined) => {
         await requireEnvironment(ledger, env);
-        return point === undefined ? readConfiguration(ledger, serviceId, env) : viewOf(await effectiveAt(ledger.store, serviceId, env, parsePointInTime(point)), ledger.readModels.epoch.current);
+        return point === undefined
+          ? readConfiguration(ledger, serviceId, env)
+          : viewOf(
+              await effectiveAt(ledger.store, serviceId, env, parsePointInTime(point)),
+              ledger.readModels.epoch.current,
+            );
       };
       const [before, after] = await Promise.all([side(fromEnvironment, from), side(toEnvironment, to)]);
-      const summary = ({ environment: env, version, checksum, position }: typeof before) => ({ environment: env, version, checksum, position });
-      return ok({ serviceId, from: summary(before), to: summary(after), changes: diffDocuments(before.configuration, after.configuration) });
+      const summary = ({ environment: env, version, checksum, position }: typeof before) => ({
+        environment: env,
+        version,
+        checksum,
+        position,
+      });
+      return ok({
+        serviceId,
+        from: summary(before),
+        to: summary(after),
+        changes: diffDocuments(before.configuration, after.configuration),
+      });
     },
   );
 
@@ -117,7 +184,8 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
     {
       schema: {
         tags,
-        summary: 'Judge a document as the environment\'s own layer, without writing: its effective document and those of the environments inheriting from it, against the active schema',
+        summary:
+          "Judge a document as the environment's own layer, without writing: its effective document and those of the environments inheriting from it, against the active schema",
         params: ServiceParams,
         querystring: WriteQuery,
         body: ValidateBody,
@@ -129,8 +197,15 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
       await requireEnvironment(ledger, environment);
       assertDepth(request.body.configuration);
       const { validate, schemaVersion } = await activeValidator(ledger, serviceId);
-      const { errors, inherited } = (await effectiveView(ledger, serviceId, environment)).judge(validate)(request.body.configuration as JsonObject);
-      return ok({ valid: errors.length === 0 && inherited.length === 0, errors, inherited, ...(schemaVersion !== undefined ? { schemaVersion } : {}) });
+      const { errors, inherited } = (await effectiveView(ledger, serviceId, environment)).judge(validate)(
+        request.body.configuration as JsonObject,
+      );
+      return ok({
+        valid: errors.length === 0 && inherited.length === 0,
+        errors,
+        inherited,
+        ...(schemaVersion !== undefined ? { schemaVersion } : {}),
+      });
     },
   );
 };

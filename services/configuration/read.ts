@@ -1,7 +1,12 @@
 import type { JsonObject } from '#events/metadata.ts';
 import type { CurrentConfiguration } from '#projections/configurations/cache.ts';
 import { loadCurrent } from '#projections/configurations/queries.ts';
-import { type ChainLink, type EffectiveConfiguration, type Layer, effectiveConfiguration } from '#projections/effective/effective.ts';
+import {
+  type ChainLink,
+  type EffectiveConfiguration,
+  type Layer,
+  effectiveConfiguration,
+} from '#projections/effective/effective.ts';
 import type { PointInTime } from './history.ts';
 import { effectiveAt } from './effective-at.ts';
 import type { Ledger } from '#services/config-api/context.ts';
@@ -32,27 +37,47 @@ export interface ConfigurationView {
   /** Top-level key -> the environment its value came from; with `explain`. */
   sources?: Record<string, string>;
   /** With `explain`: each environment of the chain, what it inherits, and who last changed that and when. */
-  inheritance?: { environment: string; inheritsFrom: string[]; position: number; changedBy: string | null; changedAt: string | null }[];
+  inheritance?: {
+    environment: string;
+    inheritsFrom: string[];
+    position: number;
+    changedBy: string | null;
+    changedAt: string | null;
+  }[];
   /** The instant asked for, when reading the past. */
   asOf?: string;
 }
 
 /** Waits (bounded) until the read models hold `minPosition`: the database ones, or only the in-memory ones. */
-export async function waitForPosition(ledger: Ledger, minPosition: number | undefined, stage: 'seen' | 'applied' = 'applied'): Promise<void> {
+export async function waitForPosition(
+  ledger: Ledger,
+  minPosition: number | undefined,
+  stage: 'seen' | 'applied' = 'applied',
+): Promise<void> {
   if (minPosition === undefined) return;
   const { runner } = ledger.readModels;
   if (!(await runner.waitFor(BigInt(minPosition), ledger.readYourWritesTimeoutMs, stage))) {
-    throw new DomainError('READ_MODEL_BEHIND', 503, `the read model has not reached position ${minPosition} yet; retry`, {
-      minPosition,
-      position: Number(stage === 'seen' ? runner.seenPosition : runner.position),
-    });
+    throw new DomainError(
+      'READ_MODEL_BEHIND',
+      503,
+      `the read model has not reached position ${minPosition} yet; retry`,
+      {
+        minPosition,
+        position: Number(stage === 'seen' ? runner.seenPosition : runner.position),
+      },
+    );
   }
 }
 
 /** Known to the in-memory directory, or (just defined, not yet projected) to the log itself. */
 export async function requireEnvironment(ledger: Ledger, environment: string): Promise<void> {
   if (ledger.readModels.environments.get(environment)) return;
-  const { state } = await loadState(ledger.store, environmentStream(environment), environmentDecider, initialStateFor(environment));
+  const { state } = await loadState(
+    ledger.store,
+    environmentStream(environment),
+    environmentDecider,
+    initialStateFor(environment),
+  );
   if (state.status !== 'active') throw EnvironmentNotFound(environment);
 }
 
@@ -62,7 +87,12 @@ export async function requireEnvironment(ledger: Ledger, environment: string): P
  * the events seen; anything else comes from the read-model database once it
  * holds `minPosition`.
  */
-export async function currentOf(ledger: Ledger, serviceId: string, environment: string, minPosition?: number): Promise<CurrentConfiguration | undefined> {
+export async function currentOf(
+  ledger: Ledger,
+  serviceId: string,
+  environment: string,
+  minPosition?: number,
+): Promise<CurrentConfiguration | undefined> {
   const { cache } = ledger.readModels;
   const cached = cache.get(serviceId, environment);
   if (cached) return cached;
@@ -73,7 +103,12 @@ export async function currentOf(ledger: Ledger, serviceId: string, environment: 
 }
 
 /** The chain's layers of one service, from the cache or the read model. */
-async function layersOf(ledger: Ledger, serviceId: string, chain: ChainLink[], minPosition?: number): Promise<Map<string, Layer>> {
+async function layersOf(
+  ledger: Ledger,
+  serviceId: string,
+  chain: ChainLink[],
+  minPosition?: number,
+): Promise<Map<string, Layer>> {
   const layers = new Map<string, Layer>();
   for (const link of chain) {
     const layer = await currentOf(ledger, serviceId, link.environment, minPosition);
@@ -83,7 +118,12 @@ async function layersOf(ledger: Ledger, serviceId: string, chain: ChainLink[], m
 }
 
 /** The effective configuration now, or undefined when no environment of the chain has a layer of the service. */
-export async function effectiveNow(ledger: Ledger, serviceId: string, environment: string, minPosition?: number): Promise<EffectiveConfiguration | undefined> {
+export async function effectiveNow(
+  ledger: Ledger,
+  serviceId: string,
+  environment: string,
+  minPosition?: number,
+): Promise<EffectiveConfiguration | undefined> {
   const chain = ledger.readModels.environments.chainOf(environment);
   const layers = await layersOf(ledger, serviceId, chain, minPosition);
   return effectiveConfiguration(serviceId, chain, (env) => layers.get(env));
@@ -105,7 +145,11 @@ export async function readConfiguration(
   // The past is read from the log itself, also of an environment removed since.
   if (!at) await requireEnvironment(ledger, environment);
   const epoch = ledger.readModels.epoch.current;
-  if (at) return { ...viewOf(await effectiveAt(ledger.store, serviceId, environment, at), epoch), ...(options.asOf ? { asOf: options.asOf } : {}) };
+  if (at)
+    return {
+      ...viewOf(await effectiveAt(ledger.store, serviceId, environment, at), epoch),
+      ...(options.asOf ? { asOf: options.asOf } : {}),
+    };
   const chain = ledger.readModels.environments.chainOf(environment);
   const layers = await layersOf(ledger, serviceId, chain, options.minPosition);
   const effective = effectiveConfiguration(serviceId, chain, (env) => layers.get(env));
@@ -116,7 +160,10 @@ export async function readConfiguration(
 
 function pointInTimeOf(options: { version?: number; asOf?: string; atPosition?: number }): PointInTime | undefined {
   const given = [options.version, options.asOf, options.atPosition].filter((value) => value !== undefined).length;
-  if (given > 1) throw new DomainError('VALIDATION_ERROR', 400, 'ask for one of version, asOf and atPosition', { errors: [{ path: 'asOf', message: 'exclusive' }] });
+  if (given > 1)
+    throw new DomainError('VALIDATION_ERROR', 400, 'ask for one of version, asOf and atPosition', {
+      errors: [{ path: 'asOf', message: 'exclusive' }],
+    });
   if (options.version !== undefined) return { version: options.version };
   if (options.asOf !== undefined) return { asOf: new Date(options.asOf) };
   if (options.atPosition !== undefined) return { atPosition: BigInt(options.atPosition) };

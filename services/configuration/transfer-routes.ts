@@ -4,7 +4,16 @@ import type { JsonObject } from '#events/metadata.ts';
 import { schemaStream } from '#events/schemas.ts';
 import { handle, loadState } from '#services/shared/command-handler.ts';
 import { KeyNotFound, ValidationFailed } from '#services/shared/errors.ts';
-import { ChangeReason, EnvironmentId, ExpectedVersion, JsonDocument, Key, commandContext, expectedVersionOf, ok } from '#services/shared/http.ts';
+import {
+  ChangeReason,
+  EnvironmentId,
+  ExpectedVersion,
+  JsonDocument,
+  Key,
+  commandContext,
+  expectedVersionOf,
+  ok,
+} from '#services/shared/http.ts';
 import { schemaDecider } from '#services/schemas/decider.ts';
 import { activeValidator, executeConfigurationCommand } from './commands.ts';
 import { compileSchema } from '#services/schemas/validator.ts';
@@ -31,9 +40,21 @@ const ExportDocument = Type.Object(
           position: Type.Optional(Type.Integer()),
           inheritedFrom: Type.Optional(Type.Array(Type.String())),
           own: Type.Optional(
-            Type.Union([Type.Object({ configuration: JsonDocument, checksum: Type.String(), version: Type.Integer(), position: Type.Integer() }), Type.Null()], {
-              description: 'the environment\'s own layer (what import writes); absent in older exports, whose configuration is the own layer',
-            }),
+            Type.Union(
+              [
+                Type.Object({
+                  configuration: JsonDocument,
+                  checksum: Type.String(),
+                  version: Type.Integer(),
+                  position: Type.Integer(),
+                }),
+                Type.Null(),
+              ],
+              {
+                description:
+                  "the environment's own layer (what import writes); absent in older exports, whose configuration is the own layer",
+              },
+            ),
           ),
         },
         { additionalProperties: false },
@@ -44,7 +65,9 @@ const ExportDocument = Type.Object(
 );
 
 const outcomeOf = (outcome: Awaited<ReturnType<typeof executeConfigurationCommand>>) =>
-  outcome.kind === 'applied' ? { status: 'applied', ...outcome.answer } : { status: 'pending approval', changeRequest: outcome.changeRequest };
+  outcome.kind === 'applied'
+    ? { status: 'applied', ...outcome.answer }
+    : { status: 'pending approval', changeRequest: outcome.changeRequest };
 
 export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ledger } = app;
@@ -54,7 +77,8 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
     {
       schema: {
         tags,
-        summary: 'Copy the effective configuration, or chosen keys, from one environment to another as one change (validation, concurrency and approvals apply)',
+        summary:
+          'Copy the effective configuration, or chosen keys, from one environment to another as one change (validation, concurrency and approvals apply)',
         params: ServiceParams,
         body: Type.Object(
           {
@@ -74,7 +98,12 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
       await requireEnvironment(ledger, toEnvironment);
       const source = await readConfiguration(ledger, serviceId, fromEnvironment);
       const reason = changeReason ?? `promoted from ${fromEnvironment} version ${source.version}`;
-      const common = { serviceId, environment: toEnvironment, changeReason: reason, expectedVersion: expectedVersionOf(request, request.body.expectedVersion) };
+      const common = {
+        serviceId,
+        environment: toEnvironment,
+        changeReason: reason,
+        expectedVersion: expectedVersionOf(request, request.body.expectedVersion),
+      };
       const outcome = keys
         ? await executeConfigurationCommand(ledger, request, {
             type: 'Batch',
@@ -85,22 +114,44 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
               return { id: String(index + 1), type: 'SET' as const, key, value };
             }),
           })
-        : await executeConfigurationCommand(ledger, request, { type: 'Replace', ...common, configuration: source.configuration });
-      return reply.status(outcome.kind === 'pending' ? 202 : 200).send(ok({ from: { environment: fromEnvironment, version: source.version }, ...outcomeOf(outcome) }));
+        : await executeConfigurationCommand(ledger, request, {
+            type: 'Replace',
+            ...common,
+            configuration: source.configuration,
+          });
+      return reply
+        .status(outcome.kind === 'pending' ? 202 : 200)
+        .send(ok({ from: { environment: fromEnvironment, version: source.version }, ...outcomeOf(outcome) }));
     },
   );
 
   app.get(
     '/configurations/:serviceId/export',
-    { schema: { tags, summary: "A service's configuration in every environment, its schema and versions, as one JSON document", params: ServiceParams } },
+    {
+      schema: {
+        tags,
+        summary: "A service's configuration in every environment, its schema and versions, as one JSON document",
+        params: ServiceParams,
+      },
+    },
     async (request) => {
       const { serviceId } = request.params;
-      const environments: Record<string, Omit<ConfigurationView, 'serviceId' | 'environment' | 'updatedAt' | 'updatedBy' | 'epoch'>> = {};
+      const environments: Record<
+        string,
+        Omit<ConfigurationView, 'serviceId' | 'environment' | 'updatedAt' | 'updatedBy' | 'epoch'>
+      > = {};
       for (const environment of ledger.readModels.environments.list()) {
         const effective = await effectiveNow(ledger, serviceId, environment.id);
         if (effective) {
           // A document of configurations, not of a log: the epoch stays out (positions say when, within the source log).
-          const { serviceId: _service, environment: _environment, updatedAt: _at, updatedBy: _by, epoch: _epoch, ...entry } = viewOf(effective, ledger.readModels.epoch.current);
+          const {
+            serviceId: _service,
+            environment: _environment,
+            updatedAt: _at,
+            updatedBy: _by,
+            epoch: _epoch,
+            ...entry
+          } = viewOf(effective, ledger.readModels.epoch.current);
           environments[environment.id] = entry;
         }
       }
@@ -121,30 +172,53 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
     {
       schema: {
         tags,
-        summary: 'Apply an exported document: the schema, then each environment as one change (each environment on its own; approvals apply)',
+        summary:
+          'Apply an exported document: the schema, then each environment as one change (each environment on its own; approvals apply)',
         params: ServiceParams,
-        body: Type.Object({ document: ExportDocument, changeReason: Type.Optional(ChangeReason) }, { additionalProperties: false }),
+        body: Type.Object(
+          { document: ExportDocument, changeReason: Type.Optional(ChangeReason) },
+          { additionalProperties: false },
+        ),
       },
     },
     async (request) => {
       const { serviceId } = request.params;
-      const { document, changeReason = `imported from ${document.serviceId}, exported ${document.exportedAt}` } = request.body;
+      const { document, changeReason = `imported from ${document.serviceId}, exported ${document.exportedAt}` } =
+        request.body;
       for (const environment of Object.keys(document.environments)) await requireEnvironment(ledger, environment);
       // Every document is checked against the schema it will live under before anything is written.
-      const validate = document.schema ? compileSchema(document.schema.schema as JsonObject) : (await activeValidator(ledger, serviceId)).validate;
+      const validate = document.schema
+        ? compileSchema(document.schema.schema as JsonObject)
+        : (await activeValidator(ledger, serviceId)).validate;
       const errors = Object.entries(document.environments).flatMap(([environment, entry]) =>
-        validate(entry.configuration as JsonObject).map((issue) => ({ ...issue, path: `${environment}:${issue.path}` })),
+        validate(entry.configuration as JsonObject).map((issue) => ({
+          ...issue,
+          path: `${environment}:${issue.path}`,
+        })),
       );
-      if (errors.length > 0) throw ValidationFailed(errors, 'the imported configurations do not match the schema; nothing was written');
+      if (errors.length > 0)
+        throw ValidationFailed(errors, 'the imported configurations do not match the schema; nothing was written');
       if (document.schema) {
-        await handle(ledger.store, schemaStream(serviceId), schemaDecider, { type: 'RegisterSchema', serviceId, schema: document.schema.schema as JsonObject }, commandContext(request, changeReason));
+        await handle(
+          ledger.store,
+          schemaStream(serviceId),
+          schemaDecider,
+          { type: 'RegisterSchema', serviceId, schema: document.schema.schema as JsonObject },
+          commandContext(request, changeReason),
+        );
       }
       const environments: Record<string, unknown> = {};
       for (const [environment, entry] of Object.entries(document.environments)) {
         // An environment's own layer is what it holds; one that only inherits has nothing of its own to write.
         const own = entry.own === undefined ? entry.configuration : entry.own?.configuration;
         if (!own) continue;
-        const outcome = await executeConfigurationCommand(ledger, request, { type: 'Replace', serviceId, environment, configuration: own as JsonObject, changeReason });
+        const outcome = await executeConfigurationCommand(ledger, request, {
+          type: 'Replace',
+          serviceId,
+          environment,
+          configuration: own as JsonObject,
+          changeReason,
+        });
         environments[environment] = outcomeOf(outcome);
       }
       return ok({ serviceId, environments });

@@ -46,7 +46,12 @@ async function write(
 }
 
 /** What every write takes from the request: who it targets, why, and the version it was based on. */
-const target = (request: FastifyRequest, serviceId: string, environment: string | undefined, body?: { changeReason?: string; expectedVersion?: number }) => ({
+const target = (
+  request: FastifyRequest,
+  serviceId: string,
+  environment: string | undefined,
+  body?: { changeReason?: string; expectedVersion?: number },
+) => ({
   serviceId,
   environment: environment ?? DEFAULT_ENVIRONMENT,
   changeReason: body?.changeReason,
@@ -59,7 +64,16 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.post(
     '/configurations/:serviceId',
-    { schema: { tags, summary: 'Create a configuration (409 CONFIGURATION_EXISTS if there is one)', params: ServiceParams, querystring: WriteQuery, body: DocumentBody, response: answers } },
+    {
+      schema: {
+        tags,
+        summary: 'Create a configuration (409 CONFIGURATION_EXISTS if there is one)',
+        params: ServiceParams,
+        querystring: WriteQuery,
+        body: DocumentBody,
+        response: answers,
+      },
+    },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'Create',
@@ -70,7 +84,16 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.put(
     '/configurations/:serviceId',
-    { schema: { tags, summary: 'Replace the whole configuration (creates it when absent: 201)', params: ServiceParams, querystring: WriteQuery, body: DocumentBody, response: answers } },
+    {
+      schema: {
+        tags,
+        summary: 'Replace the whole configuration (creates it when absent: 201)',
+        params: ServiceParams,
+        querystring: WriteQuery,
+        body: DocumentBody,
+        response: answers,
+      },
+    },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'Replace',
@@ -81,7 +104,16 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.put(
     '/configurations/:serviceId/environments/:environment',
-    { schema: { tags, summary: 'Replace the configuration of one environment', params: EnvironmentParams, querystring: ForceQuery, body: DocumentBody, response: answers } },
+    {
+      schema: {
+        tags,
+        summary: 'Replace the configuration of one environment',
+        params: EnvironmentParams,
+        querystring: ForceQuery,
+        body: DocumentBody,
+        response: answers,
+      },
+    },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'Replace',
@@ -92,7 +124,16 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.patch(
     '/configurations/:serviceId',
-    { schema: { tags, summary: 'Apply an RFC 7396 JSON Merge Patch', params: ServiceParams, querystring: WriteQuery, body: PatchBody, response: answers } },
+    {
+      schema: {
+        tags,
+        summary: 'Apply an RFC 7396 JSON Merge Patch',
+        params: ServiceParams,
+        querystring: WriteQuery,
+        body: PatchBody,
+        response: answers,
+      },
+    },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'Patch',
@@ -103,7 +144,16 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.put(
     '/configurations/:serviceId/:key',
-    { schema: { tags, summary: 'Set one key (missing parents are created)', params: KeyParams, querystring: WriteQuery, body: KeyBody, response: answers } },
+    {
+      schema: {
+        tags,
+        summary: 'Set one key (missing parents are created)',
+        params: KeyParams,
+        querystring: WriteQuery,
+        body: KeyBody,
+        response: answers,
+      },
+    },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'SetKey',
@@ -115,18 +165,36 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.delete(
     '/configurations/:serviceId/:key',
-    { schema: { tags, summary: 'Delete one key (404 KEY_NOT_FOUND when absent)', params: KeyParams, querystring: DeleteKeyQuery, response: answers } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete one key (404 KEY_NOT_FOUND when absent)',
+        params: KeyParams,
+        querystring: DeleteKeyQuery,
+        response: answers,
+      },
+    },
     (request, reply) =>
       write(ledger, request, reply, {
         type: 'DeleteKey',
-        ...target(request, request.params.serviceId, request.query.environment, { changeReason: request.query.changeReason }),
+        ...target(request, request.params.serviceId, request.query.environment, {
+          changeReason: request.query.changeReason,
+        }),
         key: request.params.key,
       }),
   );
 
   app.post(
     '/configurations/:serviceId/batch',
-    { schema: { tags, summary: 'SET/DELETE operations applied atomically as one new version', params: ServiceParams, querystring: WriteQuery, body: BatchBody } },
+    {
+      schema: {
+        tags,
+        summary: 'SET/DELETE operations applied atomically as one new version',
+        params: ServiceParams,
+        querystring: WriteQuery,
+        body: BatchBody,
+      },
+    },
     (request, reply) => {
       const { operations, environment } = request.body;
       return write(
@@ -136,7 +204,10 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
         {
           type: 'Batch',
           ...target(request, request.params.serviceId, request.query.environment ?? environment, request.body),
-          operations: operations.map((operation) => ({ ...operation, value: operation.value as JsonValue | undefined })),
+          operations: operations.map((operation) => ({
+            ...operation,
+            value: operation.value as JsonValue | undefined,
+          })),
         },
         { operations: operations.map(({ id, type, key }) => ({ id, type, key, success: true })) },
       );
@@ -145,7 +216,16 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
 
   app.post(
     '/configurations/:serviceId/versions/:version/rollback',
-    { schema: { tags, summary: 'Restore an earlier version as a new version (history is never rewritten)', params: RollbackParams, querystring: WriteQuery, body: RollbackBody, response: answers } },
+    {
+      schema: {
+        tags,
+        summary: 'Restore an earlier version as a new version (history is never rewritten)',
+        params: RollbackParams,
+        querystring: WriteQuery,
+        body: RollbackBody,
+        response: answers,
+      },
+    },
     async (request, reply) => {
       const { serviceId, version } = request.params;
       const where = target(request, serviceId, request.query.environment, request.body);

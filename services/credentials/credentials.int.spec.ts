@@ -27,7 +27,15 @@ describe('the credential vault', () => {
   const store = async (key: string, value: string, extra: Record<string, unknown> = {}) => {
     const response = await server.call('POST', '/credentials', {
       token: writer,
-      body: { key, value, type: 'database_password', serviceId: 'order-router', environment: 'production', sensitivity: 'confidential', ...extra },
+      body: {
+        key,
+        value,
+        type: 'database_password',
+        serviceId: 'order-router',
+        environment: 'production',
+        sensitivity: 'confidential',
+        ...extra,
+      },
     });
     expect(response.status).toBe(201);
     return response.body.data;
@@ -38,13 +46,21 @@ describe('the credential vault', () => {
   it('stores encrypted, answers metadata only, and decrypts for a permitted reader', async () => {
     const value = secret();
     const stored = await store('orders-db', value, { tags: { owner: 'desk-7' } });
-    expect(stored).toMatchObject({ key: 'orders-db', version: 1, type: 'database_password', sensitivity: 'confidential', tags: { owner: 'desk-7' } });
+    expect(stored).toMatchObject({
+      key: 'orders-db',
+      version: 1,
+      type: 'database_password',
+      sensitivity: 'confidential',
+      tags: { owner: 'desk-7' },
+    });
     expect(JSON.stringify(stored)).not.toContain(value);
     expect(stored.nextRotationAt).toBeTruthy();
 
     const read = await retrieve('orders-db');
     expect(read.body.data).toMatchObject({ key: 'orders-db', value, version: 1 });
-    const list = await server.call('GET', `/credentials?serviceId=order-router&minPosition=${stored.position}`, { token: reader });
+    const list = await server.call('GET', `/credentials?serviceId=order-router&minPosition=${stored.position}`, {
+      token: reader,
+    });
     expect(list.body.data.map((c: { key: string }) => c.key)).toContain('orders-db');
     expect(JSON.stringify(list.body)).not.toContain(value);
   });
@@ -53,13 +69,20 @@ describe('the credential vault', () => {
     const value = secret();
     await store('pricing-db', value);
     const dsn = 'postgres://pricing:${SECRET:pricing-db}@db1/pricing';
-    const written = await server.call('PUT', '/configurations/pricing-engine', { token: writer, body: { configuration: { db: { dsn } } } });
-    const plain = await server.call('GET', `/configurations/pricing-engine?minPosition=${written.body.data.position}`, { token: writer });
+    const written = await server.call('PUT', '/configurations/pricing-engine', {
+      token: writer,
+      body: { configuration: { db: { dsn } } },
+    });
+    const plain = await server.call('GET', `/configurations/pricing-engine?minPosition=${written.body.data.position}`, {
+      token: writer,
+    });
     expect(plain.body.data.configuration.db.dsn).toBe(dsn);
     const resolved = await server.call('GET', '/configurations/pricing-engine?resolveSecrets=true', { token: writer });
     expect(resolved.body.data.configuration.db.dsn).toBe(`postgres://pricing:${value}@db1/pricing`);
     expect(resolved.headers.get('cache-control')).toBe('no-store');
-    const key = await server.call('GET', '/configurations/pricing-engine/db.dsn?resolveSecrets=true', { token: writer });
+    const key = await server.call('GET', '/configurations/pricing-engine/db.dsn?resolveSecrets=true', {
+      token: writer,
+    });
     expect(key.body.data.value).toBe(`postgres://pricing:${value}@db1/pricing`);
     const refused = await server.call('GET', '/configurations/pricing-engine?resolveSecrets=true', { token: reader });
     expect([refused.status, refused.body.code]).toEqual([403, 'FORBIDDEN']);
@@ -77,27 +100,47 @@ describe('the credential vault', () => {
     expect((await server.call('GET', '/audit/credentials/audit-me', { token: reader })).status).toBe(403);
     const auditor = await server.token('ada', ['auditor']);
     const audit = await server.call('GET', `/audit/credentials/audit-me?minPosition=${head}`, { token: auditor });
-    expect(audit.body.data.map((entry: { operation: string; outcome: string; actor: string }) => [entry.operation, entry.outcome, entry.actor])).toEqual([
+    expect(
+      audit.body.data.map((entry: { operation: string; outcome: string; actor: string }) => [
+        entry.operation,
+        entry.outcome,
+        entry.actor,
+      ]),
+    ).toEqual([
       ['retrieve', 'granted', 'kim'],
       ['retrieve', 'denied', 'lou'],
       ['store', 'granted', 'kim'],
     ]);
-    expect(audit.body.data[0]).toMatchObject({ sourceIp: '127.0.0.1', userAgent: 'vault-test/1.0', serviceId: 'order-router', version: 1 });
+    expect(audit.body.data[0]).toMatchObject({
+      sourceIp: '127.0.0.1',
+      userAgent: 'vault-test/1.0',
+      serviceId: 'order-router',
+      version: 1,
+    });
   });
 
   it('rotates to a generated password, keeps the previous readable during the grace period only', async () => {
     const first = secret();
     await store('rotating', first);
-    const rotated = await server.call('POST', '/credentials/rotating/rotate', { token: writer, body: { gracePeriodSeconds: 60 } });
+    const rotated = await server.call('POST', '/credentials/rotating/rotate', {
+      token: writer,
+      body: { gracePeriodSeconds: 60 },
+    });
     expect(rotated.body.data).toMatchObject({ success: true, version: 2 });
     expect(rotated.body.data.graceUntil).toBeTruthy();
     const current = (await retrieve('rotating')).body.data.value as string;
     secrets.push(current);
     expect(current).toHaveLength(32);
     for (const characters of [/[A-Z]/, /[a-z]/, /[0-9]/, /[^A-Za-z0-9]/]) expect(current).toMatch(characters);
-    expect((await retrieve('rotating', writer, '?version=previous')).body.data).toMatchObject({ value: first, version: 1 });
+    expect((await retrieve('rotating', writer, '?version=previous')).body.data).toMatchObject({
+      value: first,
+      version: 1,
+    });
 
-    await server.call('POST', '/credentials/rotating/rotate', { token: writer, body: { value: secret(), gracePeriodSeconds: 0 } });
+    await server.call('POST', '/credentials/rotating/rotate', {
+      token: writer,
+      body: { value: secret(), gracePeriodSeconds: 0 },
+    });
     const over = await retrieve('rotating', writer, '?version=previous');
     expect([over.status, over.body.code]).toEqual([410, 'GRACE_PERIOD_OVER']);
   });
@@ -124,11 +167,14 @@ describe('the credential vault', () => {
     expect([moved.status, moved.body.code]).toEqual([500, 'CREDENTIAL_INTEGRITY']);
     expect(JSON.stringify(moved.body)).not.toMatch(/s3cr3t/);
 
-    const flipped = { ...rows[0]!.data.secret, value: { ...rows[0]!.data.secret.value, tag: Buffer.alloc(16).toString('base64') } };
-    await server.storage.readModels.query(`UPDATE events SET data = jsonb_set(data, '{secret}', $2::jsonb) WHERE stream_name = $1`, [
-      credentialStream('tamper-a'),
-      JSON.stringify(flipped),
-    ]);
+    const flipped = {
+      ...rows[0]!.data.secret,
+      value: { ...rows[0]!.data.secret.value, tag: Buffer.alloc(16).toString('base64') },
+    };
+    await server.storage.readModels.query(
+      `UPDATE events SET data = jsonb_set(data, '{secret}', $2::jsonb) WHERE stream_name = $1`,
+      [credentialStream('tamper-a'), JSON.stringify(flipped)],
+    );
     expect((await retrieve('tamper-a')).body.code).toBe('CREDENTIAL_INTEGRITY');
   });
 
@@ -144,20 +190,28 @@ describe('the credential vault', () => {
     );
     expect(rows).toHaveLength(1);
     // The vault itself holds no key for it any more: the sealed value cannot be opened by any road.
-    await expect(server.app.ledger.vault.open('shred-me', rows[0]!.data.secret)).rejects.toMatchObject({ code: 'CREDENTIAL_KEY_MISSING' });
-    const keys = await server.storage.readModels.query('SELECT 1 FROM credential_keys WHERE credential_key = $1', ['shred-me']);
+    await expect(server.app.ledger.vault.open('shred-me', rows[0]!.data.secret)).rejects.toMatchObject({
+      code: 'CREDENTIAL_KEY_MISSING',
+    });
+    const keys = await server.storage.readModels.query('SELECT 1 FROM credential_keys WHERE credential_key = $1', [
+      'shred-me',
+    ]);
     expect(keys.rows).toHaveLength(0);
   });
 
   it('rotates the key-encryption key, re-wrapping every credential key without changing a value', async () => {
     const value = secret();
     await store('kek-check', value);
-    const before = await server.storage.readModels.query<{ kek_id: string }>('SELECT DISTINCT kek_id FROM credential_keys');
+    const before = await server.storage.readModels.query<{ kek_id: string }>(
+      'SELECT DISTINCT kek_id FROM credential_keys',
+    );
     const rotated = await server.call('POST', '/vault/rotate-key', { token: admin });
     expect(rotated.status).toBe(200);
     expect(rotated.body.data.rewrappedKeys).toBeGreaterThan(1);
     expect(before.rows.map((row) => row.kek_id)).toContain(rotated.body.data.previousKekId);
-    const after = await server.storage.readModels.query<{ kek_id: string }>('SELECT DISTINCT kek_id FROM credential_keys');
+    const after = await server.storage.readModels.query<{ kek_id: string }>(
+      'SELECT DISTINCT kek_id FROM credential_keys',
+    );
     expect(after.rows).toEqual([{ kek_id: rotated.body.data.kekId }]);
     expect((await retrieve('kek-check')).body.data.value).toBe(value);
     expect((await server.call('POST', '/vault/rotate-key', { token: writer })).status).toBe(403);
@@ -165,9 +219,13 @@ describe('the credential vault', () => {
 
   it('leaves no stored secret in plaintext in the event store or any read model', async () => {
     await server.app.ledger.readModels.runner.waitFor(await server.storage.store.headPosition(), 5000);
-    const { rows: events } = await server.storage.readModels.query<{ text: string }>('SELECT data::text || metadata::text AS text FROM events');
+    const { rows: events } = await server.storage.readModels.query<{ text: string }>(
+      'SELECT data::text || metadata::text AS text FROM events',
+    );
     const tables = await Promise.all(
-      [...READ_MODEL_TABLES, 'credential_keys'].map((table) => server.storage.readModels.query<{ text: string }>(`SELECT t::text AS text FROM ${table} t`)),
+      [...READ_MODEL_TABLES, 'credential_keys'].map((table) =>
+        server.storage.readModels.query<{ text: string }>(`SELECT t::text AS text FROM ${table} t`),
+      ),
     );
     const everything = [...events, ...tables.flatMap((table) => table.rows)].map((row) => row.text).join('\n');
     expect(secrets.length).toBeGreaterThan(8);

@@ -22,40 +22,71 @@ export type CredentialState =
 
 export type CredentialCommand =
   | { type: 'StoreCredential'; description: CredentialDescription; secret: SealedSecret; now: string }
-  | { type: 'RotateCredential'; key: string; rotationId: string; secret: SealedSecret; graceSeconds: number; generated: boolean; now: string }
+  | {
+      type: 'RotateCredential';
+      key: string;
+      rotationId: string;
+      secret: SealedSecret;
+      graceSeconds: number;
+      generated: boolean;
+      now: string;
+    }
   | { type: 'DeleteCredential'; key: string; now: string };
 
 /** The service a credential belongs, or belonged, to. */
 export const serviceOfCredential = (state: CredentialState): string | undefined =>
   state.status === 'active' ? state.description.serviceId : state.status === 'deleted' ? state.serviceId : undefined;
 
-export const CredentialNotFound = (key: string) => new DomainError('CREDENTIAL_NOT_FOUND', 404, `no credential ${key}`, { key });
+export const CredentialNotFound = (key: string) =>
+  new DomainError('CREDENTIAL_NOT_FOUND', 404, `no credential ${key}`, { key });
 
 const DAY_MS = 86_400_000;
 
 /** Days between rotations: the credential's own policy, else the default of its sensitivity. */
 export function rotationIntervalDays(description: CredentialDescription): number | undefined {
   if (description.rotationIntervalDays !== undefined) return description.rotationIntervalDays;
-  return { top_secret: 30, restricted: 60, confidential: 90, internal: undefined, public: undefined }[description.sensitivity];
+  return { top_secret: 30, restricted: 60, confidential: 90, internal: undefined, public: undefined }[
+    description.sensitivity
+  ];
 }
 
-const plusDays = (at: string, days: number | undefined) => (days === undefined ? undefined : new Date(Date.parse(at) + days * DAY_MS).toISOString());
-const versionOf = (state: CredentialState) => (state.status === 'active' ? state.current.secret.version : state.status === 'deleted' ? state.versions : 0);
+const plusDays = (at: string, days: number | undefined) =>
+  days === undefined ? undefined : new Date(Date.parse(at) + days * DAY_MS).toISOString();
+const versionOf = (state: CredentialState) =>
+  state.status === 'active' ? state.current.secret.version : state.status === 'deleted' ? state.versions : 0;
 
 export function decide(command: CredentialCommand, state: CredentialState): CredentialEvent[] {
   switch (command.type) {
     case 'StoreCredential': {
       if (state.status === 'active') {
-        throw new DomainError('CREDENTIAL_EXISTS', 409, `credential ${command.description.key} exists; rotate it instead`, { key: command.description.key });
+        throw new DomainError(
+          'CREDENTIAL_EXISTS',
+          409,
+          `credential ${command.description.key} exists; rotate it instead`,
+          { key: command.description.key },
+        );
       }
       expectVersion(command.secret, versionOf(state) + 1);
       const nextRotationAt = plusDays(command.now, rotationIntervalDays(command.description));
-      return [{ type: 'CredentialStored', data: { ...command.description, secret: command.secret, storedAt: command.now, ...(nextRotationAt ? { nextRotationAt } : {}) } }];
+      return [
+        {
+          type: 'CredentialStored',
+          data: {
+            ...command.description,
+            secret: command.secret,
+            storedAt: command.now,
+            ...(nextRotationAt ? { nextRotationAt } : {}),
+          },
+        },
+      ];
     }
     case 'RotateCredential': {
       if (state.status !== 'active') throw CredentialNotFound(command.key);
       expectVersion(command.secret, state.current.secret.version + 1);
-      const graceUntil = command.graceSeconds > 0 ? new Date(Date.parse(command.now) + command.graceSeconds * 1000).toISOString() : undefined;
+      const graceUntil =
+        command.graceSeconds > 0
+          ? new Date(Date.parse(command.now) + command.graceSeconds * 1000).toISOString()
+          : undefined;
       const nextRotationAt = plusDays(command.now, rotationIntervalDays(state.description));
       return [
         {
@@ -77,7 +108,12 @@ export function decide(command: CredentialCommand, state: CredentialState): Cred
     }
     case 'DeleteCredential':
       if (state.status !== 'active') throw CredentialNotFound(command.key);
-      return [{ type: 'CredentialDeleted', data: { key: command.key, deletedAt: command.now, versions: state.current.secret.version } }];
+      return [
+        {
+          type: 'CredentialDeleted',
+          data: { key: command.key, deletedAt: command.now, versions: state.current.secret.version },
+        },
+      ];
     default: {
       const unknownCommand: never = command;
       throw new Error(`unknown command ${JSON.stringify(unknownCommand)}`);
@@ -88,7 +124,12 @@ export function decide(command: CredentialCommand, state: CredentialState): Cred
 /** The value was sealed for a version; if the credential moved on meanwhile, the caller seals again. */
 function expectVersion(secret: SealedSecret, expected: number): void {
   if (secret.version !== expected) {
-    throw new DomainError('VERSION_CONFLICT', 409, `the credential changed concurrently (now at version ${expected - 1}); retry`, { currentVersion: expected - 1 });
+    throw new DomainError(
+      'VERSION_CONFLICT',
+      409,
+      `the credential changed concurrently (now at version ${expected - 1}); retry`,
+      { currentVersion: expected - 1 },
+    );
   }
 }
 
@@ -96,7 +137,13 @@ export function evolve(state: CredentialState, event: CredentialEvent): Credenti
   switch (event.type) {
     case 'CredentialStored': {
       const { secret, storedAt, nextRotationAt, ...description } = event.data;
-      return { status: 'active', description, current: { secret, since: storedAt }, storedAt, ...(nextRotationAt ? { nextRotationAt } : {}) };
+      return {
+        status: 'active',
+        description,
+        current: { secret, since: storedAt },
+        storedAt,
+        ...(nextRotationAt ? { nextRotationAt } : {}),
+      };
     }
     case 'CredentialRotated': {
       if (state.status !== 'active') return state;
@@ -109,7 +156,12 @@ export function evolve(state: CredentialState, event: CredentialEvent): Credenti
       };
     }
     case 'CredentialDeleted':
-      return { status: 'deleted', key: event.data.key, versions: event.data.versions, ...(state.status === 'active' ? { serviceId: state.description.serviceId } : {}) };
+      return {
+        status: 'deleted',
+        key: event.data.key,
+        versions: event.data.versions,
+        ...(state.status === 'active' ? { serviceId: state.description.serviceId } : {}),
+      };
     default: {
       const unknownEvent: never = event;
       throw new Error(`unknown event ${JSON.stringify(unknownEvent)}`);

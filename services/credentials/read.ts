@@ -8,13 +8,30 @@ import { DomainError } from '#services/shared/errors.ts';
 import { commandContext } from '#services/shared/http.ts';
 import { CredentialNotFound, credentialDecider, serviceOfCredential } from './decider.ts';
 
-function record(ledger: Ledger, request: FastifyRequest, key: string, outcome: AccessOutcome, details: { version?: number; serviceId?: string; reason?: string } = {}) {
+function record(
+  ledger: Ledger,
+  request: FastifyRequest,
+  key: string,
+  outcome: AccessOutcome,
+  details: { version?: number; serviceId?: string; reason?: string } = {},
+) {
   ledger.metrics.credentialAccess.inc({ outcome });
   const userAgent = request.headers['user-agent'];
   return recordEvents(
     ledger.store,
     credentialAccessStream(key),
-    [{ type: 'CredentialAccessed', data: { key, operation: 'retrieve', outcome, ...details, ...(userAgent ? { userAgent: String(userAgent).slice(0, 300) } : {}) } }],
+    [
+      {
+        type: 'CredentialAccessed',
+        data: {
+          key,
+          operation: 'retrieve',
+          outcome,
+          ...details,
+          ...(userAgent ? { userAgent: String(userAgent).slice(0, 300) } : {}),
+        },
+      },
+    ],
     commandContext(request),
   );
 }
@@ -23,15 +40,29 @@ function record(ledger: Ledger, request: FastifyRequest, key: string, outcome: A
  * Decrypts one credential for the caller. Every attempt is an event, granted
  * or not; the value leaves only after its read was recorded.
  */
-export async function readCredential(ledger: Ledger, request: FastifyRequest, key: string, which: 'current' | 'previous' = 'current') {
+export async function readCredential(
+  ledger: Ledger,
+  request: FastifyRequest,
+  key: string,
+  which: 'current' | 'previous' = 'current',
+) {
   const { state } = await loadState(ledger.store, credentialStream(key), credentialDecider);
   const serviceId = serviceOfCredential(state);
   const principal = request.principal!;
   const description = state.status === 'active' ? state.description : serviceId ? { serviceId } : undefined;
   if (!hasPermission(principal, 'secret') || (description && !mayReadCredential(principal, description))) {
-    await record(ledger, request, key, 'denied', { serviceId, reason: `${principal.subject} may not read this credential` });
-    if (!hasPermission(principal, 'secret')) throw new DomainError('FORBIDDEN', 403, `${principal.subject} may not read credentials`, { required: ROLES_FOR.secret });
-    throw new DomainError('OUT_OF_SCOPE', 403, `${principal.subject} may not read credential ${key}`, { credential: key, serviceId });
+    await record(ledger, request, key, 'denied', {
+      serviceId,
+      reason: `${principal.subject} may not read this credential`,
+    });
+    if (!hasPermission(principal, 'secret'))
+      throw new DomainError('FORBIDDEN', 403, `${principal.subject} may not read credentials`, {
+        required: ROLES_FOR.secret,
+      });
+    throw new DomainError('OUT_OF_SCOPE', 403, `${principal.subject} may not read credential ${key}`, {
+      credential: key,
+      serviceId,
+    });
   }
   if (state.status === 'deleted') {
     await record(ledger, request, key, 'shredded', { serviceId });
@@ -44,20 +75,32 @@ export async function readCredential(ledger: Ledger, request: FastifyRequest, ke
   const now = Date.now();
   if (state.description.expiresAt && Date.parse(state.description.expiresAt) <= now) {
     await record(ledger, request, key, 'expired', { serviceId, version: state.current.secret.version });
-    throw new DomainError('CREDENTIAL_EXPIRED', 403, `credential ${key} expired at ${state.description.expiresAt}`, { key, expiresAt: state.description.expiresAt });
+    throw new DomainError('CREDENTIAL_EXPIRED', 403, `credential ${key} expired at ${state.description.expiresAt}`, {
+      key,
+      expiresAt: state.description.expiresAt,
+    });
   }
   let secret = state.current.secret;
   if (which === 'previous') {
     const previous = state.previous;
     if (!previous?.graceUntil || Date.parse(previous.graceUntil) <= now) {
       await record(ledger, request, key, 'grace_period_over', { serviceId, version: previous?.secret.version });
-      throw new DomainError('GRACE_PERIOD_OVER', 410, `the previous version of ${key} no longer reads`, { key, graceUntil: previous?.graceUntil ?? null });
+      throw new DomainError('GRACE_PERIOD_OVER', 410, `the previous version of ${key} no longer reads`, {
+        key,
+        graceUntil: previous?.graceUntil ?? null,
+      });
     }
     secret = previous.secret;
   }
   const value = await ledger.vault.open(key, secret);
   await record(ledger, request, key, 'granted', { serviceId, version: secret.version });
-  return { key, value, version: secret.version, type: state.description.type, expiresAt: state.description.expiresAt ?? null };
+  return {
+    key,
+    value,
+    version: secret.version,
+    type: state.description.type,
+    expiresAt: state.description.expiresAt ?? null,
+  };
 }
 
 const REFERENCE = /\$\{SECRET:([a-zA-Z0-9._-]{1,200})\}/g;
@@ -67,7 +110,11 @@ const REFERENCE = /\$\{SECRET:([a-zA-Z0-9._-]{1,200})\}/g;
  * value, each read as the caller (permission checked, access recorded). The
  * stored configuration keeps its references.
  */
-export async function resolveSecrets(ledger: Ledger, request: FastifyRequest, document: JsonObject): Promise<JsonObject> {
+export async function resolveSecrets(
+  ledger: Ledger,
+  request: FastifyRequest,
+  document: JsonObject,
+): Promise<JsonObject> {
   const names = new Set<string>();
   const collect = (value: JsonValue): void => {
     if (typeof value === 'string') for (const match of value.matchAll(REFERENCE)) names.add(match[1]!);
@@ -81,7 +128,8 @@ export async function resolveSecrets(ledger: Ledger, request: FastifyRequest, do
   const substitute = (value: JsonValue): JsonValue => {
     if (typeof value === 'string') return value.replace(REFERENCE, (_, name: string) => values.get(name)!);
     if (Array.isArray(value)) return value.map(substitute);
-    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v)]));
+    if (value && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v)]));
     return value;
   };
   return substitute(document) as JsonObject;

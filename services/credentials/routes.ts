@@ -15,7 +15,13 @@ import { waitForPosition } from '#services/configuration/read.ts';
 import { handle, loadState, recordEvents } from '#services/shared/command-handler.ts';
 import { DomainError } from '#services/shared/errors.ts';
 import { EnvironmentId, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
-import { type CredentialCommand, CredentialNotFound, type CredentialState, credentialDecider, serviceOfCredential } from './decider.ts';
+import {
+  type CredentialCommand,
+  CredentialNotFound,
+  type CredentialState,
+  credentialDecider,
+  serviceOfCredential,
+} from './decider.ts';
 import { openChangeRequest } from '#services/approvals/open.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import { readCredential } from './read.ts';
@@ -38,14 +44,22 @@ const StoreBody = Type.Object(
     expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
     tags: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 200 }))),
     rotationIntervalDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
-    grantedTo: Type.Optional(Type.Array(ServiceId, { maxItems: 100, uniqueItems: true, description: 'other services that may decrypt it' })),
+    grantedTo: Type.Optional(
+      Type.Array(ServiceId, { maxItems: 100, uniqueItems: true, description: 'other services that may decrypt it' }),
+    ),
   },
   { additionalProperties: false },
 );
 const RotateBody = Type.Object(
   {
     value: Type.Optional(Value),
-    gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86_400, description: 'how long the previous value still reads (?version=previous); default 3600' })),
+    gracePeriodSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 30 * 86_400,
+        description: 'how long the previous value still reads (?version=previous); default 3600',
+      }),
+    ),
     reason: Type.Optional(Type.String({ maxLength: 1000 })),
   },
   { additionalProperties: false },
@@ -95,12 +109,21 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { tags, summary: 'Store a credential, encrypted; the answer carries metadata only', body: StoreBody } },
     async (request, reply) => {
       const { value, ...fields } = request.body;
-      const description: CredentialDescription = { ...fields, sensitivity: fields.sensitivity ?? 'internal', tags: fields.tags ?? {} };
+      const description: CredentialDescription = {
+        ...fields,
+        sensitivity: fields.sensitivity ?? 'internal',
+        tags: fields.tags ?? {},
+      };
       const stream = credentialStream(description.key);
       const { state } = await loadState(ledger.store, stream, credentialDecider);
       const version = (state.status === 'deleted' ? state.versions : 0) + 1;
       const secret = await ledger.vault.seal(description.key, version, value);
-      const command: CredentialCommand = { type: 'StoreCredential', description, secret, now: new Date().toISOString() };
+      const command: CredentialCommand = {
+        type: 'StoreCredential',
+        description,
+        secret,
+        now: new Date().toISOString(),
+      };
       const pending = await proposeIfRequired(ledger, request, description, command, version - 1);
       if (pending) return reply.status(202).send(ok({ changeRequest: pending }));
       const result = await handle(ledger.store, stream, credentialDecider, command, commandContext(request));
@@ -115,13 +138,24 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         summary: 'Credential metadata, never values',
-        querystring: Type.Object({ serviceId: Type.Optional(ServiceId), environment: Type.Optional(EnvironmentId), minPosition: Type.Optional(Position) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          {
+            serviceId: Type.Optional(ServiceId),
+            environment: Type.Optional(EnvironmentId),
+            minPosition: Type.Optional(Position),
+          },
+          { additionalProperties: false },
+        ),
       },
     },
     async (request) => {
       await waitForPosition(ledger, request.query.minPosition);
       const principal = request.principal!;
-      return ok((await listCredentials(ledger.db, request.query)).filter((credential) => inScope(principal, String(credential.serviceId))));
+      return ok(
+        (await listCredentials(ledger.db, request.query)).filter((credential) =>
+          inScope(principal, String(credential.serviceId)),
+        ),
+      );
     },
   );
 
@@ -132,7 +166,10 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'Decrypt and return a credential; every attempt, granted or not, is recorded',
         params: KeyParams,
-        querystring: Type.Object({ version: Type.Optional(Type.Union([Type.Literal('current'), Type.Literal('previous')])) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { version: Type.Optional(Type.Union([Type.Literal('current'), Type.Literal('previous')])) },
+          { additionalProperties: false },
+        ),
       },
     },
     async (request, reply) => {
@@ -144,7 +181,13 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/credentials/:key/rotate',
     {
-      schema: { tags, summary: 'Rotate: a supplied value, or one generated for the type; the previous one reads during the grace period', params: KeyParams, body: RotateBody },
+      schema: {
+        tags,
+        summary:
+          'Rotate: a supplied value, or one generated for the type; the previous one reads during the grace period',
+        params: KeyParams,
+        body: RotateBody,
+      },
     },
     async (request, reply) => {
       const { key } = request.params;
@@ -166,9 +209,22 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         generated: body.value === undefined,
         now: new Date().toISOString(),
       };
-      const pending = await proposeIfRequired(ledger, request, state.description, command, state.current.secret.version, body.reason);
+      const pending = await proposeIfRequired(
+        ledger,
+        request,
+        state.description,
+        command,
+        state.current.secret.version,
+        body.reason,
+      );
       if (pending) return reply.status(202).send(ok({ changeRequest: pending }));
-      const result = await handle(ledger.store, stream, credentialDecider, command, commandContext(request, body.reason));
+      const result = await handle(
+        ledger.store,
+        stream,
+        credentialDecider,
+        command,
+        commandContext(request, body.reason),
+      );
       if (result.state.status !== 'active') throw new Error('rotation left no credential');
       return ok({
         rotationId,
@@ -184,13 +240,25 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     '/credentials/:key',
-    { schema: { tags, summary: 'Delete: the events stay, the keys are destroyed, nothing of the value can be read again', params: KeyParams } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete: the events stay, the keys are destroyed, nothing of the value can be read again',
+        params: KeyParams,
+      },
+    },
     async (request, reply) => {
       const { key } = request.params;
       const { state } = await loadState(ledger.store, credentialStream(key), credentialDecider);
       const serviceId = serviceOfCredential(state);
       if (serviceId) requireScope(request.principal!, serviceId);
-      await handle(ledger.store, credentialStream(key), credentialDecider, { type: 'DeleteCredential', key, now: new Date().toISOString() }, commandContext(request));
+      await handle(
+        ledger.store,
+        credentialStream(key),
+        credentialDecider,
+        { type: 'DeleteCredential', key, now: new Date().toISOString() },
+        commandContext(request),
+      );
       await ledger.vault.shred(key);
       return reply.status(204).send();
     },
@@ -203,7 +271,13 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'Every operation on a credential, newest first: who, from where, what happened',
         params: KeyParams,
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })), minPosition: Type.Optional(Position) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          {
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+            minPosition: Type.Optional(Position),
+          },
+          { additionalProperties: false },
+        ),
       },
     },
     async (request) => {
@@ -211,7 +285,14 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const principal = request.principal!;
       const serviceId = await credentialServiceOf(ledger.db, request.params.key);
       if (serviceId !== undefined) requireScope(principal, serviceId);
-      return ok(await listAccess(ledger.db, request.params.key, request.query.limit ?? 100, unrestricted(principal) ? undefined : principal.services));
+      return ok(
+        await listAccess(
+          ledger.db,
+          request.params.key,
+          request.query.limit ?? 100,
+          unrestricted(principal) ? undefined : principal.services,
+        ),
+      );
     },
   );
 
@@ -231,6 +312,11 @@ async function rotateKeyEncryptionKey(ledger: Ledger, request: FastifyRequest) {
     throw new DomainError('KEY_ROTATION_UNAVAILABLE', 409, error instanceof Error ? error.message : String(error));
   }
   const rewrappedKeys = await ledger.vault.rewrapAll();
-  const position = await recordEvents(ledger.store, VAULT_KEYS_STREAM, [{ type: 'KeyEncryptionKeyRotated', data: { kekId, previousKekId, rewrappedKeys } }], commandContext(request));
+  const position = await recordEvents(
+    ledger.store,
+    VAULT_KEYS_STREAM,
+    [{ type: 'KeyEncryptionKeyRotated', data: { kekId, previousKekId, rewrappedKeys } }],
+    commandContext(request),
+  );
   return ok({ kekId, previousKekId, rewrappedKeys, position: Number(position) });
 }

@@ -40,11 +40,19 @@ const dataKeyContext = (credentialKey: string, version: number) => `data-key:${c
 const valueContext = (credentialKey: string, version: number) => `value:${credentialKey}#${version}`;
 
 type KeyRow = { kek_id: string; iv: string; ciphertext: string; tag: string };
-const wrappedOf = (row: KeyRow): WrappedKey => ({ kekId: row.kek_id, iv: row.iv, ciphertext: row.ciphertext, tag: row.tag });
+const wrappedOf = (row: KeyRow): WrappedKey => ({
+  kekId: row.kek_id,
+  iv: row.iv,
+  ciphertext: row.ciphertext,
+  tag: row.tag,
+});
 
 export function createVault(db: Database, keys: KeyProvider) {
   async function credentialKey(credential: string, create: boolean): Promise<Buffer | undefined> {
-    const select = () => db.query<KeyRow>('SELECT kek_id, iv, ciphertext, tag FROM credential_keys WHERE credential_key = $1', [credential]);
+    const select = () =>
+      db.query<KeyRow>('SELECT kek_id, iv, ciphertext, tag FROM credential_keys WHERE credential_key = $1', [
+        credential,
+      ]);
     let row = (await select()).rows[0];
     if (!row && create) {
       const wrapped = await keys.wrap(newKey(), keyContext(credential));
@@ -93,7 +101,11 @@ export function createVault(db: Database, keys: KeyProvider) {
         return open(dataKey, secret.value, valueContext(credential, secret.version)).toString('utf8');
       } catch (error) {
         if (error instanceof DecryptionFailed) {
-          throw new DomainError('CREDENTIAL_INTEGRITY', 500, `credential ${credential} version ${secret.version} failed authentication; it was altered or moved`);
+          throw new DomainError(
+            'CREDENTIAL_INTEGRITY',
+            500,
+            `credential ${credential} version ${secret.version} failed authentication; it was altered or moved`,
+          );
         }
         throw error;
       }
@@ -113,13 +125,10 @@ export function createVault(db: Database, keys: KeyProvider) {
       for (const row of rows) {
         const plain = await keys.unwrap(wrappedOf(row), keyContext(row.credential_key));
         const wrapped = await keys.wrap(plain, keyContext(row.credential_key));
-        await db.query('UPDATE credential_keys SET kek_id = $2, iv = $3, ciphertext = $4, tag = $5, rewrapped_at = now() WHERE credential_key = $1', [
-          row.credential_key,
-          wrapped.kekId,
-          wrapped.iv,
-          wrapped.ciphertext,
-          wrapped.tag,
-        ]);
+        await db.query(
+          'UPDATE credential_keys SET kek_id = $2, iv = $3, ciphertext = $4, tag = $5, rewrapped_at = now() WHERE credential_key = $1',
+          [row.credential_key, wrapped.kekId, wrapped.iv, wrapped.ciphertext, wrapped.tag],
+        );
       }
       return rows.length;
     },
@@ -131,7 +140,9 @@ export type Vault = ReturnType<typeof createVault>;
 /** Every credential's wrapped key, as stored (never unwrapped here), for a backup. */
 export async function exportCredentialKeys(db: SqlExecutor): Promise<VaultKeys['credentialKeys']> {
   if (!(await db.query<{ t: string | null }>("SELECT to_regclass('credential_keys')::text AS t")).rows[0]?.t) return [];
-  const { rows } = await db.query<VaultKeys['credentialKeys'][number]>('SELECT credential_key, kek_id, iv, ciphertext, tag FROM credential_keys ORDER BY credential_key');
+  const { rows } = await db.query<VaultKeys['credentialKeys'][number]>(
+    'SELECT credential_key, kek_id, iv, ciphertext, tag FROM credential_keys ORDER BY credential_key',
+  );
   return rows;
 }
 
@@ -159,7 +170,9 @@ export function generateValue(type: string): string {
       // A 256-bit symmetric key, base64.
       return randomBytes(32).toString('base64');
     default:
-      throw new DomainError('GENERATION_UNSUPPORTED', 400, `a ${type} cannot be generated; supply the new value`, { type });
+      throw new DomainError('GENERATION_UNSUPPORTED', 400, `a ${type} cannot be generated; supply the new value`, {
+        type,
+      });
   }
 }
 
@@ -177,6 +190,7 @@ export function generatePassword(length: number): string {
       if (chars.length === length) break;
     }
     const password = chars.join('');
-    if (password.length === length && CLASSES.every((set) => [...password].some((c) => set.includes(c)))) return password;
+    if (password.length === length && CLASSES.every((set) => [...password].some((c) => set.includes(c))))
+      return password;
   }
 }

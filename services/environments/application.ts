@@ -23,14 +23,31 @@ export interface DefinitionFields {
 
 /** What an environment change did, would do, or is waiting for. */
 export type EnvironmentOutcome =
-  | { kind: 'applied'; definition?: EnvironmentDefinition; created: boolean; position: number; impact: EffectiveDifference[] }
-  | { kind: 'dry-run'; definition?: EnvironmentDefinition; impact: EffectiveDifference[]; policyIds: string[]; failing: InheritedIssue[] }
+  | {
+      kind: 'applied';
+      definition?: EnvironmentDefinition;
+      created: boolean;
+      position: number;
+      impact: EffectiveDifference[];
+    }
+  | {
+      kind: 'dry-run';
+      definition?: EnvironmentDefinition;
+      impact: EffectiveDifference[];
+      policyIds: string[];
+      failing: InheritedIssue[];
+    }
   | { kind: 'pending'; changeRequest: OpenedChangeRequest };
 
 const inheritanceChangedBy = () =>
-  new DomainError('FORBIDDEN', 403, 'changing what an environment inherits, or removing one, changes every service inheriting from it: it needs the admin role', {
-    required: ['admin'],
-  });
+  new DomainError(
+    'FORBIDDEN',
+    403,
+    'changing what an environment inherits, or removing one, changes every service inheriting from it: it needs the admin role',
+    {
+      required: ['admin'],
+    },
+  );
 
 /**
  * Defines an environment or changes its definition. Anyone who may write may
@@ -52,43 +69,90 @@ export async function defineEnvironment(
     name: change.fields.name ?? current?.name ?? change.id,
     type: change.fields.type ?? current?.type ?? 'custom',
     inheritsFrom: change.fields.inheritsFrom ?? current?.inheritsFrom ?? [],
-    ...((change.fields.description ?? current?.description) !== undefined ? { description: change.fields.description ?? current?.description } : {}),
+    ...((change.fields.description ?? current?.description) !== undefined
+      ? { description: change.fields.description ?? current?.description }
+      : {}),
   };
   const rewired = current !== undefined && !isDeepStrictEqual(current.inheritsFrom, definition.inheritsFrom);
   if (rewired && !hasPermission(principal, 'admin')) throw inheritanceChangedBy();
   // A removed environment's configurations stay in the log and come back with it: undoing a removal is the admin's too.
   if (!current && !hasPermission(principal, 'admin')) {
-    const { state } = await loadState(ledger.store, environmentStream(change.id), environmentDecider, initialStateFor(change.id));
+    const { state } = await loadState(
+      ledger.store,
+      environmentStream(change.id),
+      environmentDecider,
+      initialStateFor(change.id),
+    );
     if (state.status === 'removed') throw inheritanceChangedBy();
   }
   const before = directory.parentsOf();
-  const impact = rewired || !current ? await impactOf(ledger, change.id, before, new Map(before).set(change.id, definition.inheritsFrom)) : [];
-  const command: EnvironmentCommand = { type: change.type, definition, parentsOf: before, impact: recordedImpact(impact) };
-  return decideGoverned(ledger, context, { command, rewired, impact, dryRun: change.dryRun, force: change.force, current: current ? definitionOf(current) : null });
+  const impact =
+    rewired || !current
+      ? await impactOf(ledger, change.id, before, new Map(before).set(change.id, definition.inheritsFrom))
+      : [];
+  const command: EnvironmentCommand = {
+    type: change.type,
+    definition,
+    parentsOf: before,
+    impact: recordedImpact(impact),
+  };
+  return decideGoverned(ledger, context, {
+    command,
+    rewired,
+    impact,
+    dryRun: change.dryRun,
+    force: change.force,
+    current: current ? definitionOf(current) : null,
+  });
 }
 
 /** Removes an environment (admin): its children inherit from their other parents from then on. */
-export async function removeEnvironment(ledger: Ledger, context: CommandContext, id: string, options: { dryRun?: boolean; force?: boolean } = {}): Promise<EnvironmentOutcome> {
+export async function removeEnvironment(
+  ledger: Ledger,
+  context: CommandContext,
+  id: string,
+  options: { dryRun?: boolean; force?: boolean } = {},
+): Promise<EnvironmentOutcome> {
   const directory = ledger.readModels.environments;
   const current = directory.get(id);
   if (!current) throw EnvironmentNotFound(id);
   const before = directory.parentsOf();
   const impact = await impactOf(ledger, id, before, withoutEnvironment(before, id));
   const command: EnvironmentCommand = { type: 'Remove', id, impact: recordedImpact(impact) };
-  return decideGoverned(ledger, context, { command, rewired: true, impact, ...options, current: definitionOf(current) });
+  return decideGoverned(ledger, context, {
+    command,
+    rewired: true,
+    impact,
+    ...options,
+    current: definitionOf(current),
+  });
 }
 
 async function decideGoverned(
   ledger: Ledger,
   context: CommandContext,
-  change: { command: EnvironmentCommand; rewired: boolean; impact: EffectiveDifference[]; dryRun?: boolean; force?: boolean; current: EnvironmentDefinition | null },
+  change: {
+    command: EnvironmentCommand;
+    rewired: boolean;
+    impact: EffectiveDifference[];
+    dryRun?: boolean;
+    force?: boolean;
+    current: EnvironmentDefinition | null;
+  },
 ): Promise<EnvironmentOutcome> {
   const { command, impact } = change;
   const id = command.type === 'Remove' ? command.id : command.definition.id;
   const definition = command.type === 'Remove' ? undefined : command.definition;
   const policies = change.rewired ? ledger.readModels.policies.matchingEnvironmentChange(id, command.impact) : [];
   const failing = await inheritedIssues(ledger, impact);
-  if (change.dryRun) return { kind: 'dry-run', ...(definition ? { definition } : {}), impact, policyIds: policies.map((policy) => policy.id), failing };
+  if (change.dryRun)
+    return {
+      kind: 'dry-run',
+      ...(definition ? { definition } : {}),
+      impact,
+      policyIds: policies.map((policy) => policy.id),
+      failing,
+    };
   if (failing.length > 0 && !change.force) throw InheritedValidationFailed(failing);
   if (failing.length > 0) command.forced = { inheritedErrors: failing };
   if (policies.length > 0) {
@@ -96,24 +160,52 @@ async function decideGoverned(
       kind: 'environment',
       serviceId: '*',
       environment: id,
-      command: (command.type === 'Remove' ? { type: 'Remove', id, force: Boolean(change.force) } : { type: command.type, definition, force: Boolean(change.force) }) as unknown as JsonObject,
+      command: (command.type === 'Remove'
+        ? { type: 'Remove', id, force: Boolean(change.force) }
+        : { type: command.type, definition, force: Boolean(change.force) }) as unknown as JsonObject,
       decidedOn: change.current as unknown as JsonObject | null,
       baseVersion: 0,
-      changedKeys: [command.type === 'Remove' ? 'removed' : 'inheritsFrom', ...impact.flatMap((entry) => entry.changedKeys.map((key) => `${entry.serviceId}:${key}`))],
+      changedKeys: [
+        command.type === 'Remove' ? 'removed' : 'inheritsFrom',
+        ...impact.flatMap((entry) => entry.changedKeys.map((key) => `${entry.serviceId}:${key}`)),
+      ],
     };
-    return { kind: 'pending', changeRequest: await openChangeRequest(ledger, context, proposed, policies, context.reason) };
+    return {
+      kind: 'pending',
+      changeRequest: await openChangeRequest(ledger, context, proposed, policies, context.reason),
+    };
   }
-  const result = await handle(ledger.store, environmentStream(id), environmentDecider, command, context, initialStateFor(id));
+  const result = await handle(
+    ledger.store,
+    environmentStream(id),
+    environmentDecider,
+    command,
+    context,
+    initialStateFor(id),
+  );
   await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
-  return { kind: 'applied', ...(definition ? { definition } : {}), created: result.events[0]?.type === 'EnvironmentDefined', position: Number(result.position), impact };
+  return {
+    kind: 'applied',
+    ...(definition ? { definition } : {}),
+    created: result.events[0]?.type === 'EnvironmentDefined',
+    position: Number(result.position),
+    impact,
+  };
 }
 
 /**
  * Applies an approved environment change as it was proposed, onto the
  * definition it was decided on, with its impact measured again now.
  */
-export async function applyApprovedEnvironmentChange(ledger: Ledger, change: ProposedEnvironmentChange, context: CommandContext) {
-  const proposed = change.command as unknown as ({ type: 'Redefine' | 'Define'; definition: EnvironmentDefinition } | { type: 'Remove'; id: string }) & { force?: boolean };
+export async function applyApprovedEnvironmentChange(
+  ledger: Ledger,
+  change: ProposedEnvironmentChange,
+  context: CommandContext,
+) {
+  const proposed = change.command as unknown as (
+    | { type: 'Redefine' | 'Define'; definition: EnvironmentDefinition }
+    | { type: 'Remove'; id: string }
+  ) & { force?: boolean };
   const decidedOn = change.decidedOn as unknown as EnvironmentDefinition | null;
   const directory = ledger.readModels.environments;
   const before = directory.parentsOf();
@@ -121,13 +213,23 @@ export async function applyApprovedEnvironmentChange(ledger: Ledger, change: Pro
     proposed.type === 'Remove'
       ? { type: 'Remove', id: proposed.id, decidedOn, impact: [] }
       : { type: proposed.type, definition: proposed.definition, parentsOf: before, decidedOn, impact: [] };
-  const after = proposed.type === 'Remove' ? withoutEnvironment(before, proposed.id) : new Map(before).set(proposed.definition.id, proposed.definition.inheritsFrom);
+  const after =
+    proposed.type === 'Remove'
+      ? withoutEnvironment(before, proposed.id)
+      : new Map(before).set(proposed.definition.id, proposed.definition.inheritsFrom);
   const impact = await impactOf(ledger, change.environment, before, after);
   command.impact = recordedImpact(impact);
   const failing = await inheritedIssues(ledger, impact);
   if (failing.length > 0 && !proposed.force) throw InheritedValidationFailed(failing);
   if (failing.length > 0) command.forced = { inheritedErrors: failing };
-  const result = await handle(ledger.store, environmentStream(change.environment), environmentDecider, command, context, initialStateFor(change.environment));
+  const result = await handle(
+    ledger.store,
+    environmentStream(change.environment),
+    environmentDecider,
+    command,
+    context,
+    initialStateFor(change.environment),
+  );
   await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
   return { version: Number(result.revision) + 1, position: Number(result.position) };
 }

@@ -1,10 +1,18 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { InheritedIssue } from '#events/configuration.ts';
-import { type EffectiveChange, type EnvironmentDefinition, type EnvironmentEvent, definitionOf } from '#events/environments.ts';
+import {
+  type EffectiveChange,
+  type EnvironmentDefinition,
+  type EnvironmentEvent,
+  definitionOf,
+} from '#events/environments.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
 import { DomainError, EnvironmentNotFound } from '#services/shared/errors.ts';
 
-export type EnvironmentState = { status: 'absent' } | { status: 'removed' } | { status: 'active'; definition: EnvironmentDefinition };
+export type EnvironmentState =
+  | { status: 'absent' }
+  | { status: 'removed' }
+  | { status: 'active'; definition: EnvironmentDefinition };
 
 /** Present without any event, so every deployment starts with them; they can be redefined like any other. */
 export const BUILT_IN_ENVIRONMENTS: EnvironmentDefinition[] = [
@@ -38,24 +46,39 @@ export type EnvironmentCommand =
   | ({ type: 'Remove'; id: string } & Governed);
 
 export const environmentMovedOn = (id: string) =>
-  new DomainError('ENVIRONMENT_MOVED_ON', 409, `environment ${id} changed since this change was decided; request it again`, { environment: id });
+  new DomainError(
+    'ENVIRONMENT_MOVED_ON',
+    409,
+    `environment ${id} changed since this change was decided; request it again`,
+    { environment: id },
+  );
 
 export function decide(command: EnvironmentCommand, state: EnvironmentState): EnvironmentEvent[] {
   // An approved change holds only if what the environment inherits is still what it was decided on; a rename does not matter.
   if (command.decidedOn !== undefined) {
     const current = state.status === 'active' ? state.definition.inheritsFrom : null;
-    if (!isDeepStrictEqual(current, command.decidedOn?.inheritsFrom ?? null)) throw environmentMovedOn(command.type === 'Remove' ? command.id : command.definition.id);
+    if (!isDeepStrictEqual(current, command.decidedOn?.inheritsFrom ?? null))
+      throw environmentMovedOn(command.type === 'Remove' ? command.id : command.definition.id);
   }
   if (command.type === 'Remove') {
     if (state.status !== 'active') throw EnvironmentNotFound(command.id);
     if (BUILT_IN_ENVIRONMENTS.some((builtIn) => builtIn.id === command.id)) {
-      throw new DomainError('ENVIRONMENT_BUILT_IN', 409, `${command.id} is built in and cannot be removed`, { environment: command.id });
+      throw new DomainError('ENVIRONMENT_BUILT_IN', 409, `${command.id} is built in and cannot be removed`, {
+        environment: command.id,
+      });
     }
-    return [{ type: 'EnvironmentRemoved', data: { id: command.id, impact: command.impact, ...(command.forced ? { forced: command.forced } : {}) } }];
+    return [
+      {
+        type: 'EnvironmentRemoved',
+        data: { id: command.id, impact: command.impact, ...(command.forced ? { forced: command.forced } : {}) },
+      },
+    ];
   }
   const { definition } = command;
   if (command.type === 'Define' && state.status === 'active') {
-    throw new DomainError('ENVIRONMENT_EXISTS', 409, `environment ${definition.id} already exists`, { environment: definition.id });
+    throw new DomainError('ENVIRONMENT_EXISTS', 409, `environment ${definition.id} already exists`, {
+      environment: definition.id,
+    });
   }
   for (const parent of definition.inheritsFrom) {
     if (parent !== definition.id && !command.parentsOf.has(parent)) throw EnvironmentNotFound(parent);
@@ -66,7 +89,12 @@ export function decide(command: EnvironmentCommand, state: EnvironmentState): En
   }
   if (state.status !== 'active') return [{ type: 'EnvironmentDefined', data: definition }];
   if (isDeepStrictEqual(state.definition, definition)) return [];
-  return [{ type: 'EnvironmentUpdated', data: { ...definition, impact: command.impact, ...(command.forced ? { forced: command.forced } : {}) } }];
+  return [
+    {
+      type: 'EnvironmentUpdated',
+      data: { ...definition, impact: command.impact, ...(command.forced ? { forced: command.forced } : {}) },
+    },
+  ];
 }
 
 function findCycle(start: string, parentsOf: Map<string, string[]>): string[] | undefined {

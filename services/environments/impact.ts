@@ -21,10 +21,21 @@ export interface EffectiveDifference extends EffectiveChange {
  * how. Read from the read models once they hold the whole log, so an approval
  * policy never judges a change on stale documents.
  */
-export async function impactOf(ledger: Ledger, changed: string, before: ParentsOf, after: ParentsOf): Promise<EffectiveDifference[]> {
+export async function impactOf(
+  ledger: Ledger,
+  changed: string,
+  before: ParentsOf,
+  after: ParentsOf,
+): Promise<EffectiveDifference[]> {
   await readModelsAtHead(ledger);
-  const affected = [...new Set([...dependentsOf(changed, before), ...dependentsOf(changed, after)])].filter((id) => after.has(id)).sort();
-  const lineages = affected.map((environment) => ({ environment, before: lineageOf(environment, before), after: lineageOf(environment, after) }));
+  const affected = [...new Set([...dependentsOf(changed, before), ...dependentsOf(changed, after)])]
+    .filter((id) => after.has(id))
+    .sort();
+  const lineages = affected.map((environment) => ({
+    environment,
+    before: lineageOf(environment, before),
+    after: lineageOf(environment, after),
+  }));
   const involved = [...new Set(lineages.flatMap((lineage) => [...lineage.before, ...lineage.after]))];
   const layers = new Map<string, JsonObject | undefined>();
   const layer = async (serviceId: string, environment: string) => {
@@ -45,7 +56,14 @@ export async function impactOf(ledger: Ledger, changed: string, before: ParentsO
     for (const lineage of lineages) {
       const after = await effective(serviceId, lineage.after);
       const changes = diffDocuments(await effective(serviceId, lineage.before), after);
-      if (changes.length > 0) differences.push({ serviceId, environment: lineage.environment, changedKeys: changes.map((change) => change.path), changes, after });
+      if (changes.length > 0)
+        differences.push({
+          serviceId,
+          environment: lineage.environment,
+          changedKeys: changes.map((change) => change.path),
+          changes,
+          after,
+        });
     }
   }
   return differences;
@@ -54,7 +72,9 @@ export async function impactOf(ledger: Ledger, changed: string, before: ParentsO
 async function readModelsAtHead(ledger: Ledger): Promise<void> {
   const head = await ledger.store.headPosition();
   if (!(await ledger.readModels.runner.waitFor(head, ledger.readYourWritesTimeoutMs, 'applied'))) {
-    throw new DomainError('READ_MODEL_BEHIND', 503, 'the read models are still catching up with the log; retry', { position: Number(head) });
+    throw new DomainError('READ_MODEL_BEHIND', 503, 'the read models are still catching up with the log; retry', {
+      position: Number(head),
+    });
   }
 }
 

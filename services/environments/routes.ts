@@ -9,11 +9,19 @@ import { EnvironmentId, Force, Position, commandContext, forceOf, ok } from '#se
 import { type EnvironmentOutcome, defineEnvironment, removeEnvironment } from './application.ts';
 
 const tags = ['environments'];
-const EnvironmentType = Type.Unsafe<EnvironmentDefinition['type']>(Type.String({ enum: ['development', 'testing', 'staging', 'production', 'custom'] }));
+const EnvironmentType = Type.Unsafe<EnvironmentDefinition['type']>(
+  Type.String({ enum: ['development', 'testing', 'staging', 'production', 'custom'] }),
+);
 const DefinitionFields = {
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   type: Type.Optional(EnvironmentType),
-  inheritsFrom: Type.Optional(Type.Array(EnvironmentId, { maxItems: 10, uniqueItems: true, description: 'parents, merged in order; the environment itself wins' })),
+  inheritsFrom: Type.Optional(
+    Type.Array(EnvironmentId, {
+      maxItems: 10,
+      uniqueItems: true,
+      description: 'parents, merged in order; the environment itself wins',
+    }),
+  ),
   description: Type.Optional(Type.String({ maxLength: 1000 })),
   changeReason: Type.Optional(Type.String({ maxLength: 1000 })),
 };
@@ -26,10 +34,18 @@ const view = ({ position, inheritance, ...entry }: EnvironmentEntry) => ({
   inheritanceChanged: { position: Number(inheritance.position), at: inheritance.changedAt, by: inheritance.changedBy },
 });
 const DryRunQuery = Type.Object(
-  { dryRun: Type.Optional(Type.Boolean({ description: 'answer which effective configurations would change, and how, without writing' })), force: Force },
+  {
+    dryRun: Type.Optional(
+      Type.Boolean({ description: 'answer which effective configurations would change, and how, without writing' }),
+    ),
+    force: Force,
+  },
   { additionalProperties: false },
 );
-const RemoveBody = Type.Object({ changeReason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false });
+const RemoveBody = Type.Object(
+  { changeReason: Type.Optional(Type.String({ maxLength: 1000 })) },
+  { additionalProperties: false },
+);
 
 /** 201/200 with the definition, 202 with the change request, or the dry run's account of what would change. */
 function answer(reply: FastifyReply, outcome: EnvironmentOutcome) {
@@ -41,14 +57,26 @@ function answer(reply: FastifyReply, outcome: EnvironmentOutcome) {
         ok({
           dryRun: true,
           ...(outcome.definition ? { definition: outcome.definition } : {}),
-          wouldChange: outcome.impact.map(({ serviceId, environment, changes }) => ({ serviceId, environment, changes })),
+          wouldChange: outcome.impact.map(({ serviceId, environment, changes }) => ({
+            serviceId,
+            environment,
+            changes,
+          })),
           wouldFailSchema: outcome.failing,
           requiresApprovalBy: outcome.policyIds,
         }),
       );
     case 'applied':
       return reply.status(outcome.created ? 201 : 200).send(
-        ok({ ...outcome.definition, position: outcome.position, changed: outcome.impact.map(({ serviceId, environment, changedKeys }) => ({ serviceId, environment, changedKeys })) }),
+        ok({
+          ...outcome.definition,
+          position: outcome.position,
+          changed: outcome.impact.map(({ serviceId, environment, changedKeys }) => ({
+            serviceId,
+            environment,
+            changedKeys,
+          })),
+        }),
       );
   }
 }
@@ -57,21 +85,35 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ledger } = app;
   const directory = ledger.readModels.environments;
 
-  app.get('/environments', { schema: { tags, summary: 'Every environment with its inheritance' } }, async () => ok(directory.list().map(view)));
+  app.get('/environments', { schema: { tags, summary: 'Every environment with its inheritance' } }, async () =>
+    ok(directory.list().map(view)),
+  );
 
   app.post(
     '/environments',
     { schema: { tags, summary: 'Define an environment (409 ENVIRONMENT_EXISTS if it exists)', body: CreateBody } },
     async (request, reply) => {
       const { id, changeReason, ...fields } = request.body;
-      return answer(reply, await defineEnvironment(ledger, request.principal!, commandContext(request, changeReason), { type: 'Define', id, fields }));
+      return answer(
+        reply,
+        await defineEnvironment(ledger, request.principal!, commandContext(request, changeReason), {
+          type: 'Define',
+          id,
+          fields,
+        }),
+      );
     },
   );
 
   app.get(
     '/environments/:id',
     {
-      schema: { tags, summary: 'One environment', params: Type.Object({ id: EnvironmentId }), querystring: Type.Object({ minPosition: Type.Optional(Position) }) },
+      schema: {
+        tags,
+        summary: 'One environment',
+        params: Type.Object({ id: EnvironmentId }),
+        querystring: Type.Object({ minPosition: Type.Optional(Position) }),
+      },
     },
     async (request) => {
       await waitForPosition(ledger, request.query.minPosition, 'seen');
@@ -86,7 +128,8 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags,
-        summary: 'Create or change an environment; changing inheritsFrom needs an admin and passes the approval policies (?dryRun=true shows its effect)',
+        summary:
+          'Create or change an environment; changing inheritsFrom needs an admin and passes the approval policies (?dryRun=true shows its effect)',
         params: Type.Object({ id: EnvironmentId }),
         querystring: DryRunQuery,
         body: UpdateBody,
@@ -94,8 +137,17 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { changeReason, ...fields } = request.body;
-      const change = { type: 'Redefine' as const, id: request.params.id, fields, dryRun: request.query.dryRun, force: forceOf(request, changeReason) };
-      return answer(reply, await defineEnvironment(ledger, request.principal!, commandContext(request, changeReason), change));
+      const change = {
+        type: 'Redefine' as const,
+        id: request.params.id,
+        fields,
+        dryRun: request.query.dryRun,
+        force: forceOf(request, changeReason),
+      };
+      return answer(
+        reply,
+        await defineEnvironment(ledger, request.principal!, commandContext(request, changeReason), change),
+      );
     },
   );
 
@@ -104,7 +156,8 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags,
-        summary: 'Remove an environment (admin; approval policies apply); environments inheriting from it keep their other parents',
+        summary:
+          'Remove an environment (admin; approval policies apply); environments inheriting from it keep their other parents',
         params: Type.Object({ id: EnvironmentId }),
         querystring: DryRunQuery,
         body: Type.Optional(RemoveBody),
@@ -113,7 +166,10 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const reason = request.body?.changeReason;
       const options = { dryRun: request.query.dryRun, force: forceOf(request, reason) };
-      return answer(reply, await removeEnvironment(ledger, commandContext(request, reason), request.params.id, options));
+      return answer(
+        reply,
+        await removeEnvironment(ledger, commandContext(request, reason), request.params.id, options),
+      );
     },
   );
 };

@@ -5,10 +5,10 @@ import { startOwnBroker } from '#infra/testing/kafka.ts';
 import { waitFor } from '#infra/testing/wait.ts';
 import { startTestServer, type TestServer } from '#infra/testing/server.ts';
 
-
 async function logOf(server: TestServer) {
   const events: Pick<RecordedEvent, 'id' | 'streamName' | 'revision' | 'type' | 'data' | 'metadata'>[] = [];
-  for await (const { id, streamName, revision, type, data, metadata } of server.storage.store.readAll()) events.push({ id, streamName, revision, type, data, metadata });
+  for await (const { id, streamName, revision, type, data, metadata } of server.storage.store.readAll())
+    events.push({ id, streamName, revision, type, data, metadata });
   return events.sort((a, b) => a.streamName.localeCompare(b.streamName) || Number(a.revision - b.revision));
 }
 
@@ -29,7 +29,8 @@ describe('region replica over Kafka', () => {
 
   it('ends with a log identical to the primary, across a replicator killed mid-stream and restarted', async () => {
     const token = await primary.token('ivy', ['admin']);
-    const write = (i: number) => primary.call('PUT', `/configurations/replicated-${i % 7}`, { token, body: { configuration: { n: i } } });
+    const write = (i: number) =>
+      primary.call('PUT', `/configurations/replicated-${i % 7}`, { token, body: { configuration: { n: i } } });
     await primary.call('POST', '/environments', { token, body: { id: 'dr_site', inheritsFrom: ['production'] } });
     for (let i = 0; i < 40; i++) await write(i);
 
@@ -37,7 +38,11 @@ describe('region replica over Kafka', () => {
     const replicateFrom = { brokers: broker.brokers, groupId: 'configledger-replica-region-two' };
     const first = await startTestServer({ replicateFrom });
     replicas.push(first);
-    await waitFor(() => first.app.ledger.replicator!.status().appliedEvents > 10, 60_000, 'the replica to start applying');
+    await waitFor(
+      () => first.app.ledger.replicator!.status().appliedEvents > 10,
+      60_000,
+      'the replica to start applying',
+    );
     await first.app.close();
     // As if the replicator had died before committing anything: the whole topic is delivered again.
     const admin = createKafka(broker.brokers, 'replica-test').admin();
@@ -57,7 +62,11 @@ describe('region replica over Kafka', () => {
     const last = (await primary.call('GET', '/configurations/replicated-3', { token })).body.data;
     const replicaHead = Number(await second.storage.store.headPosition());
     const read = await second.call('GET', `/configurations/replicated-3?minPosition=${replicaHead}`, { token: reader });
-    expect(read.body.data).toMatchObject({ version: last.version, checksum: last.checksum, configuration: last.configuration });
+    expect(read.body.data).toMatchObject({
+      version: last.version,
+      checksum: last.checksum,
+      configuration: last.configuration,
+    });
 
     const refused = await second.call('PUT', '/configurations/replicated-3', { token, body: { configuration: {} } });
     expect([refused.status, refused.body.code]).toEqual([403, 'READ_ONLY_REPLICA']);

@@ -21,24 +21,50 @@ export class ReplicaDiverged extends Error {}
  * event already there (a redelivery, a replay) is recognised by its id and
  * skipped, so the replica's log ends identical to the primary's.
  */
-export function createReplicator(options: { store: EventStore; kafka: Kafka; groupId: string; logger?: { warn(details: object, message: string): void } }) {
-  const consumer = options.kafka.consumer({ groupId: options.groupId, retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 } });
-  const status: ReplicationStatus = { appliedEvents: 0, duplicatesSkipped: 0, unknownSkipped: 0, lagEvents: 0, lagSeconds: 0 };
+export function createReplicator(options: {
+  store: EventStore;
+  kafka: Kafka;
+  groupId: string;
+  logger?: { warn(details: object, message: string): void };
+}) {
+  const consumer = options.kafka.consumer({
+    groupId: options.groupId,
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5000 },
+  });
+  const status: ReplicationStatus = {
+    appliedEvents: 0,
+    duplicatesSkipped: 0,
+    unknownSkipped: 0,
+    lagEvents: 0,
+    lagSeconds: 0,
+  };
   let lastRecordedAt: Date | undefined;
 
   async function apply(event: RecordedEvent): Promise<void> {
     const expected = event.revision === 0n ? 'no_stream' : event.revision - 1n;
     try {
       // With its id and its time: the replica's log is the primary's, down to when each event happened.
-      const result = await options.store.append(event.streamName, [{ id: event.id, type: event.type, data: event.data, metadata: event.metadata, recordedAt: event.recordedAt }], expected);
+      const result = await options.store.append(
+        event.streamName,
+        [{ id: event.id, type: event.type, data: event.data, metadata: event.metadata, recordedAt: event.recordedAt }],
+        expected,
+      );
       if (result.recorded) status.duplicatesSkipped++;
       else status.appliedEvents++;
     } catch (error) {
       if (!(error instanceof WrongExpectedRevision)) throw error;
-      if (error.actual < event.revision) throw new Error(`stream ${event.streamName} is at ${error.actual}, missing events before revision ${event.revision}`);
-      for await (const existing of options.store.readStream(event.streamName, { fromRevision: event.revision, maxCount: 1 })) {
+      if (error.actual < event.revision)
+        throw new Error(
+          `stream ${event.streamName} is at ${error.actual}, missing events before revision ${event.revision}`,
+        );
+      for await (const existing of options.store.readStream(event.streamName, {
+        fromRevision: event.revision,
+        maxCount: 1,
+      })) {
         if (existing.id !== event.id) {
-          throw new ReplicaDiverged(`${event.streamName}@${event.revision} holds event ${existing.id}, the primary sent ${event.id}`);
+          throw new ReplicaDiverged(
+            `${event.streamName}@${event.revision} holds event ${existing.id}, the primary sent ${event.id}`,
+          );
         }
       }
       status.duplicatesSkipped++;

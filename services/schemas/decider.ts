@@ -15,12 +15,16 @@ export type SchemaCommand = { type: 'RegisterSchema'; serviceId: string; schema:
 export function decide(command: SchemaCommand, state: SchemaState): SchemaEvent[] {
   assertSafeDocument(command.schema);
   const problem = schemaProblem(command.schema);
-  if (problem) throw new DomainError('INVALID_SCHEMA', 400, `the schema cannot be compiled: ${problem}`, { reason: problem });
+  if (problem)
+    throw new DomainError('INVALID_SCHEMA', 400, `the schema cannot be compiled: ${problem}`, { reason: problem });
   const checksum = checksumOf(command.schema);
   if (state.status === 'active' && state.checksum === checksum) return [];
   const version = state.status === 'active' ? state.version + 1 : 1;
   return [
-    { type: 'SchemaRegistered', data: { serviceId: command.serviceId, version, schema: command.schema, draft: draftOf(command.schema), checksum } },
+    {
+      type: 'SchemaRegistered',
+      data: { serviceId: command.serviceId, version, schema: command.schema, draft: draftOf(command.schema), checksum },
+    },
   ];
 }
 

@@ -22,7 +22,10 @@ export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: 'The active JSON Schema of a service, or a given version',
         params,
-        querystring: Type.Object({ version: Type.Optional(VersionNumber()), minPosition: Type.Optional(Position) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { version: Type.Optional(VersionNumber()), minPosition: Type.Optional(Position) },
+          { additionalProperties: false },
+        ),
       },
     },
     async (request) => {
@@ -38,9 +41,13 @@ export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags,
-        summary: 'Register a new schema version (JSON Schema draft 2020-12, or draft-07 via $schema); later writes are validated against it',
+        summary:
+          'Register a new schema version (JSON Schema draft 2020-12, or draft-07 via $schema); later writes are validated against it',
         params,
-        body: Type.Object({ schema: JsonDocument, changeReason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }),
+        body: Type.Object(
+          { schema: JsonDocument, changeReason: Type.Optional(Type.String({ maxLength: 1000 })) },
+          { additionalProperties: false },
+        ),
       },
     },
     async (request, reply) => {
@@ -55,7 +62,12 @@ export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (result.state.status !== 'active') throw new Error('registering a schema left no schema');
       const created = result.events.length > 0;
       return reply.status(created ? 201 : 200).send(
-        ok({ serviceId, version: result.state.version, checksum: result.state.checksum, position: Number(result.position) }),
+        ok({
+          serviceId,
+          version: result.state.version,
+          checksum: result.state.checksum,
+          position: Number(result.position),
+        }),
       );
     },
   );

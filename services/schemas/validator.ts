@@ -18,9 +18,12 @@ const DRAFT_07 = 'http://json-schema.org/draft-07/schema';
  * backtracks (`^(a+)+$`). RE2 has no backreferences or lookaround; a schema
  * using them is refused when registered.
  */
-const linearRegExp = Object.assign((pattern: string, flags: string) => new RE2(pattern, flags.includes('u') ? flags : `${flags}u`), {
-  code: 'new (require("re2-wasm").RE2)',
-});
+const linearRegExp = Object.assign(
+  (pattern: string, flags: string) => new RE2(pattern, flags.includes('u') ? flags : `${flags}u`),
+  {
+    code: 'new (require("re2-wasm").RE2)',
+  },
+);
 
 const engines = {
   '2020-12': (() => {
@@ -75,6 +78,7 @@ function toIssue(error: ErrorObject): ValidationIssue {
     .slice(1)
     .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'));
   if (error.keyword === 'required') base.push(String((error.params as { missingProperty: string }).missingProperty));
-  if (error.keyword === 'additionalProperties') base.push(String((error.params as { additionalProperty: string }).additionalProperty));
+  if (error.keyword === 'additionalProperties')
+    base.push(String((error.params as { additionalProperty: string }).additionalProperty));
   return { path: base.join('.'), message: error.message ?? error.keyword };
 }

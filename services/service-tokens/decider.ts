@@ -2,17 +2,23 @@ import type { ServiceTokenEvent, ServiceTokenIssued } from '#events/service-toke
 import type { Decider } from '#services/shared/command-handler.ts';
 import { DomainError } from '#services/shared/errors.ts';
 
-export type ServiceTokenState = { status: 'absent' } | { status: 'active' | 'revoked'; token: ServiceTokenIssued['data'] };
+export type ServiceTokenState =
+  | { status: 'absent' }
+  | { status: 'active' | 'revoked'; token: ServiceTokenIssued['data'] };
 
-export type ServiceTokenCommand = { type: 'IssueServiceToken'; token: ServiceTokenIssued['data'] } | { type: 'RevokeServiceToken'; id: string; now: string };
+export type ServiceTokenCommand =
+  | { type: 'IssueServiceToken'; token: ServiceTokenIssued['data'] }
+  | { type: 'RevokeServiceToken'; id: string; now: string };
 
 export function decide(command: ServiceTokenCommand, state: ServiceTokenState): ServiceTokenEvent[] {
   switch (command.type) {
     case 'IssueServiceToken':
-      if (state.status !== 'absent') throw new DomainError('SERVICE_TOKEN_EXISTS', 409, `service token ${command.token.id} exists`);
+      if (state.status !== 'absent')
+        throw new DomainError('SERVICE_TOKEN_EXISTS', 409, `service token ${command.token.id} exists`);
       return [{ type: 'ServiceTokenIssued', data: command.token }];
     case 'RevokeServiceToken':
-      if (state.status === 'absent') throw new DomainError('SERVICE_TOKEN_NOT_FOUND', 404, `no service token ${command.id}`, { id: command.id });
+      if (state.status === 'absent')
+        throw new DomainError('SERVICE_TOKEN_NOT_FOUND', 404, `no service token ${command.id}`, { id: command.id });
       if (state.status === 'revoked') return [];
       return [{ type: 'ServiceTokenRevoked', data: { id: command.id, revokedAt: command.now } }];
     default: {

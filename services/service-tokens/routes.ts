@@ -10,7 +10,6 @@ import { SERVICE_TOKEN_PREFIX, hashServiceToken } from '#projections/service-tok
 
 const tags = ['service tokens'];
 
-
 export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ledger } = app;
 
@@ -35,35 +34,62 @@ export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const id = randomBytes(8).toString('hex');
       const token = `${SERVICE_TOKEN_PREFIX}${id}_${randomBytes(32).toString('base64url')}`;
       const issuedAt = new Date();
-      const expiresAt = expiresInDays ? new Date(issuedAt.getTime() + expiresInDays * 86_400_000).toISOString() : undefined;
+      const expiresAt = expiresInDays
+        ? new Date(issuedAt.getTime() + expiresInDays * 86_400_000).toISOString()
+        : undefined;
       const result = await handle(
         ledger.store,
         serviceTokenStream(id),
         serviceTokenDecider,
         {
           type: 'IssueServiceToken',
-          token: { id, serviceId, tokenHash: hashServiceToken(token), issuedAt: issuedAt.toISOString(), ...(description ? { description } : {}), ...(expiresAt ? { expiresAt } : {}) },
+          token: {
+            id,
+            serviceId,
+            tokenHash: hashServiceToken(token),
+            issuedAt: issuedAt.toISOString(),
+            ...(description ? { description } : {}),
+            ...(expiresAt ? { expiresAt } : {}),
+          },
         },
         commandContext(request),
       );
       // Usable as soon as the answer arrives.
       await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
-      return reply.status(201).header('cache-control', 'no-store').send(ok({ id, serviceId, token, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt ?? null }));
+      return reply
+        .status(201)
+        .header('cache-control', 'no-store')
+        .send(ok({ id, serviceId, token, issuedAt: issuedAt.toISOString(), expiresAt: expiresAt ?? null }));
     },
   );
 
-  app.get('/service-tokens', { schema: { tags, summary: 'Issued service tokens (never the tokens themselves)' } }, async (request) =>
-    ok(ledger.readModels.serviceTokens.list().filter((entry) => inScope(request.principal!, entry.serviceId))),
+  app.get(
+    '/service-tokens',
+    { schema: { tags, summary: 'Issued service tokens (never the tokens themselves)' } },
+    async (request) =>
+      ok(ledger.readModels.serviceTokens.list().filter((entry) => inScope(request.principal!, entry.serviceId))),
   );
 
   app.delete(
     '/service-tokens/:id',
-    { schema: { tags, summary: 'Revoke a service token; refused from the moment this answers', params: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) }) } },
+    {
+      schema: {
+        tags,
+        summary: 'Revoke a service token; refused from the moment this answers',
+        params: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) }),
+      },
+    },
     async (request, reply) => {
       const { id } = request.params;
       const entry = ledger.readModels.serviceTokens.get(id);
       if (entry) requireScope(request.principal!, entry.serviceId);
-      const result = await handle(ledger.store, serviceTokenStream(id), serviceTokenDecider, { type: 'RevokeServiceToken', id, now: new Date().toISOString() }, commandContext(request));
+      const result = await handle(
+        ledger.store,
+        serviceTokenStream(id),
+        serviceTokenDecider,
+        { type: 'RevokeServiceToken', id, now: new Date().toISOString() },
+        commandContext(request),
+      );
       await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
       return reply.status(204).send();
     },

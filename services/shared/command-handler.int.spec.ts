@@ -21,13 +21,23 @@ describe('two API instances writing to one PostgreSQL store', () => {
   it('never decides on a stale copy: an expectedVersion current in the log succeeds on either instance', async () => {
     const created = await first.call('PUT', '/configurations/shared', { token, body: { configuration: { a: 1 } } });
     expect(created.body.data.version).toBe(1);
-    const onSecond = await second.call('PATCH', '/configurations/shared', { token, body: { patch: { b: 2 }, expectedVersion: 1 } });
+    const onSecond = await second.call('PATCH', '/configurations/shared', {
+      token,
+      body: { patch: { b: 2 }, expectedVersion: 1 },
+    });
     expect(onSecond.body.data.version).toBe(2);
     // The first instance last saw version 1; the log says 2.
-    const onFirst = await first.call('PATCH', '/configurations/shared', { token, body: { patch: { c: 3 } }, headers: { 'if-match': '"2"' } });
+    const onFirst = await first.call('PATCH', '/configurations/shared', {
+      token,
+      body: { patch: { c: 3 } },
+      headers: { 'if-match': '"2"' },
+    });
     expect(onFirst.status).toBe(200);
     expect(onFirst.body.data.version).toBe(3);
-    const stale = await second.call('PATCH', '/configurations/shared', { token, body: { patch: { d: 4 }, expectedVersion: 2 } });
+    const stale = await second.call('PATCH', '/configurations/shared', {
+      token,
+      body: { patch: { d: 4 }, expectedVersion: 2 },
+    });
     expect(stale.status).toBe(409);
     expect(stale.body.details.currentVersion).toBe(3);
   });
@@ -35,7 +45,12 @@ describe('two API instances writing to one PostgreSQL store', () => {
   it('loses no update when both instances write the same configuration concurrently', async () => {
     await first.call('PUT', '/configurations/contended', { token, body: { configuration: { keys: {} } } });
     const writes = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? first : second).call('PUT', `/configurations/contended/keys.k${i}`, { token, body: { value: i } })),
+      Array.from({ length: 30 }, (_, i) =>
+        (i % 2 === 0 ? first : second).call('PUT', `/configurations/contended/keys.k${i}`, {
+          token,
+          body: { value: i },
+        }),
+      ),
     );
     expect(writes.every((write) => write.status === 200)).toBe(true);
     const position = Math.max(...writes.map((write) => write.body.data.position));
@@ -54,7 +69,11 @@ describe('two API instances writing to one PostgreSQL store', () => {
     socket.send(JSON.stringify({ type: 'subscribe', data: { patterns: ['config.cross-instance.*'] } }));
     await waitFor(() => messages.some((m) => m.type === 'ack'), 5000, 'the subscription');
     await first.call('PUT', '/configurations/cross-instance', { token, body: { configuration: { a: 1 } } });
-    await waitFor(() => messages.some((m) => m.type === 'configuration_changed' && m.data.serviceId === 'cross-instance'), 5000, 'the push');
+    await waitFor(
+      () => messages.some((m) => m.type === 'configuration_changed' && m.data.serviceId === 'cross-instance'),
+      5000,
+      'the push',
+    );
     socket.close();
   });
 });

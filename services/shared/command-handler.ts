@@ -41,12 +41,19 @@ export function nameBasedUuid(name: string): string {
 
 /** Ids for a command's events: random, or, for a request with an idempotency key, derived from it, the stream and the command's kind. */
 const eventIdFor = (context: CommandContext, stream: string, kind: string, index: number) =>
-  context.idempotencyKey ? nameBasedUuid(`${context.idempotencyKey}\u0000${stream}\u0000${kind}\u0000${index}`) : randomUUID();
+  context.idempotencyKey
+    ? nameBasedUuid(`${context.idempotencyKey}\u0000${stream}\u0000${kind}\u0000${index}`)
+    : randomUUID();
 
 const kindOf = (command: unknown) => String((command as { type?: unknown } | null)?.type ?? '');
 
 /** What an idempotent command already recorded in `stream`, if it did: its events, in order. */
-async function recordedBefore(store: EventStore, stream: string, kind: string, context: CommandContext): Promise<RecordedEvent[]> {
+async function recordedBefore(
+  store: EventStore,
+  stream: string,
+  kind: string,
+  context: CommandContext,
+): Promise<RecordedEvent[]> {
   if (!context.idempotencyKey) return [];
   const ids = Array.from({ length: 16 }, (_, index) => eventIdFor(context, stream, kind, index));
   return store.readEvents(stream, ids);
@@ -74,7 +81,9 @@ export async function loadState<Command, State, Event extends DomainEvent>(
   let state = initialState;
   let revision = -1n;
   let position = 0n;
-  const events = decider.stateInLastEvent ? store.readStream(stream, { direction: 'backwards', maxCount: 1 }) : store.readStream(stream);
+  const events = decider.stateInLastEvent
+    ? store.readStream(stream, { direction: 'backwards', maxCount: 1 })
+    : store.readStream(stream);
   for await (const recorded of events) {
     state = decider.evolve(state, parseEvent<Event>(recorded));
     revision = recorded.revision;
@@ -185,12 +194,23 @@ export async function handle<Command, State, Event extends DomainEvent>(
       }
       const expected = loaded.revision < 0n ? 'no_stream' : loaded.revision;
       try {
-        const stored = events.map((event, index) => toStored(event, context, eventIdFor(context, stream, kindOf(command), index)));
+        const stored = events.map((event, index) =>
+          toStored(event, context, eventIdFor(context, stream, kindOf(command), index)),
+        );
         const appended = await store.append(stream, stored, expected);
         context.onRecorded?.();
         if (appended.recorded) {
           states.forget(stream);
-          return replayed(store, stream, decider, await store.readEvents(stream, stored.map((event) => event.id)), initialState);
+          return replayed(
+            store,
+            stream,
+            decider,
+            await store.readEvents(
+              stream,
+              stored.map((event) => event.id),
+            ),
+            initialState,
+          );
         }
         const state = events.reduce(decider.evolve, loaded.state);
         states.set(stream, { state, revision: appended.nextRevision, position: appended.position });
@@ -238,13 +258,29 @@ async function replayed<Command, State, Event extends DomainEvent>(
 ): Promise<HandleResult<State, Event>> {
   const last = events[events.length - 1]!;
   let state = initialState ?? decider.initialState;
-  for await (const recorded of store.readStream(stream, { fromRevision: 0n, maxCount: Number(last.revision) + 1 })) state = decider.evolve(state, parseEvent<Event>(recorded));
-  return { state, events: events.map((recorded) => parseEvent<Event>(recorded)), revision: last.revision, position: last.position, replayed: true };
+  for await (const recorded of store.readStream(stream, { fromRevision: 0n, maxCount: Number(last.revision) + 1 }))
+    state = decider.evolve(state, parseEvent<Event>(recorded));
+  return {
+    state,
+    events: events.map((recorded) => parseEvent<Event>(recorded)),
+    revision: last.revision,
+    position: last.position,
+    replayed: true,
+  };
 }
 
 /** Appends facts that need no decision (an access, a key rotation) to a stream of their own. */
-export async function recordEvents(store: EventStore, stream: string, events: DomainEvent[], context: CommandContext): Promise<bigint> {
-  const { position } = await store.append(stream, events.map((event, index) => toStored(event, context, eventIdFor(context, stream, event.type, index))), 'any');
+export async function recordEvents(
+  store: EventStore,
+  stream: string,
+  events: DomainEvent[],
+  context: CommandContext,
+): Promise<bigint> {
+  const { position } = await store.append(
+    stream,
+    events.map((event, index) => toStored(event, context, eventIdFor(context, stream, event.type, index))),
+    'any',
+  );
   context.onRecorded?.();
   return position;
 }

@@ -3,29 +3,52 @@ import type { FastifyRequest } from 'fastify';
 import type { CommandContext } from './command-handler.ts';
 import { DomainError } from './errors.ts';
 
-export const ServiceId = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,99}$', description: 'lower-case letters, digits and dashes' });
-export const EnvironmentId = Type.String({ pattern: '^[a-z][a-z0-9_]{0,49}$', description: 'lower-case letters, digits and underscores' });
+export const ServiceId = Type.String({
+  pattern: '^[a-z0-9][a-z0-9-]{0,99}$',
+  description: 'lower-case letters, digits and dashes',
+});
+export const EnvironmentId = Type.String({
+  pattern: '^[a-z][a-z0-9_]{0,49}$',
+  description: 'lower-case letters, digits and underscores',
+});
 /** A dotted path whose segments are never `__proto__`, `constructor` or `prototype` (400 INVALID_KEY). */
-export const KEY_PATTERN = '^(?!(?:[^.]*\\.)*(?:__proto__|constructor|prototype)(?:\\.|$))[A-Za-z0-9_$-]+(?:\\.[A-Za-z0-9_$-]+)*$';
+export const KEY_PATTERN =
+  '^(?!(?:[^.]*\\.)*(?:__proto__|constructor|prototype)(?:\\.|$))[A-Za-z0-9_$-]+(?:\\.[A-Za-z0-9_$-]+)*$';
 export const Key = Type.String({
   pattern: KEY_PATTERN,
   maxLength: 500,
-  description: 'dotted path, e.g. risk.limits.maxPosition; no segment may be __proto__, constructor or prototype (400 INVALID_KEY)',
+  description:
+    'dotted path, e.g. risk.limits.maxPosition; no segment may be __proto__, constructor or prototype (400 INVALID_KEY)',
 });
 export const ChangeReason = Type.String({ maxLength: 1000 });
 /** Versions are stored as 32-bit integers, positions as 64-bit ones read back as exact JavaScript numbers: past that, a 400. */
 export const MAX_VERSION = 2_147_483_647;
-export const VersionNumber = (description?: string) => Type.Integer({ minimum: 1, maximum: MAX_VERSION, ...(description ? { description } : {}) });
-export const ExpectedVersion = Type.Integer({ minimum: 0, maximum: MAX_VERSION, description: 'the version the change was based on; 409 VERSION_CONFLICT otherwise' });
+export const VersionNumber = (description?: string) =>
+  Type.Integer({ minimum: 1, maximum: MAX_VERSION, ...(description ? { description } : {}) });
+export const ExpectedVersion = Type.Integer({
+  minimum: 0,
+  maximum: MAX_VERSION,
+  description: 'the version the change was based on; 409 VERSION_CONFLICT otherwise',
+});
 export const JsonDocument = Type.Object({}, { additionalProperties: true, description: 'a JSON object' });
 export const AnyJson = Type.Unknown({ description: 'any JSON value' });
-export const Position = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'log position; a read with minPosition waits until the read model has it' });
+export const Position = Type.Integer({
+  minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: 'log position; a read with minPosition waits until the read model has it',
+});
 
 export const Force = Type.Optional(
-  Type.Boolean({ description: 'an admin, with a changeReason, applies the change although environments inheriting from this one would fail their schema (recorded)' }),
+  Type.Boolean({
+    description:
+      'an admin, with a changeReason, applies the change although environments inheriting from this one would fail their schema (recorded)',
+  }),
 );
 
-export const EnvironmentQuery = Type.Object({ environment: Type.Optional(EnvironmentId) }, { additionalProperties: false });
+export const EnvironmentQuery = Type.Object(
+  { environment: Type.Optional(EnvironmentId) },
+  { additionalProperties: false },
+);
 export type EnvironmentQuery = Static<typeof EnvironmentQuery>;
 
 export const DEFAULT_ENVIRONMENT = 'production';
@@ -60,7 +83,8 @@ export function expectedVersionOf(request: FastifyRequest, fromBody?: number): n
   const header = request.headers['if-match'];
   if (header === undefined) return undefined;
   const match = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header);
-  if (!match) throw new DomainError('INVALID_IF_MATCH', 400, 'If-Match must be a configuration version, e.g. If-Match: "3"');
+  if (!match)
+    throw new DomainError('INVALID_IF_MATCH', 400, 'If-Match must be a configuration version, e.g. If-Match: "3"');
   return Number(match[1]);
 }
 
@@ -68,8 +92,16 @@ export function expectedVersionOf(request: FastifyRequest, fromBody?: number): n
 export function forceOf(request: FastifyRequest, reason: string | undefined): true | undefined {
   if ((request.query as { force?: unknown } | undefined)?.force !== true) return undefined;
   if (!request.principal?.roles.includes('admin')) {
-    throw new DomainError('FORBIDDEN', 403, 'forcing a change past its inheriting environments\' schema needs the admin role', { required: ['admin'] });
+    throw new DomainError(
+      'FORBIDDEN',
+      403,
+      "forcing a change past its inheriting environments' schema needs the admin role",
+      { required: ['admin'] },
+    );
   }
-  if (!reason) throw new DomainError('VALIDATION_ERROR', 400, 'a forced change needs a changeReason', { errors: [{ path: 'changeReason', message: 'required with force' }] });
+  if (!reason)
+    throw new DomainError('VALIDATION_ERROR', 400, 'a forced change needs a changeReason', {
+      errors: [{ path: 'changeReason', message: 'required with force' }],
+    });
   return true;
 }

@@ -37,7 +37,10 @@ export class Connection {
     if (principal.expiresAt === undefined) return;
     // setTimeout takes at most 2^31-1 ms; a longer-lived credential is checked again then.
     const wait = Math.min(principal.expiresAt - Date.now(), 2 ** 31 - 1);
-    this.expiry = setTimeout(() => (Date.now() >= principal.expiresAt! ? this.end('credential expired') : this.authenticated(principal)), Math.max(0, wait));
+    this.expiry = setTimeout(
+      () => (Date.now() >= principal.expiresAt! ? this.end('credential expired') : this.authenticated(principal)),
+      Math.max(0, wait),
+    );
     this.expiry.unref();
   }
 

@@ -37,7 +37,10 @@ export interface GatewayOptions {
 }
 
 /** What an operator (or a test) may tune. */
-export type GatewaySettings = Pick<GatewayOptions, 'ackTimeoutMs' | 'maxAttempts' | 'maxBufferedBytes' | 'authTimeoutMs' | 'heartbeatMs' | 'recentPushes'>;
+export type GatewaySettings = Pick<
+  GatewayOptions,
+  'ackTimeoutMs' | 'maxAttempts' | 'maxBufferedBytes' | 'authTimeoutMs' | 'heartbeatMs' | 'recentPushes'
+>;
 
 /**
  * Pushes effective configuration changes to WebSocket subscribers. It follows
@@ -99,7 +102,13 @@ export function createGateway(options: GatewayOptions) {
       return;
     }
     connection.authenticated(principal);
-    connection.send(serverMessage(MessageType.connect, { connectionId: connection.id, serverTime: new Date().toISOString(), subject: principal.subject }));
+    connection.send(
+      serverMessage(MessageType.connect, {
+        connectionId: connection.id,
+        serverTime: new Date().toISOString(),
+        subject: principal.subject,
+      }),
+    );
   }
 
   /** Patterns naming a service outside the principal's scope are refused; wildcards only ever match what is in scope. */
@@ -116,22 +125,44 @@ export function createGateway(options: GatewayOptions) {
    * missed since then (what the patterns already held got live). All in one
    * turn of the event loop, so no live push slips between replay and subscription.
    */
-  function subscribe(connection: Connection, requestId: string | undefined, patterns: string[], fromPosition?: number, epoch?: number): void {
+  function subscribe(
+    connection: Connection,
+    requestId: string | undefined,
+    patterns: string[],
+    fromPosition?: number,
+    epoch?: number,
+  ): void {
     const added = patterns.filter((pattern) => !connection.patterns.has(pattern));
     const current = options.epoch();
-    connection.send(serverMessage(MessageType.ack, { requestId, patterns, subscribed: true, position: Number(position), epoch: current }));
-    if (fromPosition !== undefined && epoch !== undefined && epoch !== current) {
-      connection.error('RESUME_TOO_OLD', `position ${fromPosition} belongs to epoch ${epoch}; the log was restored since (epoch ${current}): read the current configuration, then follow from its position`, {
+    connection.send(
+      serverMessage(MessageType.ack, {
         requestId,
+        patterns,
+        subscribed: true,
+        position: Number(position),
         epoch: current,
-      });
+      }),
+    );
+    if (fromPosition !== undefined && epoch !== undefined && epoch !== current) {
+      connection.error(
+        'RESUME_TOO_OLD',
+        `position ${fromPosition} belongs to epoch ${epoch}; the log was restored since (epoch ${current}): read the current configuration, then follow from its position`,
+        {
+          requestId,
+          epoch: current,
+        },
+      );
     } else if (fromPosition !== undefined) {
       const missed = recent.since(BigInt(fromPosition));
       if (missed === undefined) {
-        connection.error('RESUME_TOO_OLD', `changes after position ${fromPosition} are no longer kept here; read the current configuration, then follow from its position`, {
-          requestId,
-          oldestPosition: Number(recent.coveredFrom),
-        });
+        connection.error(
+          'RESUME_TOO_OLD',
+          `changes after position ${fromPosition} are no longer kept here; read the current configuration, then follow from its position`,
+          {
+            requestId,
+            oldestPosition: Number(recent.coveredFrom),
+          },
+        );
       } else {
         const held = [...connection.patterns];
         for (const push of missed) {
@@ -144,25 +175,36 @@ export function createGateway(options: GatewayOptions) {
 
   async function onMessage(connection: Connection, raw: string): Promise<void> {
     const parsed = parseClientMessage(raw);
-    if (!parsed.ok) return connection.error(parsed.code, parsed.message, parsed.requestId ? { requestId: parsed.requestId } : undefined);
+    if (!parsed.ok)
+      return connection.error(
+        parsed.code,
+        parsed.message,
+        parsed.requestId ? { requestId: parsed.requestId } : undefined,
+      );
     const { message } = parsed;
     if (message.type === 'connect') {
       if (!connection.principal) await authenticate(connection, message.data.token);
       return;
     }
-    if (!connection.principal) return connection.error('UNAUTHORIZED', 'send {"type":"connect","data":{"token":...}} first');
+    if (!connection.principal)
+      return connection.error('UNAUTHORIZED', 'send {"type":"connect","data":{"token":...}} first');
     switch (message.type) {
       case 'subscribe': {
         const refused = refusedPatterns(connection.principal, message.data.patterns);
         if (refused.length > 0) {
           const code = hasPermission(connection.principal, 'read') ? 'OUT_OF_SCOPE' : 'FORBIDDEN';
-          return connection.error(code, `${connection.principal.subject} may not subscribe to ${refused.join(', ')}`, { requestId: message.id, patterns: refused });
+          return connection.error(code, `${connection.principal.subject} may not subscribe to ${refused.join(', ')}`, {
+            requestId: message.id,
+            patterns: refused,
+          });
         }
         return subscribe(connection, message.id, message.data.patterns, message.data.fromPosition, message.data.epoch);
       }
       case 'unsubscribe':
         message.data.patterns.forEach((pattern) => connection.patterns.delete(pattern));
-        return connection.send(serverMessage(MessageType.ack, { requestId: message.id, patterns: message.data.patterns, subscribed: false }));
+        return connection.send(
+          serverMessage(MessageType.ack, { requestId: message.id, patterns: message.data.patterns, subscribed: false }),
+        );
       case 'heartbeat':
         return connection.send(serverMessage(MessageType.heartbeat, { serverTime: new Date().toISOString() }));
       case 'ack':
@@ -189,7 +231,9 @@ export function createGateway(options: GatewayOptions) {
         if (pending.attempts < maxAttempts) connection.send(pending.message, pending.text);
         else {
           connection.pending.delete(id);
-          connection.error('ACK_TIMEOUT', `message ${id} was not acknowledged after ${pending.attempts} sends`, { messageId: id });
+          connection.error('ACK_TIMEOUT', `message ${id} was not acknowledged after ${pending.attempts} sends`, {
+            messageId: id,
+          });
         }
       }
     }
@@ -230,14 +274,25 @@ export function createGateway(options: GatewayOptions) {
         connection.queue = connection.queue
           .then(() => onMessage(connection, raw.toString()))
           .catch((error: unknown) => {
-            options.logger?.warn({ connection: connection.id, err: error instanceof Error ? error.message : String(error) }, 'a WebSocket message failed');
-            connection.error('INTERNAL_ERROR', 'the message could not be handled; the connection id identifies it in the logs', { connectionId: connection.id });
+            options.logger?.warn(
+              { connection: connection.id, err: error instanceof Error ? error.message : String(error) },
+              'a WebSocket message failed',
+            );
+            connection.error(
+              'INTERNAL_ERROR',
+              'the message could not be handled; the connection id identifies it in the logs',
+              { connectionId: connection.id },
+            );
           });
       });
       if (token) connection.queue = authenticate(connection, token);
       else {
         setTimeout(() => {
-          if (!connection.principal) socket.close(CLOSE.unauthorized, 'no token: offer it as the subprotocol bearer.<token> or send a connect message first');
+          if (!connection.principal)
+            socket.close(
+              CLOSE.unauthorized,
+              'no token: offer it as the subprotocol bearer.<token> or send a connect message first',
+            );
         }, options.authTimeoutMs ?? 5000).unref();
       }
     },

@@ -19,7 +19,11 @@ export const MessageType = {
 const Pattern = Type.String({ pattern: '^config\\.([a-z0-9][a-z0-9-]{0,99}|\\*)\\.([a-z][a-z0-9_]{0,49}|\\*)$' });
 
 const ClientMessage = Type.Union([
-  Type.Object({ id: Type.Optional(Type.String()), type: Type.Literal('connect'), data: Type.Object({ token: Type.String() }) }),
+  Type.Object({
+    id: Type.Optional(Type.String()),
+    type: Type.Literal('connect'),
+    data: Type.Object({ token: Type.String() }),
+  }),
   Type.Object({
     id: Type.Optional(Type.String()),
     type: Type.Literal('subscribe'),
@@ -31,9 +35,21 @@ const ClientMessage = Type.Union([
       epoch: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
     }),
   }),
-  Type.Object({ id: Type.Optional(Type.String()), type: Type.Literal('unsubscribe'), data: Type.Object({ patterns: Type.Array(Pattern, { minItems: 1 }) }) }),
-  Type.Object({ id: Type.Optional(Type.String()), type: Type.Literal('heartbeat'), data: Type.Optional(Type.Unknown()) }),
-  Type.Object({ id: Type.Optional(Type.String()), type: Type.Literal('ack'), data: Type.Object({ messageId: Type.String() }) }),
+  Type.Object({
+    id: Type.Optional(Type.String()),
+    type: Type.Literal('unsubscribe'),
+    data: Type.Object({ patterns: Type.Array(Pattern, { minItems: 1 }) }),
+  }),
+  Type.Object({
+    id: Type.Optional(Type.String()),
+    type: Type.Literal('heartbeat'),
+    data: Type.Optional(Type.Unknown()),
+  }),
+  Type.Object({
+    id: Type.Optional(Type.String()),
+    type: Type.Literal('ack'),
+    data: Type.Object({ messageId: Type.String() }),
+  }),
   Type.Object({
     id: Type.Optional(Type.String()),
     type: Type.Literal('nack'),
@@ -44,7 +60,9 @@ export type ClientMessage = Static<typeof ClientMessage>;
 
 const checkClientMessage = TypeCompiler.Compile(ClientMessage);
 
-export type Parsed = { ok: true; message: ClientMessage } | { ok: false; code: string; message: string; requestId?: string };
+export type Parsed =
+  | { ok: true; message: ClientMessage }
+  | { ok: false; code: string; message: string; requestId?: string };
 
 export function parseClientMessage(raw: string): Parsed {
   let value: unknown;
@@ -60,7 +78,12 @@ export function parseClientMessage(raw: string): Parsed {
     return { ok: false, code: 'UNKNOWN_MESSAGE_TYPE', message: `unknown message type ${type}`, ...requestId };
   }
   const first = [...checkClientMessage.Errors(value)].sort((a, b) => b.path.length - a.path.length)[0];
-  return { ok: false, code: 'INVALID_MESSAGE', message: first ? `${first.path || '/'}: ${first.message}` : 'invalid message', ...requestId };
+  return {
+    ok: false,
+    code: 'INVALID_MESSAGE',
+    message: first ? `${first.path || '/'}: ${first.message}` : 'invalid message',
+    ...requestId,
+  };
 }
 
 export interface ServerMessage {
@@ -71,7 +94,11 @@ export interface ServerMessage {
   acknowledgmentRequired?: boolean;
 }
 
-export const serverMessage = (type: ServerMessage['type'], data?: unknown, acknowledgmentRequired?: boolean): ServerMessage => ({
+export const serverMessage = (
+  type: ServerMessage['type'],
+  data?: unknown,
+  acknowledgmentRequired?: boolean,
+): ServerMessage => ({
   id: randomUUID(),
   type,
   timestamp: Date.now(),

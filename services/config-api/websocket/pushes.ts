@@ -33,7 +33,12 @@ const pushOf = (position: bigint, serviceId: string, environment: string, messag
 export function configurationPush(update: EffectiveUpdate, epoch: number): Push {
   const { cause, effective, serviceId, environment } = update;
   const event = parseEvent(cause);
-  const layer = event.type === 'ConfigurationCreated' || event.type === 'ConfigurationUpdated' || event.type === 'ConfigurationRolledBack' ? event : undefined;
+  const layer =
+    event.type === 'ConfigurationCreated' ||
+    event.type === 'ConfigurationUpdated' ||
+    event.type === 'ConfigurationRolledBack'
+      ? event
+      : undefined;
   const own = layer?.data.environment === environment;
   const causeEnvironment = layer ? layer.data.environment : 'id' in event.data ? String(event.data.id) : undefined;
   const message = {

@@ -4,7 +4,8 @@ import WebSocket from 'ws';
 import { type Message, WsClient as Client } from '#infra/testing/ws-client.ts';
 import { startTestServer, type TestServer } from '#infra/testing/server.ts';
 
-const changed = (serviceId: string) => (m: Message) => m.type === 'configuration_changed' && m.data.serviceId === serviceId;
+const changed = (serviceId: string) => (m: Message) =>
+  m.type === 'configuration_changed' && m.data.serviceId === serviceId;
 
 describe('WebSocket push at /api/v1/ws', () => {
   let server: TestServer;
@@ -13,7 +14,15 @@ describe('WebSocket push at /api/v1/ws', () => {
   const unique = () => `ws-${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
-    server = await startTestServer({ websocket: { ackTimeoutMs: 300, maxAttempts: 2, authTimeoutMs: 300, maxBufferedBytes: 256 * 1024, recentPushes: 10 } });
+    server = await startTestServer({
+      websocket: {
+        ackTimeoutMs: 300,
+        maxAttempts: 2,
+        authTimeoutMs: 300,
+        maxBufferedBytes: 256 * 1024,
+        recentPushes: 10,
+      },
+    });
     token = await server.token('gail', ['writer']);
   });
   afterAll(async () => {
@@ -29,7 +38,10 @@ describe('WebSocket push at /api/v1/ws', () => {
     return client;
   }
   const write = async (serviceId: string, value: unknown, environment = 'production') => {
-    const response = await server.call('PUT', `/configurations/${serviceId}?environment=${environment}`, { token, body: { configuration: { value } } });
+    const response = await server.call('PUT', `/configurations/${serviceId}?environment=${environment}`, {
+      token,
+      body: { configuration: { value } },
+    });
     expect(response.status).toBeLessThan(300);
     return response.body.data as { version: number; position: number };
   };
@@ -47,7 +59,10 @@ describe('WebSocket push at /api/v1/ws', () => {
     await write(service, 2, 'staging');
     await write(service, 3);
     const first = await client.next(changed(service));
-    expect(first).toMatchObject({ acknowledgmentRequired: true, data: { environment: 'production', version: 1, changedBy: 'gail', changedKeys: ['value'] } });
+    expect(first).toMatchObject({
+      acknowledgmentRequired: true,
+      data: { environment: 'production', version: 1, changedBy: 'gail', changedKeys: ['value'] },
+    });
     client.send({ type: 'ack', data: { messageId: first.id } });
     const second = await client.next(changed(service));
     expect(second.data).toMatchObject({ version: 2, changes: [{ path: 'value', oldValue: 1, newValue: 3 }] });
@@ -61,13 +76,19 @@ describe('WebSocket push at /api/v1/ws', () => {
     await client.next((m) => m.type === 'ack');
     await write(b, 1);
     await write(a, 1, 'development');
-    expect((await client.next((m) => m.type === 'configuration_changed')).data).toMatchObject({ serviceId: a, environment: 'development' });
+    expect((await client.next((m) => m.type === 'configuration_changed')).data).toMatchObject({
+      serviceId: a,
+      environment: 'development',
+    });
     client.send({ type: 'unsubscribe', data: { patterns: [`config.${a}.*`] } });
     await client.next((m) => m.type === 'ack' && m.data.subscribed === false);
     client.send({ type: 'subscribe', data: { patterns: ['config.*.*'] } });
     await client.next((m) => m.type === 'ack');
     await write(b, 2);
-    expect((await client.next((m) => m.type === 'configuration_changed')).data).toMatchObject({ serviceId: b, version: 2 });
+    expect((await client.next((m) => m.type === 'configuration_changed')).data).toMatchObject({
+      serviceId: b,
+      version: 2,
+    });
   });
 
   it('resumes a reconnecting client from the position it last saw: every missed change, in order, then live ones', async () => {
@@ -82,8 +103,15 @@ describe('WebSocket push at /api/v1/ws', () => {
 
     for (const value of ['b', 'c', 'd']) await write(service, value);
     const second = await connect();
-    second.send({ type: 'subscribe', data: { patterns: [`config.${service}.production`], fromPosition: seen.data.position } });
-    const missed = [await second.next(changed(service)), await second.next(changed(service)), await second.next(changed(service))];
+    second.send({
+      type: 'subscribe',
+      data: { patterns: [`config.${service}.production`], fromPosition: seen.data.position },
+    });
+    const missed = [
+      await second.next(changed(service)),
+      await second.next(changed(service)),
+      await second.next(changed(service)),
+    ];
     expect(missed.map((m) => m.data.version)).toEqual([2, 3, 4]);
     await write(service, 'e');
     expect((await second.next(changed(service))).data.version).toBe(5);
@@ -113,7 +141,11 @@ describe('WebSocket push at /api/v1/ws', () => {
     const client = await connect();
     const first = await write(service, 0);
     for (let i = 1; i <= 12; i++) await write(service, i);
-    client.send({ id: 'old', type: 'subscribe', data: { patterns: [`config.${service}.*`], fromPosition: first.position - 1 } });
+    client.send({
+      id: 'old',
+      type: 'subscribe',
+      data: { patterns: [`config.${service}.*`], fromPosition: first.position - 1 },
+    });
     const refused = await client.next((m) => m.type === 'error');
     expect(refused.data).toMatchObject({ code: 'RESUME_TOO_OLD', requestId: 'old' });
     expect(refused.data.oldestPosition).toBeGreaterThan(first.position - 1);
@@ -163,11 +195,22 @@ describe('WebSocket push at /api/v1/ws', () => {
     await client.next((m) => m.type === 'ack');
     const value = `pw-${randomBytes(8).toString('hex')}`;
     const next = `pw-${randomBytes(8).toString('hex')}`;
-    const body = { key: `${service}-db`, value, type: 'database_password', serviceId: service, environment: 'production' };
+    const body = {
+      key: `${service}-db`,
+      value,
+      type: 'database_password',
+      serviceId: service,
+      environment: 'production',
+    };
     expect((await server.call('POST', '/credentials', { token, body })).status).toBe(201);
     await server.call('POST', `/credentials/${service}-db/rotate`, { token, body: { value: next } });
     const rotated = await client.next((m) => m.type === 'credential_rotated');
-    expect(rotated.data).toMatchObject({ credentialKey: `${service}-db`, serviceId: service, environment: 'production', version: 2 });
+    expect(rotated.data).toMatchObject({
+      credentialKey: `${service}-db`,
+      serviceId: service,
+      environment: 'production',
+      version: 2,
+    });
     expect(JSON.stringify(rotated)).not.toContain(value);
     expect(JSON.stringify(rotated)).not.toContain(next);
   });
