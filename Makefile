@@ -1,4 +1,4 @@
-.PHONY: run test rules typecheck contracts bench dr-drill deps postgres redis tools kafka-up kafka-down clean
+.PHONY: run test lint rules typecheck contracts bench dr-drill deps postgres redis tools kafka-up kafka-down clean
 
 NODE_MODULES := node_modules/.package-lock.json
 
@@ -8,8 +8,12 @@ run: $(NODE_MODULES)
 
 ## test: install dependencies, type-check, and run the whole suite with PostgreSQL, Redis and a Kafka broker
 ##       (each installed and started when missing, and stopped again if this started it)
-test: $(NODE_MODULES) tools typecheck rules
+test: $(NODE_MODULES) tools typecheck lint rules
 	infra/scripts/with-services.sh npx vitest run
+
+## lint: the formatter's check and the linter (Biome), over the whole tree; `npx biome check --write .` fixes what it can
+lint: $(NODE_MODULES)
+	npx biome ci .
 
 ## rules: check the Prometheus alert and recording rules and run their unit tests
 rules: tools

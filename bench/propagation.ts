@@ -156,7 +156,7 @@ export async function benchPropagation(port: number, etcdPort: number, brokers: 
           arrivals.map((watch) => watch.arrived),
         ),
       );
-      arrivals.forEach((watch) => watch.stop());
+      for (const watch of arrivals) watch.stop();
     }
   } finally {
     await etcd.stop();
@@ -182,8 +182,7 @@ async function watchEtcd(url: string, key: string) {
         const { value, done } = await reader.read();
         if (done) return;
         buffered += decoder.decode(value, { stream: true });
-        let newline: number;
-        while ((newline = buffered.indexOf('\n')) >= 0) {
+        for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
           const line = buffered.slice(0, newline);
           buffered = buffered.slice(newline + 1);
           const parsed = JSON.parse(line) as { result?: { events?: { kv: { value: string } }[] } };

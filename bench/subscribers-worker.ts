@@ -42,7 +42,7 @@ parentPort!.on('message', (request: { type: string }) => {
   if (request.type === 'received')
     parentPort!.postMessage({ type: 'received', counts: arrivals.map((arrived) => arrived.size) });
   if (request.type === 'collect') {
-    sockets.forEach((socket) => socket.terminate());
+    for (const socket of sockets) socket.terminate();
     parentPort!.postMessage({ type: 'arrivals', arrivals: arrivals.map((arrived) => [...arrived]) });
   }
 });

@@ -92,7 +92,9 @@ export function createProjectionRunner(options: RunnerOptions): ProjectionRunner
   let seenPosition = 0n;
   let lastAppliedAt: Date | undefined;
   const waiters = new Set<() => void>();
-  const wakeWaiters = () => waiters.forEach((wake) => wake());
+  const wakeWaiters = () => {
+    for (const wake of waiters) wake();
+  };
 
   const follower = followLog({
     name: `projection ${name}`,

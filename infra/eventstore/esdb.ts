@@ -167,7 +167,7 @@ export function createEsdbEventStore(connectionString: string): EventStore {
 
 function toRecorded(resolved: AllStreamResolvedEvent | ResolvedEvent): RecordedEvent | undefined {
   const event = resolved.event;
-  if (!event || !event.isJson || event.type.startsWith('$') || event.streamId.startsWith('$')) return undefined;
+  if (!event?.isJson || event.type.startsWith('$') || event.streamId.startsWith('$')) return undefined;
   return {
     id: event.id,
     type: event.type,

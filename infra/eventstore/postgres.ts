@@ -51,7 +51,9 @@ export async function createSqlEventStore(
 
   const ensureListening = () =>
     (listening ??= db
-      .listen(EVENTSTORE_CHANNEL, () => wakers.forEach((wake) => wake()))
+      .listen(EVENTSTORE_CHANNEL, () => {
+        for (const wake of wakers) wake();
+      })
       .then((stop) => {
         unlisten = stop;
       }));
@@ -82,8 +84,10 @@ export async function createSqlEventStore(
     try {
       settle(group, await appendGroup(db, group, options.appendTimeoutMs));
     } catch (error) {
-      if (error instanceof NotSent)
-        return group.forEach((item) => item.reject(new StoreUnavailable(`nothing was written: ${error.message}`)));
+      if (error instanceof NotSent) {
+        for (const item of group) item.reject(new StoreUnavailable(`nothing was written: ${error.message}`));
+        return;
+      }
       if (error instanceof AnswerLost) return settleLost(group, error, retried);
       if (group.length === 1) return group[0]!.reject(error);
       // The server refused the group (one bad item): each append on its own, so one cannot fail the others.
@@ -122,7 +126,7 @@ export async function createSqlEventStore(
     if (absent.length === 0) return;
     // Known not written, and the database answers again: once more, then the truth as it stands.
     if (!retried) return appendSettled(absent, true);
-    absent.forEach((item) => item.reject(new StoreUnavailable(`nothing was written: ${lost.message}`)));
+    for (const item of absent) item.reject(new StoreUnavailable(`nothing was written: ${lost.message}`));
   }
 
   async function eventsById(ids: string[]): Promise<RecordedEvent[]> {
@@ -248,7 +252,7 @@ export async function createSqlEventStore(
     },
 
     async close() {
-      wakers.forEach((wake) => wake());
+      for (const wake of wakers) wake();
       wakers.clear();
       await unlisten?.();
     },

@@ -20,6 +20,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
 };
 
 const documents = parseAllDocuments(readFileSync('infra/k8s/configledger.yaml', 'utf8')).map(
+  // biome-ignore lint/suspicious/noExplicitAny: the manifests are checked by the Kubernetes models, field access is the test's.
   (doc) => doc.toJS() as { apiVersion: string; kind: string; spec?: any },
 );
 

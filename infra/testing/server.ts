@@ -26,6 +26,7 @@ export interface TestServer {
     method: string,
     path: string,
     options?: { token?: string; body?: unknown; headers?: Record<string, string> },
+    // biome-ignore lint/suspicious/noExplicitAny: tests assert the answers' fields one by one.
   ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }

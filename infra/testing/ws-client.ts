@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 export interface Message {
   id: string;
   type: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert the messages' fields one by one.
   data?: any;
   acknowledgmentRequired?: boolean;
 }
@@ -18,7 +19,7 @@ export class WsClient {
     this.socket = new WebSocket(url, protocols);
     this.socket.on('message', (raw) => {
       this.messages.push(JSON.parse(raw.toString()));
-      this.waiters.forEach((wake) => wake());
+      for (const wake of this.waiters) wake();
     });
     this.closed = new Promise((resolve) =>
       this.socket.on('close', (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })),

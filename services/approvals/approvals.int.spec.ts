@@ -160,7 +160,7 @@ describe('credential stores and rotations under approval', () => {
   afterAll(async () => server?.close());
 
   const approveAll = async (id: string) => {
-    let last;
+    let last: Awaited<ReturnType<typeof server.call>> | undefined;
     for (const token of approvers)
       last = await server.call('POST', `/change-requests/${id}/approve`, { token, body: {} });
     return last!;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeRequestOpened } from '#events/approvals.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import type { DomainError } from '#services/shared/errors.ts';
 import { decide, evolve, quorumReached, type ChangeRequestState } from './change-request-decider.ts';
 import { keyMatches } from './policies.ts';
 

@@ -103,10 +103,12 @@ describe('when PostgreSQL is cut off or slow (through a TCP proxy)', () => {
         token,
       });
       await waitFor(
-        async () =>
-          (read = await server.call('GET', `/configurations/sluggish?minPosition=${write.body.data.position}`, {
+        async () => {
+          read = await server.call('GET', `/configurations/sluggish?minPosition=${write.body.data.position}`, {
             token,
-          })).status === 200,
+          });
+          return read.status === 200;
+        },
         20_000,
         'the read',
       );

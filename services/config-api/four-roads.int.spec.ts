@@ -116,7 +116,7 @@ describe('one truth on every road: HTTP, the state topic, the WebSocket and both
     };
     const ws = await followWebSocket(reader, token, serviceId, environment);
     closing.push(ws);
-    roads['WebSocket'] = ws.get;
+    roads.WebSocket = ws.get;
     const sdk = (client: ConfigClient) => () =>
       client.position > 0
         ? { configuration: client.getAll(), checksum: client.checksum, position: client.position, epoch: client.epoch }

@@ -6,6 +6,7 @@ const MAX_PROJECTION_LAG = 10_000;
 
 type Check = { status: 'up' | 'down'; latencyMs: number; error?: string } & Record<string, unknown>;
 
+// biome-ignore lint/suspicious/noConfusingVoidType: a probe may have nothing to add.
 async function timed(probe: () => Promise<Record<string, unknown> | void>): Promise<Check> {
   const started = performance.now();
   try {

@@ -9,7 +9,7 @@ describe('lockout after repeated failed authentication', () => {
   const servers: TestServer[] = [];
   const clients: WsClient[] = [];
   afterAll(async () => {
-    clients.forEach((client) => client.close());
+    for (const client of clients) client.close();
     for (const server of servers.reverse()) await server.close();
   });
   const start = async (options: Parameters<typeof startTestServer>[0] = {}) => {

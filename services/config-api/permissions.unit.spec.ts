@@ -16,7 +16,7 @@ function who(rule: RouteRule): string {
 }
 
 /** The README's permission table, as the authentication hook reads it. */
-export function renderPermissionTable(): string {
+function renderPermissionTable(): string {
   const rows = Object.entries(ROUTE_RULES)
     .filter(([route]) => !route.includes('/docs/'))
     .map(([route, rule]) => `| \`${route.replace('/api/v1', '')}\` | ${who(rule)} | ${rule.scope} |`);

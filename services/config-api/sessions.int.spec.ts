@@ -29,7 +29,7 @@ describe('sessions end when their credentials end, and no secret reaches the log
     used.push(admin);
   });
   afterAll(async () => {
-    clients.forEach((client) => client.close());
+    for (const client of clients) client.close();
     await server?.close();
   });
 

@@ -1,3 +1,4 @@
+import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configurationStream } from '#events/configuration.ts';
 import { startTestServer, type TestServer } from '#infra/testing/server.ts';
@@ -13,6 +14,7 @@ const SCHEMA = {
     mode: { enum: ['live', 'paper'] },
   },
   if: { properties: { mode: { const: 'paper' } }, required: ['mode'] },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then.
   then: { properties: { venue: { const: 'SIM' } } },
 };
 
@@ -104,7 +106,7 @@ describe('what a service reads in an inheriting environment, and what its schema
       body: change,
     });
     expect(forced.status).toBe(200);
-    let last;
+    let last: RecordedEvent | undefined;
     for await (const event of server.storage.store.readStream(configurationStream('desk', 'sim'), {
       direction: 'backwards',
       maxCount: 1,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EnvironmentDefinition } from '#events/environments.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import type { DomainError } from '#services/shared/errors.ts';
 import { decide, evolve, initialStateFor } from './decider.ts';
 
 const graph = new Map([

@@ -129,7 +129,10 @@ class StreamStates {
 const statesByStore = new WeakMap<EventStore, StreamStates>();
 const statesOf = (store: EventStore) => {
   let states = statesByStore.get(store);
-  if (!states) statesByStore.set(store, (states = new StreamStates()));
+  if (!states) {
+    states = new StreamStates();
+    statesByStore.set(store, states);
+  }
   return states;
 };
 
@@ -233,7 +236,10 @@ const queuesByStore = new WeakMap<EventStore, Map<string, Promise<unknown>>>();
 
 async function serialized<T>(store: EventStore, stream: string, work: () => Promise<T>): Promise<T> {
   let streamQueues = queuesByStore.get(store);
-  if (!streamQueues) queuesByStore.set(store, (streamQueues = new Map()));
+  if (!streamQueues) {
+    streamQueues = new Map();
+    queuesByStore.set(store, streamQueues);
+  }
   const previous = streamQueues.get(stream) ?? Promise.resolve();
   const current = previous.then(work, work);
   const tail = current.catch(() => undefined);

@@ -25,6 +25,7 @@ export const invalidKey = (key: string, segment: string) =>
   );
 
 /** NUL, and halves of a surrogate pair without the other half: text no store (or JSON consumer) can keep as it is. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this refuses.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 export const isStorableText = (text: string) => !UNSTORABLE.test(text);
 

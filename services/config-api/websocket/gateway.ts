@@ -170,7 +170,7 @@ export function createGateway(options: GatewayOptions) {
         }
       }
     }
-    added.forEach((pattern) => connection.patterns.add(pattern));
+    for (const pattern of added) connection.patterns.add(pattern);
   }
 
   async function onMessage(connection: Connection, raw: string): Promise<void> {
@@ -201,7 +201,7 @@ export function createGateway(options: GatewayOptions) {
         return subscribe(connection, message.id, message.data.patterns, message.data.fromPosition, message.data.epoch);
       }
       case 'unsubscribe':
-        message.data.patterns.forEach((pattern) => connection.patterns.delete(pattern));
+        for (const pattern of message.data.patterns) connection.patterns.delete(pattern);
         return connection.send(
           serverMessage(MessageType.ack, { requestId: message.id, patterns: message.data.patterns, subscribed: false }),
         );

@@ -26,7 +26,7 @@ describe('WebSocket push at /api/v1/ws', () => {
     token = await server.token('gail', ['writer']);
   });
   afterAll(async () => {
-    clients.forEach((client) => client.close());
+    for (const client of clients) client.close();
     await server?.close();
   });
 
