@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { openPostgres } from '#infra/postgres/database.ts';
 import { createSqlEventStore } from '#infra/eventstore/postgres.ts';
-import { createTestDatabase } from '#infra/testing/postgres.ts';
+import { createTestDatabase } from '#testing/postgres.ts';
 
 const APPENDS = Number(process.env.BENCH_APPENDS ?? 20_000);
 

@@ -36,7 +36,7 @@ export const BENCH_JWT_SECRET = 'bench-secret-bench-secret-bench-secret-01234567
 
 /** configledger on a fresh PostgreSQL database, as its own process; stop() also drops the database. */
 export async function startConfigledger(port: number, extraEnv: NodeJS.ProcessEnv = {}) {
-  const { createTestDatabase } = await import('#infra/testing/postgres.ts');
+  const { createTestDatabase } = await import('#testing/postgres.ts');
   const { mintToken } = await import('#infra/auth/tokens.ts');
   const database = await createTestDatabase('configledger_bench');
   const service = launch(process.execPath, ['--import', 'tsx', 'services/config-api/main.ts'], {

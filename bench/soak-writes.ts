@@ -15,8 +15,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { mintToken } from '#infra/auth/tokens.ts';
-import { createTestDatabase } from '#infra/testing/postgres.ts';
-import { startTcpProxy } from '#infra/testing/tcp-proxy.ts';
+import { createTestDatabase } from '#testing/postgres.ts';
+import { startTcpProxy } from '#testing/tcp-proxy.ts';
 import { BENCH_JWT_SECRET, launch, stopProcess, waitUntil } from './processes.ts';
 
 export interface SoakOptions {

@@ -49,3 +49,11 @@ export const definitionOf = ({
   inheritsFrom,
   ...(description !== undefined ? { description } : {}),
 });
+
+/** Present without any event, so every deployment starts with them; they can be redefined like any other. */
+export const BUILT_IN_ENVIRONMENTS: EnvironmentDefinition[] = [
+  { id: 'development', name: 'Development', type: 'development', inheritsFrom: [] },
+  { id: 'testing', name: 'Testing', type: 'testing', inheritsFrom: [] },
+  { id: 'staging', name: 'Staging', type: 'staging', inheritsFrom: [] },
+  { id: 'production', name: 'Production', type: 'production', inheritsFrom: [] },
+];

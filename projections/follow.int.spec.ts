@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import { type Storage, openStorage } from '#infra/eventstore/select.ts';
-import { waitFor } from '#infra/testing/wait.ts';
+import { waitFor } from '#testing/wait.ts';
 import { followLog } from './follow.ts';
 
 const event = (type: string, data: Record<string, unknown> = {}) => ({

@@ -1,5 +1,5 @@
 import type { Database } from '#infra/postgres/database.ts';
-import type { EventStore } from '#infra/eventstore/port.ts';
+import type { EventStore, RecordedEvent } from '#infra/eventstore/port.ts';
 import { auditProjection } from './audit/apply.ts';
 import { ConfigurationCache } from './configurations/cache.ts';
 import { configurationsProjection } from './configurations/apply.ts';
@@ -7,14 +7,13 @@ import { credentialsProjection } from './credentials/apply.ts';
 import { ServiceTokenDirectory, serviceTokensProjection } from './service-tokens/directory.ts';
 import { approvalsProjection } from './approvals/apply.ts';
 import { AUDIT_CHAIN_SCHEMA, auditChainProjection } from './audit/chain.ts';
-import { PolicyDirectory } from '#services/approvals/policies.ts';
+import { PolicyDirectory } from '#projections/approvals/policies.ts';
 import { environmentsProjection } from './environments/apply.ts';
 import { EnvironmentDirectory } from './environments/directory.ts';
 import { type ProjectionRunner, createProjectionRunner } from './runner.ts';
 import type { FollowOptions, FollowerLogger } from './follow.ts';
 import { READ_MODEL_SCHEMA } from './schema.ts';
 import { schemasProjection } from './schemas/apply.ts';
-import { observeLog } from '#services/shared/command-handler.ts';
 import { LogEpoch } from './log-epoch.ts';
 
 export const READ_MODEL_PROJECTIONS = [
@@ -49,7 +48,12 @@ export interface ReadModels {
 export async function startReadModels(
   store: EventStore,
   db: Database,
-  follow: { logger?: FollowerLogger; onFailure?: FollowOptions['onFailure'] } = {},
+  follow: {
+    logger?: FollowerLogger;
+    onFailure?: FollowOptions['onFailure'];
+    /** Told of every event as it is seen, before the database has it (caches that must not outlive a newer revision). */
+    onSeen?: (events: RecordedEvent[]) => void;
+  } = {},
 ): Promise<ReadModels> {
   await migrateReadModels(db);
   const cache = new ConfigurationCache();
@@ -67,7 +71,7 @@ export async function startReadModels(
     checkpointName: READ_MODEL_CHECKPOINT,
     ...follow,
     onSeen: (events) => {
-      observeLog(store, events);
+      follow.onSeen?.(events);
       epoch.observe(events);
       cache.applyEvents(events);
       environments.applyEvents(events);

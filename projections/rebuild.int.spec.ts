@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
 import { rebuildReadModels } from './rebuild.ts';
 import { READ_MODEL_TABLES } from './schema.ts';
 

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
 
 const run = promisify(execFile);
 

@@ -5,9 +5,9 @@ import { promisify } from 'node:util';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_BROKERS } from '#infra/testing/kafka.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { waitFor } from '#infra/testing/wait.ts';
+import { TEST_BROKERS } from '#testing/kafka.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
+import { waitFor } from '#testing/wait.ts';
 
 const run = promisify(execFile);
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;

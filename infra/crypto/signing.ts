@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { canonicalJson } from '#services/shared/canonical.ts';
+import { canonicalJson } from '#infra/json/canonical.ts';
 
 /** HMAC-SHA-256 (hex) of the canonical JSON (RFC 8785) of `value`. */
 export const signJson = (key: string, value: unknown): string =>

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres } from '#infra/postgres/database.ts';
-import { createTestDatabase, type TestDatabase } from '#infra/testing/postgres.ts';
+import { createTestDatabase, type TestDatabase } from '#testing/postgres.ts';
 import type { EventStore } from './port.ts';
 import { createSqlEventStore } from './postgres.ts';
 

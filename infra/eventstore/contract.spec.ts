@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPGlite, openPostgres } from '#infra/postgres/database.ts';
-import { createTestDatabase } from '#infra/testing/postgres.ts';
+import { createTestDatabase } from '#testing/postgres.ts';
 import { createEsdbEventStore } from './esdb.ts';
 import { type EventStore, type EventToAppend, type RecordedEvent, WrongExpectedRevision } from './port.ts';
 import { createSqlEventStore } from './postgres.ts';

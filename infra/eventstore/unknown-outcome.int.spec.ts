@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnswerLost, type Database, openPostgres } from '#infra/postgres/database.ts';
-import { createTestDatabase, type TestDatabase } from '#infra/testing/postgres.ts';
+import { createTestDatabase, type TestDatabase } from '#testing/postgres.ts';
 import { createSqlEventStore } from './postgres.ts';
 import type { EventStore, EventToAppend } from './port.ts';
 

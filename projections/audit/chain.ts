@@ -1,7 +1,7 @@
 import type { LogRestored } from '#events/log.ts';
 import type { EventStore, RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
-import { canonicalJson, sha256Hex } from '#services/shared/canonical.ts';
+import { canonicalJson, sha256Hex } from '#infra/json/canonical.ts';
 import type { Projection } from '../projection.ts';
 
 /**

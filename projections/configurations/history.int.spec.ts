@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configurationStream } from '#events/configuration.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { waitFor } from '#infra/testing/wait.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
+import { waitFor } from '#testing/wait.ts';
 import { READ_MODEL_PROJECTIONS } from '#projections/read-models.ts';
 
 const change = (version: number, limit: number) => ({

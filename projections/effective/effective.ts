@@ -1,6 +1,6 @@
 import type { JsonObject } from '#events/metadata.ts';
-import { checksumOf } from '#services/shared/canonical.ts';
-import { deepMerge } from '#services/configuration/paths.ts';
+import { checksumOf } from '#infra/json/canonical.ts';
+import { deepMerge } from '#events/paths.ts';
 
 /** One environment's own configuration of a service: a layer of the effective one. */
 export interface Layer {

@@ -3,7 +3,7 @@ import type { JsonObject } from '#events/metadata.ts';
 import { parseEvent } from '#events/parse.ts';
 import type { EventStore, RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
-import { diffDocuments } from '#services/configuration/paths.ts';
+import { diffDocuments } from '#events/paths.ts';
 import { ConfigurationCache } from '../configurations/cache.ts';
 import { EnvironmentDirectory } from '../environments/directory.ts';
 import { type ParentsOf, dependentsOf, lineageOf, withoutEnvironment } from '../environments/lineage.ts';

@@ -3,7 +3,7 @@ import { type EnvironmentDefinition, type EnvironmentEvent, definitionOf } from 
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
 import { parseEvent } from '#events/parse.ts';
-import { BUILT_IN_ENVIRONMENTS } from '#services/environments/decider.ts';
+import { BUILT_IN_ENVIRONMENTS } from '#events/environments.ts';
 import type { ChainLink } from '../effective/effective.ts';
 import { actorOf, occurredAt } from '../projection.ts';
 import { dependentsOf, lineageOf } from './lineage.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configurationStream } from '#events/configuration.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
 
 describe('change approvals over HTTP', () => {
   let server: TestServer;

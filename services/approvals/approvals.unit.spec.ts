@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeRequestOpened } from '#events/approvals.ts';
-import type { DomainError } from '#services/shared/errors.ts';
-import { decide, evolve, quorumReached, type ChangeRequestState } from './change-request-decider.ts';
-import { keyMatches } from './policies.ts';
+import type { ChangeRequestEvent, ChangeRequestOpened } from '#events/approvals.ts';
+import { deciderSpec } from '#services/shared/decider-harness.ts';
+import { changeRequestDecider, quorumReached } from './change-request-decider.ts';
+import { keyMatches } from '#projections/approvals/policies.ts';
 
 const opened: ChangeRequestOpened = {
   type: 'ChangeRequestOpened',
@@ -24,42 +24,45 @@ const opened: ChangeRequestOpened = {
     expiresAt: '2026-11-26T10:00:00.000Z',
   },
 };
-const given = (...events: Parameters<typeof evolve>[1][]) =>
-  events.reduce<ChangeRequestState>(evolve, { status: 'absent' });
+const given = deciderSpec(changeRequestDecider);
 const approve = (approver: string, now = '2026-11-25T12:00:00.000Z', roles = ['approver']) =>
   ({ type: 'Decide', id: 'cr-1', decision: 'approve', approver, roles, now }) as const;
-const codeOf = (run: () => unknown) => {
-  try {
-    run();
-  } catch (error) {
-    return (error as DomainError).code;
-  }
-  return 'none';
-};
+const approvedBy = (approver: string): ChangeRequestEvent => ({
+  type: 'ChangeRequestApproved',
+  data: { id: 'cr-1', approver, at: '2026-11-25T12:00:00.000Z' },
+});
+const rejectedBy = (approver: string): ChangeRequestEvent => ({
+  type: 'ChangeRequestRejected',
+  data: { id: 'cr-1', approver, at: '2026-11-25T12:00:00.000Z' },
+});
 
 describe('change request decider', () => {
   it('records an approval and reaches the quorum at the required count', () => {
-    const first = decide(approve('ann'), given(opened));
-    expect(first[0]).toMatchObject({ type: 'ChangeRequestApproved', data: { approver: 'ann' } });
-    const one = given(opened, ...first);
-    expect(quorumReached(one)).toBe(false);
-    expect(quorumReached(given(opened, ...first, ...decide(approve('bob'), one)))).toBe(true);
+    const approvedOnce = given(opened)
+      .when(approve('ann'))
+      .then([approvedBy('ann')]);
+    expect(quorumReached(approvedOnce)).toBe(false);
+    const approvedTwice = given(opened, approvedBy('ann'))
+      .when(approve('bob'))
+      .then([approvedBy('bob')]);
+    expect(quorumReached(approvedTwice)).toBe(true);
   });
 
   it('refuses self-approval, a second approval by the same approver, a missing role and an expired request', () => {
-    expect(codeOf(() => decide(approve('rae'), given(opened)))).toBe('SELF_APPROVAL');
-    const once = given(opened, ...decide(approve('ann'), given(opened)));
-    expect(codeOf(() => decide(approve('ann'), once))).toBe('ALREADY_APPROVED');
-    expect(codeOf(() => decide(approve('carl', undefined, ['reader']), given(opened)))).toBe('FORBIDDEN');
-    expect(codeOf(() => decide(approve('ann', '2026-11-26T10:00:00.000Z'), given(opened)))).toBe(
-      'CHANGE_REQUEST_EXPIRED',
-    );
+    given(opened).when(approve('rae')).thenThrows('SELF_APPROVAL');
+    given(opened, approvedBy('ann')).when(approve('ann')).thenThrows('ALREADY_APPROVED');
+    given(opened)
+      .when(approve('carl', undefined, ['reader']))
+      .thenThrows('FORBIDDEN');
+    given(opened).when(approve('ann', '2026-11-26T10:00:00.000Z')).thenThrows('CHANGE_REQUEST_EXPIRED');
   });
 
   it('takes no decision on a closed request', () => {
-    const rejected = given(opened, ...decide({ ...approve('ann'), decision: 'reject' }, given(opened)));
+    const rejected = given(opened)
+      .when({ ...approve('ann'), decision: 'reject' })
+      .then([rejectedBy('ann')]);
     expect(rejected.status).toBe('rejected');
-    expect(codeOf(() => decide(approve('bob'), rejected))).toBe('CHANGE_REQUEST_CLOSED');
+    given(opened, rejectedBy('ann')).when(approve('bob')).thenThrows('CHANGE_REQUEST_CLOSED');
   });
 });
 

@@ -1,6 +1,6 @@
 import type { ChangeRequestEvent, ChangeRequestOpened } from '#events/approvals.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 
 export interface Decision {
   approver: string;

@@ -1,6 +1,6 @@
 import type { ApprovalPolicy, ApprovalPolicyEvent } from '#events/approvals.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 
 export type PolicyState = { status: 'absent' | 'removed' } | { status: 'active'; policy: ApprovalPolicy };
 export type PolicyCommand = { type: 'DefinePolicy'; policy: ApprovalPolicy } | { type: 'RemovePolicy'; id: string };

@@ -6,7 +6,7 @@ import type { Ledger } from '#services/config-api/context.ts';
 import { type CommandWithoutSchema, executeConfigurationCommand } from '#services/configuration/commands.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { type CommandContext, handle, loadState } from '#services/shared/command-handler.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 import { EnvironmentId, Position, commandContext, ok } from '#services/shared/http.ts';
 import {
   type ChangeRequestCommand,

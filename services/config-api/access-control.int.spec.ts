@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
 
 describe('roles and service scopes', () => {
   let server: TestServer;

@@ -6,6 +6,7 @@ import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Storage } from '#infra/eventstore/select.ts';
 import { startReadModels } from '#projections/read-models.ts';
+import { observeLog } from '#services/shared/command-handler.ts';
 import type { FailureStage } from '#projections/follow.ts';
 import { createKafkaPublisher } from '#projections/kafka-publisher/publisher.ts';
 import { checkpointOnKafka } from '#projections/audit/checkpoint.ts';
@@ -122,7 +123,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: app.log,
     onFailure: (stage: FailureStage) => metrics.followerFailures.inc({ follower, stage }),
   });
-  const readModels = await startReadModels(store, db, followerReport('read-models'));
+  const readModels = await startReadModels(store, db, {
+    ...followerReport('read-models'),
+    onSeen: (events) => observeLog(store, events),
+  });
   // A replica never publishes: its log is a copy of the primary's, which already is on the topic.
   const publisher =
     options.kafkaBrokers?.length && !options.replicateFrom

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidToken, type Principal, type TokenVerifier } from '#infra/auth/tokens.ts';
 import { SERVICE_TOKEN_PREFIX, type ServiceTokenDirectory } from '#projections/service-tokens/directory.ts';
 import type { Metrics } from '#infra/metrics/registry.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 import type { Lockout } from './lockout.ts';
 import { ROLES_FOR, hasPermission, requireScope, requireUnrestricted, ruleOf } from './permissions.ts';
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { ROLES, ROLES_FOR, type RolePermission, type RouteRule, ruleOf } from '#services/config-api/permissions.ts';
-import { TEST_JWT_SECRET, startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { WsClient } from '#infra/testing/ws-client.ts';
+import { TEST_JWT_SECRET, startTestServer, type TestServer } from '#testing/server.ts';
+import { WsClient } from '#testing/ws-client.ts';
 
 /**
  * Every route Fastify registered × every principal (each role limited to one

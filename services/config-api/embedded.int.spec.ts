@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { freePort, startServiceProcess } from '#infra/testing/service-process.ts';
+import { freePort, startServiceProcess } from '#testing/service-process.ts';
 
 const startService = async (dataDir: string, port: number) => {
   const service = await startServiceProcess({ DATA_DIR: dataDir, PORT: String(port) });

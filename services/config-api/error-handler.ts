@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { OutcomeUnknown, StoreUnavailable, WrongExpectedRevision } from '#infra/eventstore/port.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 import { KEY_PATTERN } from '#services/shared/http.ts';
 
 interface ErrorBody {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configurationStream } from '#events/configuration.ts';
-import { createTestDatabase, type TestDatabase } from '#infra/testing/postgres.ts';
-import { startTcpProxy } from '#infra/testing/tcp-proxy.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { waitFor } from '#infra/testing/wait.ts';
+import { createTestDatabase, type TestDatabase } from '#testing/postgres.ts';
+import { startTcpProxy } from '#testing/tcp-proxy.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
+import { waitFor } from '#testing/wait.ts';
 
 describe('exactly once: Idempotency-Key, and honest answers when the outcome is unknown', () => {
   let database: TestDatabase;

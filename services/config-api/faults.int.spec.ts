@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configurationStream } from '#events/configuration.ts';
-import { createTestDatabase, type TestDatabase } from '#infra/testing/postgres.ts';
-import { startTcpProxy } from '#infra/testing/tcp-proxy.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { waitFor } from '#infra/testing/wait.ts';
+import { createTestDatabase, type TestDatabase } from '#testing/postgres.ts';
+import { startTcpProxy } from '#testing/tcp-proxy.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
+import { waitFor } from '#testing/wait.ts';
 
 describe('when PostgreSQL is cut off or slow (through a TCP proxy)', () => {
   let database: TestDatabase;

@@ -3,11 +3,11 @@ import type { Consumer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonObject } from '#events/metadata.ts';
 import { CONFIG_STATE_TOPIC, createKafka } from '#infra/kafka/topics.ts';
-import { TEST_BROKERS } from '#infra/testing/kafka.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { waitFor } from '#infra/testing/wait.ts';
-import { WsClient } from '#infra/testing/ws-client.ts';
-import { checksumOf } from '#services/shared/canonical.ts';
+import { TEST_BROKERS } from '#testing/kafka.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
+import { waitFor } from '#testing/wait.ts';
+import { WsClient } from '#testing/ws-client.ts';
+import { checksumOf } from '#infra/json/canonical.ts';
 import { type ConfigClient, createConfigClient } from '#services/config-client/index.ts';
 
 /** What a road says a configuration is. */

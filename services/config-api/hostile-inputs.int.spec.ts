@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_JWT_SECRET, startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { WsClient } from '#infra/testing/ws-client.ts';
+import { TEST_JWT_SECRET, startTestServer, type TestServer } from '#testing/server.ts';
+import { WsClient } from '#testing/ws-client.ts';
 
 /** Inputs an attacker with a scoped writer token tried, and what they must get. */
 describe('hostile inputs get a 4xx, and cannot slow or block anyone else', () => {

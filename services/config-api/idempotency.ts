@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Database, Row } from '#infra/postgres/database.ts';
-import { canonicalJson } from '#services/shared/canonical.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { canonicalJson } from '#infra/json/canonical.ts';
+import { DomainError } from '#events/errors.ts';
 import { ruleOf } from './permissions.ts';
 
 declare module 'fastify' {

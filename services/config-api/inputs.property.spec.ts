@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJson } from '#services/shared/canonical.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { canonicalJson } from '#infra/json/canonical.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
 
 /**
  * Whatever a writer sends — documents, dotted keys, merge patches, batches,

@@ -1,12 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import {
-  MAX_DOCUMENT_DEPTH,
-  assertSafeDocument,
-  documentTooDeep,
-  invalidString,
-  isStorableText,
-} from '#services/shared/documents.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { MAX_DOCUMENT_DEPTH, assertSafeDocument, isStorableText } from '#events/documents.ts';
+import { documentTooDeep, invalidString } from '#events/errors.ts';
+import { DomainError } from '#events/errors.ts';
 
 /** Levels a route's envelope adds above the document it carries (an import: document.environments.<env>.configuration). */
 const ENVELOPE_DEPTH = 4;

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { WsClient } from '#infra/testing/ws-client.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
+import { WsClient } from '#testing/ws-client.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const forged = 'forged.token.value';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
 
 describe('metrics and readiness', () => {
   let server: TestServer;

@@ -1,6 +1,6 @@
 import type { CredentialDescription } from '#events/credentials.ts';
 import type { Principal } from '#infra/auth/tokens.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 
 /**
  * What a route needs. `public` needs nothing; `session` is the WebSocket,

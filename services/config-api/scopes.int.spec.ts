@@ -1,6 +1,6 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_JWT_SECRET, startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { TEST_JWT_SECRET, startTestServer, type TestServer } from '#testing/server.ts';
 
 const sign = (claims: Record<string, unknown>) =>
   new SignJWT(claims)

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '#infra/auth/tokens.ts';
-import { TEST_JWT_SECRET, startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { WsClient } from '#infra/testing/ws-client.ts';
+import { TEST_JWT_SECRET, startTestServer, type TestServer } from '#testing/server.ts';
+import { WsClient } from '#testing/ws-client.ts';
 
 /** Every line the service logs, kept to be searched. */
 class LogCapture extends Writable {

@@ -5,11 +5,11 @@ import { openStorage } from '#infra/eventstore/select.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, type TestDatabase } from '#infra/testing/postgres.ts';
-import { TEST_JWT_SECRET } from '#infra/testing/server.ts';
-import { freePort, startServiceProcess } from '#infra/testing/service-process.ts';
-import { waitFor } from '#infra/testing/wait.ts';
-import { startOwnBroker } from '#infra/testing/kafka.ts';
+import { createTestDatabase, type TestDatabase } from '#testing/postgres.ts';
+import { TEST_JWT_SECRET } from '#testing/server.ts';
+import { freePort, startServiceProcess } from '#testing/service-process.ts';
+import { waitFor } from '#testing/wait.ts';
+import { startOwnBroker } from '#testing/kafka.ts';
 
 const BOUND_MS = 8000;
 

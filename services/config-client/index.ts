@@ -1,4 +1,4 @@
-import type { JsonObject } from '#events/metadata.ts';
+import type { JsonObject } from './documents.ts';
 import { followKafka } from './kafka-source.ts';
 import { type ChangeListener, LocalConfiguration } from './local-state.ts';
 import { followWebSocket } from './websocket-source.ts';

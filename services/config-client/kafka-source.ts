@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer } from 'kafkajs';
-import { CONFIG_STATE_TOPIC, createKafka } from '#infra/kafka/topics.ts';
+import { type Consumer, Kafka, logLevel } from 'kafkajs';
 import type { LocalConfiguration, Snapshot } from './local-state.ts';
+
+/** The compacted topic the service publishes each effective configuration to, keyed `serviceId/environment`. */
+export const CONFIG_STATE_TOPIC = 'configledger.config-state.v1';
 
 /**
  * Bootstraps from the compacted `configledger.config-state.v1` (read from the
@@ -14,7 +16,12 @@ export async function followKafka(
   state: LocalConfiguration,
   bootstrapTimeoutMs: number,
 ): Promise<{ close(): Promise<void> }> {
-  const kafka = createKafka(brokers, 'configledger-client');
+  const kafka = new Kafka({
+    clientId: 'configledger-client',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 },
+  });
   const admin = kafka.admin();
   await admin.connect();
   const offsets = await admin.fetchTopicOffsets(CONFIG_STATE_TOPIC).finally(() => admin.disconnect());

@@ -1,6 +1,4 @@
-import type { ValueChange } from '#events/configuration.ts';
-import type { JsonObject } from '#events/metadata.ts';
-import { diffDocuments, getPath } from '#services/configuration/paths.ts';
+import { type JsonObject, type ValueChange, diffDocuments, getPath } from './documents.ts';
 
 /** A complete effective configuration as the service publishes it. */
 export interface Snapshot {

@@ -5,12 +5,11 @@ import type {
   InheritedIssue,
 } from '#events/configuration.ts';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
-import { checksumOf } from '#services/shared/canonical.ts';
+import { checksumOf } from '#infra/json/canonical.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
 import {
   ConfigurationExists,
   ConfigurationNotFound,
-  DomainError,
   InheritedValidationFailed,
   KeyNotFound,
   ValidationFailed,
@@ -18,10 +17,11 @@ import {
   RollbackToCurrentVersion,
   VersionNotFound,
 } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 import type { Validator } from '#services/schemas/validator.ts';
-import type { ValidationIssue } from '#services/shared/errors.ts';
-import { assertDepth } from '#services/shared/documents.ts';
-import { applyMergePatch, deletePath, diffDocuments, isObject, setPath } from './paths.ts';
+import type { ValidationIssue } from '#events/errors.ts';
+import { assertDepth } from '#events/documents.ts';
+import { applyMergePatch, deletePath, diffDocuments, isObject, setPath } from '#events/paths.ts';
 
 export type ConfigurationState =
   | { status: 'absent' }

@@ -10,8 +10,9 @@ import {
 import { lineageOf } from '#projections/environments/lineage.ts';
 import { actorOf, occurredAt } from '#projections/projection.ts';
 import { parseEvent } from '#events/parse.ts';
-import { BUILT_IN_ENVIRONMENTS } from '#services/environments/decider.ts';
-import { ConfigurationNotFound, DomainError, VersionNotFound } from '#services/shared/errors.ts';
+import { BUILT_IN_ENVIRONMENTS } from '#events/environments.ts';
+import { ConfigurationNotFound, VersionNotFound } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 import { type PointInTime, eventAt, lastEventBefore } from './history.ts';
 
 type Bound = (event: RecordedEvent) => boolean;

@@ -1,5 +1,5 @@
 import type { EventStore, RecordedEvent } from '#infra/eventstore/port.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 import { MAX_VERSION } from '#services/shared/http.ts';
 
 export type PointInTime = { version: number } | { asOf: Date } | { atPosition: bigint };

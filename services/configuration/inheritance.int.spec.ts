@@ -1,8 +1,8 @@
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configurationStream } from '#events/configuration.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { checksumOf } from '#services/shared/canonical.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
+import { checksumOf } from '#infra/json/canonical.ts';
 
 /** Every document needs risk.max and a venue; a paper-trading one must trade on the simulator. */
 const SCHEMA = {

@@ -2,9 +2,9 @@ import type { InheritedIssue } from '#events/configuration.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import type { Validator } from '#services/schemas/validator.ts';
-import { checksumOf } from '#services/shared/canonical.ts';
+import { checksumOf } from '#infra/json/canonical.ts';
 import type { DocumentJudge } from './decider.ts';
-import { deepMerge } from './paths.ts';
+import { deepMerge } from '#events/paths.ts';
 import { currentOf } from './read.ts';
 
 /**

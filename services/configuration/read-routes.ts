@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonObject } from '#events/metadata.ts';
 import { listVersions } from '#projections/configurations/queries.ts';
 import { KeyNotFound } from '#services/shared/errors.ts';
-import { assertDepth } from '#services/shared/documents.ts';
+import { assertDepth } from '#events/documents.ts';
 import { DEFAULT_ENVIRONMENT, ok } from '#services/shared/http.ts';
 import { activeValidator } from './commands.ts';
 import { effectiveView } from './judge.ts';
@@ -19,7 +19,7 @@ import {
   WriteQuery,
   tags,
 } from './http-schemas.ts';
-import { diffDocuments, getPath } from './paths.ts';
+import { diffDocuments, getPath } from '#events/paths.ts';
 import { parsePointInTime } from './history.ts';
 import { effectiveAt } from './effective-at.ts';
 import { type ConfigurationView, readConfiguration, requireEnvironment, viewOf, waitForPosition } from './read.ts';

@@ -10,7 +10,8 @@ import {
 import type { PointInTime } from './history.ts';
 import { effectiveAt } from './effective-at.ts';
 import type { Ledger } from '#services/config-api/context.ts';
-import { ConfigurationNotFound, DomainError, EnvironmentNotFound } from '#services/shared/errors.ts';
+import { ConfigurationNotFound, EnvironmentNotFound } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 import { environmentStream } from '#events/environments.ts';
 import { loadState } from '#services/shared/command-handler.ts';
 import { environmentDecider, initialStateFor } from '#services/environments/decider.ts';

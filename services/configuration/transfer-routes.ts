@@ -18,7 +18,7 @@ import { schemaDecider } from '#services/schemas/decider.ts';
 import { activeValidator, executeConfigurationCommand } from './commands.ts';
 import { compileSchema } from '#services/schemas/validator.ts';
 import { ServiceParams, tags } from './http-schemas.ts';
-import { getPath } from './paths.ts';
+import { getPath } from '#events/paths.ts';
 import { type ConfigurationView, effectiveNow, readConfiguration, requireEnvironment, viewOf } from './read.ts';
 
 const EXPORT_FORMAT = 'configledger-export';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialStream, type SealedSecret } from '#events/credentials.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
 import { READ_MODEL_TABLES } from '#projections/schema.ts';
 
 describe('the credential vault', () => {

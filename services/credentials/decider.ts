@@ -1,6 +1,6 @@
 import type { CredentialDescription, CredentialEvent, SealedSecret } from '#events/credentials.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 
 export interface SecretVersion {
   secret: SealedSecret;

@@ -4,7 +4,7 @@ import type { JsonObject, JsonValue } from '#events/metadata.ts';
 import { ROLES_FOR, hasPermission, mayReadCredential } from '#services/config-api/permissions.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { loadState, recordEvents } from '#services/shared/command-handler.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 import { commandContext } from '#services/shared/http.ts';
 import { CredentialNotFound, credentialDecider, serviceOfCredential } from './decider.ts';
 

@@ -13,7 +13,7 @@ import { credentialServiceOf, listAccess, listCredentials } from '#projections/c
 import type { Ledger } from '#services/config-api/context.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { handle, loadState, recordEvents } from '#services/shared/command-handler.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 import { EnvironmentId, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
 import {
   type CredentialCommand,

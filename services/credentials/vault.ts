@@ -3,8 +3,8 @@ import type { SealedSecret } from '#events/credentials.ts';
 import { DecryptionFailed, newKey, open, seal } from '#infra/crypto/aead.ts';
 import { type KeyProvider, KeyEncryptionKeyMissing, type WrappedKey } from '#infra/crypto/key-provider.ts';
 import type { Database, SqlExecutor } from '#infra/postgres/database.ts';
-import type { VaultKeys } from '#infra/backup/format.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import type { VaultKeys } from '#services/backup/format.ts';
+import { DomainError } from '#events/errors.ts';
 
 /**
  * The keys that are not in the log. Each credential has a key of its own,

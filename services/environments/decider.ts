@@ -1,3 +1,4 @@
+import { BUILT_IN_ENVIRONMENTS } from '#events/environments.ts';
 import { isDeepStrictEqual } from 'node:util';
 import type { InheritedIssue } from '#events/configuration.ts';
 import {
@@ -7,20 +8,13 @@ import {
   definitionOf,
 } from '#events/environments.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
-import { DomainError, EnvironmentNotFound } from '#services/shared/errors.ts';
+import { EnvironmentNotFound } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 
 export type EnvironmentState =
   | { status: 'absent' }
   | { status: 'removed' }
   | { status: 'active'; definition: EnvironmentDefinition };
-
-/** Present without any event, so every deployment starts with them; they can be redefined like any other. */
-export const BUILT_IN_ENVIRONMENTS: EnvironmentDefinition[] = [
-  { id: 'development', name: 'Development', type: 'development', inheritsFrom: [] },
-  { id: 'testing', name: 'Testing', type: 'testing', inheritsFrom: [] },
-  { id: 'staging', name: 'Staging', type: 'staging', inheritsFrom: [] },
-  { id: 'production', name: 'Production', type: 'production', inheritsFrom: [] },
-];
 
 export const initialStateFor = (id: string): EnvironmentState => {
   const builtIn = BUILT_IN_ENVIRONMENTS.find((environment) => environment.id === id);

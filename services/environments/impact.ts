@@ -5,8 +5,8 @@ import { servicesIn } from '#projections/configurations/queries.ts';
 import { type ParentsOf, dependentsOf, lineageOf } from '#projections/environments/lineage.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { currentOf } from '#services/configuration/read.ts';
-import { deepMerge, diffDocuments } from '#services/configuration/paths.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { deepMerge, diffDocuments } from '#events/paths.ts';
+import { DomainError } from '#events/errors.ts';
 
 export interface EffectiveDifference extends EffectiveChange {
   changes: ValueChange[];

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
 import { EVENTS_TOPIC, createKafka } from '#infra/kafka/topics.ts';
-import { startOwnBroker } from '#infra/testing/kafka.ts';
-import { waitFor } from '#infra/testing/wait.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { startOwnBroker } from '#testing/kafka.ts';
+import { waitFor } from '#testing/wait.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
 
 async function logOf(server: TestServer) {
   const events: Pick<RecordedEvent, 'id' | 'streamName' | 'revision' | 'type' | 'data' | 'metadata'>[] = [];

@@ -1,9 +1,9 @@
 import type { SchemaEvent } from '#events/schemas.ts';
 import type { JsonObject } from '#events/metadata.ts';
-import { checksumOf } from '#services/shared/canonical.ts';
+import { checksumOf } from '#infra/json/canonical.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
-import { assertSafeDocument } from '#services/shared/documents.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { assertSafeDocument } from '#events/documents.ts';
+import { DomainError } from '#events/errors.ts';
 import { draftOf, schemaProblem } from './validator.ts';
 
 export type SchemaState =

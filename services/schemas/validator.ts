@@ -4,8 +4,8 @@ import addFormatsModule from 'ajv-formats';
 import { RE2 } from 're2-wasm';
 import type { SchemaDraft } from '#events/schemas.ts';
 import type { JsonObject } from '#events/metadata.ts';
-import type { ValidationIssue } from '#services/shared/errors.ts';
-import { checksumOf } from '#services/shared/canonical.ts';
+import type { ValidationIssue } from '#events/errors.ts';
+import { checksumOf } from '#infra/json/canonical.ts';
 
 // ajv-formats ships CommonJS; its default export is the plugin function.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv | Ajv2020) => void;

@@ -1,6 +1,6 @@
 import type { ServiceTokenEvent, ServiceTokenIssued } from '#events/service-tokens.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import { DomainError } from '#events/errors.ts';
 
 export type ServiceTokenState =
   | { status: 'absent' }

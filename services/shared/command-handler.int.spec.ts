@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { waitFor } from '#infra/testing/wait.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { waitFor } from '#testing/wait.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
 
 describe('two API instances writing to one PostgreSQL store', () => {
   let first: TestServer;

@@ -1,20 +1,4 @@
-/** A business failure with its machine-readable code and HTTP status; the error handler turns it into a response. */
-export class DomainError extends Error {
-  constructor(
-    readonly code: string,
-    readonly statusCode: number,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = code;
-  }
-}
-
-export interface ValidationIssue {
-  path: string;
-  message: string;
-}
+import { DomainError, type ValidationIssue } from '#events/errors.ts';
 
 export const VersionConflict = (currentVersion: number, expectedVersion: number) =>
   new DomainError(

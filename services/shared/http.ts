@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { CommandContext } from './command-handler.ts';
-import { DomainError } from './errors.ts';
+import { DomainError } from '#events/errors.ts';
 
 export const ServiceId = Type.String({
   pattern: '^[a-z0-9][a-z0-9-]{0,99}$',

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type Message, WsClient as Client } from '#infra/testing/ws-client.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
+import { type Message, WsClient as Client } from '#testing/ws-client.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
 
 const changed = (serviceId: string) => (m: Message) =>
   m.type === 'configuration_changed' && m.data.serviceId === serviceId;

@@ -3,11 +3,13 @@
  *   KAFKA_BROKERS=127.0.0.1:9092 npx tsx services/config-client/example.ts order-router production
  *   CONFIGLEDGER_URL=http://127.0.0.1:8011/api/v1 CONFIGLEDGER_TOKEN=... npx tsx services/config-client/example.ts order-router production
  */
-import { brokersFromEnv } from '#infra/kafka/topics.ts';
-import { createConfigClient } from './index.ts';
+import { createConfigClient } from '@configledger/client';
 
 const [serviceId = 'order-router', environment = 'production'] = process.argv.slice(2);
-const brokers = brokersFromEnv();
+const brokers = (process.env.KAFKA_BROKERS ?? '')
+  .split(',')
+  .map((broker) => broker.trim())
+  .filter(Boolean);
 const client = await createConfigClient({
   serviceId,
   environment,

@@ -1,4 +1,4 @@
-import { DomainError } from './errors.ts';
+import { documentTooDeep, invalidKey, invalidString } from './errors.ts';
 
 /**
  * What any JSON a client sends may hold. Documents are data: a key that names
@@ -12,38 +12,10 @@ export const MAX_DOCUMENT_DEPTH = 64;
 
 export const isForbiddenKey = (key: string) => FORBIDDEN_KEYS.has(key);
 
-export const invalidKey = (key: string, segment: string) =>
-  new DomainError(
-    'INVALID_KEY',
-    400,
-    `${JSON.stringify(key)} uses ${JSON.stringify(segment)}, which is never accepted as a key`,
-    {
-      key,
-      segment,
-      forbidden: [...FORBIDDEN_KEYS],
-    },
-  );
-
 /** NUL, and halves of a surrogate pair without the other half: text no store (or JSON consumer) can keep as it is. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this refuses.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 export const isStorableText = (text: string) => !UNSTORABLE.test(text);
-
-export const invalidString = (path: string) =>
-  new DomainError(
-    'INVALID_STRING',
-    400,
-    `${path || 'the value'} holds a NUL character or a lone UTF-16 surrogate, which cannot be stored`,
-    { path },
-  );
-
-export const documentTooDeep = (path: string, maxDepth: number) =>
-  new DomainError(
-    'DOCUMENT_TOO_DEEP',
-    400,
-    `the document nests deeper than ${maxDepth} levels (at ${path || 'its root'})`,
-    { path, maxDepth },
-  );
 
 /**
  * Walks a parsed JSON value without recursion and throws INVALID_KEY for a
@@ -71,7 +43,7 @@ function walk(value: unknown, maxDepth: number, basePath: string, checkInput: bo
     if (keys.length > 0 && depth + 1 > maxDepth) throw documentTooDeep(path, maxDepth);
     for (const key of keys) {
       const childPath = path ? `${path}.${key}` : key;
-      if (checkInput && !isArray && isForbiddenKey(key)) throw invalidKey(childPath, key);
+      if (checkInput && !isArray && isForbiddenKey(key)) throw invalidKey(childPath, key, FORBIDDEN_KEYS);
       if (checkInput && !isArray && !isStorableText(key)) throw invalidString(childPath);
       pending.push({ node: (node as Record<string, unknown>)[key], depth: depth + 1, path: childPath });
     }

@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { ValueChange } from '#events/configuration.ts';
-import type { JsonObject, JsonValue } from '#events/metadata.ts';
-import { invalidKey, isForbiddenKey } from '#services/shared/documents.ts';
-import { DomainError } from '#services/shared/errors.ts';
+import type { ValueChange } from './configuration.ts';
+import type { JsonObject, JsonValue } from './metadata.ts';
+import { FORBIDDEN_KEYS, isForbiddenKey } from './documents.ts';
+import { emptyKeySegment, invalidKey, parentNotAnObject } from './errors.ts';
 
 export const isObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -10,10 +10,9 @@ export const isObject = (value: unknown): value is JsonObject =>
 /** The segments of a dotted path; a segment naming a prototype slot is refused, so no path can leave the document. */
 const segments = (key: string) => {
   const parts = key.split('.');
-  if (parts.some((part) => part === ''))
-    throw new DomainError('INVALID_KEY', 400, `key ${JSON.stringify(key)} has an empty segment`, { key });
+  if (parts.some((part) => part === '')) throw emptyKeySegment(key);
   const forbidden = parts.find(isForbiddenKey);
-  if (forbidden !== undefined) throw invalidKey(key, forbidden);
+  if (forbidden !== undefined) throw invalidKey(key, forbidden, FORBIDDEN_KEYS);
   return parts;
 };
 
@@ -44,7 +43,7 @@ export function setPath(document: JsonObject, key: string, value: JsonValue): Js
     if (next === undefined) put(node, part, {});
     else if (!isObject(next)) {
       const parent = parts.slice(0, index + 1).join('.');
-      throw new DomainError('INVALID_KEY', 400, `cannot set ${key}: ${parent} is not an object`, { key, parent });
+      throw parentNotAnObject(key, parent);
     }
     node = own(node, part) as JsonObject;
   }

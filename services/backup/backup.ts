@@ -6,7 +6,7 @@ import { createGzip } from 'node:zlib';
 import type { EventStore } from '#infra/eventstore/port.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
 import { signJson } from '#infra/crypto/signing.ts';
-import { readEpoch } from '#infra/eventstore/epoch.ts';
+import { readEpoch } from '#projections/log-epoch.ts';
 import { ChainCheck, GENESIS, linkOf } from '#projections/audit/chain.ts';
 import {
   BACKUP_FORMAT,

@@ -1,19 +1,20 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createBackup } from '#infra/backup/backup.ts';
-import { restoreBackup } from '#infra/backup/restore.ts';
+import { createBackup } from '#services/backup/backup.ts';
+import { restoreBackup } from '#services/backup/restore.ts';
 import { createSqlEventStore } from '#infra/eventstore/postgres.ts';
 import { openPostgres } from '#infra/postgres/database.ts';
-import { createTestDatabase } from '#infra/testing/postgres.ts';
-import { startTcpProxy } from '#infra/testing/tcp-proxy.ts';
+import { createTestDatabase } from '#testing/postgres.ts';
+import { startTcpProxy } from '#testing/tcp-proxy.ts';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TEST_BROKERS, startOwnBroker } from '#infra/testing/kafka.ts';
-import { waitFor } from '#infra/testing/wait.ts';
-import { startTestServer, type TestServer } from '#infra/testing/server.ts';
-import { createConfigClient, type ConfigChange, type ConfigClient } from './index.ts';
+import { TEST_BROKERS, startOwnBroker } from '#testing/kafka.ts';
+import { waitFor } from '#testing/wait.ts';
+import { startTestServer, type TestServer } from '#testing/server.ts';
+import { createConfigClient, type ConfigChange, type ConfigClient } from '#services/config-client/index.ts';
 
 const unique = () => `sdk-${randomBytes(3).toString('hex')}`;
 
@@ -220,5 +221,41 @@ describe('the client SDK across a restored log', () => {
     expect(next.body.data.position).toBeLessThan(written[19]!.position);
     await waitFor(() => client.version === 4, 10_000, 'an update of the restored log, at a lower position');
     expect(client.get('version', '')).toBe('after the restore');
+  }, 60_000);
+});
+
+describe('the SDK as a package a trading service installs', () => {
+  it('runs the example, which depends on @configledger/client, and prints each change as it happens', async () => {
+    const server = await startTestServer();
+    const token = await server.token('trader', ['reader']);
+    const admin = await server.token('ops', ['admin']);
+    const serviceId = unique();
+    await server.call('PUT', `/configurations/${serviceId}`, {
+      token: admin,
+      body: { configuration: { venue: 'XNYS' } },
+    });
+    const example = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'services/config-client-example/example.ts', serviceId, 'production'],
+      {
+        env: { ...process.env, KAFKA_BROKERS: '', CONFIGLEDGER_URL: server.baseUrl, CONFIGLEDGER_TOKEN: token },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    example.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    example.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await waitFor(() => output.includes('version 1 via WebSocket: {"venue":"XNYS"}'), 20_000, 'the example to start');
+      await server.call('PUT', `/configurations/${serviceId}/venue`, { token: admin, body: { value: 'XNAS' } });
+      await waitFor(
+        () => output.includes('venue: "XNYS" -> "XNAS"'),
+        20_000,
+        `the change in the example's output:\n${output}`,
+      );
+    } finally {
+      example.kill('SIGINT');
+      await server.close();
+    }
   }, 60_000);
 });
