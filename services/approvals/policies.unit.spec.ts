@@ -36,6 +36,11 @@ describe('approval policy decider', () => {
       .then([]);
   });
 
+  it('emits nothing for the same policy read back from the store, its keys in another order', () => {
+    const reordered = Object.fromEntries(Object.entries(policy).reverse()) as ApprovalPolicy;
+    given(defined(reordered)).when(define()).then([]);
+  });
+
   it('defines a removed policy again', () => {
     given(defined(), removed).when(define()).then([defined()]);
   });

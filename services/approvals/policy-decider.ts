@@ -1,3 +1,4 @@
+import { canonicalJson } from '#infra/json/canonical.ts';
 import type { ApprovalPolicy, ApprovalPolicyEvent } from '#events/approvals.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
 import { DomainError } from '#events/errors.ts';
@@ -7,7 +8,8 @@ export type PolicyCommand = { type: 'DefinePolicy'; policy: ApprovalPolicy } | {
 
 export function decide(command: PolicyCommand, state: PolicyState): ApprovalPolicyEvent[] {
   if (command.type === 'DefinePolicy') {
-    if (state.status === 'active' && JSON.stringify(state.policy) === JSON.stringify(command.policy)) return [];
+    // Compared as data: a policy read back from the store has its keys in another order.
+    if (state.status === 'active' && canonicalJson(state.policy) === canonicalJson(command.policy)) return [];
     return [{ type: 'ApprovalPolicyDefined', data: command.policy }];
   }
   if (state.status !== 'active')
