@@ -124,11 +124,8 @@ export interface AuthSecrets {
  * JWT_SECRET when given; otherwise a secret kept (mode 0600) under the data
  * directory, created with an admin token on first start.
  */
-export async function loadAuthSecrets(env: NodeJS.ProcessEnv, dataDir: string): Promise<AuthSecrets> {
-  if (env.JWT_SECRET) {
-    if (env.JWT_SECRET.length < 32) throw new Error('JWT_SECRET must be at least 32 characters');
-    return { jwtSecret: env.JWT_SECRET };
-  }
+export async function loadAuthSecrets(configured: string | undefined, dataDir: string): Promise<AuthSecrets> {
+  if (configured) return { jwtSecret: configured };
   const secretsDir = join(dataDir, 'secrets');
   const secretFile = join(secretsDir, 'jwt-secret');
   if (existsSync(secretFile)) return { jwtSecret: readFileSync(secretFile, 'utf8').trim(), secretsDir };
@@ -145,12 +142,8 @@ export async function loadAuthSecrets(env: NodeJS.ProcessEnv, dataDir: string): 
  * CHAIN_SIGNING_KEY when given, otherwise one kept (mode 0600) with the other
  * secrets under the data directory, created on first use.
  */
-export function loadChainSigningKey(env: NodeJS.ProcessEnv, dataDir: string): string {
-  if (env.CHAIN_SIGNING_KEY) {
-    if (env.CHAIN_SIGNING_KEY.length < 32)
-      throw new Error('CHAIN_SIGNING_KEY must be at least 32 characters (openssl rand -hex 32)');
-    return env.CHAIN_SIGNING_KEY;
-  }
+export function loadChainSigningKey(configured: string | undefined, dataDir: string): string {
+  if (configured) return configured;
   const secretsDir = join(dataDir, 'secrets');
   const keyFile = join(secretsDir, 'chain-signing-key');
   if (existsSync(keyFile)) return readFileSync(keyFile, 'utf8').trim();

@@ -76,8 +76,8 @@ export function localKeyProvider(options: { masterKey?: string; keyFile: string 
 export const keyRingFile = (dataDir: string) => join(dataDir, 'secrets', 'master-keys.json');
 
 /** The service's key provider: MASTER_KEY when set, else the key ring file under the data directory. */
-export const keyProviderFromEnv = (env: NodeJS.ProcessEnv, dataDir: string) =>
-  localKeyProvider({ masterKey: env.MASTER_KEY || undefined, keyFile: keyRingFile(dataDir) });
+export const keyProviderOf = (masterKey: string | undefined, dataDir: string) =>
+  localKeyProvider({ masterKey, keyFile: keyRingFile(dataDir) });
 
 /**
  * Puts a backed-up key ring in place: its keys join those of the ring file (a

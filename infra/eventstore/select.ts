@@ -22,14 +22,6 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-export function storageSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): StorageSettings {
-  return {
-    eventStoreUrl: env.EVENTSTORE_URL || undefined,
-    databaseUrl: env.DATABASE_URL || undefined,
-    dataDir: env.DATA_DIR || './data',
-  };
-}
-
 /** EVENTSTORE_URL selects EventStoreDB; else DATABASE_URL selects PostgreSQL; else the embedded PGlite in DATA_DIR. */
 export async function openStorage(settings: StorageSettings): Promise<Storage> {
   const pgliteDir = settings.dataDir.startsWith('memory://') ? settings.dataDir : join(settings.dataDir, 'pglite');

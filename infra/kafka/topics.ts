@@ -29,12 +29,6 @@ export function createKafka(brokers: string[], clientId = 'configledger'): Kafka
   });
 }
 
-export const brokersFromEnv = (env: NodeJS.ProcessEnv = process.env) =>
-  (env.KAFKA_BROKERS ?? '')
-    .split(',')
-    .map((broker) => broker.trim())
-    .filter(Boolean);
-
 /** Creates the topics this service publishes to, with their settings, when they do not exist. */
 export async function ensureTopics(kafka: Kafka): Promise<void> {
   const admin: Admin = kafka.admin();

@@ -2,14 +2,21 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { loadAuthSecrets, loadChainSigningKey, mintToken } from '#infra/auth/tokens.ts';
-import { installKeyRing, keyProviderFromEnv, keyRingFile } from '#infra/crypto/key-provider.ts';
+import { installKeyRing, keyProviderOf, keyRingFile } from '#infra/crypto/key-provider.ts';
 import { exportCredentialKeys, importCredentialKeys } from '#services/credentials/vault.ts';
 import { ROLES } from '#services/config-api/permissions.ts';
-import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
+import { openStorage } from '#infra/eventstore/select.ts';
+import {
+  InvalidSetting,
+  type Settings,
+  brokersOf,
+  readSettings,
+  storageSettingsOf,
+} from '#services/shared/settings.ts';
 import { rebuildReadModels } from '#projections/rebuild.ts';
 import { type OutsideEvidence, verifyChain } from '#projections/audit/chain.ts';
 import { checkpointOnKafka } from '#projections/audit/checkpoint.ts';
-import { brokersFromEnv, createKafka } from '#infra/kafka/topics.ts';
+import { createKafka } from '#infra/kafka/topics.ts';
 import { readEpoch } from '#projections/log-epoch.ts';
 import { type ReplayProgress, replayReadModels } from '#projections/replay.ts';
 import { createBackup } from '#services/backup/backup.ts';
@@ -56,7 +63,7 @@ async function token(args: string[]): Promise<void> {
     },
   });
   if (!values.sub) throw new UsageError('token needs --sub');
-  const { jwtSecret } = await loadAuthSecrets(process.env, storageSettingsFromEnv().dataDir);
+  const { jwtSecret } = await loadAuthSecrets(settings().JWT_SECRET, settings().DATA_DIR);
   const roles = values.roles
     .split(',')
     .map((role) => role.trim())
@@ -70,7 +77,7 @@ async function token(args: string[]): Promise<void> {
 }
 
 async function rebuild(): Promise<void> {
-  const storage = await openStorage(storageSettingsFromEnv());
+  const storage = await openStorage(storageSettingsOf(settings()));
   const started = performance.now();
   let lastReport = 0;
   try {
@@ -113,7 +120,7 @@ async function outsideEvidence(
       head: { position: manifest.chain.head.position, hash: manifest.chain.head.hash, signedAt: manifest.completedAt },
     };
   }
-  const brokers = brokersFromEnv();
+  const brokers = brokersOf(settings().KAFKA_BROKERS);
   return brokers.length > 0 ? checkpointOnKafka(createKafka(brokers, 'configledger-cli'), key, epoch) : undefined;
 }
 
@@ -123,9 +130,9 @@ async function verify(args: string[]): Promise<void> {
     options: { output: { type: 'string', default: 'text' }, backup: { type: 'string' } },
   });
   if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output is text or json');
-  const settings = storageSettingsFromEnv();
-  const key = loadChainSigningKey(process.env, settings.dataDir);
-  const storage = await openStorage(settings);
+  const storageSettings = storageSettingsOf(settings());
+  const key = loadChainSigningKey(settings().CHAIN_SIGNING_KEY, settings().DATA_DIR);
+  const storage = await openStorage(storageSettings);
   try {
     const evidence = await outsideEvidence(values.backup, key, await readEpoch(storage.store));
     const verdict = await verifyChain(storage.store, storage.readModels, evidence);
@@ -159,9 +166,7 @@ async function verify(args: string[]): Promise<void> {
 
 /** BACKUP_KEYS_PASSPHRASE, or the first line of --keys-passphrase-file: never a prompt, so backups run unattended. */
 function keysPassphrase(file: string | undefined): string | undefined {
-  const passphrase = file
-    ? readFileSync(file, 'utf8').split('\n')[0]!.trim()
-    : process.env.BACKUP_KEYS_PASSPHRASE || undefined;
+  const passphrase = file ? readFileSync(file, 'utf8').split('\n')[0]!.trim() : settings().BACKUP_KEYS_PASSPHRASE;
   if (passphrase !== undefined && passphrase.length < 12)
     throw new UsageError('the keys passphrase must be at least 12 characters');
   return passphrase;
@@ -176,16 +181,16 @@ async function backup(args: string[]): Promise<void> {
   const passphrase = values['with-keys'] ? keysPassphrase(values['keys-passphrase-file']) : undefined;
   if (values['with-keys'] && !passphrase)
     throw new UsageError('backup --with-keys needs BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file FILE');
-  const settings = storageSettingsFromEnv();
-  const signingKey = loadChainSigningKey(process.env, settings.dataDir);
-  const storage = await openStorage(settings);
+  const storageSettings = storageSettingsOf(settings());
+  const signingKey = loadChainSigningKey(settings().CHAIN_SIGNING_KEY, settings().DATA_DIR);
+  const storage = await openStorage(storageSettings);
   try {
     const started = performance.now();
     const keys = passphrase
       ? {
           passphrase,
           vault: {
-            ring: keyProviderFromEnv(process.env, settings.dataDir).exportRing(),
+            ring: keyProviderOf(settings().MASTER_KEY, settings().DATA_DIR).exportRing(),
             credentialKeys: await exportCredentialKeys(storage.readModels),
           },
         }
@@ -238,12 +243,11 @@ async function restoreKeysCommand(args: string[]): Promise<void> {
     throw new UsageError('restore-keys needs --from FILE and --target postgres://...');
   const passphrase = keysPassphrase(values['keys-passphrase-file']);
   if (!passphrase) throw new UsageError('restore-keys needs BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file FILE');
-  const settings = storageSettingsFromEnv();
-  const ringFile = values['key-ring'] ?? keyRingFile(settings.dataDir);
+  const ringFile = values['key-ring'] ?? keyRingFile(settings().DATA_DIR);
   const db = openPostgres(values.target);
   try {
     const keys = await restoreKeys(values.from, {
-      signingKey: loadChainSigningKey(process.env, settings.dataDir),
+      signingKey: loadChainSigningKey(settings().CHAIN_SIGNING_KEY, settings().DATA_DIR),
       passphrase,
       install: keyInstaller(db, ringFile),
     });
@@ -277,10 +281,9 @@ async function restore(args: string[]): Promise<void> {
   const toPosition = values['to-position'] ? BigInt(values['to-position']) : undefined;
   if (values['accept-broken-chain'] && !values.reason?.trim())
     throw new UsageError('--accept-broken-chain needs --reason "..." (it is recorded in the restored log)');
-  const settings = storageSettingsFromEnv();
-  const signingKey = loadChainSigningKey(process.env, settings.dataDir);
+  const signingKey = loadChainSigningKey(settings().CHAIN_SIGNING_KEY, settings().DATA_DIR);
   const passphrase = keysPassphrase(values['keys-passphrase-file']);
-  const ringFile = values['key-ring'] ?? keyRingFile(settings.dataDir);
+  const ringFile = values['key-ring'] ?? keyRingFile(settings().DATA_DIR);
   const db = openPostgres(values.target);
   const store = await createSqlEventStore(db);
   try {
@@ -340,14 +343,19 @@ function progressReporter(): (progress: ReplayProgress) => void {
 }
 
 async function replay(): Promise<void> {
-  const settings = storageSettingsFromEnv();
-  if (!settings.databaseUrl)
+  const storageSettings = storageSettingsOf(settings());
+  if (!storageSettings.databaseUrl)
     throw new UsageError(
       'replay needs DATABASE_URL (PostgreSQL); with the embedded store stop the service and run: projections rebuild',
     );
-  const storage = await openStorage(settings);
+  const storage = await openStorage(storageSettings);
   try {
-    const result = await replayReadModels(storage.store, storage.readModels, settings.databaseUrl, progressReporter());
+    const result = await replayReadModels(
+      storage.store,
+      storage.readModels,
+      storageSettings.databaseUrl,
+      progressReporter(),
+    );
     if (process.stderr.isTTY) process.stderr.write('\n');
     process.stdout.write(
       `replayed ${result.events} events into fresh read models and swapped them in at position ${result.position} in ${result.seconds.toFixed(2)} s (${Math.round(result.events / Math.max(result.seconds, 0.001))} events/s)\n`,
@@ -358,6 +366,13 @@ async function replay(): Promise<void> {
 }
 
 class UsageError extends Error {}
+
+let config: Settings | undefined;
+/** Read once, when a command first needs them: `--help` works whatever the environment holds. */
+const settings = (): Settings => {
+  config ??= readSettings();
+  return config;
+};
 
 const [command, ...rest] = process.argv.slice(2);
 try {
@@ -372,7 +387,10 @@ try {
   else if (command === 'restore-keys') await restoreKeysCommand(rest);
   else throw new UsageError(`unknown command: ${[command, ...rest].join(' ')}`);
 } catch (error) {
-  const usage = error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+  const usage =
+    error instanceof UsageError ||
+    error instanceof InvalidSetting ||
+    String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(
     `${error instanceof BackupRefused ? 'refused: ' : error instanceof DataDirectoryInUse ? '' : usage ? '' : 'error: '}${message}\n`,

@@ -23,6 +23,18 @@ const run = (args: string[], env: Record<string, string>) =>
     child.on('exit', (code) => resolve({ code, output }));
   });
 
+describe('settings at start', () => {
+  it('refuses to start on a setting that does not fit, naming it, without a stack trace', async () => {
+    const refused = await run(['services/config-api/main.ts'], {
+      PORT: 'eighty',
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'configledger-settings-')),
+    });
+    expect(refused.code).toBe(2);
+    expect(refused.output).toContain('configledger: invalid setting: PORT must be integer');
+    expect(refused.output).not.toMatch(/\n\s+at /);
+  });
+});
+
 describe('one process per embedded store', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'configledger-locked-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));

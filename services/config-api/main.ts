@@ -1,48 +1,65 @@
 import { join } from 'node:path';
 import { loadAuthSecrets, loadChainSigningKey } from '#infra/auth/tokens.ts';
-import { keyProviderFromEnv } from '#infra/crypto/key-provider.ts';
-import { openStorage, storageSettingsFromEnv } from '#infra/eventstore/select.ts';
+import { keyProviderOf } from '#infra/crypto/key-provider.ts';
+import { openStorage } from '#infra/eventstore/select.ts';
 import { DataDirectoryInUse } from '#infra/postgres/data-dir-lock.ts';
-import { brokersFromEnv } from '#infra/kafka/topics.ts';
+import {
+  InvalidSetting,
+  type Settings,
+  brokersOf,
+  readSettings,
+  storageSettingsOf,
+} from '#services/shared/settings.ts';
 import { API_PREFIX, buildApp } from './app.ts';
 import { loggerOptions } from './logging.ts';
-import { rateLimitsFromEnv } from './rate-limits.ts';
 
-const settings = storageSettingsFromEnv();
-const port = Number(process.env.PORT ?? 8011);
-const host = process.env.HOST ?? '127.0.0.1';
+/** A person at a terminal reads this: the reason, never a stack trace. */
+function refuseToStart(message: string): never {
+  process.stderr.write(`configledger: ${message}\n`);
+  process.exit(2);
+}
 
-const storage = await openStorage(settings).catch((error: unknown) => {
+let settings: Settings;
+try {
+  settings = readSettings();
+} catch (error) {
+  if (!(error instanceof InvalidSetting)) throw error;
+  refuseToStart(error.message);
+}
+const storageSettings = storageSettingsOf(settings);
+const storage = await openStorage(storageSettings).catch((error: unknown) => {
   if (!(error instanceof DataDirectoryInUse)) throw error;
   process.stderr.write(`configledger: ${error.message}\n`);
   process.exit(1);
 });
-const secrets = await loadAuthSecrets(process.env, settings.dataDir);
+const secrets = await loadAuthSecrets(settings.JWT_SECRET, settings.DATA_DIR);
+const kafkaBrokers = brokersOf(settings.KAFKA_BROKERS);
 const app = await buildApp({
   storage,
   jwtSecret: secrets.jwtSecret,
-  chainSigningKey: loadChainSigningKey(process.env, settings.dataDir),
-  keys: keyProviderFromEnv(process.env, settings.dataDir),
-  kafkaBrokers: brokersFromEnv(),
-  rateLimits: rateLimitsFromEnv(),
+  chainSigningKey: loadChainSigningKey(settings.CHAIN_SIGNING_KEY, settings.DATA_DIR),
+  keys: keyProviderOf(settings.MASTER_KEY, settings.DATA_DIR),
+  kafkaBrokers,
+  rateLimits: {
+    perPrincipalPerMinute: settings.RATE_LIMIT_PER_PRINCIPAL,
+    perAddressPerMinute: settings.RATE_LIMIT_PER_ADDRESS,
+  },
   // A region replica: REPLICATE_FROM_BROKERS names the primary region's Kafka.
-  ...(process.env.REPLICATE_FROM_BROKERS
+  ...(settings.REPLICATE_FROM_BROKERS
     ? {
         replicateFrom: {
-          brokers: brokersFromEnv({ KAFKA_BROKERS: process.env.REPLICATE_FROM_BROKERS }),
-          groupId: `configledger-replica-${process.env.REGION ?? 'replica'}`,
+          brokers: brokersOf(settings.REPLICATE_FROM_BROKERS),
+          groupId: `configledger-replica-${settings.REGION}`,
         },
       }
     : {}),
-  ...(process.env.REDIS_URL ? { redis: { url: process.env.REDIS_URL } } : {}),
-  ...(process.env.IDEMPOTENCY_KEY_TTL_HOURS
-    ? { idempotencyTtlHours: Number(process.env.IDEMPOTENCY_KEY_TTL_HOURS) }
-    : {}),
-  logger: loggerOptions(process.env.LOG_LEVEL ?? 'info'),
+  ...(settings.REDIS_URL ? { redis: { url: settings.REDIS_URL } } : {}),
+  idempotencyTtlHours: settings.IDEMPOTENCY_KEY_TTL_HOURS,
+  logger: loggerOptions(settings.LOG_LEVEL),
 });
 
 /** Stop accepting, let requests in flight finish, close WebSockets with a reason, let projections finish their batch; bounded. */
-const SHUTDOWN_BOUND_MS = Number(process.env.SHUTDOWN_TIMEOUT_MS ?? 10_000);
+const SHUTDOWN_BOUND_MS = settings.SHUTDOWN_TIMEOUT_MS;
 let closing = false;
 const shutdown = async (signal: string) => {
   if (closing) return;
@@ -59,12 +76,12 @@ const shutdown = async (signal: string) => {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
-await app.listen({ port, host });
-const base = `http://${host}:${port}${API_PREFIX}`;
+await app.listen({ port: settings.PORT, host: settings.HOST });
+const base = `http://${settings.HOST}:${settings.PORT}${API_PREFIX}`;
 const lines = [
   '',
   `configledger listening on ${base}  (event store: ${storage.describe})`,
-  `  Kafka: ${brokersFromEnv().join(',') || 'not configured (set KAFKA_BROKERS to publish changes)'}`,
+  `  Kafka: ${kafkaBrokers.join(',') || 'not configured (set KAFKA_BROKERS to publish changes)'}`,
   `  API docs:  ${base}/docs     health: ${base}/health`,
 ];
 const tokenFile = secrets.secretsDir && join(secrets.secretsDir, 'admin-token');

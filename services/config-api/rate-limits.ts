@@ -8,11 +8,6 @@ export interface RateLimits {
   perAddressPerMinute: number;
 }
 
-export const rateLimitsFromEnv = (env: NodeJS.ProcessEnv = process.env): RateLimits => ({
-  perPrincipalPerMinute: Number(env.RATE_LIMIT_PER_PRINCIPAL ?? 6000),
-  perAddressPerMinute: Number(env.RATE_LIMIT_PER_ADDRESS ?? 30000),
-});
-
 /**
  * Two limits, answered with 429 RATE_LIMITED and Retry-After: per source
  * address before authentication, per principal after it. Health and metrics
