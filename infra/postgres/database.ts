@@ -29,6 +29,39 @@ export class AnswerLost extends Error {
 }
 
 /**
+ * The database did not answer: no connection, a dropped one, a timeout, an
+ * open circuit. Not the server's answer to the statement (that keeps its
+ * SQLSTATE), so a request that met it was not refused, only not served.
+ */
+export class DatabaseUnavailable extends Error {
+  override readonly name = 'DatabaseUnavailable';
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+const CONNECTION_MESSAGES =
+  /Connection terminated|Connection ended unexpectedly|timeout exceeded when trying to connect|Client has encountered a connection error/;
+
+/**
+ * The driver's way of saying the connection failed, as one typed error: the
+ * only place that reads the driver's codes and messages. Server answers of
+ * the connection classes (08, 57P0x, too many connections) count as not answering.
+ */
+export function asUnavailable(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof DatabaseUnavailable) return error;
+  const code = (error as { code?: unknown }).code;
+  const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+  const unavailable = sqlState
+    ? /^(08|57P0|53300)/.test(code)
+    : (typeof code === 'string' && CONNECTION_CODES.has(code)) || CONNECTION_MESSAGES.test(error.message);
+  return unavailable ? new DatabaseUnavailable(error.message, { cause: error }) : error;
+}
+
+const typed = <T>(work: Promise<T>): Promise<T> =>
+  work.catch((error: unknown) => {
+    throw asUnavailable(error);
+  });
+
+/**
  * The one SQL surface the event store and the read models use, so that the
  * PostgreSQL server and the embedded PGlite run the same statements.
  */
@@ -72,10 +105,10 @@ export function openPostgres(
   return {
     kind: 'postgres',
     async exec(script) {
-      await pool.query(script);
+      await typed(pool.query(script));
     },
     query: async <R extends Row>(text: string, params?: unknown[]) => {
-      const result = await pool.query(text, params);
+      const result = await typed(pool.query(text, params));
       return { rows: result.rows as R[] };
     },
     async session<R extends Row>(text: string, params: unknown[], { timeoutMs }: { timeoutMs: number }) {
@@ -135,24 +168,26 @@ export function openPostgres(
       }
     },
     async transaction(work) {
-      const client = await pool.connect();
+      const client = await typed(pool.connect());
       // A connection lost between two statements surfaces as the next statement's error; without a
       // listener the client's 'error' event would end the process.
       const ignore = () => undefined;
       client.on('error', ignore);
       let broken: Error | undefined;
       try {
-        await client.query('BEGIN');
+        await typed(client.query('BEGIN'));
         const result = await work({
           query: async <R extends Row>(text: string, params?: unknown[]) => ({
-            rows: (await client.query(text, params)).rows as R[],
+            rows: (await typed(client.query(text, params))).rows as R[],
           }),
         });
-        await client.query('COMMIT');
+        await typed(client.query('COMMIT'));
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-        throw error;
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+        throw asUnavailable(error);
       } finally {
         client.off('error', ignore);
         // A client whose connection failed is discarded, not returned to the pool.

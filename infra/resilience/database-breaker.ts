@@ -1,6 +1,6 @@
 import CircuitBreaker from 'opossum';
 import { breakerState, refusedByDatabase } from './breaker-state.ts';
-import type { Database, Row } from '#infra/postgres/database.ts';
+import { type Database, DatabaseUnavailable, type Row } from '#infra/postgres/database.ts';
 
 /**
  * The read-model database behind a circuit breaker for the queries that
@@ -20,7 +20,13 @@ export function withQueryBreaker(db: Database) {
     db: {
       ...db,
       query: <R extends Row = Row>(text: string, params?: unknown[]) =>
-        breaker.fire(text, params) as Promise<{ rows: R[] }>,
+        (breaker.fire(text, params) as Promise<{ rows: R[] }>).catch((error: unknown) => {
+          // The breaker's own refusals (open, timed out) are the database not answering, like a dropped connection.
+          const code = (error as { code?: unknown }).code;
+          if (code === 'EOPENBREAKER' || code === 'ETIMEDOUT')
+            throw new DatabaseUnavailable((error as Error).message, { cause: error });
+          throw error;
+        }),
     } satisfies Database,
     state: () => breakerState(breaker),
     shutdown: () => breaker.shutdown(),

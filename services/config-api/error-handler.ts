@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { OutcomeUnknown, StoreUnavailable, WrongExpectedRevision } from '#infra/eventstore/port.ts';
+import { DatabaseUnavailable } from '#infra/postgres/database.ts';
 import { DomainError } from '#events/errors.ts';
 import { KEY_PATTERN } from '#services/shared/http.ts';
 
@@ -26,31 +27,6 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
 };
 
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EOPENBREAKER',
-  '57P01',
-  '57P03',
-  '08001',
-  '08003',
-  '08006',
-]);
-
-/** A dependency that did not answer, as opposed to a request that was wrong. */
-function isStoreUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  return (
-    (typeof code === 'string' && CONNECTION_CODES.has(code)) ||
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Breaker is open/.test(
-      error.message,
-    )
-  );
-}
-
 /** The one place errors become responses: typed domain errors keep their code, bad input is a 4xx, the rest a 500 without internals. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler<FastifyError | DomainError | WrongExpectedRevision>((error, request, reply) => {
@@ -60,7 +36,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     // The write is in the log; only its answer failed. "Nothing was written" would be a lie a retry turns into a second change.
     if (
       request.recorded &&
-      (error instanceof StoreUnavailable || error instanceof OutcomeUnknown || isStoreUnavailable(error))
+      (error instanceof StoreUnavailable || error instanceof OutcomeUnknown || error instanceof DatabaseUnavailable)
     ) {
       request.log.warn({ err: error.message }, 'a write was recorded; its answer could not be completed');
       return reply
@@ -115,7 +91,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
         .status(400)
         .send(errorBody(code, `invalid ${error.validationContext ?? 'request'}: ${error.message}`, { errors }));
     }
-    if (isStoreUnavailable(error)) {
+    if (error instanceof DatabaseUnavailable) {
       request.log.warn({ err: error }, 'store unavailable');
       return reply
         .status(503)

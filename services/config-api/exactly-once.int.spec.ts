@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configurationStream } from '#events/configuration.ts';
 import { createTestDatabase, type TestDatabase } from '#testing/postgres.ts';
+import { DatabaseUnavailable } from '#infra/postgres/database.ts';
 import { startTcpProxy } from '#testing/tcp-proxy.ts';
 import { startTestServer, type TestServer } from '#testing/server.ts';
 import { waitFor } from '#testing/wait.ts';
@@ -118,7 +119,7 @@ describe('a write known to be recorded is never answered "nothing was written"',
         headPosition: () => store.headPosition(),
         close: () => store.close(),
         readStream: (...args) => {
-          if (failReads) throw Object.assign(new Error('Connection terminated unexpectedly'), {});
+          if (failReads) throw new DatabaseUnavailable('Connection terminated unexpectedly');
           return store.readStream(...args);
         },
       }),
