@@ -12,9 +12,10 @@ const BATCH = 2000;
 
 export interface ReplayProgress {
   done: number;
-  total: number;
+  /** Undefined when the store cannot count the events ahead (EventStoreDB). */
+  total: number | undefined;
   perSecond: number;
-  secondsLeft: number;
+  secondsLeft: number | undefined;
 }
 
 /** The audit chain is evidence, never rebuilt: everything else is. */
@@ -49,15 +50,22 @@ export async function replayReadModels(
     let replayedTo = 0n;
     for (let applied = BATCH + 1; applied > BATCH; ) {
       const head = await store.headPosition();
+      // Counted by the store once a round (positions order events, they do not count them).
+      const inRound = await store.eventsAfter(replayedTo, head);
       applied = 0;
       for await (const batch of batches(store.readAll({ fromPosition: replayedTo, toPosition: head }), BATCH)) {
         await applyBatch(fresh, READ_MODEL_CHECKPOINT, PROJECTIONS, batch);
         applied += batch.length;
         events += batch.length;
         replayedTo = batch[batch.length - 1]!.position;
-        const left = Number(head - replayedTo);
+        const left = inRound === undefined ? undefined : Math.max(0, inRound - applied);
         const perSecond = events / Math.max((performance.now() - started) / 1000, 0.001);
-        onProgress?.({ done: events, total: events + left, perSecond, secondsLeft: left / perSecond });
+        onProgress?.({
+          done: events,
+          total: left === undefined ? undefined : events + left,
+          perSecond,
+          secondsLeft: left === undefined ? undefined : left / perSecond,
+        });
       }
     }
 

@@ -140,6 +140,21 @@ for (const adapter of adapters) {
       expect(await store.headPosition()).toBe(after[2]!.position);
     });
 
+    it('counts the events after a position (up to another), or says it cannot without reading them', async () => {
+      const before = await store.headPosition();
+      await store.append(stream('c1'), [event('C', { i: 1 }), event('C', { i: 2 })], 'any');
+      await store.append(stream('c2'), [event('C', { i: 3 })], 'any');
+      const [first] = await collect(store.readAll({ fromPosition: before, maxCount: 1 }));
+      const counted = await store.eventsAfter(before);
+      // Positions order events; only the store knows how many lie between two of them.
+      if (store.kind === 'eventstoredb') expect(counted).toBeUndefined();
+      else {
+        expect(counted).toBe(3);
+        expect(await store.eventsAfter(before, first!.position)).toBe(1);
+        expect(await store.eventsAfter(await store.headPosition())).toBe(0);
+      }
+    });
+
     it('delivers stored events to a catch-up subscription and then continues with live ones', async () => {
       const start = await store.headPosition();
       const name = stream('g');

@@ -161,6 +161,9 @@ export function createEsdbEventStore(connectionString: string): EventStore {
       return 0n;
     },
 
+    // Commit positions are byte offsets in the transaction file: how many events lie between two of them cannot be told without reading them.
+    eventsAfter: async () => undefined,
+
     close: () => client.dispose(),
   };
 }

@@ -15,7 +15,13 @@ export interface RecordedEvent {
   streamName: string;
   /** 0-based revision of the event within its stream. */
   revision: bigint;
-  /** Position in the global log; strictly increasing in commit order. */
+  /**
+   * Position in the global log: strictly increasing in commit order, so
+   * positions compare; not a count of events, so they do not subtract. The
+   * SQL stores number events 1, 2, 3, ...; EventStoreDB gives the commit's
+   * byte offset in its transaction file. How many events lie between two
+   * positions is the store's to say (`eventsAfter`).
+   */
   position: bigint;
   data: Record<string, unknown>;
   metadata: Record<string, unknown>;
@@ -80,6 +86,8 @@ export interface EventStore {
   readEvents(stream: string, ids: string[]): Promise<RecordedEvent[]>;
   /** Position of the newest event in the log, 0n when empty. */
   headPosition(): Promise<bigint>;
+  /** How many events lie after `position` (up to `upTo`, inclusive, when given); undefined when the store cannot tell without reading them. */
+  eventsAfter(position: bigint, upTo?: bigint): Promise<number | undefined>;
   close(): Promise<void>;
 }
 

@@ -63,6 +63,15 @@ export async function createSqlEventStore(
     return BigInt(rows[0]?.position ?? 0);
   }
 
+  /** Positions are dense here (taken one after another under the log-head lock): counted, not subtracted, all the same. */
+  async function eventsAfter(position: bigint, upTo?: bigint): Promise<number> {
+    const { rows } = await db.query<{ count: string }>(
+      'SELECT count(*)::text AS count FROM events WHERE position > $1 AND ($2::bigint IS NULL OR position <= $2)',
+      [position.toString(), upTo?.toString() ?? null],
+    );
+    return Number(rows[0]?.count ?? 0);
+  }
+
   // Group commit: appends that arrive while a commit is in flight go together in the next one.
   const pending: PendingAppend[] = [];
   let flushing = false;
@@ -246,6 +255,7 @@ export async function createSqlEventStore(
     },
 
     headPosition,
+    eventsAfter,
 
     async readEvents(stream, ids) {
       return (await eventsById(ids)).filter((event) => event.streamName === stream);

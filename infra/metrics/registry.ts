@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** What the metrics read their values from when Prometheus scrapes. */
 export interface MetricSources {
   headPosition(): Promise<bigint>;
+  /** The store's count of events after a position (undefined when it cannot tell: then lag is NaN). */
+  eventsAfter(position: bigint): Promise<number | undefined>;
   cache(): { hits: number; misses: number };
   webSocketConnections(): number;
   projection(): { position: bigint; lastAppliedAt?: Date };
@@ -20,7 +22,9 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry });
   let sources: MetricSources | undefined;
   const registers = [registry];
-  const lag = async () => (sources ? Number((await sources.headPosition()) - sources.projection().position) : 0);
+  // Positions order events, they do not count them: the store counts.
+  const eventsAfter = async (position: bigint) => (sources ? ((await sources.eventsAfter(position)) ?? Number.NaN) : 0);
+  const lag = async () => (sources ? eventsAfter(sources.projection().position) : 0);
 
   new Gauge({
     name: 'configuration_cache_hit_ratio',
@@ -67,7 +71,7 @@ export function createMetrics() {
     registers,
     async collect() {
       const publisher = sources?.publisher();
-      this.set(publisher && sources ? Number((await sources.headPosition()) - publisher.position) : 0);
+      this.set(publisher ? await eventsAfter(publisher.position) : 0);
     },
   });
   new Gauge({

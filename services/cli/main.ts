@@ -329,15 +329,15 @@ function progressReporter(): (progress: ReplayProgress) => void {
   let lastLine = 0;
   return ({ done, total, perSecond, secondsLeft }) => {
     const rate = `${Math.round(perSecond)} events/s`;
-    if (process.stderr.isTTY) {
+    const counted = total === undefined ? `${done}` : `${done}/${total}`;
+    const left = secondsLeft === undefined ? '' : `, ${Math.ceil(secondsLeft)} s left`;
+    if (process.stderr.isTTY && total !== undefined) {
       const width = 30;
       const filled = Math.round((Math.min(done, total) / Math.max(total, 1)) * width);
-      process.stderr.write(
-        `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} events  ${rate}  ${Math.ceil(secondsLeft)} s left `,
-      );
-    } else if (performance.now() - lastLine > 2000 || done >= total) {
+      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${counted} events  ${rate}${left} `);
+    } else if (performance.now() - lastLine > 2000 || (total !== undefined && done >= total)) {
       lastLine = performance.now();
-      process.stderr.write(`replayed ${done}/${total} events, ${rate}, ${Math.ceil(secondsLeft)} s left\n`);
+      process.stderr.write(`replayed ${counted} events, ${rate}${left}\n`);
     }
   };
 }

@@ -252,6 +252,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: 64 * 1024, handleProtocols: selectProtocol } });
   metrics.observe({
     headPosition: () => store.headPosition(),
+    eventsAfter: (position) => store.eventsAfter(position),
     cache: () => readModels.cache,
     webSocketConnections: () => gateway.connectionCount,
     projection: () => ({ position: readModels.runner.position, lastAppliedAt: readModels.runner.lastAppliedAt }),

@@ -1,3 +1,4 @@
+import type { EventStore } from '#infra/eventstore/port.ts';
 import { statfs } from 'node:fs/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 
@@ -19,6 +20,12 @@ async function timed(probe: () => Promise<Record<string, unknown> | void>): Prom
       error: error instanceof Error ? error.message : String(error),
     };
   }
+}
+
+/** Events between a follower's position and the head, as the store counts them (null when it cannot tell cheaply). */
+async function eventsBehind(store: EventStore, position: bigint, head: bigint): Promise<number | null> {
+  if (position >= head) return 0;
+  return (await store.eventsAfter(position, head).catch(() => undefined)) ?? null;
 }
 
 /** Thresholds of the monitoring specification. */
@@ -50,7 +57,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       });
       const { hits, misses } = ledger.readModels.cache;
       const ratio = hits + misses === 0 ? 1 : hits / (hits + misses);
-      const lag = Number(head - ledger.readModels.runner.position);
+      const lag = await eventsBehind(ledger.store, ledger.readModels.runner.position, head);
       const dependencies: Record<string, unknown> = {
         eventStore: check('eventStore', store.status === 'up', { latencyMs: store.latencyMs }, store.error ?? 'down'),
         configurationAccess: check(
@@ -67,7 +74,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ),
         projections: check(
           'projections',
-          store.status === 'up' && lag <= READY.projectionLag && !ledger.readModels.runner.lastError,
+          store.status === 'up' && (lag ?? 0) <= READY.projectionLag && !ledger.readModels.runner.lastError,
           { lagEvents: lag, threshold: READY.projectionLag },
           ledger.readModels.runner.lastError ?? `${lag} events behind`,
         ),
@@ -111,9 +118,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return { kind: ledger.db.kind };
       });
       const { runner } = ledger.readModels;
-      const lag = eventStore.status === 'up' ? Number(head - runner.position) : undefined;
+      const lag = eventStore.status === 'up' ? await eventsBehind(ledger.store, runner.position, head) : undefined;
       const projections: Check = {
-        status: lag !== undefined && lag <= MAX_PROJECTION_LAG && !runner.lastError ? 'up' : 'down',
+        status: lag !== undefined && (lag ?? 0) <= MAX_PROJECTION_LAG && !runner.lastError ? 'up' : 'down',
         latencyMs: 0,
         position: Number(runner.position),
         ...(lag !== undefined ? { lagEvents: lag } : {}),
@@ -128,7 +135,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         breaker: publisher.breaker,
         ...(publisher.unreachable ? { unreachable: publisher.unreachable } : {}),
         position: Number(publisher.position),
-        ...(eventStore.status === 'up' ? { lagEvents: Number(head - publisher.position) } : {}),
+        ...(eventStore.status === 'up'
+          ? { lagEvents: await eventsBehind(ledger.store, publisher.position, head) }
+          : {}),
         ...(publisher.lastError ? { error: publisher.lastError } : {}),
       };
       const replicated = ledger.replicator?.status();
