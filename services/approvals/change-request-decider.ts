@@ -1,6 +1,14 @@
 import type { ChangeRequestEvent, ChangeRequestOpened } from '#events/approvals.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
-import { DomainError } from '#events/errors.ts';
+import {
+  alreadyApproved,
+  approverRoleRequired,
+  changeRequestClosed,
+  changeRequestExists,
+  changeRequestExpired,
+  changeRequestNotFound,
+  selfApproval,
+} from './errors.ts';
 
 export interface Decision {
   approver: string;
@@ -36,45 +44,21 @@ export type ChangeRequestCommand =
       now: string;
     };
 
-const NotFound = (id: string) => new DomainError('CHANGE_REQUEST_NOT_FOUND', 404, `no change request ${id}`, { id });
-
 export function decide(command: ChangeRequestCommand, state: ChangeRequestState): ChangeRequestEvent[] {
   switch (command.type) {
     case 'OpenChangeRequest':
-      if (state.status !== 'absent')
-        throw new DomainError('CHANGE_REQUEST_EXISTS', 409, `change request ${command.request.id} exists`);
+      if (state.status !== 'absent') throw changeRequestExists(command.request.id);
       return [{ type: 'ChangeRequestOpened', data: command.request }];
     case 'Decide': {
-      if (state.status === 'absent') throw NotFound(command.id);
-      if (state.status !== 'pending')
-        throw new DomainError('CHANGE_REQUEST_CLOSED', 409, `change request ${command.id} is ${state.status}`, {
-          status: state.status,
-        });
-      if (Date.parse(command.now) >= Date.parse(state.request.expiresAt)) {
-        throw new DomainError(
-          'CHANGE_REQUEST_EXPIRED',
-          409,
-          `change request ${command.id} expired at ${state.request.expiresAt}`,
-          { expiresAt: state.request.expiresAt },
-        );
-      }
-      if (command.approver === state.request.requestedBy)
-        throw new DomainError('SELF_APPROVAL', 403, 'the requester of a change cannot decide on it');
-      if (!command.roles.includes(state.request.approverRole) && !command.roles.includes('admin')) {
-        throw new DomainError(
-          'FORBIDDEN',
-          403,
-          `deciding on this change needs the role ${state.request.approverRole}`,
-          { required: [state.request.approverRole] },
-        );
-      }
-      if (state.approvals.some((approval) => approval.approver === command.approver)) {
-        throw new DomainError(
-          'ALREADY_APPROVED',
-          409,
-          `${command.approver} already approved change request ${command.id}`,
-        );
-      }
+      if (state.status === 'absent') throw changeRequestNotFound(command.id);
+      if (state.status !== 'pending') throw changeRequestClosed(command.id, state.status);
+      if (Date.parse(command.now) >= Date.parse(state.request.expiresAt))
+        throw changeRequestExpired(command.id, state.request.expiresAt);
+      if (command.approver === state.request.requestedBy) throw selfApproval();
+      if (!command.roles.includes(state.request.approverRole) && !command.roles.includes('admin'))
+        throw approverRoleRequired(state.request.approverRole);
+      if (state.approvals.some((approval) => approval.approver === command.approver))
+        throw alreadyApproved(command.approver, command.id);
       const data = {
         id: command.id,
         approver: command.approver,
@@ -88,7 +72,7 @@ export function decide(command: ChangeRequestCommand, state: ChangeRequestState)
       ];
     }
     case 'RecordOutcome':
-      if (state.status !== 'pending') throw NotFound(command.id);
+      if (state.status !== 'pending') throw changeRequestNotFound(command.id);
       return command.outcome.applied
         ? [
             {

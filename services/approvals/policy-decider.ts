@@ -1,7 +1,7 @@
 import { canonicalJson } from '#infra/json/canonical.ts';
 import type { ApprovalPolicy, ApprovalPolicyEvent } from '#events/approvals.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
-import { DomainError } from '#events/errors.ts';
+import { policyNotFound } from './errors.ts';
 
 export type PolicyState = { status: 'absent' | 'removed' } | { status: 'active'; policy: ApprovalPolicy };
 export type PolicyCommand = { type: 'DefinePolicy'; policy: ApprovalPolicy } | { type: 'RemovePolicy'; id: string };
@@ -12,8 +12,7 @@ export function decide(command: PolicyCommand, state: PolicyState): ApprovalPoli
     if (state.status === 'active' && canonicalJson(state.policy) === canonicalJson(command.policy)) return [];
     return [{ type: 'ApprovalPolicyDefined', data: command.policy }];
   }
-  if (state.status !== 'active')
-    throw new DomainError('POLICY_NOT_FOUND', 404, `no approval policy ${command.id}`, { id: command.id });
+  if (state.status !== 'active') throw policyNotFound(command.id);
   return [{ type: 'ApprovalPolicyRemoved', data: { id: command.id } }];
 }
 

@@ -7,6 +7,7 @@ import { type CommandWithoutSchema, executeConfigurationCommand } from '#service
 import { waitForPosition } from '#services/configuration/read.ts';
 import { type CommandContext, handle, loadState } from '#services/shared/command-handler.ts';
 import { DomainError } from '#events/errors.ts';
+import { validationFailed } from '#services/shared/errors.ts';
 import { EnvironmentId, Position, commandContext, ok } from '#services/shared/http.ts';
 import {
   type ChangeRequestCommand,
@@ -17,6 +18,7 @@ import {
 import { type CredentialCommand, credentialDecider } from '#services/credentials/decider.ts';
 import { SENSITIVITIES, credentialStream } from '#events/credentials.ts';
 import { policyDecider } from './policy-decider.ts';
+import { approvedChangeFailed, changeMovedOn, changeRequestNotFound } from './errors.ts';
 import { applyApprovedEnvironmentChange } from '#services/environments/application.ts';
 import type { Principal } from '#infra/auth/tokens.ts';
 import { requireScope, unrestricted } from '#services/config-api/permissions.ts';
@@ -34,8 +36,7 @@ type OpenedState = Exclude<ChangeRequestState, { status: 'absent' }>;
 /** The change request, if the principal may see it: its service must be in scope. */
 async function loadVisible(ledger: Ledger, principal: Principal, id: string): Promise<OpenedState> {
   const { state } = await loadState(ledger.store, changeRequestStream(id), changeRequestDecider);
-  if (state.status === 'absent')
-    throw new DomainError('CHANGE_REQUEST_NOT_FOUND', 404, 'no such change request', { id });
+  if (state.status === 'absent') throw changeRequestNotFound(id, 'no such change request');
   requireScope(principal, state.request.change.serviceId);
   return state;
 }
@@ -98,16 +99,9 @@ async function applyApproved(
     const moved = ['VERSION_CONFLICT', 'CONFIGURATION_EXISTS', 'CREDENTIAL_EXISTS', 'CREDENTIAL_NOT_FOUND'].includes(
       error.code,
     );
-    const code = moved
-      ? change.kind === 'configuration'
-        ? 'CONFIGURATION_MOVED_ON'
-        : 'CREDENTIAL_MOVED_ON'
-      : error.code;
-    const message = moved
-      ? `the ${change.kind} moved on since version ${change.baseVersion}; request the change again`
-      : error.message;
-    await record({ applied: false, code, message });
-    throw new DomainError(code, moved ? 409 : error.statusCode, message, { changeRequestId: id, ...error.details });
+    const failure = moved ? changeMovedOn(id, change.kind, change.baseVersion, error) : approvedChangeFailed(id, error);
+    await record({ applied: false, code: failure.code, message: failure.message });
+    throw failure;
   }
 }
 
@@ -185,11 +179,9 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { id } = request.params;
       const { approverRole = 'approver', expiresAfterHours = 24, keyPatterns = [], ...rest } = request.body;
       if (keyPatterns.length === 0 && !rest.credentialSensitivity && !rest.inheritance) {
-        throw new DomainError(
-          'VALIDATION_ERROR',
-          400,
+        throw validationFailed(
+          [{ path: 'keyPatterns', message: 'empty' }],
           'a policy needs keyPatterns, a credentialSensitivity or inheritance',
-          { errors: [{ path: 'keyPatterns', message: 'empty' }] },
         );
       }
       const policy = { id, ...rest, keyPatterns, approverRole, expiresAfterHours };

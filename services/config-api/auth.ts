@@ -2,7 +2,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidToken, type Principal, type TokenVerifier } from '#infra/auth/tokens.ts';
 import { SERVICE_TOKEN_PREFIX, type ServiceTokenDirectory } from '#projections/service-tokens/directory.ts';
 import type { Metrics } from '#infra/metrics/registry.ts';
-import { DomainError } from '#events/errors.ts';
+import type { DomainError } from '#events/errors.ts';
+import {
+  invalidToken,
+  lockedOut,
+  readOnlyReplica,
+  roleRequired,
+  routeNotInPermissionTable,
+  unauthorized,
+} from './errors.ts';
 import type { Lockout } from './lockout.ts';
 import { ROLES_FOR, hasPermission, requireScope, requireUnrestricted, ruleOf } from './permissions.ts';
 
@@ -43,11 +51,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     async authenticate(token, address, kind = 'bearer') {
       if (!token) {
         metrics.unauthorizedAttempts.inc({ reason: 'unauthorized' });
-        throw new DomainError(
-          'UNAUTHORIZED',
-          401,
-          'a bearer token (Authorization: Bearer <token>) or X-Service-Token is required',
-        );
+        throw unauthorized();
       }
       try {
         return await principalOf(token, kind);
@@ -56,7 +60,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         metrics.unauthorizedAttempts.inc({ reason: error.authentic ? 'expired_or_revoked' : 'invalid_token' });
         // A guess counts toward the address's lockout; a revoked or expired token of ours is a late client, and does not.
         if (!error.authentic && (await lockout.fail(address))) await options.onLockout(address);
-        throw new DomainError('INVALID_TOKEN', 401, `the token was refused: ${error.message}`);
+        throw invalidToken(error.message);
       }
     },
 
@@ -66,9 +70,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       metrics.unauthorizedAttempts.inc({ reason: 'locked_out' });
       const retryAfterSeconds = Math.ceil(lockedMs / 1000);
       onRetryAfter?.(retryAfterSeconds);
-      throw new DomainError('LOCKED_OUT', 429, 'too many failed authentications from this address; try again later', {
-        retryAfterSeconds,
-      });
+      throw lockedOut(retryAfterSeconds);
     },
   };
 }
@@ -100,36 +102,18 @@ export function registerAuthentication(
   app.addHook('onRequest', async (request, reply) => {
     if (!request.routeOptions.url) return;
     const rule = ruleOf(request.method, request.routeOptions.url);
-    if (!rule)
-      throw forbid(
-        'FORBIDDEN',
-        new DomainError(
-          'FORBIDDEN',
-          403,
-          `${request.method} ${request.routeOptions.url} has no entry in the permission table`,
-        ),
-      );
+    if (!rule) throw forbid('FORBIDDEN', routeNotInPermissionTable(request.method, request.routeOptions.url));
     if (rule.permission === 'public') return;
     await authenticator.refuseIfLocked(request.ip, (seconds) => reply.header('retry-after', seconds));
     if (rule.permission === 'session') return;
     if (options.readOnly && rule.permission !== 'read' && rule.permission !== 'secret' && rule.permission !== 'audit') {
-      throw new DomainError(
-        'READ_ONLY_REPLICA',
-        403,
-        'this region is a read-only replica; write to the primary region',
-      );
+      throw readOnlyReplica();
     }
     const { token, kind } = credentialOf(request);
     const principal = await authenticator.authenticate(token, request.ip, kind);
     request.principal = principal;
     if (rule.refusalRecorded) return;
-    if (!hasPermission(principal, rule.permission)) {
-      const required = ROLES_FOR[rule.permission];
-      throw forbid(
-        'FORBIDDEN',
-        new DomainError('FORBIDDEN', 403, `this needs one of the roles ${required.join(', ')}`, { required }),
-      );
-    }
+    if (!hasPermission(principal, rule.permission)) throw forbid('FORBIDDEN', roleRequired(ROLES_FOR[rule.permission]));
     if (rule.scope === 'global' && request.method !== 'GET' && request.method !== 'HEAD') {
       try {
         requireUnrestricted(principal, `${request.method} ${request.routeOptions.url}`);

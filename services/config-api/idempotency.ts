@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Database, Row } from '#infra/postgres/database.ts';
 import { canonicalJson } from '#infra/json/canonical.ts';
-import { DomainError } from '#events/errors.ts';
+import { idempotencyKeyInProgress, idempotencyKeyReused, invalidIdempotencyKey } from './errors.ts';
 import { ruleOf } from './permissions.ts';
 
 declare module 'fastify' {
@@ -40,16 +40,7 @@ function keyOf(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
   const value = Array.isArray(header) ? header[0]! : header;
   const key = QUOTED.exec(value)?.[1] ?? (BARE.test(value) ? value : undefined);
-  if (!key) {
-    throw new DomainError(
-      'INVALID_IDEMPOTENCY_KEY',
-      400,
-      'Idempotency-Key must be 1 to 255 visible characters, quoted ("8e03978e") or bare',
-      {
-        header: 'Idempotency-Key',
-      },
-    );
-  }
+  if (!key) throw invalidIdempotencyKey();
   return key;
 }
 
@@ -94,12 +85,7 @@ export async function registerIdempotency(app: FastifyInstance, db: Database, tt
     const scope = sha256(`${request.principal.subject}\u0000${request.method}\u0000${request.url}\u0000${key}`);
     const fingerprint = sha256(canonicalJson(request.body ?? null));
     // A request of this process holds (or is claiming) the key: in flight, whatever the database says yet.
-    if (inFlight.has(scope))
-      throw new DomainError(
-        'IDEMPOTENCY_KEY_IN_PROGRESS',
-        409,
-        'a request with this Idempotency-Key is being handled; retry shortly',
-      );
+    if (inFlight.has(scope)) throw idempotencyKeyInProgress();
     inFlight.add(scope);
     const { rows: claimed } = await db
       .query(
@@ -127,25 +113,9 @@ export async function registerIdempotency(app: FastifyInstance, db: Database, tt
       [scope],
     );
     const stored = rows[0];
-    if (!stored)
-      throw new DomainError(
-        'IDEMPOTENCY_KEY_IN_PROGRESS',
-        409,
-        'a request with this Idempotency-Key is being handled; retry shortly',
-      );
-    if (stored.fingerprint !== fingerprint) {
-      throw new DomainError(
-        'IDEMPOTENCY_KEY_REUSED',
-        422,
-        'this Idempotency-Key was used with another request body; use a new key for a new request',
-      );
-    }
-    if (stored.status === null)
-      throw new DomainError(
-        'IDEMPOTENCY_KEY_IN_PROGRESS',
-        409,
-        'a request with this Idempotency-Key is being handled; retry shortly',
-      );
+    if (!stored) throw idempotencyKeyInProgress();
+    if (stored.fingerprint !== fingerprint) throw idempotencyKeyReused();
+    if (stored.status === null) throw idempotencyKeyInProgress();
     if (stored.etag) reply.header('etag', stored.etag);
     return reply
       .status(stored.status)

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { MAX_DOCUMENT_DEPTH, assertSafeDocument, isStorableText } from '#events/documents.ts';
-import { documentTooDeep, invalidString } from '#events/errors.ts';
-import { DomainError } from '#events/errors.ts';
+import { DomainError, documentTooDeep, invalidString } from '#events/errors.ts';
+import { invalidJson } from './errors.ts';
 
 /** Levels a route's envelope adds above the document it carries (an import: document.environments.<env>.configuration). */
 const ENVELOPE_DEPTH = 4;
@@ -22,14 +22,7 @@ export function registerJsonBodies(app: FastifyInstance): void {
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      return done(
-        new DomainError(
-          'INVALID_JSON',
-          400,
-          `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`,
-        ),
-        undefined,
-      );
+      return done(invalidJson(error instanceof Error ? error.message : String(error)), undefined);
     }
     try {
       assertSafeDocument(parsed, MAX_DOCUMENT_DEPTH + ENVELOPE_DEPTH);

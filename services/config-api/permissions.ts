@@ -1,6 +1,6 @@
 import type { CredentialDescription } from '#events/credentials.ts';
 import type { Principal } from '#infra/auth/tokens.ts';
-import { DomainError } from '#events/errors.ts';
+import { outOfScope, unrestrictedScopeRequired } from './errors.ts';
 
 /**
  * What a route needs. `public` needs nothing; `session` is the WebSocket,
@@ -145,26 +145,14 @@ export function inScope(principal: Principal, serviceId: string): boolean {
   return unrestricted(principal) || principal.services.includes(serviceId);
 }
 
-export const outOfScope = (principal: Principal, serviceId: string) =>
-  new DomainError('OUT_OF_SCOPE', 403, `${principal.subject} may not act on service ${serviceId}`, { serviceId });
-
 /** Throws OUT_OF_SCOPE unless `serviceId` is within the principal's scope. */
 export function requireScope(principal: Principal, serviceId: string): void {
-  if (!inScope(principal, serviceId)) throw outOfScope(principal, serviceId);
+  if (!inScope(principal, serviceId)) throw outOfScope(principal.subject, serviceId);
 }
 
 /** Throws OUT_OF_SCOPE unless the principal may act on every service (changes shared by all of them). */
 export function requireUnrestricted(principal: Principal, what: string): void {
-  if (!unrestricted(principal)) {
-    throw new DomainError(
-      'OUT_OF_SCOPE',
-      403,
-      `${what} concerns every service; ${principal.subject} is limited to ${principal.services.join(', ')}`,
-      {
-        services: principal.services,
-      },
-    );
-  }
+  if (!unrestricted(principal)) throw unrestrictedScopeRequired(principal.subject, what, principal.services);
 }
 
 /** Decrypting needs the permission and either the credential's service in scope or a grant to the caller's service. */

@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError } from '#events/errors.ts';
+import { rateLimited } from './errors.ts';
 
 export interface RateLimits {
   perPrincipalPerMinute: number;
@@ -34,10 +34,7 @@ export async function registerRateLimits(
       const state = await check(request);
       if (state.isAllowed || !state.isExceeded) return;
       reply.header('retry-after', state.ttlInSeconds);
-      throw new DomainError('RATE_LIMITED', 429, `too many requests; retry in ${state.ttlInSeconds} s`, {
-        retryAfterSeconds: state.ttlInSeconds,
-        limit: max,
-      });
+      throw rateLimited(state.ttlInSeconds, max);
     };
   };
   if (limits.perAddressPerMinute > 0)

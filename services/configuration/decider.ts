@@ -7,16 +7,16 @@ import type {
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
 import { checksumOf } from '#infra/json/canonical.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
+import { inheritedValidationFailed, validationFailed } from '#services/shared/errors.ts';
 import {
-  ConfigurationExists,
-  ConfigurationNotFound,
-  InheritedValidationFailed,
-  KeyNotFound,
-  ValidationFailed,
-  VersionConflict,
-  RollbackToCurrentVersion,
-  VersionNotFound,
-} from '#services/shared/errors.ts';
+  batchOperationFailed,
+  configurationExists,
+  configurationNotFound,
+  keyNotFound,
+  rollbackToCurrentVersion,
+  versionConflict,
+  versionNotFound,
+} from './errors.ts';
 import { DomainError } from '#events/errors.ts';
 import type { Validator } from '#services/schemas/validator.ts';
 import type { ValidationIssue } from '#events/errors.ts';
@@ -80,13 +80,13 @@ export const initialState: ConfigurationState = { status: 'absent' };
 
 export function decide(command: ConfigurationCommand, state: ConfigurationState): ConfigurationEvent[] {
   if (command.type === 'Create' && state.status === 'active')
-    throw ConfigurationExists(command.serviceId, command.environment, state.version);
+    throw configurationExists(command.serviceId, command.environment, state.version);
   if (state.status === 'absent' && command.type !== 'Create' && command.type !== 'Replace') {
-    throw ConfigurationNotFound(command.serviceId, command.environment);
+    throw configurationNotFound(command.serviceId, command.environment);
   }
   const currentVersion = state.status === 'active' ? state.version : 0;
   if (command.expectedVersion !== undefined && command.expectedVersion !== currentVersion) {
-    throw VersionConflict(currentVersion, command.expectedVersion);
+    throw versionConflict(currentVersion, command.expectedVersion);
   }
   const before = state.status === 'active' ? state.configuration : {};
   const after = nextDocument(command, before, currentVersion);
@@ -94,8 +94,8 @@ export function decide(command: ConfigurationCommand, state: ConfigurationState)
   assertDepth(after);
 
   const { errors, inherited } = command.judge(after);
-  if (errors.length > 0) throw ValidationFailed(errors);
-  if (inherited.length > 0 && !command.force) throw InheritedValidationFailed(inherited);
+  if (errors.length > 0) throw validationFailed(errors);
+  if (inherited.length > 0 && !command.force) throw inheritedValidationFailed(inherited);
 
   const changes = diffDocuments(before, after);
   if (state.status === 'active' && changes.length === 0 && command.type !== 'Rollback') return [];
@@ -127,23 +127,22 @@ function nextDocument(command: ConfigurationCommand, before: JsonObject, current
       return command.configuration;
     case 'Patch': {
       const patched = applyMergePatch(before, command.patch);
-      if (!isObject(patched))
-        throw new DomainError('VALIDATION_ERROR', 400, 'a merge patch must leave an object', { errors: [] });
+      if (!isObject(patched)) throw validationFailed([], 'a merge patch must leave an object');
       return patched;
     }
     case 'SetKey':
       return setPath(before, command.key, command.value);
     case 'DeleteKey': {
       const without = deletePath(before, command.key);
-      if (!without) throw KeyNotFound(command.key);
+      if (!without) throw keyNotFound(command.key);
       return without;
     }
     case 'Batch':
       return applyBatch(before, command.operations);
     case 'Rollback':
-      if (command.targetVersion === currentVersion) throw RollbackToCurrentVersion(currentVersion);
+      if (command.targetVersion === currentVersion) throw rollbackToCurrentVersion(currentVersion);
       if (command.targetVersion < 1 || command.targetVersion > currentVersion || !command.targetConfiguration) {
-        throw VersionNotFound(command.targetVersion);
+        throw versionNotFound(command.targetVersion);
       }
       return command.targetConfiguration;
     default: {
@@ -158,29 +157,15 @@ function applyBatch(before: JsonObject, operations: BatchOperation[]): JsonObjec
   for (const operation of operations) {
     try {
       if (operation.type === 'SET') {
-        if (operation.value === undefined)
-          throw new DomainError('VALIDATION_ERROR', 400, `operation ${operation.id}: SET needs a value`, {
-            errors: [],
-          });
+        if (operation.value === undefined) throw validationFailed([], `operation ${operation.id}: SET needs a value`);
         document = setPath(document, operation.key, operation.value);
       } else {
         const without = deletePath(document, operation.key);
-        if (!without) throw KeyNotFound(operation.key);
+        if (!without) throw keyNotFound(operation.key);
         document = without;
       }
     } catch (error) {
-      if (error instanceof DomainError) {
-        throw new DomainError(
-          error.code,
-          error.statusCode,
-          `batch operation ${operation.id} failed, nothing was applied: ${error.message}`,
-          {
-            ...error.details,
-            operationId: operation.id,
-          },
-        );
-      }
-      throw error;
+      throw error instanceof DomainError ? batchOperationFailed(operation.id, error) : error;
     }
   }
   return document;

@@ -11,8 +11,7 @@ import { lineageOf } from '#projections/environments/lineage.ts';
 import { actorOf, occurredAt } from '#projections/projection.ts';
 import { parseEvent } from '#events/parse.ts';
 import { BUILT_IN_ENVIRONMENTS } from '#events/environments.ts';
-import { ConfigurationNotFound, VersionNotFound } from '#services/shared/errors.ts';
-import { DomainError } from '#events/errors.ts';
+import { configurationNotFound, noConfigurationAtThatTime, versionNotFound } from './errors.ts';
 import { type PointInTime, eventAt, lastEventBefore } from './history.ts';
 
 type Bound = (event: RecordedEvent) => boolean;
@@ -120,8 +119,8 @@ async function boundOf(
     const stream = configurationStream(serviceId, environment);
     const event = at.version >= 1 ? await eventAt(store, stream, BigInt(at.version - 1)) : undefined;
     if (!event) {
-      if (!(await eventAt(store, stream, 0n))) throw ConfigurationNotFound(serviceId, environment);
-      throw VersionNotFound(at.version);
+      if (!(await eventAt(store, stream, 0n))) throw configurationNotFound(serviceId, environment);
+      throw versionNotFound(at.version);
     }
     return { bound: (candidate) => candidate.position <= event.position, describe: `version ${at.version}` };
   }
@@ -144,13 +143,6 @@ export async function effectiveAt(
     if (event) layers.set(link.environment, layerOf(event));
   }
   const effective = effectiveConfiguration(serviceId, chain, (env) => layers.get(env));
-  if (!effective) {
-    throw new DomainError(
-      'NO_CONFIGURATION_AT_THAT_TIME',
-      404,
-      `${serviceId} had no configuration in ${environment} at ${describe}`,
-      { serviceId, environment },
-    );
-  }
+  if (!effective) throw noConfigurationAtThatTime(serviceId, environment, describe);
   return effective;
 }

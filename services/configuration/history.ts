@@ -1,5 +1,5 @@
 import type { EventStore, RecordedEvent } from '#infra/eventstore/port.ts';
-import { DomainError } from '#events/errors.ts';
+import { validationFailed } from '#services/shared/errors.ts';
 import { MAX_VERSION } from '#services/shared/http.ts';
 
 export type PointInTime = { version: number } | { asOf: Date } | { atPosition: bigint };
@@ -44,17 +44,19 @@ export function parsePointInTime(value: string): PointInTime {
   if (/^\d+$/.test(value)) {
     const version = Number(value);
     if (version < 1 || version > MAX_VERSION) {
-      throw new DomainError('VALIDATION_ERROR', 400, `${value} is not a version (1 to ${MAX_VERSION})`, {
-        errors: [{ path: '', message: 'version out of range' }],
-      });
+      throw validationFailed(
+        [{ path: '', message: 'version out of range' }],
+        `${value} is not a version (1 to ${MAX_VERSION})`,
+      );
     }
     return { version };
   }
   const instant = new Date(value);
   if (Number.isNaN(instant.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) {
-    throw new DomainError('VALIDATION_ERROR', 400, `${value} is neither a version nor an RFC 3339 instant`, {
-      errors: [{ path: '', message: 'version or instant' }],
-    });
+    throw validationFailed(
+      [{ path: '', message: 'version or instant' }],
+      `${value} is neither a version nor an RFC 3339 instant`,
+    );
   }
   return { asOf: instant };
 }

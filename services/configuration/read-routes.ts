@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonObject } from '#events/metadata.ts';
 import { listVersions } from '#projections/configurations/queries.ts';
-import { KeyNotFound } from '#services/shared/errors.ts';
+import { keyNotFound } from './errors.ts';
 import { assertDepth } from '#events/documents.ts';
 import { DEFAULT_ENVIRONMENT, ok } from '#services/shared/http.ts';
 import { activeValidator } from './commands.ts';
@@ -103,7 +103,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
       const { params } = request;
       const view = await readConfiguration(ledger, params.serviceId, environment, options);
       const value = getPath(view.configuration, params.key);
-      if (value === undefined) throw KeyNotFound(params.key);
+      if (value === undefined) throw keyNotFound(params.key);
       markStale(request, reply);
       if (!resolve) return ok({ key: params.key, value, version: view.version });
       const resolved = await resolveSecrets(ledger, request, { value });

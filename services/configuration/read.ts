@@ -10,8 +10,9 @@ import {
 import type { PointInTime } from './history.ts';
 import { effectiveAt } from './effective-at.ts';
 import type { Ledger } from '#services/config-api/context.ts';
-import { ConfigurationNotFound, EnvironmentNotFound } from '#services/shared/errors.ts';
-import { DomainError } from '#events/errors.ts';
+import { readModelBehind, validationFailed } from '#services/shared/errors.ts';
+import { environmentNotFound } from '#services/environments/errors.ts';
+import { configurationNotFound } from './errors.ts';
 import { environmentStream } from '#events/environments.ts';
 import { loadState } from '#services/shared/command-handler.ts';
 import { environmentDecider, initialStateFor } from '#services/environments/decider.ts';
@@ -58,15 +59,10 @@ export async function waitForPosition(
   if (minPosition === undefined) return;
   const { runner } = ledger.readModels;
   if (!(await runner.waitFor(BigInt(minPosition), ledger.readYourWritesTimeoutMs, stage))) {
-    throw new DomainError(
-      'READ_MODEL_BEHIND',
-      503,
-      `the read model has not reached position ${minPosition} yet; retry`,
-      {
-        minPosition,
-        position: Number(stage === 'seen' ? runner.seenPosition : runner.position),
-      },
-    );
+    throw readModelBehind({
+      minPosition,
+      position: Number(stage === 'seen' ? runner.seenPosition : runner.position),
+    });
   }
 }
 
@@ -79,7 +75,7 @@ export async function requireEnvironment(ledger: Ledger, environment: string): P
     environmentDecider,
     initialStateFor(environment),
   );
-  if (state.status !== 'active') throw EnvironmentNotFound(environment);
+  if (state.status !== 'active') throw environmentNotFound(environment);
 }
 
 /**
@@ -154,7 +150,7 @@ export async function readConfiguration(
   const chain = ledger.readModels.environments.chainOf(environment);
   const layers = await layersOf(ledger, serviceId, chain, options.minPosition);
   const effective = effectiveConfiguration(serviceId, chain, (env) => layers.get(env));
-  if (!effective) throw ConfigurationNotFound(serviceId, environment);
+  if (!effective) throw configurationNotFound(serviceId, environment);
   if (!options.explain) return viewOf(effective, epoch);
   return { ...viewOf(effective, epoch), sources: sourcesOf([...layers.values()]), inheritance: inheritanceOf(chain) };
 }
@@ -162,9 +158,7 @@ export async function readConfiguration(
 function pointInTimeOf(options: { version?: number; asOf?: string; atPosition?: number }): PointInTime | undefined {
   const given = [options.version, options.asOf, options.atPosition].filter((value) => value !== undefined).length;
   if (given > 1)
-    throw new DomainError('VALIDATION_ERROR', 400, 'ask for one of version, asOf and atPosition', {
-      errors: [{ path: 'asOf', message: 'exclusive' }],
-    });
+    throw validationFailed([{ path: 'asOf', message: 'exclusive' }], 'ask for one of version, asOf and atPosition');
   if (options.version !== undefined) return { version: options.version };
   if (options.asOf !== undefined) return { asOf: new Date(options.asOf) };
   if (options.atPosition !== undefined) return { atPosition: BigInt(options.atPosition) };

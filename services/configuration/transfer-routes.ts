@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { JsonObject } from '#events/metadata.ts';
 import { schemaStream } from '#events/schemas.ts';
 import { handle, loadState } from '#services/shared/command-handler.ts';
-import { KeyNotFound, ValidationFailed } from '#services/shared/errors.ts';
+import { validationFailed } from '#services/shared/errors.ts';
+import { keyNotFound } from './errors.ts';
 import {
   ChangeReason,
   EnvironmentId,
@@ -110,7 +111,7 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
             ...common,
             operations: keys.map((key, index) => {
               const value = getPath(source.configuration, key);
-              if (value === undefined) throw KeyNotFound(key);
+              if (value === undefined) throw keyNotFound(key);
               return { id: String(index + 1), type: 'SET' as const, key, value };
             }),
           })
@@ -197,7 +198,7 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
         })),
       );
       if (errors.length > 0)
-        throw ValidationFailed(errors, 'the imported configurations do not match the schema; nothing was written');
+        throw validationFailed(errors, 'the imported configurations do not match the schema; nothing was written');
       if (document.schema) {
         await handle(
           ledger.store,

@@ -1,6 +1,6 @@
 import type { CredentialDescription, CredentialEvent, SealedSecret } from '#events/credentials.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
-import { DomainError } from '#events/errors.ts';
+import { credentialChangedConcurrently, credentialExists, credentialNotFound } from './errors.ts';
 
 export interface SecretVersion {
   secret: SealedSecret;
@@ -37,9 +37,6 @@ export type CredentialCommand =
 export const serviceOfCredential = (state: CredentialState): string | undefined =>
   state.status === 'active' ? state.description.serviceId : state.status === 'deleted' ? state.serviceId : undefined;
 
-export const CredentialNotFound = (key: string) =>
-  new DomainError('CREDENTIAL_NOT_FOUND', 404, `no credential ${key}`, { key });
-
 const DAY_MS = 86_400_000;
 
 /** Days between rotations: the credential's own policy, else the default of its sensitivity. */
@@ -58,14 +55,7 @@ const versionOf = (state: CredentialState) =>
 export function decide(command: CredentialCommand, state: CredentialState): CredentialEvent[] {
   switch (command.type) {
     case 'StoreCredential': {
-      if (state.status === 'active') {
-        throw new DomainError(
-          'CREDENTIAL_EXISTS',
-          409,
-          `credential ${command.description.key} exists; rotate it instead`,
-          { key: command.description.key },
-        );
-      }
+      if (state.status === 'active') throw credentialExists(command.description.key);
       expectVersion(command.secret, versionOf(state) + 1);
       const nextRotationAt = plusDays(command.now, rotationIntervalDays(command.description));
       return [
@@ -81,7 +71,7 @@ export function decide(command: CredentialCommand, state: CredentialState): Cred
       ];
     }
     case 'RotateCredential': {
-      if (state.status !== 'active') throw CredentialNotFound(command.key);
+      if (state.status !== 'active') throw credentialNotFound(command.key);
       expectVersion(command.secret, state.current.secret.version + 1);
       const graceUntil =
         command.graceSeconds > 0
@@ -107,7 +97,7 @@ export function decide(command: CredentialCommand, state: CredentialState): Cred
       ];
     }
     case 'DeleteCredential':
-      if (state.status !== 'active') throw CredentialNotFound(command.key);
+      if (state.status !== 'active') throw credentialNotFound(command.key);
       return [
         {
           type: 'CredentialDeleted',
@@ -123,14 +113,7 @@ export function decide(command: CredentialCommand, state: CredentialState): Cred
 
 /** The value was sealed for a version; if the credential moved on meanwhile, the caller seals again. */
 function expectVersion(secret: SealedSecret, expected: number): void {
-  if (secret.version !== expected) {
-    throw new DomainError(
-      'VERSION_CONFLICT',
-      409,
-      `the credential changed concurrently (now at version ${expected - 1}); retry`,
-      { currentVersion: expected - 1 },
-    );
-  }
+  if (secret.version !== expected) throw credentialChangedConcurrently(expected - 1);
 }
 
 export function evolve(state: CredentialState, event: CredentialEvent): CredentialState {

@@ -4,9 +4,16 @@ import type { JsonObject, JsonValue } from '#events/metadata.ts';
 import { ROLES_FOR, hasPermission, mayReadCredential } from '#services/config-api/permissions.ts';
 import type { Ledger } from '#services/config-api/context.ts';
 import { loadState, recordEvents } from '#services/shared/command-handler.ts';
-import { DomainError } from '#events/errors.ts';
 import { commandContext } from '#services/shared/http.ts';
-import { CredentialNotFound, credentialDecider, serviceOfCredential } from './decider.ts';
+import { credentialDecider, serviceOfCredential } from './decider.ts';
+import {
+  credentialExpired,
+  credentialNotFound,
+  credentialOutOfScope,
+  credentialReadForbidden,
+  credentialShredded,
+  gracePeriodOver,
+} from './errors.ts';
 
 function record(
   ledger: Ledger,
@@ -55,40 +62,28 @@ export async function readCredential(
       serviceId,
       reason: `${principal.subject} may not read this credential`,
     });
-    if (!hasPermission(principal, 'secret'))
-      throw new DomainError('FORBIDDEN', 403, `${principal.subject} may not read credentials`, {
-        required: ROLES_FOR.secret,
-      });
-    throw new DomainError('OUT_OF_SCOPE', 403, `${principal.subject} may not read credential ${key}`, {
-      credential: key,
-      serviceId,
-    });
+    if (!hasPermission(principal, 'secret')) throw credentialReadForbidden(principal.subject, ROLES_FOR.secret);
+    throw credentialOutOfScope(principal.subject, key, serviceId);
   }
   if (state.status === 'deleted') {
     await record(ledger, request, key, 'shredded', { serviceId });
-    throw new DomainError('CREDENTIAL_SHREDDED', 410, `credential ${key} was deleted and its keys destroyed`, { key });
+    throw credentialShredded(key);
   }
   if (state.status !== 'active') {
     await record(ledger, request, key, 'not_found');
-    throw CredentialNotFound(key);
+    throw credentialNotFound(key);
   }
   const now = Date.now();
   if (state.description.expiresAt && Date.parse(state.description.expiresAt) <= now) {
     await record(ledger, request, key, 'expired', { serviceId, version: state.current.secret.version });
-    throw new DomainError('CREDENTIAL_EXPIRED', 403, `credential ${key} expired at ${state.description.expiresAt}`, {
-      key,
-      expiresAt: state.description.expiresAt,
-    });
+    throw credentialExpired(key, state.description.expiresAt);
   }
   let secret = state.current.secret;
   if (which === 'previous') {
     const previous = state.previous;
     if (!previous?.graceUntil || Date.parse(previous.graceUntil) <= now) {
       await record(ledger, request, key, 'grace_period_over', { serviceId, version: previous?.secret.version });
-      throw new DomainError('GRACE_PERIOD_OVER', 410, `the previous version of ${key} no longer reads`, {
-        key,
-        graceUntil: previous?.graceUntil ?? null,
-      });
+      throw gracePeriodOver(key, previous?.graceUntil);
     }
     secret = previous.secret;
   }

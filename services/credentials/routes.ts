@@ -13,15 +13,9 @@ import { credentialServiceOf, listAccess, listCredentials } from '#projections/c
 import type { Ledger } from '#services/config-api/context.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { handle, loadState, recordEvents } from '#services/shared/command-handler.ts';
-import { DomainError } from '#events/errors.ts';
 import { EnvironmentId, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
-import {
-  type CredentialCommand,
-  CredentialNotFound,
-  type CredentialState,
-  credentialDecider,
-  serviceOfCredential,
-} from './decider.ts';
+import { type CredentialCommand, type CredentialState, credentialDecider, serviceOfCredential } from './decider.ts';
+import { credentialNotFound, keyRotationUnavailable } from './errors.ts';
 import { openChangeRequest } from '#services/approvals/open.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import { readCredential } from './read.ts';
@@ -196,7 +190,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { state } = await loadState(ledger.store, stream, credentialDecider);
       const serviceId = serviceOfCredential(state);
       if (serviceId) requireScope(request.principal!, serviceId);
-      if (state.status !== 'active') throw CredentialNotFound(key);
+      if (state.status !== 'active') throw credentialNotFound(key);
       const value = body.value ?? generateValue(state.description.type);
       const secret = await ledger.vault.seal(key, state.current.secret.version + 1, value, false);
       const rotationId = randomUUID();
@@ -309,7 +303,7 @@ async function rotateKeyEncryptionKey(ledger: Ledger, request: FastifyRequest) {
   try {
     kekId = await ledger.vault.rotateKeyEncryptionKey();
   } catch (error) {
-    throw new DomainError('KEY_ROTATION_UNAVAILABLE', 409, error instanceof Error ? error.message : String(error));
+    throw keyRotationUnavailable(error instanceof Error ? error.message : String(error));
   }
   const rewrappedKeys = await ledger.vault.rewrapAll();
   const position = await recordEvents(

@@ -4,7 +4,7 @@ import { DecryptionFailed, newKey, open, seal } from '#infra/crypto/aead.ts';
 import { type KeyProvider, KeyEncryptionKeyMissing, type WrappedKey } from '#infra/crypto/key-provider.ts';
 import type { Database, SqlExecutor } from '#infra/postgres/database.ts';
 import type { VaultKeys } from '#services/backup/format.ts';
-import { DomainError } from '#events/errors.ts';
+import { credentialIntegrityFailed, credentialKeyMissing, generationUnsupported } from './errors.ts';
 
 /**
  * The keys that are not in the log. Each credential has a key of its own,
@@ -23,17 +23,6 @@ CREATE TABLE IF NOT EXISTS credential_keys (
   created_at     timestamptz NOT NULL DEFAULT now(),
   rewrapped_at   timestamptz
 );`;
-
-/** An active credential whose key is not in this store: a restore without the vault's keys, never a deletion. */
-const CredentialKeyMissing = (key: string, kekId?: string) =>
-  new DomainError(
-    'CREDENTIAL_KEY_MISSING',
-    503,
-    kekId
-      ? `credential ${key} is wrapped by key-encryption key ${kekId}, which this instance does not have: put the key ring back (restore --keys-passphrase-file, or MASTER_KEY)`
-      : `credential ${key} has no key in this store: restore the vault's keys (configledger restore with the backup's keys part, taken with backup --with-keys)`,
-    { key, ...(kekId ? { kekId } : {}) },
-  );
 
 const keyContext = (credentialKey: string) => `credential-key:${credentialKey}`;
 const dataKeyContext = (credentialKey: string, version: number) => `data-key:${credentialKey}#${version}`;
@@ -66,7 +55,7 @@ export function createVault(db: Database, keys: KeyProvider) {
     try {
       return await keys.unwrap(wrappedOf(row), keyContext(credential));
     } catch (error) {
-      throw error instanceof KeyEncryptionKeyMissing ? CredentialKeyMissing(credential, error.kekId) : error;
+      throw error instanceof KeyEncryptionKeyMissing ? credentialKeyMissing(credential, error.kekId) : error;
     }
   }
 
@@ -83,7 +72,7 @@ export function createVault(db: Database, keys: KeyProvider) {
     /** `create`: a credential stored anew gets a key; a new version of an existing one goes under its key, and a missing key is not silently replaced. */
     async seal(credential: string, version: number, value: string, create = true): Promise<SealedSecret> {
       const wrappingKey = await credentialKey(credential, create);
-      if (!wrappingKey) throw CredentialKeyMissing(credential);
+      if (!wrappingKey) throw credentialKeyMissing(credential);
       const dataKey = newKey();
       return {
         version,
@@ -95,19 +84,12 @@ export function createVault(db: Database, keys: KeyProvider) {
 
     async open(credential: string, secret: SealedSecret): Promise<string> {
       const wrappingKey = await credentialKey(credential, false);
-      if (!wrappingKey) throw CredentialKeyMissing(credential);
+      if (!wrappingKey) throw credentialKeyMissing(credential);
       try {
         const dataKey = open(wrappingKey, secret.dataKey, dataKeyContext(credential, secret.version));
         return open(dataKey, secret.value, valueContext(credential, secret.version)).toString('utf8');
       } catch (error) {
-        if (error instanceof DecryptionFailed) {
-          throw new DomainError(
-            'CREDENTIAL_INTEGRITY',
-            500,
-            `credential ${credential} version ${secret.version} failed authentication; it was altered or moved`,
-          );
-        }
-        throw error;
+        throw error instanceof DecryptionFailed ? credentialIntegrityFailed(credential, secret.version) : error;
       }
     },
 
@@ -170,9 +152,7 @@ export function generateValue(type: string): string {
       // A 256-bit symmetric key, base64.
       return randomBytes(32).toString('base64');
     default:
-      throw new DomainError('GENERATION_UNSUPPORTED', 400, `a ${type} cannot be generated; supply the new value`, {
-        type,
-      });
+      throw generationUnsupported(type);
   }
 }
 

@@ -8,8 +8,8 @@ import type { Ledger } from '#services/config-api/context.ts';
 import { hasPermission } from '#services/config-api/permissions.ts';
 import { type OpenedChangeRequest, openChangeRequest } from '#services/approvals/open.ts';
 import { type CommandContext, handle, loadState } from '#services/shared/command-handler.ts';
-import { EnvironmentNotFound, InheritedValidationFailed } from '#services/shared/errors.ts';
-import { DomainError } from '#events/errors.ts';
+import { inheritedValidationFailed } from '#services/shared/errors.ts';
+import { environmentNotFound, inheritanceChangeNeedsAdmin } from './errors.ts';
 import { activeValidator } from '#services/configuration/commands.ts';
 import type { InheritedIssue } from '#events/configuration.ts';
 import { type EnvironmentCommand, environmentDecider, initialStateFor } from './decider.ts';
@@ -40,16 +40,6 @@ export type EnvironmentOutcome =
     }
   | { kind: 'pending'; changeRequest: OpenedChangeRequest };
 
-const inheritanceChangedBy = () =>
-  new DomainError(
-    'FORBIDDEN',
-    403,
-    'changing what an environment inherits, or removing one, changes every service inheriting from it: it needs the admin role',
-    {
-      required: ['admin'],
-    },
-  );
-
 /**
  * Defines an environment or changes its definition. Anyone who may write may
  * name or describe one, or create one; changing what an existing environment
@@ -75,7 +65,7 @@ export async function defineEnvironment(
       : {}),
   };
   const rewired = current !== undefined && !isDeepStrictEqual(current.inheritsFrom, definition.inheritsFrom);
-  if (rewired && !hasPermission(principal, 'admin')) throw inheritanceChangedBy();
+  if (rewired && !hasPermission(principal, 'admin')) throw inheritanceChangeNeedsAdmin();
   // A removed environment's configurations stay in the log and come back with it: undoing a removal is the admin's too.
   if (!current && !hasPermission(principal, 'admin')) {
     const { state } = await loadState(
@@ -84,7 +74,7 @@ export async function defineEnvironment(
       environmentDecider,
       initialStateFor(change.id),
     );
-    if (state.status === 'removed') throw inheritanceChangedBy();
+    if (state.status === 'removed') throw inheritanceChangeNeedsAdmin();
   }
   const before = directory.parentsOf();
   const impact =
@@ -116,7 +106,7 @@ export async function removeEnvironment(
 ): Promise<EnvironmentOutcome> {
   const directory = ledger.readModels.environments;
   const current = directory.get(id);
-  if (!current) throw EnvironmentNotFound(id);
+  if (!current) throw environmentNotFound(id);
   const before = directory.parentsOf();
   const impact = await impactOf(ledger, id, before, withoutEnvironment(before, id));
   const command: EnvironmentCommand = { type: 'Remove', id, impact: recordedImpact(impact) };
@@ -154,7 +144,7 @@ async function decideGoverned(
       policyIds: policies.map((policy) => policy.id),
       failing,
     };
-  if (failing.length > 0 && !change.force) throw InheritedValidationFailed(failing);
+  if (failing.length > 0 && !change.force) throw inheritedValidationFailed(failing);
   if (failing.length > 0) command.forced = { inheritedErrors: failing };
   if (policies.length > 0) {
     const proposed: ProposedEnvironmentChange = {
@@ -221,7 +211,7 @@ export async function applyApprovedEnvironmentChange(
   const impact = await impactOf(ledger, change.environment, before, after);
   command.impact = recordedImpact(impact);
   const failing = await inheritedIssues(ledger, impact);
-  if (failing.length > 0 && !proposed.force) throw InheritedValidationFailed(failing);
+  if (failing.length > 0 && !proposed.force) throw inheritedValidationFailed(failing);
   if (failing.length > 0) command.forced = { inheritedErrors: failing };
   const result = await handle(
     ledger.store,

@@ -8,8 +8,13 @@ import {
   definitionOf,
 } from '#events/environments.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
-import { EnvironmentNotFound } from '#services/shared/errors.ts';
-import { DomainError } from '#events/errors.ts';
+import {
+  environmentBuiltIn,
+  environmentExists,
+  environmentMovedOn,
+  environmentNotFound,
+  inheritanceCycle,
+} from './errors.ts';
 
 export type EnvironmentState =
   | { status: 'absent' }
@@ -39,14 +44,6 @@ export type EnvironmentCommand =
     } & Governed)
   | ({ type: 'Remove'; id: string } & Governed);
 
-export const environmentMovedOn = (id: string) =>
-  new DomainError(
-    'ENVIRONMENT_MOVED_ON',
-    409,
-    `environment ${id} changed since this change was decided; request it again`,
-    { environment: id },
-  );
-
 export function decide(command: EnvironmentCommand, state: EnvironmentState): EnvironmentEvent[] {
   // An approved change holds only if what the environment inherits is still what it was decided on; a rename does not matter.
   if (command.decidedOn !== undefined) {
@@ -55,12 +52,8 @@ export function decide(command: EnvironmentCommand, state: EnvironmentState): En
       throw environmentMovedOn(command.type === 'Remove' ? command.id : command.definition.id);
   }
   if (command.type === 'Remove') {
-    if (state.status !== 'active') throw EnvironmentNotFound(command.id);
-    if (BUILT_IN_ENVIRONMENTS.some((builtIn) => builtIn.id === command.id)) {
-      throw new DomainError('ENVIRONMENT_BUILT_IN', 409, `${command.id} is built in and cannot be removed`, {
-        environment: command.id,
-      });
-    }
+    if (state.status !== 'active') throw environmentNotFound(command.id);
+    if (BUILT_IN_ENVIRONMENTS.some((builtIn) => builtIn.id === command.id)) throw environmentBuiltIn(command.id);
     return [
       {
         type: 'EnvironmentRemoved',
@@ -69,18 +62,12 @@ export function decide(command: EnvironmentCommand, state: EnvironmentState): En
     ];
   }
   const { definition } = command;
-  if (command.type === 'Define' && state.status === 'active') {
-    throw new DomainError('ENVIRONMENT_EXISTS', 409, `environment ${definition.id} already exists`, {
-      environment: definition.id,
-    });
-  }
+  if (command.type === 'Define' && state.status === 'active') throw environmentExists(definition.id);
   for (const parent of definition.inheritsFrom) {
-    if (parent !== definition.id && !command.parentsOf.has(parent)) throw EnvironmentNotFound(parent);
+    if (parent !== definition.id && !command.parentsOf.has(parent)) throw environmentNotFound(parent);
   }
   const cycle = findCycle(definition.id, new Map(command.parentsOf).set(definition.id, definition.inheritsFrom));
-  if (cycle) {
-    throw new DomainError('INHERITANCE_CYCLE', 400, `inheritance would form a cycle: ${cycle.join(' -> ')}`, { cycle });
-  }
+  if (cycle) throw inheritanceCycle(cycle);
   if (state.status !== 'active') return [{ type: 'EnvironmentDefined', data: definition }];
   if (isDeepStrictEqual(state.definition, definition)) return [];
   return [

@@ -6,7 +6,7 @@ import { type ParentsOf, dependentsOf, lineageOf } from '#projections/environmen
 import type { Ledger } from '#services/config-api/context.ts';
 import { currentOf } from '#services/configuration/read.ts';
 import { deepMerge, diffDocuments } from '#events/paths.ts';
-import { DomainError } from '#events/errors.ts';
+import { readModelBehind } from '#services/shared/errors.ts';
 
 export interface EffectiveDifference extends EffectiveChange {
   changes: ValueChange[];
@@ -71,11 +71,8 @@ export async function impactOf(
 
 async function readModelsAtHead(ledger: Ledger): Promise<void> {
   const head = await ledger.store.headPosition();
-  if (!(await ledger.readModels.runner.waitFor(head, ledger.readYourWritesTimeoutMs, 'applied'))) {
-    throw new DomainError('READ_MODEL_BEHIND', 503, 'the read models are still catching up with the log; retry', {
-      position: Number(head),
-    });
-  }
+  if (!(await ledger.readModels.runner.waitFor(head, ledger.readYourWritesTimeoutMs, 'applied')))
+    throw readModelBehind({ head: Number(head) });
 }
 
 /** What is recorded in the event: which configurations changed, and which keys. */

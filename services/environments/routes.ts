@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { EnvironmentDefinition } from '#events/environments.ts';
 import type { EnvironmentEntry } from '#projections/environments/directory.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
-import { EnvironmentNotFound } from '#services/shared/errors.ts';
+import { environmentNotFound } from './errors.ts';
 import { EnvironmentId, Force, Position, commandContext, forceOf, ok } from '#services/shared/http.ts';
 import { type EnvironmentOutcome, defineEnvironment, removeEnvironment } from './application.ts';
 
@@ -118,7 +118,7 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       await waitForPosition(ledger, request.query.minPosition, 'seen');
       const entry = directory.get(request.params.id);
-      if (!entry) throw EnvironmentNotFound(request.params.id);
+      if (!entry) throw environmentNotFound(request.params.id);
       return ok(view(entry));
     },
   );

@@ -3,7 +3,7 @@ import type { JsonObject } from '#events/metadata.ts';
 import { checksumOf } from '#infra/json/canonical.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
 import { assertSafeDocument } from '#events/documents.ts';
-import { DomainError } from '#events/errors.ts';
+import { invalidSchema } from './errors.ts';
 import { draftOf, schemaProblem } from './validator.ts';
 
 export type SchemaState =
@@ -15,8 +15,7 @@ export type SchemaCommand = { type: 'RegisterSchema'; serviceId: string; schema:
 export function decide(command: SchemaCommand, state: SchemaState): SchemaEvent[] {
   assertSafeDocument(command.schema);
   const problem = schemaProblem(command.schema);
-  if (problem)
-    throw new DomainError('INVALID_SCHEMA', 400, `the schema cannot be compiled: ${problem}`, { reason: problem });
+  if (problem) throw invalidSchema(problem);
   const checksum = checksumOf(command.schema);
   if (state.status === 'active' && state.checksum === checksum) return [];
   const version = state.status === 'active' ? state.version + 1 : 1;

@@ -5,7 +5,7 @@ import type { JsonObject } from '#events/metadata.ts';
 import { loadSchema } from '#projections/schemas/queries.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { handle } from '#services/shared/command-handler.ts';
-import { SchemaNotFound } from '#services/shared/errors.ts';
+import { schemaNotFound } from './errors.ts';
 import { JsonDocument, Position, ServiceId, VersionNumber, commandContext, ok } from '#services/shared/http.ts';
 import { schemaDecider } from './decider.ts';
 
@@ -31,7 +31,7 @@ export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       await waitForPosition(ledger, request.query.minPosition);
       const schema = await loadSchema(ledger.db, request.params.serviceId, request.query.version);
-      if (!schema) throw SchemaNotFound(request.params.serviceId);
+      if (!schema) throw schemaNotFound(request.params.serviceId);
       return ok(schema);
     },
   );

@@ -1,6 +1,6 @@
 import type { ServiceTokenEvent, ServiceTokenIssued } from '#events/service-tokens.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
-import { DomainError } from '#events/errors.ts';
+import { serviceTokenExists, serviceTokenNotFound } from './errors.ts';
 
 export type ServiceTokenState =
   | { status: 'absent' }
@@ -13,12 +13,10 @@ export type ServiceTokenCommand =
 export function decide(command: ServiceTokenCommand, state: ServiceTokenState): ServiceTokenEvent[] {
   switch (command.type) {
     case 'IssueServiceToken':
-      if (state.status !== 'absent')
-        throw new DomainError('SERVICE_TOKEN_EXISTS', 409, `service token ${command.token.id} exists`);
+      if (state.status !== 'absent') throw serviceTokenExists(command.token.id);
       return [{ type: 'ServiceTokenIssued', data: command.token }];
     case 'RevokeServiceToken':
-      if (state.status === 'absent')
-        throw new DomainError('SERVICE_TOKEN_NOT_FOUND', 404, `no service token ${command.id}`, { id: command.id });
+      if (state.status === 'absent') throw serviceTokenNotFound(command.id);
       if (state.status === 'revoked') return [];
       return [{ type: 'ServiceTokenRevoked', data: { id: command.id, revokedAt: command.now } }];
     default: {

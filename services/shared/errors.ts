@@ -1,20 +1,11 @@
 import { DomainError, type ValidationIssue } from '#events/errors.ts';
 
-export const VersionConflict = (currentVersion: number, expectedVersion: number) =>
-  new DomainError(
-    'VERSION_CONFLICT',
-    409,
-    `expected version ${expectedVersion} but the current version is ${currentVersion}`,
-    {
-      currentVersion,
-      expectedVersion,
-    },
-  );
-
-export const ValidationFailed = (errors: ValidationIssue[], message = 'the configuration does not match the schema') =>
+/** Input that breaks a rule the request schema cannot state; every context answers it the same way. */
+export const validationFailed = (errors: ValidationIssue[], message = 'the configuration does not match the schema') =>
   new DomainError('VALIDATION_ERROR', 400, message, { errors });
 
-export const InheritedValidationFailed = (
+/** A change to a configuration or to an environment that would break what inheriting environments read. */
+export const inheritedValidationFailed = (
   issues: { environment: string; serviceId?: string; path: string; message: string }[],
 ) => {
   const environments = [...new Set(issues.map((issue) => issue.environment))].map((environment) => ({
@@ -31,34 +22,28 @@ export const InheritedValidationFailed = (
   );
 };
 
-export const ConfigurationNotFound = (serviceId: string, environment: string) =>
-  new DomainError('CONFIGURATION_NOT_FOUND', 404, `no configuration for ${serviceId} in ${environment}`, {
-    serviceId,
-    environment,
+/**
+ * The read models have not applied what the answer needs within the wait:
+ * a `minPosition` the caller asked for (with the position they are at), or
+ * the log's head.
+ */
+export const readModelBehind = (awaited: { minPosition: number; position: number } | { head: number }) =>
+  'head' in awaited
+    ? new DomainError('READ_MODEL_BEHIND', 503, 'the read models are still catching up with the log; retry', {
+        position: awaited.head,
+      })
+    : new DomainError(
+        'READ_MODEL_BEHIND',
+        503,
+        `the read model has not reached position ${awaited.minPosition} yet; retry`,
+        { minPosition: awaited.minPosition, position: awaited.position },
+      );
+
+/** `?force=true` is an admin's alone. */
+export const forceNeedsAdmin = () =>
+  new DomainError('FORBIDDEN', 403, "forcing a change past its inheriting environments' schema needs the admin role", {
+    required: ['admin'],
   });
 
-export const ConfigurationExists = (serviceId: string, environment: string, currentVersion: number) =>
-  new DomainError('CONFIGURATION_EXISTS', 409, `a configuration for ${serviceId} in ${environment} already exists`, {
-    serviceId,
-    environment,
-    currentVersion,
-  });
-
-export const KeyNotFound = (key: string) => new DomainError('KEY_NOT_FOUND', 404, `key ${key} does not exist`, { key });
-
-export const VersionNotFound = (version: number) =>
-  new DomainError('VERSION_NOT_FOUND', 404, `version ${version} does not exist`, { version });
-
-export const RollbackToCurrentVersion = (version: number) =>
-  new DomainError(
-    'ROLLBACK_TO_CURRENT_VERSION',
-    409,
-    `version ${version} is the current version: there is nothing to roll back`,
-    { version },
-  );
-
-export const EnvironmentNotFound = (environment: string) =>
-  new DomainError('ENVIRONMENT_NOT_FOUND', 404, `environment ${environment} is not defined`, { environment });
-
-export const SchemaNotFound = (serviceId: string) =>
-  new DomainError('SCHEMA_NOT_FOUND', 404, `no schema registered for ${serviceId}`, { serviceId });
+export const invalidIfMatch = () =>
+  new DomainError('INVALID_IF_MATCH', 400, 'If-Match must be a configuration version, e.g. If-Match: "3"');

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { CommandContext } from './command-handler.ts';
-import { DomainError } from '#events/errors.ts';
+import { forceNeedsAdmin, invalidIfMatch, validationFailed } from './errors.ts';
 
 export const ServiceId = Type.String({
   pattern: '^[a-z0-9][a-z0-9-]{0,99}$',
@@ -83,25 +83,18 @@ export function expectedVersionOf(request: FastifyRequest, fromBody?: number): n
   const header = request.headers['if-match'];
   if (header === undefined) return undefined;
   const match = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(header);
-  if (!match)
-    throw new DomainError('INVALID_IF_MATCH', 400, 'If-Match must be a configuration version, e.g. If-Match: "3"');
+  if (!match) throw invalidIfMatch();
   return Number(match[1]);
 }
 
 /** `?force=true`: only an admin may, and only with a reason, since the change knowingly breaks what inheriting environments read. */
 export function forceOf(request: FastifyRequest, reason: string | undefined): true | undefined {
   if ((request.query as { force?: unknown } | undefined)?.force !== true) return undefined;
-  if (!request.principal?.roles.includes('admin')) {
-    throw new DomainError(
-      'FORBIDDEN',
-      403,
-      "forcing a change past its inheriting environments' schema needs the admin role",
-      { required: ['admin'] },
-    );
-  }
+  if (!request.principal?.roles.includes('admin')) throw forceNeedsAdmin();
   if (!reason)
-    throw new DomainError('VALIDATION_ERROR', 400, 'a forced change needs a changeReason', {
-      errors: [{ path: 'changeReason', message: 'required with force' }],
-    });
+    throw validationFailed(
+      [{ path: 'changeReason', message: 'required with force' }],
+      'a forced change needs a changeReason',
+    );
   return true;
 }

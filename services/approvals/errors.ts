@@ -1,0 +1,45 @@
+import { DomainError } from '#events/errors.ts';
+
+export const changeRequestNotFound = (id: string, message = `no change request ${id}`) =>
+  new DomainError('CHANGE_REQUEST_NOT_FOUND', 404, message, { id });
+
+export const changeRequestExists = (id: string) =>
+  new DomainError('CHANGE_REQUEST_EXISTS', 409, `change request ${id} exists`);
+
+/** A decision on a change request that was already rejected, applied or failed. */
+export const changeRequestClosed = (id: string, status: string) =>
+  new DomainError('CHANGE_REQUEST_CLOSED', 409, `change request ${id} is ${status}`, { status });
+
+export const changeRequestExpired = (id: string, expiresAt: string) =>
+  new DomainError('CHANGE_REQUEST_EXPIRED', 409, `change request ${id} expired at ${expiresAt}`, { expiresAt });
+
+export const selfApproval = () =>
+  new DomainError('SELF_APPROVAL', 403, 'the requester of a change cannot decide on it');
+
+/** The decider has neither the change request's approver role nor admin. */
+export const approverRoleRequired = (approverRole: string) =>
+  new DomainError('FORBIDDEN', 403, `deciding on this change needs the role ${approverRole}`, {
+    required: [approverRole],
+  });
+
+export const alreadyApproved = (approver: string, id: string) =>
+  new DomainError('ALREADY_APPROVED', 409, `${approver} already approved change request ${id}`);
+
+export const policyNotFound = (id: string) =>
+  new DomainError('POLICY_NOT_FOUND', 404, `no approval policy ${id}`, { id });
+
+/**
+ * An approved change whose target moved on since it was decided: a configuration
+ * answers CONFIGURATION_MOVED_ON, anything else CREDENTIAL_MOVED_ON.
+ */
+export const changeMovedOn = (changeRequestId: string, kind: string, baseVersion: number, cause: DomainError) =>
+  new DomainError(
+    kind === 'configuration' ? 'CONFIGURATION_MOVED_ON' : 'CREDENTIAL_MOVED_ON',
+    409,
+    `the ${kind} moved on since version ${baseVersion}; request the change again`,
+    { changeRequestId, ...cause.details },
+  );
+
+/** An approved change that failed when applied: the cause's code, status and message, naming the change request. */
+export const approvedChangeFailed = (changeRequestId: string, cause: DomainError) =>
+  new DomainError(cause.code, cause.statusCode, cause.message, { changeRequestId, ...cause.details });
