@@ -180,7 +180,7 @@ process.stderr.write(
 );
 process.stderr.write('  event store appends (1 and 32 writers)...\n');
 const appends = [await benchAppends(1), await benchAppends(32)];
-const ledger = await benchConfigledger();
+const ctx = await benchConfigledger();
 const etcd = await benchEtcd();
 const history = await benchHistory();
 const soak = await benchSoak(API_PORT + 200);
@@ -193,26 +193,26 @@ const propagation = await benchPropagation(
 const rows = [
   [
     'GET configuration',
-    `${ledger.get.requestsPerSecond} req/s`,
-    `${ledger.get.p50} / ${ledger.get.p99} ms`,
+    `${ctx.get.requestsPerSecond} req/s`,
+    `${ctx.get.p50} / ${ctx.get.p99} ms`,
     `${etcd.get.requestsPerSecond} req/s`,
     `${etcd.get.p50} / ${etcd.get.p99} ms`,
-    `${ratio(ledger.get.requestsPerSecond, etcd.get.requestsPerSecond)}x`,
+    `${ratio(ctx.get.requestsPerSecond, etcd.get.requestsPerSecond)}x`,
     '>= 2x',
   ],
   [
     'PUT configuration (durable)',
-    `${ledger.put.requestsPerSecond} req/s`,
-    `${ledger.put.p50} / ${ledger.put.p99} ms`,
+    `${ctx.put.requestsPerSecond} req/s`,
+    `${ctx.put.p50} / ${ctx.put.p99} ms`,
     `${etcd.put.requestsPerSecond} req/s`,
     `${etcd.put.p50} / ${etcd.put.p99} ms`,
-    `${ratio(ledger.put.requestsPerSecond, etcd.put.requestsPerSecond)}x`,
+    `${ratio(ctx.put.requestsPerSecond, etcd.put.requestsPerSecond)}x`,
     '>= 1x',
   ],
   [
     'write -> readable (GET minPosition)',
     '',
-    `${ledger.visibility.p50} / ${ledger.visibility.p99} ms`,
+    `${ctx.visibility.p50} / ${ctx.visibility.p99} ms`,
     '',
     '(linearizable)',
     '',
@@ -221,7 +221,7 @@ const rows = [
   [
     'write -> in PostgreSQL read model',
     '',
-    `${ledger.visibilityDatabase.p50} / ${ledger.visibilityDatabase.p99} ms`,
+    `${ctx.visibilityDatabase.p50} / ${ctx.visibilityDatabase.p99} ms`,
     '',
     '',
     '',
@@ -240,7 +240,7 @@ process.stdout.write(
     .join(''),
 );
 process.stdout.write(
-  `errors: configledger GET ${ledger.get.errors}, PUT ${ledger.put.errors}; etcd range ${etcd.get.errors}, put ${etcd.put.errors}\n`,
+  `errors: configledger GET ${ctx.get.errors}, PUT ${ctx.put.errors}; etcd range ${etcd.get.errors}, put ${etcd.put.errors}\n`,
 );
 
 const results = {
@@ -252,12 +252,12 @@ const results = {
     node: process.version,
   },
   settings: { durationSeconds: DURATION_S, connections: CONNECTIONS, valueBytes: VALUE_BYTES, services: SERVICES },
-  configledger: ledger,
+  configledger: ctx,
   eventStoreAppends: appends,
   etcd,
   ratios: {
-    get: ratio(ledger.get.requestsPerSecond, etcd.get.requestsPerSecond),
-    put: ratio(ledger.put.requestsPerSecond, etcd.put.requestsPerSecond),
+    get: ratio(ctx.get.requestsPerSecond, etcd.get.requestsPerSecond),
+    put: ratio(ctx.put.requestsPerSecond, etcd.put.requestsPerSecond),
   },
 };
 const propagationRows = [

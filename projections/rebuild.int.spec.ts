@@ -40,7 +40,7 @@ describe('rebuilding the read models from the log', () => {
     }
     const rollback = await call('POST', '/configurations/md-feed/versions/2/rollback?environment=uat', {});
     position = rollback.body.data.position;
-    expect(await server.app.ledger.readModels.runner.waitFor(BigInt(position), 5000)).toBe(true);
+    expect(await server.app.ctx.readModels.runner.waitFor(BigInt(position), 5000)).toBe(true);
     await server.app.close();
 
     const before = await snapshot();

@@ -24,7 +24,7 @@ describe('replay into fresh tables while the service runs', () => {
     ).rows;
 
   it('serves reads throughout, swaps in a rebuilt state equal to the live one, and keeps projecting afterwards', async () => {
-    await server.app.ledger.readModels.runner.waitFor(await server.storage.store.headPosition(), 5000);
+    await server.app.ctx.readModels.runner.waitFor(await server.storage.store.headPosition(), 5000);
     const before = await checksums();
     let reading = true;
     let failedReads = 0;
@@ -56,7 +56,7 @@ describe('replay into fresh tables while the service runs', () => {
       token,
       body: { configuration: { after: true } },
     });
-    await server.app.ledger.readModels.runner.waitFor(BigInt(last.body.data.position), 5000);
+    await server.app.ctx.readModels.runner.waitFor(BigInt(last.body.data.position), 5000);
     const after = await checksums();
     expect(after.find((row) => row.service_id === 'replay-0')!.version).toBe(
       before.find((row) => row.service_id === 'replay-0')!.version + 10,
@@ -123,7 +123,7 @@ describe('replay under 200 writes/s', () => {
     writing = false;
     await Promise.all(writers);
 
-    await server.app.ledger.readModels.runner.waitFor(await server.storage.store.headPosition(), 10_000);
+    await server.app.ctx.readModels.runner.waitFor(await server.storage.store.headPosition(), 10_000);
     const verdict = await server.call('GET', '/audit/verify', { token });
     expect(verdict.body.data).toMatchObject({ intact: true, breakCount: 0, breaks: [] });
     const { rows } = await server.storage.readModels.query<{ service_id: string; version: number }>(

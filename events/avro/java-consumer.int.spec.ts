@@ -57,7 +57,7 @@ describe('a Java consumer of both topics', () => {
       body: { patch: { risk: { max: 2 } }, changeReason: 'desk request' },
     });
     await waitFor(
-      () => server.app.ledger.publisher!.status().position >= BigInt(last.body.data.position),
+      () => server.app.publisher!.status().position >= BigInt(last.body.data.position),
       30_000,
       'publishing',
     );

@@ -20,18 +20,19 @@ const BREAKER_STATE = { closed: 0, 'half-open': 1, open: 2 } as const;
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  let sources: MetricSources | undefined;
+  const sources: Partial<MetricSources> = {};
   const registers = [registry];
   // Positions order events, they do not count them: the store counts.
-  const eventsAfter = async (position: bigint) => (sources ? ((await sources.eventsAfter(position)) ?? Number.NaN) : 0);
-  const lag = async () => (sources ? eventsAfter(sources.projection().position) : 0);
+  const eventsAfter = async (position: bigint) =>
+    sources.eventsAfter ? ((await sources.eventsAfter(position)) ?? Number.NaN) : 0;
+  const lag = async () => (sources.projection ? eventsAfter(sources.projection().position) : 0);
 
   new Gauge({
     name: 'configuration_cache_hit_ratio',
     help: 'Share of configuration reads answered from the in-process cache',
     registers,
     collect() {
-      const { hits, misses } = sources?.cache() ?? { hits: 0, misses: 0 };
+      const { hits, misses } = sources.cache?.() ?? { hits: 0, misses: 0 };
       this.set(hits + misses === 0 ? 1 : hits / (hits + misses));
     },
   });
@@ -40,7 +41,7 @@ export function createMetrics() {
     help: 'Open WebSocket connections',
     registers,
     collect() {
-      this.set(sources?.webSocketConnections() ?? 0);
+      this.set(sources.webSocketConnections?.() ?? 0);
     },
   });
   new Gauge({
@@ -58,7 +59,7 @@ export function createMetrics() {
     labelNames: ['projection'] as const,
     registers,
     async collect() {
-      const appliedAt = sources?.projection().lastAppliedAt;
+      const appliedAt = sources.projection?.().lastAppliedAt;
       this.set(
         { projection: 'read-models' },
         (await lag()) > 0 && appliedAt ? (Date.now() - appliedAt.getTime()) / 1000 : 0,
@@ -70,7 +71,7 @@ export function createMetrics() {
     help: 'Events in the log not yet acknowledged by Kafka',
     registers,
     async collect() {
-      const publisher = sources?.publisher();
+      const publisher = sources.publisher?.();
       this.set(publisher ? await eventsAfter(publisher.position) : 0);
     },
   });
@@ -79,7 +80,7 @@ export function createMetrics() {
     help: 'Events on the primary region topic not yet in this replica',
     registers,
     collect() {
-      this.set(sources?.replication()?.lagEvents ?? 0);
+      this.set(sources.replication?.()?.lagEvents ?? 0);
     },
   });
   new Gauge({
@@ -87,7 +88,7 @@ export function createMetrics() {
     help: 'Age of the newest replicated event, while the replica is behind',
     registers,
     collect() {
-      this.set(sources?.replication()?.lagSeconds ?? 0);
+      this.set(sources.replication?.()?.lagSeconds ?? 0);
     },
   });
   new Gauge({
@@ -96,18 +97,18 @@ export function createMetrics() {
     labelNames: ['dependency'] as const,
     registers,
     collect() {
-      const publisher = sources?.publisher();
+      const publisher = sources.publisher?.();
       if (publisher) this.set({ dependency: 'kafka' }, BREAKER_STATE[publisher.breaker]);
-      if (sources) this.set({ dependency: 'eventStore' }, BREAKER_STATE[sources.storeBreaker()]);
-      if (sources) this.set({ dependency: 'readModelDatabase' }, BREAKER_STATE[sources.databaseBreaker()]);
+      if (sources.storeBreaker) this.set({ dependency: 'eventStore' }, BREAKER_STATE[sources.storeBreaker()]);
+      if (sources.databaseBreaker) this.set({ dependency: 'readModelDatabase' }, BREAKER_STATE[sources.databaseBreaker()]);
     },
   });
 
   return {
     registry,
-    /** Connects the gauges to the running parts, once they exist. */
-    observe(from: MetricSources) {
-      sources = from;
+    /** Connects gauges to a running part, once it exists: each part gives its own sources. */
+    observe(from: Partial<MetricSources>) {
+      Object.assign(sources, from);
     },
     requests: new Counter({
       name: 'configuration_requests_total',

@@ -33,7 +33,7 @@ describe('the configuration history read model', () => {
     const { store } = server.storage;
     const first = [change(1, 1), change(2, 2)];
     const { position } = await store.append(configurationStream('twice', 'production'), first, 'no_stream');
-    const { runner } = server.app.ledger.readModels;
+    const { runner } = server.app.ctx.readModels;
     expect(await runner.waitFor(position, 5_000)).toBe(true);
 
     // The same events once more (a replica's redelivery, a rebuild over rows already there): nothing happens.

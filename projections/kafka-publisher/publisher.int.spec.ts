@@ -98,7 +98,7 @@ describe('publishing the log to Kafka', () => {
     });
     expect(last.status).toBe(200);
     await waitFor(
-      () => server.app.ledger.publisher!.status().position >= BigInt(last.body.data.position),
+      () => server.app.publisher!.status().position >= BigInt(last.body.data.position),
       30_000,
       'publishing',
     );
@@ -181,7 +181,7 @@ describe('publishing the log to Kafka', () => {
     const read = await server.call('GET', `/credentials/${service}-key`, { token });
     expect(read.body.data.value).toBe(values[1]);
     const head = await server.storage.store.headPosition();
-    await waitFor(() => server.app.ledger.publisher!.status().position >= head, 30_000, 'publishing');
+    await waitFor(() => server.app.publisher!.status().position >= head, 30_000, 'publishing');
 
     const kafka = createKafka(TEST_BROKERS, 'secret-scan');
     const events = await consumeUntil(
@@ -226,7 +226,7 @@ describe('publishing the log to Kafka', () => {
           });
         return response;
       };
-      const publisher = () => server.app.ledger.publisher!.status();
+      const publisher = () => server.app.publisher!.status();
 
       let position = 0;
       for (let i = 0; i < 20; i++) position = (await write(i)).body.data.position;

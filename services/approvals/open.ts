@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { type ApprovalPolicy, type ProposedChange, changeRequestStream } from '#events/approvals.ts';
 import type { JsonObject } from '#events/metadata.ts';
-import type { Ledger } from '#services/config-api/context.ts';
+import type { AppContext } from '#services/shared/context.ts';
 import { type ConfigurationCommand, configurationDecider } from '#services/configuration/decider.ts';
-import { type CommandContext, handle, loadState } from '#services/shared/command-handler.ts';
+import { type CommandContext, loadState } from '#services/shared/command-handler.ts';
 import { changeRequestDecider } from './change-request-decider.ts';
 
 export interface OpenedChangeRequest {
@@ -20,7 +20,7 @@ export interface OpenedChangeRequest {
 
 /** Records a change request for `change` under `policies` (the strictest quorum, the shortest expiry wins). */
 export async function openChangeRequest(
-  ledger: Ledger,
+  ctx: AppContext,
   context: CommandContext,
   change: ProposedChange,
   policies: ApprovalPolicy[],
@@ -30,9 +30,7 @@ export async function openChangeRequest(
   const expiresAfterHours = Math.min(...policies.map((policy) => policy.expiresAfterHours));
   const id = randomUUID();
   const expiresAt = new Date(context.now.getTime() + expiresAfterHours * 3_600_000).toISOString();
-  const result = await handle(
-    ledger.store,
-    changeRequestStream(id),
+  const result = await ctx.commands.handle(changeRequestStream(id),
     changeRequestDecider,
     {
       type: 'OpenChangeRequest',
@@ -69,18 +67,18 @@ export async function openChangeRequest(
  * change request instead of the change. Answers undefined when no policy applies.
  */
 export async function openChangeRequestIfRequired(
-  ledger: Ledger,
+  ctx: AppContext,
   stream: string,
   command: Omit<ConfigurationCommand, 'judge' | 'schemaVersion' | 'approval'>,
   full: ConfigurationCommand,
   context: CommandContext,
 ): Promise<OpenedChangeRequest | undefined> {
-  if (ledger.readModels.policies.size === 0) return undefined;
-  const { state } = await loadState(ledger.store, stream, configurationDecider);
+  if (ctx.readModels.policies.size === 0) return undefined;
+  const { state } = await loadState(ctx.store, stream, configurationDecider);
   const events = configurationDecider.decide(full, state);
   if (events.length === 0) return undefined;
   const changedKeys = events[0]!.data.changedKeys;
-  const policies = ledger.readModels.policies.matching(command.environment, changedKeys);
+  const policies = ctx.readModels.policies.matching(command.environment, changedKeys);
   if (policies.length === 0) return undefined;
   const { expectedVersion: _ignored, ...proposed } = command as typeof command & { expectedVersion?: number };
   const change: ProposedChange = {
@@ -91,5 +89,5 @@ export async function openChangeRequestIfRequired(
     baseVersion: state.status === 'active' ? state.version : 0,
     changedKeys,
   };
-  return openChangeRequest(ledger, context, change, policies, command.changeReason);
+  return openChangeRequest(ctx, context, change, policies, command.changeReason);
 }

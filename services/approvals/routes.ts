@@ -2,10 +2,10 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { type ProposedChange, approvalPolicyStream, changeRequestStream } from '#events/approvals.ts';
-import type { Ledger } from '#services/config-api/context.ts';
+import type { AppContext } from '#services/shared/context.ts';
 import { type CommandWithoutSchema, executeConfigurationCommand } from '#services/configuration/commands.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
-import { type CommandContext, handle, loadState } from '#services/shared/command-handler.ts';
+import { type CommandContext, loadState } from '#services/shared/command-handler.ts';
 import { DomainError } from '#events/errors.ts';
 import { validationFailed } from '#services/shared/errors.ts';
 import { EnvironmentId, Position, commandContext, ok } from '#services/shared/http.ts';
@@ -34,8 +34,8 @@ const DecisionBody = Type.Object(
 type OpenedState = Exclude<ChangeRequestState, { status: 'absent' }>;
 
 /** The change request, if the principal may see it: its service must be in scope. */
-async function loadVisible(ledger: Ledger, principal: Principal, id: string): Promise<OpenedState> {
-  const { state } = await loadState(ledger.store, changeRequestStream(id), changeRequestDecider);
+async function loadVisible(ctx: AppContext, principal: Principal, id: string): Promise<OpenedState> {
+  const { state } = await loadState(ctx.store, changeRequestStream(id), changeRequestDecider);
   if (state.status === 'absent') throw changeRequestNotFound(id, 'no such change request');
   requireScope(principal, state.request.change.serviceId);
   return state;
@@ -70,7 +70,7 @@ const viewOf = (state: OpenedState) => {
  * CONFIGURATION_MOVED_ON rather than overwrite what happened since.
  */
 async function applyApproved(
-  ledger: Ledger,
+  ctx: AppContext,
   request: FastifyRequest,
   state: Exclude<ChangeRequestState, { status: 'absent' }>,
 ) {
@@ -78,9 +78,7 @@ async function applyApproved(
   const context = { ...commandContext(request, reason), actor: requestedBy, causationId: id };
   const approval = { changeRequestId: id, approvedBy: state.approvals.map((decision) => decision.approver) };
   const record = (outcome: Extract<ChangeRequestCommand, { type: 'RecordOutcome' }>['outcome']) =>
-    handle(
-      ledger.store,
-      changeRequestStream(id),
+    ctx.commands.handle(changeRequestStream(id),
       changeRequestDecider,
       { type: 'RecordOutcome', id, outcome, now: new Date().toISOString() },
       commandContext(request),
@@ -88,10 +86,10 @@ async function applyApproved(
   try {
     const applied =
       change.kind === 'configuration'
-        ? await applyConfiguration(ledger, request, change, approval, context)
+        ? await applyConfiguration(ctx, request, change, approval, context)
         : change.kind === 'environment'
-          ? await applyApprovedEnvironmentChange(ledger, change, context)
-          : await applyCredential(ledger, change, context);
+          ? await applyApprovedEnvironmentChange(ctx, change, context)
+          : await applyCredential(ctx, change, context);
     await record({ applied: true, ...applied });
     return { status: 'applied' as const, ...applied, approvedBy: approval.approvedBy };
   } catch (error) {
@@ -106,20 +104,20 @@ async function applyApproved(
 }
 
 async function applyConfiguration(
-  ledger: Ledger,
+  ctx: AppContext,
   request: FastifyRequest,
   change: ProposedChange,
   approval: { changeRequestId: string; approvedBy: string[] },
   context: CommandContext,
 ) {
   const command = { ...change.command, expectedVersion: change.baseVersion } as unknown as CommandWithoutSchema;
-  const outcome = await executeConfigurationCommand(ledger, request, command, { approval, context });
+  const outcome = await executeConfigurationCommand(ctx, request, command, { approval, context });
   if (outcome.kind !== 'applied') throw new Error('an approved change asked for approval again');
   return { version: outcome.answer.version, position: outcome.answer.position };
 }
 
 /** The sealed value is bound to its version: if the credential moved on, the append is refused. */
-async function applyCredential(ledger: Ledger, change: ProposedChange, context: CommandContext) {
+async function applyCredential(ctx: AppContext, change: ProposedChange, context: CommandContext) {
   const command = { ...change.command, now: context.now.toISOString() } as unknown as CredentialCommand;
   const key =
     command.type === 'StoreCredential'
@@ -128,16 +126,16 @@ async function applyCredential(ledger: Ledger, change: ProposedChange, context: 
         ? command.key
         : undefined;
   if (!key) throw new Error(`a ${command.type} cannot wait for approval`);
-  const result = await handle(ledger.store, credentialStream(key), credentialDecider, command, context);
+  const result = await ctx.commands.handle(credentialStream(key), credentialDecider, command, context);
   if (result.state.status !== 'active') throw new Error('an approved credential change left no credential');
   return { version: result.state.current.secret.version, position: Number(result.position) };
 }
 
 export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { ledger } = app;
+  const { ctx } = app;
 
   app.get('/approval-policies', { schema: { tags, summary: 'Approval policies in force' } }, async () =>
-    ok(ledger.readModels.policies.list()),
+    ok(ctx.readModels.policies.list()),
   );
 
   app.put(
@@ -185,15 +183,13 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         );
       }
       const policy = { id, ...rest, keyPatterns, approverRole, expiresAfterHours };
-      const result = await handle(
-        ledger.store,
-        approvalPolicyStream(id),
+      const result = await ctx.commands.handle(approvalPolicyStream(id),
         policyDecider,
         { type: 'DefinePolicy', policy },
         commandContext(request),
       );
       // In force here from the moment this answers.
-      await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+      await ctx.readModels.runner.waitFor(result.position, ctx.readYourWritesTimeoutMs, 'seen');
       return ok({ ...policy, position: Number(result.position) });
     },
   );
@@ -202,14 +198,12 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/approval-policies/:id',
     { schema: { tags, summary: 'Remove an approval policy', params: Type.Object({ id: PolicyId }) } },
     async (request, reply) => {
-      const result = await handle(
-        ledger.store,
-        approvalPolicyStream(request.params.id),
+      const result = await ctx.commands.handle(approvalPolicyStream(request.params.id),
         policyDecider,
         { type: 'RemovePolicy', id: request.params.id },
         commandContext(request),
       );
-      await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+      await ctx.readModels.runner.waitFor(result.position, ctx.readYourWritesTimeoutMs, 'seen');
       return reply.status(204).send();
     },
   );
@@ -230,9 +224,9 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      await waitForPosition(ledger, request.query.minPosition);
+      await waitForPosition(ctx, request.query.minPosition);
       const principal = request.principal!;
-      const { rows } = await ledger.db.query(
+      const { rows } = await ctx.db.query(
         `SELECT id, status, service_id AS "serviceId", environment, changed_keys AS "changedKeys", requested_by AS "requestedBy", reason,
                 required_approvals AS "requiredApprovals", approvals, opened_at AS "openedAt", expires_at AS "expiresAt", outcome
          FROM change_requests WHERE ($1::text IS NULL OR status = $1) AND ($2::text[] IS NULL OR service_id = ANY($2))
@@ -252,7 +246,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: Type.Object({ id: RequestId }),
       },
     },
-    async (request) => ok(viewOf(await loadVisible(ledger, request.principal!, request.params.id))),
+    async (request) => ok(viewOf(await loadVisible(ctx, request.principal!, request.params.id))),
   );
 
   for (const decision of ['approve', 'reject'] as const) {
@@ -272,10 +266,8 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
       async (request) => {
         const { id } = request.params;
         const principal = request.principal!;
-        await loadVisible(ledger, principal, id);
-        const result = await handle(
-          ledger.store,
-          changeRequestStream(id),
+        await loadVisible(ctx, principal, id);
+        const result = await ctx.commands.handle(changeRequestStream(id),
           changeRequestDecider,
           {
             type: 'Decide',
@@ -290,7 +282,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         );
         const state = result.state as OpenedState;
         if (state.status === 'pending' && quorumReached(state))
-          return ok({ ...viewOf(state), ...(await applyApproved(ledger, request, state)) });
+          return ok({ ...viewOf(state), ...(await applyApproved(ctx, request, state)) });
         return ok(viewOf(state));
       },
     );

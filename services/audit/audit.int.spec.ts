@@ -37,7 +37,7 @@ describe('the audit trail over the whole log', () => {
       token: uma,
       body: { key: 'alpha-db', value: 'pw', type: 'database_password', serviceId: 'alpha', environment: 'production' },
     });
-    await server.app.ledger.readModels.runner.waitFor(await server.storage.store.headPosition(), 5000);
+    await server.app.ctx.readModels.runner.waitFor(await server.storage.store.headPosition(), 5000);
   });
   afterAll(async () => server?.close());
 
@@ -158,7 +158,7 @@ describe('the audit chain held to signed heads kept outside the database', () =>
     for (let i = 1; i <= 5; i++)
       await server.call('PUT', `/configurations/${service}`, { token: admin, body: { configuration: { limit: i } } });
     const head = await server.storage.store.headPosition();
-    await server.app.ledger.readModels.runner.waitFor(head, 5000);
+    await server.app.ctx.readModels.runner.waitFor(head, 5000);
     const file = join(dir, 'log.jsonl.gz');
     await createBackup(server.storage.store, file, {
       chainDb: server.storage.readModels,
@@ -204,7 +204,7 @@ describe('the audit chain held to signed heads kept outside the database', () =>
     const admin = await primary.token('ops', ['admin']);
     for (let i = 1; i <= 3; i++)
       await primary.call('PUT', '/configurations/restored', { token: admin, body: { configuration: { i } } });
-    await primary.app.ledger.readModels.runner.waitFor(await primary.storage.store.headPosition(), 5000);
+    await primary.app.ctx.readModels.runner.waitFor(await primary.storage.store.headPosition(), 5000);
     const file = join(dir, 'to-restore.jsonl.gz');
     await createBackup(primary.storage.store, file, {
       chainDb: primary.storage.readModels,
@@ -224,7 +224,7 @@ describe('the audit chain held to signed heads kept outside the database', () =>
       token: admin,
       body: { configuration: { i: 4 } },
     });
-    await recovered.app.ledger.readModels.runner.waitFor(BigInt(written.body.data.position), 5000);
+    await recovered.app.ctx.readModels.runner.waitFor(BigInt(written.body.data.position), 5000);
     await waitFor(
       async () => (await signedHead(recovered, epoch)) === written.body.data.position,
       20_000,

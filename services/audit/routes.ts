@@ -28,18 +28,18 @@ const AuditQuery = Type.Object(
 );
 
 export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { ledger } = app;
+  const { ctx } = app;
 
   app.get(
     '/audit',
     { schema: { tags, summary: 'Every recorded operation, filtered, paged by log position', querystring: AuditQuery } },
     async (request) => {
       const q = request.query;
-      await waitForPosition(ledger, q.minPosition);
+      await waitForPosition(ctx, q.minPosition);
       const newest = (q.order ?? 'newest') === 'newest';
       const limit = q.limit ?? 100;
       const services = request.principal!.services;
-      const { rows } = await ledger.db.query<Record<string, unknown> & { position: string }>(
+      const { rows } = await ctx.db.query<Record<string, unknown> & { position: string }>(
         `SELECT position, event_id AS "eventId", event_type AS "eventType", stream_name AS "streamName", service_id AS "serviceId",
                 environment, actor, correlation_id AS "correlationId", reason, source_ip AS "sourceIp", summary, occurred_at AS "occurredAt"
          FROM audit_log
@@ -78,13 +78,13 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       let checkpoint: OutsideEvidence | undefined;
       let checkpointUnavailable: string | undefined;
       try {
-        checkpoint = await ledger.outsideCheckpoint?.();
+        checkpoint = await app.chainCheckpoints?.();
       } catch (error) {
         checkpointUnavailable = error instanceof Error ? error.message : String(error);
         request.log.warn({ err: error }, 'the chain checkpoint on Kafka could not be read; verifying without it');
       }
       return ok({
-        ...(await verifyChain(ledger.store, ledger.db, checkpoint)),
+        ...(await verifyChain(ctx.store, ctx.db, checkpoint)),
         ...(checkpointUnavailable ? { checkpointUnavailable } : {}),
       });
     },

@@ -67,7 +67,7 @@ describe('backup and restore of the whole log', () => {
         environment: 'production',
       },
     });
-    await primary.app.ledger.readModels.runner.waitFor(await primary.storage.store.headPosition(), 5000);
+    await primary.app.ctx.readModels.runner.waitFor(await primary.storage.store.headPosition(), 5000);
   });
   afterAll(async () => {
     for (const server of servers) await server.close();

@@ -97,7 +97,7 @@ describe('disaster-recovery drill', () => {
     traffic = false;
     await writer;
     const head = await primary.storage.store.headPosition();
-    await waitFor(() => primary.app.ledger.publisher!.status().position >= head, 30_000, 'the log to be on Kafka');
+    await waitFor(() => primary.app.publisher!.status().position >= head, 30_000, 'the log to be on Kafka');
     // What the past looked like on the primary: every version at its own instant.
     const past = new Map<string, unknown>();
     for (let i = 0; i < 8; i++) {

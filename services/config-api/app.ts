@@ -1,41 +1,35 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { KeyProvider } from '#infra/crypto/key-provider.ts';
 import type { Storage } from '#infra/eventstore/select.ts';
-import { startReadModels } from '#projections/read-models.ts';
-import { observeLog } from '#services/shared/command-handler.ts';
-import type { FailureStage } from '#projections/follow.ts';
-import { createKafkaPublisher } from '#projections/kafka-publisher/publisher.ts';
-import { checkpointOnKafka } from '#projections/audit/checkpoint.ts';
-import { createKafka } from '#infra/kafka/topics.ts';
-import { createReplicator } from '#services/replicator/replicator.ts';
-import { configurationRoutes } from '#services/configuration/routes.ts';
-import { environmentRoutes } from '#services/environments/routes.ts';
-import { credentialRoutes } from '#services/credentials/routes.ts';
-import { serviceTokenRoutes } from '#services/service-tokens/routes.ts';
 import { approvalRoutes } from '#services/approvals/routes.ts';
 import { auditRoutes } from '#services/audit/routes.ts';
-import { createVault } from '#services/credentials/vault.ts';
-import type { KeyProvider } from '#infra/crypto/key-provider.ts';
+import { configurationRoutes } from '#services/configuration/routes.ts';
+import { credentialRoutes } from '#services/credentials/routes.ts';
+import { environmentRoutes } from '#services/environments/routes.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
-import type { Ledger, RegisteredRoute } from './context.ts';
+import { serviceTokenRoutes } from '#services/service-tokens/routes.ts';
+import type { RegisteredRoute } from './context.ts';
 import { errorBody, registerErrorHandling } from './error-handler.ts';
-import { registerJsonBodies } from './json-body.ts';
-import { registerIdempotency } from './idempotency.ts';
 import { healthRoutes } from './health.ts';
-import type { RateLimits } from './rate-limits.ts';
+import { registerIdempotency } from './idempotency.ts';
+import { registerJsonBodies } from './json-body.ts';
 import type { LockoutSettings } from './lockout.ts';
-import { type RedisSettings, frameworkErrors, registerSecurity } from './security.ts';
+import { registerOpenApi } from './openapi.ts';
 import { ruleOf } from './permissions.ts';
-import { createMetrics } from '#infra/metrics/registry.ts';
-import { withAppendTiming } from '#infra/metrics/timed-store.ts';
-import { withStoreBreaker } from '#infra/resilience/store-breaker.ts';
-import { withQueryBreaker } from '#infra/resilience/database-breaker.ts';
-import { type GatewaySettings, createGateway } from './websocket/gateway.ts';
-import { selectProtocol, webSocketToken } from './websocket/handshake.ts';
+import { contextPlugin } from './plugins/context.ts';
+import { gatewayPlugin } from './plugins/gateway.ts';
+import { healthRegistry } from './plugins/health-registry.ts';
+import { kafkaPlugin } from './plugins/kafka.ts';
+import { metricsPlugin } from './plugins/metrics.ts';
+import { readModelsPlugin } from './plugins/read-models.ts';
+import { replicatorPlugin } from './plugins/replicator.ts';
+import { storagePlugin } from './plugins/storage.ts';
+import { vaultPlugin } from './plugins/vault.ts';
+import type { RateLimits } from './rate-limits.ts';
+import { type RedisSettings, frameworkErrors, registerSecurity } from './security.ts';
+import type { GatewaySettings } from './websocket/gateway.ts';
 
 export interface AppOptions {
   storage: Storage;
@@ -78,8 +72,60 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // Once closing, a request that arrives on a kept-alive connection is refused with a code clients retry on, and its
-  // connection closed; requests already being handled finish.
+  refuseWhileClosing(app);
+  keepRouteTable(app);
+
+  await app.register(metricsPlugin);
+  await app.register(healthRegistry);
+  await app.register(storagePlugin, { storage: options.storage });
+  await app.register(readModelsPlugin);
+  await app.register(vaultPlugin, { keys: options.keys });
+  // A replica never publishes: its log is a copy of the primary's, which already is on the topic.
+  await app.register(kafkaPlugin, {
+    brokers: options.kafkaBrokers ?? [],
+    chainSigningKey: options.chainSigningKey,
+    publish: !options.replicateFrom,
+  });
+  await app.register(replicatorPlugin, { from: options.replicateFrom });
+  await app.register(contextPlugin, { readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-correlation-id', request.id);
+  });
+  registerJsonBodies(app);
+  registerErrorHandling(app);
+  const authenticator = await registerSecurity(app, {
+    jwtSecret: options.jwtSecret,
+    store: app.eventStore,
+    serviceTokens: app.readModels.serviceTokens,
+    metrics: app.metrics,
+    readOnly: Boolean(options.replicateFrom),
+    rateLimits: options.rateLimits,
+    lockout: options.lockout,
+    redis: options.redis,
+  });
+  await registerIdempotency(app, app.readModelDb, options.idempotencyTtlHours ?? 24);
+  await registerOpenApi(app, API_PREFIX);
+  await app.register(gatewayPlugin, { authenticator, settings: options.websocket, prefix: API_PREFIX });
+
+  await app.register(
+    async (api) => {
+      await api.register(healthRoutes);
+      await api.register(configurationRoutes);
+      await api.register(schemaRoutes);
+      await api.register(environmentRoutes);
+      await api.register(credentialRoutes);
+      await api.register(serviceTokenRoutes);
+      await api.register(approvalRoutes);
+      await api.register(auditRoutes);
+    },
+    { prefix: API_PREFIX },
+  );
+  return app;
+}
+
+/** Once closing, a request that arrives on a kept-alive connection is refused with a code clients retry on, and its connection closed; requests already being handled finish. */
+function refuseWhileClosing(app: FastifyInstance): void {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -97,8 +143,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         ),
       );
   });
+}
 
-  // Every route the server answers, as Fastify registered it: each must have an entry in the permission table.
+/** Every route the server answers, as Fastify registered it: each must have an entry in the permission table. */
+function keepRouteTable(app: FastifyInstance): void {
   const routeTable: RegisteredRoute[] = [];
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) routeTable.push({ method, url: route.url });
@@ -113,173 +161,4 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         `routes without an entry in the permission table (services/config-api/permissions.ts): ${missing.join(', ')}`,
       );
   });
-
-  const metrics = createMetrics();
-  const db = options.storage.readModels;
-  const guarded = withStoreBreaker(options.storage.store);
-  const queries = withQueryBreaker(db);
-  const store = withAppendTiming(guarded.store, metrics.appendDuration);
-  const followerReport = (follower: string) => ({
-    logger: app.log,
-    onFailure: (stage: FailureStage) => metrics.followerFailures.inc({ follower, stage }),
-  });
-  const readModels = await startReadModels(store, db, {
-    ...followerReport('read-models'),
-    onSeen: (events) => observeLog(store, events),
-  });
-  // A replica never publishes: its log is a copy of the primary's, which already is on the topic.
-  const publisher =
-    options.kafkaBrokers?.length && !options.replicateFrom
-      ? createKafkaPublisher({
-          store,
-          db,
-          kafka: createKafka(options.kafkaBrokers),
-          readModelsAt: (position) => readModels.runner.waitFor(position, 60_000),
-          epoch: () => readModels.epoch.current,
-          chainSigningKey: options.chainSigningKey,
-          ...followerReport('kafka-publisher'),
-        })
-      : undefined;
-  await publisher?.start();
-  const replicator = options.replicateFrom
-    ? createReplicator({
-        store,
-        kafka: createKafka(options.replicateFrom.brokers),
-        groupId: options.replicateFrom.groupId,
-        logger: app.log,
-      })
-    : undefined;
-  await replicator?.start();
-  const vault = createVault(db, options.keys);
-  await vault.migrate();
-  const checkpointKafka =
-    options.kafkaBrokers?.length && options.chainSigningKey
-      ? createKafka(options.kafkaBrokers, 'configledger-verify')
-      : undefined;
-  const ledger: Ledger = {
-    store,
-    db: queries.db,
-    readModels,
-    vault,
-    metrics,
-    dataDir: options.storage.dataDir,
-    publisher,
-    replicator,
-    readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000,
-    ...(checkpointKafka && options.chainSigningKey
-      ? {
-          outsideCheckpoint: () =>
-            checkpointOnKafka(checkpointKafka, options.chainSigningKey!, readModels.epoch.current),
-        }
-      : {}),
-  };
-  app.decorate('ledger', ledger);
-  app.addHook('onClose', async () => {
-    guarded.shutdown();
-    queries.shutdown();
-    await replicator?.stop();
-    await publisher?.stop();
-    await readModels.stop();
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.requests.inc({ method: request.method, route, status: reply.statusCode });
-    metrics.requestDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-  });
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-correlation-id', request.id);
-  });
-
-  registerJsonBodies(app);
-
-  registerErrorHandling(app);
-  const authenticator = await registerSecurity(app, {
-    jwtSecret: options.jwtSecret,
-    store,
-    serviceTokens: readModels.serviceTokens,
-    metrics,
-    readOnly: Boolean(options.replicateFrom),
-    rateLimits: options.rateLimits,
-    lockout: options.lockout,
-    redis: options.redis,
-  });
-  await registerIdempotency(app, queries.db, options.idempotencyTtlHours ?? 24);
-  app.get('/metrics', { config: { rateLimit: false }, schema: { hide: true } }, async (_request, reply) =>
-    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
-
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'configledger',
-        version: '1.0.0',
-        description:
-          'Event-sourced configuration service. Every change is an event; every past state can be read back.',
-      },
-      components: { securitySchemes: { BearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-      security: [{ BearerAuth: [] }],
-    },
-  });
-  // The docs page loads its own scripts and styles: it carries swagger-ui's policy instead of the API's.
-  await app.register(swaggerUi, {
-    routePrefix: `${API_PREFIX}/docs`,
-    uiConfig: { deepLinking: true },
-    staticCSP: true,
-  });
-  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
-
-  // WebSocket clients authenticate with a JWT or a service token, like HTTP ones; a session ends with its credential.
-  const gateway = createGateway({
-    store,
-    db,
-    readModelsAt: (position) => readModels.runner.waitFor(position, 60_000),
-    readModelsPosition: () => readModels.runner.position,
-    epoch: () => readModels.epoch.current,
-    authenticate: (token, address) => authenticator.authenticate(token, address),
-    ...followerReport('websocket-gateway'),
-    ...options.websocket,
-  });
-  readModels.serviceTokens.onRevoked((entry) =>
-    gateway.endSessions(
-      (principal) => principal.credential?.kind === 'service-token' && principal.credential.id === entry.id,
-      'service token revoked',
-    ),
-  );
-  await gateway.start();
-  ledger.gateway = gateway;
-  app.addHook('preClose', async () => gateway.stop());
-  await app.register(websocket, { options: { maxPayload: 64 * 1024, handleProtocols: selectProtocol } });
-  metrics.observe({
-    headPosition: () => store.headPosition(),
-    eventsAfter: (position) => store.eventsAfter(position),
-    cache: () => readModels.cache,
-    webSocketConnections: () => gateway.connectionCount,
-    projection: () => ({ position: readModels.runner.position, lastAppliedAt: readModels.runner.lastAppliedAt }),
-    publisher: () => publisher?.status(),
-    storeBreaker: () => guarded.state(),
-    databaseBreaker: () => queries.state(),
-    replication: () => replicator?.status(),
-  });
-
-  await app.register(
-    async (api) => {
-      api.get(
-        '/ws',
-        // An upgrade refused over HTTP (locked out) ends there: its socket will never carry a session.
-        { websocket: true, schema: { hide: true }, onResponse: async (request) => void request.raw.socket?.destroy() },
-        (socket, request) => gateway.attach(socket, webSocketToken(request), request.ip),
-      );
-      await api.register(healthRoutes);
-      await api.register(configurationRoutes);
-      await api.register(schemaRoutes);
-      await api.register(environmentRoutes);
-      await api.register(credentialRoutes);
-      await api.register(serviceTokenRoutes);
-      await api.register(approvalRoutes);
-      await api.register(auditRoutes);
-    },
-    { prefix: API_PREFIX },
-  );
-  return app;
 }

@@ -38,8 +38,8 @@ describe('the client SDK', () => {
     });
     // The client bootstraps from what is already published (Kafka) or readable (HTTP).
     const written = BigInt(first.body.data.position);
-    await server.app.ledger.readModels.runner.waitFor(written, 5_000, 'seen');
-    await waitFor(() => (server.app.ledger.publisher?.status().position ?? written) >= written, 30_000, 'publish');
+    await server.app.ctx.readModels.runner.waitFor(written, 5_000, 'seen');
+    await waitFor(() => (server.app.publisher?.status().position ?? written) >= written, 30_000, 'publish');
 
     const client = await connect(serviceId, token);
     clients.push(client);

@@ -32,7 +32,7 @@ describe('when PostgreSQL is cut off or slow (through a TCP proxy)', () => {
 
     await proxy.cut();
     await waitFor(
-      () => server.app.ledger.readModels.runner.unhealthySince !== undefined,
+      () => server.app.ctx.readModels.runner.unhealthySince !== undefined,
       10_000,
       'the read side to notice',
     );

@@ -1,38 +1,12 @@
-import type { EventStore } from '#infra/eventstore/port.ts';
+import { type Check, eventsBehind, timed } from './plugins/health-registry.ts';
 import { statfs } from 'node:fs/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-
-/** More events than this between the log head and the read models makes the service unhealthy. */
-const MAX_PROJECTION_LAG = 10_000;
-
-type Check = { status: 'up' | 'down'; latencyMs: number; error?: string } & Record<string, unknown>;
-
-// biome-ignore lint/suspicious/noConfusingVoidType: a probe may have nothing to add.
-async function timed(probe: () => Promise<Record<string, unknown> | void>): Promise<Check> {
-  const started = performance.now();
-  try {
-    const extra = (await probe()) ?? {};
-    return { status: 'up', latencyMs: Math.round((performance.now() - started) * 100) / 100, ...extra };
-  } catch (error) {
-    return {
-      status: 'down',
-      latencyMs: Math.round(performance.now() - started),
-      error: error instanceof Error ? error.message : String(error),
-    };
-  }
-}
-
-/** Events between a follower's position and the head, as the store counts them (null when it cannot tell cheaply). */
-async function eventsBehind(store: EventStore, position: bigint, head: bigint): Promise<number | null> {
-  if (position >= head) return 0;
-  return (await store.eventsAfter(position, head).catch(() => undefined)) ?? null;
-}
 
 /** Thresholds of the monitoring specification. */
 const READY = { accessMs: 50, cacheHitRatio: 0.8, cacheSamples: 100, projectionLag: 1000, freeDiskRatio: 0.1 };
 
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { ledger } = app;
+  const { ctx } = app;
 
   app.get(
     '/health/ready',
@@ -50,14 +24,14 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       };
       let head = 0n;
       const store = await timed(async () => {
-        head = await ledger.store.headPosition();
+        head = await ctx.store.headPosition();
       });
       const access = await timed(async () => {
-        await ledger.db.query('SELECT version FROM service_configurations LIMIT 1');
+        await ctx.db.query('SELECT version FROM service_configurations LIMIT 1');
       });
-      const { hits, misses } = ledger.readModels.cache;
+      const { hits, misses } = ctx.readModels.cache;
       const ratio = hits + misses === 0 ? 1 : hits / (hits + misses);
-      const lag = await eventsBehind(ledger.store, ledger.readModels.runner.position, head);
+      const lag = await eventsBehind(ctx.store, ctx.readModels.runner.position, head);
       const dependencies: Record<string, unknown> = {
         eventStore: check('eventStore', store.status === 'up', { latencyMs: store.latencyMs }, store.error ?? 'down'),
         configurationAccess: check(
@@ -74,13 +48,13 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ),
         projections: check(
           'projections',
-          store.status === 'up' && (lag ?? 0) <= READY.projectionLag && !ledger.readModels.runner.lastError,
+          store.status === 'up' && (lag ?? 0) <= READY.projectionLag && !ctx.readModels.runner.lastError,
           { lagEvents: lag, threshold: READY.projectionLag },
-          ledger.readModels.runner.lastError ?? `${lag} events behind`,
+          ctx.readModels.runner.lastError ?? `${lag} events behind`,
         ),
       };
-      if (ledger.dataDir) {
-        const disk = await statfs(ledger.dataDir);
+      if (app.dataDir) {
+        const disk = await statfs(app.dataDir);
         const free = disk.bavail / disk.blocks;
         dependencies.disk = check(
           'disk',
@@ -108,57 +82,27 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (_request, reply) => {
-      let head = 0n;
-      const eventStore = await timed(async () => {
-        head = await ledger.store.headPosition();
-        return { kind: ledger.store.kind, headPosition: Number(head) };
-      });
-      const readModelDatabase = await timed(async () => {
-        await ledger.db.query('SELECT 1');
-        return { kind: ledger.db.kind };
-      });
-      const { runner } = ledger.readModels;
-      const lag = eventStore.status === 'up' ? await eventsBehind(ledger.store, runner.position, head) : undefined;
-      const projections: Check = {
-        status: lag !== undefined && (lag ?? 0) <= MAX_PROJECTION_LAG && !runner.lastError ? 'up' : 'down',
-        latencyMs: 0,
-        position: Number(runner.position),
-        ...(lag !== undefined ? { lagEvents: lag } : {}),
-        ...(runner.lastError ? { error: runner.lastError } : {}),
+      // Every resource plugin added its own check; the log's head is read once for all of them.
+      let head: Promise<bigint> | undefined;
+      const headOnce = () => {
+        head ??= ctx.store.headPosition();
+        return head;
       };
-      const critical = { eventStore, readModelDatabase, projections };
-      const publisher = ledger.publisher?.status();
-      // Kafka feeds subscribers, not the API: while it is away the service answers and the backlog waits.
-      const kafka: Check | undefined = publisher && {
-        status: publisher.reachable && publisher.breaker === 'closed' && !publisher.lastError ? 'up' : 'down',
-        latencyMs: 0,
-        breaker: publisher.breaker,
-        ...(publisher.unreachable ? { unreachable: publisher.unreachable } : {}),
-        position: Number(publisher.position),
-        ...(eventStore.status === 'up'
-          ? { lagEvents: await eventsBehind(ledger.store, publisher.position, head) }
-          : {}),
-        ...(publisher.lastError ? { error: publisher.lastError } : {}),
-      };
-      const replicated = ledger.replicator?.status();
-      const replication: Check | undefined = replicated && {
-        status: replicated.lastError ? 'down' : 'up',
-        latencyMs: 0,
-        lagEvents: replicated.lagEvents,
-        lagSeconds: Math.round(replicated.lagSeconds * 1000) / 1000,
-        appliedEvents: replicated.appliedEvents,
-        duplicatesSkipped: replicated.duplicatesSkipped,
-        ...(replicated.lastError ? { error: replicated.lastError } : {}),
-      };
-      const healthy = Object.values(critical).every((check) => check.status === 'up');
-      const degraded = kafka?.status === 'down' || replication?.status === 'down';
+      const dependencies: Record<string, Check> = {};
+      let healthy = true;
+      let degraded = false;
+      for (const contribution of app.health.contributions) {
+        const result = await contribution.check(headOnce);
+        dependencies[contribution.name] = result;
+        if (result.status === 'down') {
+          if (contribution.critical) healthy = false;
+          else degraded = true;
+        }
+      }
       const status = !healthy ? 'unhealthy' : degraded ? 'degraded' : 'healthy';
       return reply.status(healthy ? 200 : 503).send({
         success: healthy,
-        data: {
-          status,
-          dependencies: { ...critical, ...(kafka ? { kafka } : {}), ...(replication ? { replication } : {}) },
-        },
+        data: { status, dependencies },
         timestamp: new Date().toISOString(),
       });
     },

@@ -42,9 +42,9 @@ describe('metrics and readiness', () => {
       'projections',
     ]);
 
-    const { runner } = server.app.ledger.readModels;
+    const { runner } = server.app.ctx.readModels;
     await runner.waitFor(await server.storage.store.headPosition(), 5000);
-    await server.app.ledger.readModels.stop();
+    await server.app.ctx.readModels.stop();
     const backlog = Array.from({ length: 1200 }, () => ({
       id: randomUUID(),
       type: 'EnvironmentDefined',

@@ -2,12 +2,12 @@ import type { FastifyRequest } from 'fastify';
 import { configurationStream } from '#events/configuration.ts';
 import { schemaStream } from '#events/schemas.ts';
 import type { JsonObject } from '#events/metadata.ts';
-import type { Ledger } from '#services/config-api/context.ts';
+import type { AppContext } from '#services/shared/context.ts';
 import { commandContext } from '#services/shared/http.ts';
-import { type CommandContext, handle, loadCachedState } from '#services/shared/command-handler.ts';
+import { type CommandContext } from '#services/shared/command-handler.ts';
 import { type OpenedChangeRequest, openChangeRequestIfRequired } from '#services/approvals/open.ts';
 import { schemaDecider } from '#services/schemas/decider.ts';
-import { acceptAll, compileSchema, type Validator } from '#services/schemas/validator.ts';
+import { acceptAll, type Validator } from '#services/schemas/validator.ts';
 import { configurationDecider, type ConfigurationCommand } from './decider.ts';
 import { requireEnvironment } from './read.ts';
 import { eventAt } from './history.ts';
@@ -32,23 +32,23 @@ export interface WriteAnswer {
  * it, which the log keeps current), never from a lagging read model.
  */
 export async function activeValidator(
-  ledger: Ledger,
+  ctx: AppContext,
   serviceId: string,
 ): Promise<{ validate: Validator; schemaVersion?: number }> {
-  const { state } = await loadCachedState(ledger.store, schemaStream(serviceId), schemaDecider);
+  const { state } = await ctx.commands.loadCachedState(schemaStream(serviceId), schemaDecider);
   if (state.status === 'absent') return { validate: acceptAll };
-  return { validate: compileSchema(state.schema, state.checksum), schemaVersion: state.version };
+  return { validate: ctx.validators.compile(state.schema, state.checksum), schemaVersion: state.version };
 }
 
 /** The stored document of `version`, read from the log itself (version N is stream revision N - 1). */
 export async function documentAtVersion(
-  ledger: Ledger,
+  ctx: AppContext,
   serviceId: string,
   environment: string,
   version: number,
 ): Promise<JsonObject | undefined> {
   if (!Number.isInteger(version) || version < 1) return undefined;
-  const event = await eventAt(ledger.store, configurationStream(serviceId, environment), BigInt(version - 1));
+  const event = await eventAt(ctx.store, configurationStream(serviceId, environment), BigInt(version - 1));
   return event?.data.configuration as JsonObject | undefined;
 }
 
@@ -61,14 +61,14 @@ export type WriteOutcome =
 
 /** Applies a configuration command, or, when an approval policy covers the change, opens a change request instead. */
 export async function executeConfigurationCommand(
-  ledger: Ledger,
+  ctx: AppContext,
   request: FastifyRequest,
   command: CommandWithoutSchema,
   approved?: { approval: { changeRequestId: string; approvedBy: string[] }; context: CommandContext },
 ): Promise<WriteOutcome> {
-  await requireEnvironment(ledger, command.environment);
-  const { validate, schemaVersion } = await activeValidator(ledger, command.serviceId);
-  const view = await effectiveView(ledger, command.serviceId, command.environment);
+  await requireEnvironment(ctx, command.environment);
+  const { validate, schemaVersion } = await activeValidator(ctx, command.serviceId);
+  const view = await effectiveView(ctx, command.serviceId, command.environment);
   const full = {
     ...command,
     judge: view.judge(validate),
@@ -78,10 +78,10 @@ export async function executeConfigurationCommand(
   const stream = configurationStream(command.serviceId, command.environment);
   const context = approved?.context ?? commandContext(request, command.changeReason);
   if (!approved) {
-    const changeRequest = await openChangeRequestIfRequired(ledger, stream, command, full, context);
+    const changeRequest = await openChangeRequestIfRequired(ctx, stream, command, full, context);
     if (changeRequest) return { kind: 'pending', changeRequest };
   }
-  const result = await handle(ledger.store, stream, configurationDecider, full, context);
+  const result = await ctx.commands.handle(stream, configurationDecider, full, context);
   const state = result.state;
   if (state.status !== 'active') throw new Error('a configuration command left no configuration');
   const event = result.events[0];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConfigurationEvent } from '#events/configuration.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import { checksumOf } from '#infra/json/canonical.ts';
-import { acceptAll, compileSchema } from '#services/schemas/validator.ts';
+import { acceptAll, createSchemaValidators } from '#services/schemas/validator.ts';
 import { deciderSpec } from '#services/shared/decider-harness.ts';
 import { configurationDecider, judgeWith } from './decider.ts';
 import { deepMerge, diffDocuments } from '#events/paths.ts';
@@ -159,7 +159,7 @@ describe('configuration decider', () => {
   });
 
   it('validates the resulting document against the schema and reports every error with its path', () => {
-    const validate = compileSchema({
+    const validate = createSchemaValidators().compile({
       type: 'object',
       properties: {
         risk: {

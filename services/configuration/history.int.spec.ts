@@ -104,7 +104,7 @@ describe('reading the past from the log', () => {
     const staging = await call('PUT', '/configurations/diffy?environment=staging', {
       configuration: { a: 5, b: { c: 9 } },
     });
-    await server.app.ledger.readModels.runner.waitFor(BigInt(staging.body.data.position), 5000, 'seen');
+    await server.app.ctx.readModels.runner.waitFor(BigInt(staging.body.data.position), 5000, 'seen');
     const across = await call('GET', '/configurations/diffy/diff?fromEnvironment=staging&toEnvironment=production');
     expect(across.body.data.changes).toEqual([
       { path: 'b.c', oldValue: 9, newValue: 2 },
@@ -163,7 +163,7 @@ describe('promote, export and import', () => {
     await call('PUT', '/configurations/exporter/schema', { schema: { type: 'object', required: ['port'] } });
     await call('PUT', '/configurations/exporter', { configuration: { port: 1 } });
     const last = await call('PUT', '/configurations/exporter?environment=development', { configuration: { port: 2 } });
-    await server.app.ledger.readModels.runner.waitFor(BigInt(last.body.data.position), 5000, 'seen');
+    await server.app.ctx.readModels.runner.waitFor(BigInt(last.body.data.position), 5000, 'seen');
     const exported = (await call('GET', '/configurations/exporter/export')).body.data;
     expect(Object.keys(exported.environments).sort()).toEqual(['development', 'production']);
     expect(exported.schema).toMatchObject({ version: 1, schema: { required: ['port'] } });

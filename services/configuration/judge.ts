@@ -1,6 +1,6 @@
 import type { InheritedIssue } from '#events/configuration.ts';
 import type { JsonObject } from '#events/metadata.ts';
-import type { Ledger } from '#services/config-api/context.ts';
+import type { AppContext } from '#services/shared/context.ts';
 import type { Validator } from '#services/schemas/validator.ts';
 import { checksumOf } from '#infra/json/canonical.ts';
 import type { DocumentJudge } from './decider.ts';
@@ -13,15 +13,15 @@ import { currentOf } from './read.ts';
  * layers as they stand, so a new own layer can be judged (and its effective
  * checksum told) by what services will read.
  */
-export async function effectiveView(ledger: Ledger, serviceId: string, environment: string) {
-  const directory = ledger.readModels.environments;
+export async function effectiveView(ctx: AppContext, serviceId: string, environment: string) {
+  const directory = ctx.readModels.environments;
   const chains = new Map(
     directory.dependentsOf(environment).map((dependent) => [dependent, directory.lineage(dependent)]),
   );
   const layers = new Map<string, JsonObject>();
   for (const env of new Set([...chains.values()].flat())) {
     if (env === environment) continue;
-    const layer = await currentOf(ledger, serviceId, env);
+    const layer = await currentOf(ctx, serviceId, env);
     if (layer) layers.set(env, layer.configuration);
   }
   const ownChain = chains.get(environment) ?? [environment];

@@ -30,7 +30,7 @@ import { resolveSecrets } from '#services/credentials/read.ts';
  * in-process cache, saying so and since when.
  */
 function markStale(request: FastifyRequest, reply: FastifyReply): void {
-  const since = request.server.ledger.readModels.runner.unhealthySince;
+  const since = request.server.ctx.readModels.runner.unhealthySince;
   if (!since) return;
   reply
     .header('x-configuration-stale', 'true')
@@ -47,12 +47,12 @@ async function sendView(
   reply.header('etag', `"${view.version}"`);
   markStale(request, reply);
   if (!resolve) return reply.send(ok(view));
-  const configuration = await resolveSecrets(request.server.ledger, request, view.configuration);
+  const configuration = await resolveSecrets(request.server.ctx, request, view.configuration);
   return reply.header('cache-control', 'no-store').send(ok({ ...view, configuration }));
 }
 
 export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { ledger } = app;
+  const { ctx } = app;
 
   app.get(
     '/configurations/:serviceId',
@@ -66,7 +66,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
     },
     async (request, reply) => {
       const { environment = DEFAULT_ENVIRONMENT, resolveSecrets, ...options } = request.query;
-      const view = await readConfiguration(ledger, request.params.serviceId, environment, options);
+      const view = await readConfiguration(ctx, request.params.serviceId, environment, options);
       return sendView(request, reply, view, resolveSecrets);
     },
   );
@@ -83,7 +83,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
     },
     async (request, reply) => {
       const { resolveSecrets, ...options } = request.query;
-      const view = await readConfiguration(ledger, request.params.serviceId, request.params.environment, options);
+      const view = await readConfiguration(ctx, request.params.serviceId, request.params.environment, options);
       return sendView(request, reply, view, resolveSecrets);
     },
   );
@@ -101,12 +101,12 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
     async (request, reply) => {
       const { environment = DEFAULT_ENVIRONMENT, resolveSecrets: resolve, ...options } = request.query;
       const { params } = request;
-      const view = await readConfiguration(ledger, params.serviceId, environment, options);
+      const view = await readConfiguration(ctx, params.serviceId, environment, options);
       const value = getPath(view.configuration, params.key);
       if (value === undefined) throw keyNotFound(params.key);
       markStale(request, reply);
       if (!resolve) return ok({ key: params.key, value, version: view.version });
-      const resolved = await resolveSecrets(ledger, request, { value });
+      const resolved = await resolveSecrets(ctx, request, { value });
       return reply
         .header('cache-control', 'no-store')
         .send(ok({ key: params.key, value: resolved.value, version: view.version }));
@@ -126,11 +126,11 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
     async (request) => {
       const { environment = DEFAULT_ENVIRONMENT, limit = 100, before, minPosition } = request.query;
       const { serviceId } = request.params;
-      await requireEnvironment(ledger, environment);
-      await waitForPosition(ledger, minPosition);
-      const versions = await listVersions(ledger.db, serviceId, environment, { limit, beforeVersion: before });
+      await requireEnvironment(ctx, environment);
+      await waitForPosition(ctx, minPosition);
+      const versions = await listVersions(ctx.db, serviceId, environment, { limit, beforeVersion: before });
       // An empty first page of a configuration that does not exist is a 404, not an empty history.
-      if (versions.length === 0 && before === undefined) await readConfiguration(ledger, serviceId, environment);
+      if (versions.length === 0 && before === undefined) await readConfiguration(ctx, serviceId, environment);
       return ok(versions);
     },
   );
@@ -155,12 +155,12 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
       } = request.query;
       const { serviceId } = request.params;
       const side = async (env: string, point: string | undefined) => {
-        await requireEnvironment(ledger, env);
+        await requireEnvironment(ctx, env);
         return point === undefined
-          ? readConfiguration(ledger, serviceId, env)
+          ? readConfiguration(ctx, serviceId, env)
           : viewOf(
-              await effectiveAt(ledger.store, serviceId, env, parsePointInTime(point)),
-              ledger.readModels.epoch.current,
+              await effectiveAt(ctx.store, serviceId, env, parsePointInTime(point)),
+              ctx.readModels.epoch.current,
             );
       };
       const [before, after] = await Promise.all([side(fromEnvironment, from), side(toEnvironment, to)]);
@@ -194,10 +194,10 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
     async (request) => {
       const { serviceId } = request.params;
       const environment = request.query.environment ?? DEFAULT_ENVIRONMENT;
-      await requireEnvironment(ledger, environment);
+      await requireEnvironment(ctx, environment);
       assertDepth(request.body.configuration);
-      const { validate, schemaVersion } = await activeValidator(ledger, serviceId);
-      const { errors, inherited } = (await effectiveView(ledger, serviceId, environment)).judge(validate)(
+      const { validate, schemaVersion } = await activeValidator(ctx, serviceId);
+      const { errors, inherited } = (await effectiveView(ctx, serviceId, environment)).judge(validate)(
         request.body.configuration as JsonObject,
       );
       return ok({

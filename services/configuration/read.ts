@@ -9,7 +9,7 @@ import {
 } from '#projections/effective/effective.ts';
 import type { PointInTime } from './history.ts';
 import { effectiveAt } from './effective-at.ts';
-import type { Ledger } from '#services/config-api/context.ts';
+import type { AppContext } from '#services/shared/context.ts';
 import { readModelBehind, validationFailed } from '#services/shared/errors.ts';
 import { environmentNotFound } from '#services/environments/errors.ts';
 import { configurationNotFound } from './errors.ts';
@@ -52,13 +52,13 @@ export interface ConfigurationView {
 
 /** Waits (bounded) until the read models hold `minPosition`: the database ones, or only the in-memory ones. */
 export async function waitForPosition(
-  ledger: Ledger,
+  ctx: AppContext,
   minPosition: number | undefined,
   stage: 'seen' | 'applied' = 'applied',
 ): Promise<void> {
   if (minPosition === undefined) return;
-  const { runner } = ledger.readModels;
-  if (!(await runner.waitFor(BigInt(minPosition), ledger.readYourWritesTimeoutMs, stage))) {
+  const { runner } = ctx.readModels;
+  if (!(await runner.waitFor(BigInt(minPosition), ctx.readYourWritesTimeoutMs, stage))) {
     throw readModelBehind({
       minPosition,
       position: Number(stage === 'seen' ? runner.seenPosition : runner.position),
@@ -67,10 +67,10 @@ export async function waitForPosition(
 }
 
 /** Known to the in-memory directory, or (just defined, not yet projected) to the log itself. */
-export async function requireEnvironment(ledger: Ledger, environment: string): Promise<void> {
-  if (ledger.readModels.environments.get(environment)) return;
+export async function requireEnvironment(ctx: AppContext, environment: string): Promise<void> {
+  if (ctx.readModels.environments.get(environment)) return;
   const { state } = await loadState(
-    ledger.store,
+    ctx.store,
     environmentStream(environment),
     environmentDecider,
     initialStateFor(environment),
@@ -85,30 +85,30 @@ export async function requireEnvironment(ledger: Ledger, environment: string): P
  * holds `minPosition`.
  */
 export async function currentOf(
-  ledger: Ledger,
+  ctx: AppContext,
   serviceId: string,
   environment: string,
   minPosition?: number,
 ): Promise<CurrentConfiguration | undefined> {
-  const { cache } = ledger.readModels;
+  const { cache } = ctx.readModels;
   const cached = cache.get(serviceId, environment);
   if (cached) return cached;
-  await waitForPosition(ledger, minPosition, 'applied');
-  const loaded = await loadCurrent(ledger.db, serviceId, environment);
+  await waitForPosition(ctx, minPosition, 'applied');
+  const loaded = await loadCurrent(ctx.db, serviceId, environment);
   if (loaded) cache.put(loaded);
   return loaded;
 }
 
 /** The chain's layers of one service, from the cache or the read model. */
 async function layersOf(
-  ledger: Ledger,
+  ctx: AppContext,
   serviceId: string,
   chain: ChainLink[],
   minPosition?: number,
 ): Promise<Map<string, Layer>> {
   const layers = new Map<string, Layer>();
   for (const link of chain) {
-    const layer = await currentOf(ledger, serviceId, link.environment, minPosition);
+    const layer = await currentOf(ctx, serviceId, link.environment, minPosition);
     if (layer) layers.set(link.environment, layer);
   }
   return layers;
@@ -116,13 +116,13 @@ async function layersOf(
 
 /** The effective configuration now, or undefined when no environment of the chain has a layer of the service. */
 export async function effectiveNow(
-  ledger: Ledger,
+  ctx: AppContext,
   serviceId: string,
   environment: string,
   minPosition?: number,
 ): Promise<EffectiveConfiguration | undefined> {
-  const chain = ledger.readModels.environments.chainOf(environment);
-  const layers = await layersOf(ledger, serviceId, chain, minPosition);
+  const chain = ctx.readModels.environments.chainOf(environment);
+  const layers = await layersOf(ctx, serviceId, chain, minPosition);
   return effectiveConfiguration(serviceId, chain, (env) => layers.get(env));
 }
 
@@ -132,23 +132,23 @@ export async function effectiveNow(
  * now or at a past version of the own layer, instant or log position.
  */
 export async function readConfiguration(
-  ledger: Ledger,
+  ctx: AppContext,
   serviceId: string,
   environment: string,
   options: { version?: number; asOf?: string; atPosition?: number; explain?: boolean; minPosition?: number } = {},
 ): Promise<ConfigurationView> {
-  await waitForPosition(ledger, options.minPosition, 'seen');
+  await waitForPosition(ctx, options.minPosition, 'seen');
   const at = pointInTimeOf(options);
   // The past is read from the log itself, also of an environment removed since.
-  if (!at) await requireEnvironment(ledger, environment);
-  const epoch = ledger.readModels.epoch.current;
+  if (!at) await requireEnvironment(ctx, environment);
+  const epoch = ctx.readModels.epoch.current;
   if (at)
     return {
-      ...viewOf(await effectiveAt(ledger.store, serviceId, environment, at), epoch),
+      ...viewOf(await effectiveAt(ctx.store, serviceId, environment, at), epoch),
       ...(options.asOf ? { asOf: options.asOf } : {}),
     };
-  const chain = ledger.readModels.environments.chainOf(environment);
-  const layers = await layersOf(ledger, serviceId, chain, options.minPosition);
+  const chain = ctx.readModels.environments.chainOf(environment);
+  const layers = await layersOf(ctx, serviceId, chain, options.minPosition);
   const effective = effectiveConfiguration(serviceId, chain, (env) => layers.get(env));
   if (!effective) throw configurationNotFound(serviceId, environment);
   if (!options.explain) return viewOf(effective, epoch);

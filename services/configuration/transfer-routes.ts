@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { JsonObject } from '#events/metadata.ts';
 import { schemaStream } from '#events/schemas.ts';
-import { handle, loadState } from '#services/shared/command-handler.ts';
+import { loadState } from '#services/shared/command-handler.ts';
 import { validationFailed } from '#services/shared/errors.ts';
 import { keyNotFound } from './errors.ts';
 import {
@@ -17,7 +17,6 @@ import {
 } from '#services/shared/http.ts';
 import { schemaDecider } from '#services/schemas/decider.ts';
 import { activeValidator, executeConfigurationCommand } from './commands.ts';
-import { compileSchema } from '#services/schemas/validator.ts';
 import { ServiceParams, tags } from './http-schemas.ts';
 import { getPath } from '#events/paths.ts';
 import { type ConfigurationView, effectiveNow, readConfiguration, requireEnvironment, viewOf } from './read.ts';
@@ -71,7 +70,7 @@ const outcomeOf = (outcome: Awaited<ReturnType<typeof executeConfigurationComman
     : { status: 'pending approval', changeRequest: outcome.changeRequest };
 
 export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { ledger } = app;
+  const { ctx } = app;
 
   app.post(
     '/configurations/:serviceId/promote',
@@ -96,8 +95,8 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
     async (request, reply) => {
       const { serviceId } = request.params;
       const { fromEnvironment, toEnvironment, keys, changeReason } = request.body;
-      await requireEnvironment(ledger, toEnvironment);
-      const source = await readConfiguration(ledger, serviceId, fromEnvironment);
+      await requireEnvironment(ctx, toEnvironment);
+      const source = await readConfiguration(ctx, serviceId, fromEnvironment);
       const reason = changeReason ?? `promoted from ${fromEnvironment} version ${source.version}`;
       const common = {
         serviceId,
@@ -106,7 +105,7 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
         expectedVersion: expectedVersionOf(request, request.body.expectedVersion),
       };
       const outcome = keys
-        ? await executeConfigurationCommand(ledger, request, {
+        ? await executeConfigurationCommand(ctx, request, {
             type: 'Batch',
             ...common,
             operations: keys.map((key, index) => {
@@ -115,7 +114,7 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
               return { id: String(index + 1), type: 'SET' as const, key, value };
             }),
           })
-        : await executeConfigurationCommand(ledger, request, {
+        : await executeConfigurationCommand(ctx, request, {
             type: 'Replace',
             ...common,
             configuration: source.configuration,
@@ -141,8 +140,8 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
         string,
         Omit<ConfigurationView, 'serviceId' | 'environment' | 'updatedAt' | 'updatedBy' | 'epoch'>
       > = {};
-      for (const environment of ledger.readModels.environments.list()) {
-        const effective = await effectiveNow(ledger, serviceId, environment.id);
+      for (const environment of ctx.readModels.environments.list()) {
+        const effective = await effectiveNow(ctx, serviceId, environment.id);
         if (effective) {
           // A document of configurations, not of a log: the epoch stays out (positions say when, within the source log).
           const {
@@ -152,11 +151,11 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
             updatedBy: _by,
             epoch: _epoch,
             ...entry
-          } = viewOf(effective, ledger.readModels.epoch.current);
+          } = viewOf(effective, ctx.readModels.epoch.current);
           environments[environment.id] = entry;
         }
       }
-      const { state } = await loadState(ledger.store, schemaStream(serviceId), schemaDecider);
+      const { state } = await loadState(ctx.store, schemaStream(serviceId), schemaDecider);
       return ok({
         format: EXPORT_FORMAT,
         version: 1,
@@ -186,11 +185,11 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
       const { serviceId } = request.params;
       const { document, changeReason = `imported from ${document.serviceId}, exported ${document.exportedAt}` } =
         request.body;
-      for (const environment of Object.keys(document.environments)) await requireEnvironment(ledger, environment);
+      for (const environment of Object.keys(document.environments)) await requireEnvironment(ctx, environment);
       // Every document is checked against the schema it will live under before anything is written.
       const validate = document.schema
-        ? compileSchema(document.schema.schema as JsonObject)
-        : (await activeValidator(ledger, serviceId)).validate;
+        ? ctx.validators.compile(document.schema.schema as JsonObject)
+        : (await activeValidator(ctx, serviceId)).validate;
       const errors = Object.entries(document.environments).flatMap(([environment, entry]) =>
         validate(entry.configuration as JsonObject).map((issue) => ({
           ...issue,
@@ -200,11 +199,14 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
       if (errors.length > 0)
         throw validationFailed(errors, 'the imported configurations do not match the schema; nothing was written');
       if (document.schema) {
-        await handle(
-          ledger.store,
-          schemaStream(serviceId),
+        await ctx.commands.handle(schemaStream(serviceId),
           schemaDecider,
-          { type: 'RegisterSchema', serviceId, schema: document.schema.schema as JsonObject },
+          {
+            type: 'RegisterSchema',
+            serviceId,
+            schema: document.schema.schema as JsonObject,
+            problem: ctx.validators.problemOf(document.schema.schema as JsonObject),
+          },
           commandContext(request, changeReason),
         );
       }
@@ -213,7 +215,7 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
         // An environment's own layer is what it holds; one that only inherits has nothing of its own to write.
         const own = entry.own === undefined ? entry.configuration : entry.own?.configuration;
         if (!own) continue;
-        const outcome = await executeConfigurationCommand(ledger, request, {
+        const outcome = await executeConfigurationCommand(ctx, request, {
           type: 'Replace',
           serviceId,
           environment,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
-import type { Ledger } from '#services/config-api/context.ts';
+import type { AppContext } from '#services/shared/context.ts';
 import { DEFAULT_ENVIRONMENT, expectedVersionOf, forceOf, ok } from '#services/shared/http.ts';
 import { type CommandWithoutSchema, documentAtVersion, executeConfigurationCommand } from './commands.ts';
 import {
@@ -30,13 +30,13 @@ const answers = { 200: WriteAnswerSchema, 201: WriteAnswerSchema, 202: ChangeReq
  * change needs approval first.
  */
 async function write(
-  ledger: Ledger,
+  ctx: AppContext,
   request: FastifyRequest,
   reply: FastifyReply,
   command: CommandWithoutSchema,
   extra: Record<string, unknown> = {},
 ) {
-  const outcome = await executeConfigurationCommand(ledger, request, command);
+  const outcome = await executeConfigurationCommand(ctx, request, command);
   if (outcome.kind === 'pending') return reply.status(202).send(ok({ changeRequest: outcome.changeRequest }));
   const { created, ...answer } = outcome.answer;
   return reply
@@ -60,7 +60,7 @@ const target = (
 });
 
 export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { ledger } = app;
+  const { ctx } = app;
 
   app.post(
     '/configurations/:serviceId',
@@ -75,7 +75,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
       },
     },
     (request, reply) =>
-      write(ledger, request, reply, {
+      write(ctx, request, reply, {
         type: 'Create',
         ...target(request, request.params.serviceId, request.query.environment, request.body),
         configuration: request.body.configuration as JsonObject,
@@ -95,7 +95,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
       },
     },
     (request, reply) =>
-      write(ledger, request, reply, {
+      write(ctx, request, reply, {
         type: 'Replace',
         ...target(request, request.params.serviceId, request.query.environment, request.body),
         configuration: request.body.configuration as JsonObject,
@@ -115,7 +115,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
       },
     },
     (request, reply) =>
-      write(ledger, request, reply, {
+      write(ctx, request, reply, {
         type: 'Replace',
         ...target(request, request.params.serviceId, request.params.environment, request.body),
         configuration: request.body.configuration as JsonObject,
@@ -135,7 +135,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
       },
     },
     (request, reply) =>
-      write(ledger, request, reply, {
+      write(ctx, request, reply, {
         type: 'Patch',
         ...target(request, request.params.serviceId, request.query.environment, request.body),
         patch: request.body.patch as JsonObject,
@@ -155,7 +155,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
       },
     },
     (request, reply) =>
-      write(ledger, request, reply, {
+      write(ctx, request, reply, {
         type: 'SetKey',
         ...target(request, request.params.serviceId, request.query.environment, request.body),
         key: request.params.key,
@@ -175,7 +175,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
       },
     },
     (request, reply) =>
-      write(ledger, request, reply, {
+      write(ctx, request, reply, {
         type: 'DeleteKey',
         ...target(request, request.params.serviceId, request.query.environment, {
           changeReason: request.query.changeReason,
@@ -198,7 +198,7 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
     (request, reply) => {
       const { operations, environment } = request.body;
       return write(
-        ledger,
+        ctx,
         request,
         reply,
         {
@@ -229,11 +229,11 @@ export const configurationWriteRoutes: FastifyPluginAsyncTypebox = async (app) =
     async (request, reply) => {
       const { serviceId, version } = request.params;
       const where = target(request, serviceId, request.query.environment, request.body);
-      return write(ledger, request, reply, {
+      return write(ctx, request, reply, {
         type: 'Rollback',
         ...where,
         targetVersion: version,
-        targetConfiguration: await documentAtVersion(ledger, serviceId, where.environment, version),
+        targetConfiguration: await documentAtVersion(ctx, serviceId, where.environment, version),
       });
     },
   );

@@ -190,7 +190,7 @@ describe('the credential vault', () => {
     );
     expect(rows).toHaveLength(1);
     // The vault itself holds no key for it any more: the sealed value cannot be opened by any road.
-    await expect(server.app.ledger.vault.open('shred-me', rows[0]!.data.secret)).rejects.toMatchObject({
+    await expect(server.app.ctx.vault.open('shred-me', rows[0]!.data.secret)).rejects.toMatchObject({
       code: 'CREDENTIAL_KEY_MISSING',
     });
     const keys = await server.storage.readModels.query('SELECT 1 FROM credential_keys WHERE credential_key = $1', [
@@ -218,7 +218,7 @@ describe('the credential vault', () => {
   });
 
   it('leaves no stored secret in plaintext in the event store or any read model', async () => {
-    await server.app.ledger.readModels.runner.waitFor(await server.storage.store.headPosition(), 5000);
+    await server.app.ctx.readModels.runner.waitFor(await server.storage.store.headPosition(), 5000);
     const { rows: events } = await server.storage.readModels.query<{ text: string }>(
       'SELECT data::text || metadata::text AS text FROM events',
     );

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { type AccessOutcome, credentialAccessStream, credentialStream } from '#events/credentials.ts';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
 import { ROLES_FOR, hasPermission, mayReadCredential } from '#services/config-api/permissions.ts';
-import type { Ledger } from '#services/config-api/context.ts';
+import type { AppContext } from '#services/shared/context.ts';
 import { loadState, recordEvents } from '#services/shared/command-handler.ts';
 import { commandContext } from '#services/shared/http.ts';
 import { credentialDecider, serviceOfCredential } from './decider.ts';
@@ -16,16 +16,16 @@ import {
 } from './errors.ts';
 
 function record(
-  ledger: Ledger,
+  ctx: AppContext,
   request: FastifyRequest,
   key: string,
   outcome: AccessOutcome,
   details: { version?: number; serviceId?: string; reason?: string } = {},
 ) {
-  ledger.metrics.credentialAccess.inc({ outcome });
+  ctx.observe.credentialAccess(outcome);
   const userAgent = request.headers['user-agent'];
   return recordEvents(
-    ledger.store,
+    ctx.store,
     credentialAccessStream(key),
     [
       {
@@ -48,17 +48,17 @@ function record(
  * or not; the value leaves only after its read was recorded.
  */
 export async function readCredential(
-  ledger: Ledger,
+  ctx: AppContext,
   request: FastifyRequest,
   key: string,
   which: 'current' | 'previous' = 'current',
 ) {
-  const { state } = await loadState(ledger.store, credentialStream(key), credentialDecider);
+  const { state } = await loadState(ctx.store, credentialStream(key), credentialDecider);
   const serviceId = serviceOfCredential(state);
   const principal = request.principal!;
   const description = state.status === 'active' ? state.description : serviceId ? { serviceId } : undefined;
   if (!hasPermission(principal, 'secret') || (description && !mayReadCredential(principal, description))) {
-    await record(ledger, request, key, 'denied', {
+    await record(ctx, request, key, 'denied', {
       serviceId,
       reason: `${principal.subject} may not read this credential`,
     });
@@ -66,29 +66,29 @@ export async function readCredential(
     throw credentialOutOfScope(principal.subject, key, serviceId);
   }
   if (state.status === 'deleted') {
-    await record(ledger, request, key, 'shredded', { serviceId });
+    await record(ctx, request, key, 'shredded', { serviceId });
     throw credentialShredded(key);
   }
   if (state.status !== 'active') {
-    await record(ledger, request, key, 'not_found');
+    await record(ctx, request, key, 'not_found');
     throw credentialNotFound(key);
   }
   const now = Date.now();
   if (state.description.expiresAt && Date.parse(state.description.expiresAt) <= now) {
-    await record(ledger, request, key, 'expired', { serviceId, version: state.current.secret.version });
+    await record(ctx, request, key, 'expired', { serviceId, version: state.current.secret.version });
     throw credentialExpired(key, state.description.expiresAt);
   }
   let secret = state.current.secret;
   if (which === 'previous') {
     const previous = state.previous;
     if (!previous?.graceUntil || Date.parse(previous.graceUntil) <= now) {
-      await record(ledger, request, key, 'grace_period_over', { serviceId, version: previous?.secret.version });
+      await record(ctx, request, key, 'grace_period_over', { serviceId, version: previous?.secret.version });
       throw gracePeriodOver(key, previous?.graceUntil);
     }
     secret = previous.secret;
   }
-  const value = await ledger.vault.open(key, secret);
-  await record(ledger, request, key, 'granted', { serviceId, version: secret.version });
+  const value = await ctx.vault.open(key, secret);
+  await record(ctx, request, key, 'granted', { serviceId, version: secret.version });
   return {
     key,
     value,
@@ -106,7 +106,7 @@ const REFERENCE = /\$\{SECRET:([a-zA-Z0-9._-]{1,200})\}/g;
  * stored configuration keeps its references.
  */
 export async function resolveSecrets(
-  ledger: Ledger,
+  ctx: AppContext,
   request: FastifyRequest,
   document: JsonObject,
 ): Promise<JsonObject> {
@@ -119,7 +119,7 @@ export async function resolveSecrets(
   collect(document);
   if (names.size === 0) return document;
   const values = new Map<string, string>();
-  for (const name of names) values.set(name, (await readCredential(ledger, request, name)).value);
+  for (const name of names) values.set(name, (await readCredential(ctx, request, name)).value);
   const substitute = (value: JsonValue): JsonValue => {
     if (typeof value === 'string') return value.replace(REFERENCE, (_, name: string) => values.get(name)!);
     if (Array.isArray(value)) return value.map(substitute);

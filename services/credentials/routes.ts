@@ -10,9 +10,9 @@ import {
   credentialStream,
 } from '#events/credentials.ts';
 import { credentialServiceOf, listAccess, listCredentials } from '#projections/credentials/queries.ts';
-import type { Ledger } from '#services/config-api/context.ts';
+import type { AppContext } from '#services/shared/context.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
-import { handle, loadState, recordEvents } from '#services/shared/command-handler.ts';
+import { loadState, recordEvents } from '#services/shared/command-handler.ts';
 import { EnvironmentId, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
 import { type CredentialCommand, type CredentialState, credentialDecider, serviceOfCredential } from './decider.ts';
 import { credentialNotFound, keyRotationUnavailable } from './errors.ts';
@@ -67,14 +67,14 @@ const DEFAULT_GRACE_SECONDS = 3600;
  * its version: the request holds ciphertext only.
  */
 async function proposeIfRequired(
-  ledger: Ledger,
+  ctx: AppContext,
   request: FastifyRequest,
   description: CredentialDescription,
   command: CredentialCommand,
   baseVersion: number,
   reason?: string,
 ) {
-  const policies = ledger.readModels.policies.matchingCredential(description.environment, description.sensitivity);
+  const policies = ctx.readModels.policies.matchingCredential(description.environment, description.sensitivity);
   if (policies.length === 0) return undefined;
   const change = {
     kind: 'credential' as const,
@@ -84,7 +84,7 @@ async function proposeIfRequired(
     baseVersion,
     changedKeys: [description.key],
   };
-  return openChangeRequest(ledger, commandContext(request, reason), change, policies, reason);
+  return openChangeRequest(ctx, commandContext(request, reason), change, policies, reason);
 }
 
 const metadataOf = (state: Extract<CredentialState, { status: 'active' }>) => ({
@@ -96,7 +96,7 @@ const metadataOf = (state: Extract<CredentialState, { status: 'active' }>) => ({
 });
 
 export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { ledger } = app;
+  const { ctx } = app;
 
   app.post(
     '/credentials',
@@ -109,18 +109,18 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: fields.tags ?? {},
       };
       const stream = credentialStream(description.key);
-      const { state } = await loadState(ledger.store, stream, credentialDecider);
+      const { state } = await loadState(ctx.store, stream, credentialDecider);
       const version = (state.status === 'deleted' ? state.versions : 0) + 1;
-      const secret = await ledger.vault.seal(description.key, version, value);
+      const secret = await ctx.vault.seal(description.key, version, value);
       const command: CredentialCommand = {
         type: 'StoreCredential',
         description,
         secret,
         now: new Date().toISOString(),
       };
-      const pending = await proposeIfRequired(ledger, request, description, command, version - 1);
+      const pending = await proposeIfRequired(ctx, request, description, command, version - 1);
       if (pending) return reply.status(202).send(ok({ changeRequest: pending }));
-      const result = await handle(ledger.store, stream, credentialDecider, command, commandContext(request));
+      const result = await ctx.commands.handle(stream, credentialDecider, command, commandContext(request));
       if (result.state.status !== 'active') throw new Error('storing left no credential');
       return reply.status(201).send(ok({ ...metadataOf(result.state), position: Number(result.position) }));
     },
@@ -143,10 +143,10 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      await waitForPosition(ledger, request.query.minPosition);
+      await waitForPosition(ctx, request.query.minPosition);
       const principal = request.principal!;
       return ok(
-        (await listCredentials(ledger.db, request.query)).filter((credential) =>
+        (await listCredentials(ctx.db, request.query)).filter((credential) =>
           inScope(principal, String(credential.serviceId)),
         ),
       );
@@ -167,7 +167,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const credential = await readCredential(ledger, request, request.params.key, request.query.version ?? 'current');
+      const credential = await readCredential(ctx, request, request.params.key, request.query.version ?? 'current');
       return reply.header('cache-control', 'no-store').send(ok(credential));
     },
   );
@@ -187,12 +187,12 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { key } = request.params;
       const body = request.body ?? {};
       const stream = credentialStream(key);
-      const { state } = await loadState(ledger.store, stream, credentialDecider);
+      const { state } = await loadState(ctx.store, stream, credentialDecider);
       const serviceId = serviceOfCredential(state);
       if (serviceId) requireScope(request.principal!, serviceId);
       if (state.status !== 'active') throw credentialNotFound(key);
       const value = body.value ?? generateValue(state.description.type);
-      const secret = await ledger.vault.seal(key, state.current.secret.version + 1, value, false);
+      const secret = await ctx.vault.seal(key, state.current.secret.version + 1, value, false);
       const rotationId = randomUUID();
       const command: CredentialCommand = {
         type: 'RotateCredential',
@@ -204,7 +204,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         now: new Date().toISOString(),
       };
       const pending = await proposeIfRequired(
-        ledger,
+        ctx,
         request,
         state.description,
         command,
@@ -212,9 +212,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body.reason,
       );
       if (pending) return reply.status(202).send(ok({ changeRequest: pending }));
-      const result = await handle(
-        ledger.store,
-        stream,
+      const result = await ctx.commands.handle(stream,
         credentialDecider,
         command,
         commandContext(request, body.reason),
@@ -243,17 +241,15 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { key } = request.params;
-      const { state } = await loadState(ledger.store, credentialStream(key), credentialDecider);
+      const { state } = await loadState(ctx.store, credentialStream(key), credentialDecider);
       const serviceId = serviceOfCredential(state);
       if (serviceId) requireScope(request.principal!, serviceId);
-      await handle(
-        ledger.store,
-        credentialStream(key),
+      await ctx.commands.handle(credentialStream(key),
         credentialDecider,
         { type: 'DeleteCredential', key, now: new Date().toISOString() },
         commandContext(request),
       );
-      await ledger.vault.shred(key);
+      await ctx.vault.shred(key);
       return reply.status(204).send();
     },
   );
@@ -275,13 +271,13 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      await waitForPosition(ledger, request.query.minPosition);
+      await waitForPosition(ctx, request.query.minPosition);
       const principal = request.principal!;
-      const serviceId = await credentialServiceOf(ledger.db, request.params.key);
+      const serviceId = await credentialServiceOf(ctx.db, request.params.key);
       if (serviceId !== undefined) requireScope(principal, serviceId);
       return ok(
         await listAccess(
-          ledger.db,
+          ctx.db,
           request.params.key,
           request.query.limit ?? 100,
           unrestricted(principal) ? undefined : principal.services,
@@ -293,21 +289,21 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/vault/rotate-key',
     { schema: { tags, summary: 'Rotate the key-encryption key and re-wrap every credential key; no value changes' } },
-    async (request) => rotateKeyEncryptionKey(ledger, request),
+    async (request) => rotateKeyEncryptionKey(ctx, request),
   );
 };
 
-async function rotateKeyEncryptionKey(ledger: Ledger, request: FastifyRequest) {
-  const previousKekId = ledger.vault.currentKekId;
+async function rotateKeyEncryptionKey(ctx: AppContext, request: FastifyRequest) {
+  const previousKekId = ctx.vault.currentKekId;
   let kekId: string;
   try {
-    kekId = await ledger.vault.rotateKeyEncryptionKey();
+    kekId = await ctx.vault.rotateKeyEncryptionKey();
   } catch (error) {
     throw keyRotationUnavailable(error instanceof Error ? error.message : String(error));
   }
-  const rewrappedKeys = await ledger.vault.rewrapAll();
+  const rewrappedKeys = await ctx.vault.rewrapAll();
   const position = await recordEvents(
-    ledger.store,
+    ctx.store,
     VAULT_KEYS_STREAM,
     [{ type: 'KeyEncryptionKeyRotated', data: { kekId, previousKekId, rewrappedKeys } }],
     commandContext(request),

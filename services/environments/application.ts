@@ -4,10 +4,10 @@ import { type EnvironmentDefinition, definitionOf, environmentStream } from '#ev
 import { withoutEnvironment } from '#projections/environments/lineage.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import type { Principal } from '#infra/auth/tokens.ts';
-import type { Ledger } from '#services/config-api/context.ts';
+import type { AppContext } from '#services/shared/context.ts';
 import { hasPermission } from '#services/config-api/permissions.ts';
 import { type OpenedChangeRequest, openChangeRequest } from '#services/approvals/open.ts';
-import { type CommandContext, handle, loadState } from '#services/shared/command-handler.ts';
+import { type CommandContext, loadState } from '#services/shared/command-handler.ts';
 import { inheritedValidationFailed } from '#services/shared/errors.ts';
 import { environmentNotFound, inheritanceChangeNeedsAdmin } from './errors.ts';
 import { activeValidator } from '#services/configuration/commands.ts';
@@ -48,12 +48,12 @@ export type EnvironmentOutcome =
  * it would change, and records that impact with the change.
  */
 export async function defineEnvironment(
-  ledger: Ledger,
+  ctx: AppContext,
   principal: Principal,
   context: CommandContext,
   change: { type: 'Define' | 'Redefine'; id: string; fields: DefinitionFields; dryRun?: boolean; force?: boolean },
 ): Promise<EnvironmentOutcome> {
-  const directory = ledger.readModels.environments;
+  const directory = ctx.readModels.environments;
   const current = directory.get(change.id);
   const definition: EnvironmentDefinition = {
     id: change.id,
@@ -69,7 +69,7 @@ export async function defineEnvironment(
   // A removed environment's configurations stay in the log and come back with it: undoing a removal is the admin's too.
   if (!current && !hasPermission(principal, 'admin')) {
     const { state } = await loadState(
-      ledger.store,
+      ctx.store,
       environmentStream(change.id),
       environmentDecider,
       initialStateFor(change.id),
@@ -79,7 +79,7 @@ export async function defineEnvironment(
   const before = directory.parentsOf();
   const impact =
     rewired || !current
-      ? await impactOf(ledger, change.id, before, new Map(before).set(change.id, definition.inheritsFrom))
+      ? await impactOf(ctx, change.id, before, new Map(before).set(change.id, definition.inheritsFrom))
       : [];
   const command: EnvironmentCommand = {
     type: change.type,
@@ -87,7 +87,7 @@ export async function defineEnvironment(
     parentsOf: before,
     impact: recordedImpact(impact),
   };
-  return decideGoverned(ledger, context, {
+  return decideGoverned(ctx, context, {
     command,
     rewired,
     impact,
@@ -99,18 +99,18 @@ export async function defineEnvironment(
 
 /** Removes an environment (admin): its children inherit from their other parents from then on. */
 export async function removeEnvironment(
-  ledger: Ledger,
+  ctx: AppContext,
   context: CommandContext,
   id: string,
   options: { dryRun?: boolean; force?: boolean } = {},
 ): Promise<EnvironmentOutcome> {
-  const directory = ledger.readModels.environments;
+  const directory = ctx.readModels.environments;
   const current = directory.get(id);
   if (!current) throw environmentNotFound(id);
   const before = directory.parentsOf();
-  const impact = await impactOf(ledger, id, before, withoutEnvironment(before, id));
+  const impact = await impactOf(ctx, id, before, withoutEnvironment(before, id));
   const command: EnvironmentCommand = { type: 'Remove', id, impact: recordedImpact(impact) };
-  return decideGoverned(ledger, context, {
+  return decideGoverned(ctx, context, {
     command,
     rewired: true,
     impact,
@@ -120,7 +120,7 @@ export async function removeEnvironment(
 }
 
 async function decideGoverned(
-  ledger: Ledger,
+  ctx: AppContext,
   context: CommandContext,
   change: {
     command: EnvironmentCommand;
@@ -134,8 +134,8 @@ async function decideGoverned(
   const { command, impact } = change;
   const id = command.type === 'Remove' ? command.id : command.definition.id;
   const definition = command.type === 'Remove' ? undefined : command.definition;
-  const policies = change.rewired ? ledger.readModels.policies.matchingEnvironmentChange(id, command.impact) : [];
-  const failing = await inheritedIssues(ledger, impact);
+  const policies = change.rewired ? ctx.readModels.policies.matchingEnvironmentChange(id, command.impact) : [];
+  const failing = await inheritedIssues(ctx, impact);
   if (change.dryRun)
     return {
       kind: 'dry-run',
@@ -163,18 +163,16 @@ async function decideGoverned(
     };
     return {
       kind: 'pending',
-      changeRequest: await openChangeRequest(ledger, context, proposed, policies, context.reason),
+      changeRequest: await openChangeRequest(ctx, context, proposed, policies, context.reason),
     };
   }
-  const result = await handle(
-    ledger.store,
-    environmentStream(id),
+  const result = await ctx.commands.handle(environmentStream(id),
     environmentDecider,
     command,
     context,
     initialStateFor(id),
   );
-  await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+  await ctx.readModels.runner.waitFor(result.position, ctx.readYourWritesTimeoutMs, 'seen');
   return {
     kind: 'applied',
     ...(definition ? { definition } : {}),
@@ -189,7 +187,7 @@ async function decideGoverned(
  * definition it was decided on, with its impact measured again now.
  */
 export async function applyApprovedEnvironmentChange(
-  ledger: Ledger,
+  ctx: AppContext,
   change: ProposedEnvironmentChange,
   context: CommandContext,
 ) {
@@ -198,7 +196,7 @@ export async function applyApprovedEnvironmentChange(
     | { type: 'Remove'; id: string }
   ) & { force?: boolean };
   const decidedOn = change.decidedOn as unknown as EnvironmentDefinition | null;
-  const directory = ledger.readModels.environments;
+  const directory = ctx.readModels.environments;
   const before = directory.parentsOf();
   const command: EnvironmentCommand =
     proposed.type === 'Remove'
@@ -208,28 +206,26 @@ export async function applyApprovedEnvironmentChange(
     proposed.type === 'Remove'
       ? withoutEnvironment(before, proposed.id)
       : new Map(before).set(proposed.definition.id, proposed.definition.inheritsFrom);
-  const impact = await impactOf(ledger, change.environment, before, after);
+  const impact = await impactOf(ctx, change.environment, before, after);
   command.impact = recordedImpact(impact);
-  const failing = await inheritedIssues(ledger, impact);
+  const failing = await inheritedIssues(ctx, impact);
   if (failing.length > 0 && !proposed.force) throw inheritedValidationFailed(failing);
   if (failing.length > 0) command.forced = { inheritedErrors: failing };
-  const result = await handle(
-    ledger.store,
-    environmentStream(change.environment),
+  const result = await ctx.commands.handle(environmentStream(change.environment),
     environmentDecider,
     command,
     context,
     initialStateFor(change.environment),
   );
-  await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+  await ctx.readModels.runner.waitFor(result.position, ctx.readYourWritesTimeoutMs, 'seen');
   return { version: Number(result.revision) + 1, position: Number(result.position) };
 }
 
 /** The schema errors the change would cause in the effective configurations it changes, each service by its own schema. */
-async function inheritedIssues(ledger: Ledger, impact: EffectiveDifference[]): Promise<InheritedIssue[]> {
+async function inheritedIssues(ctx: AppContext, impact: EffectiveDifference[]): Promise<InheritedIssue[]> {
   const issues: InheritedIssue[] = [];
   for (const { serviceId, environment, after } of impact) {
-    const { validate } = await activeValidator(ledger, serviceId);
+    const { validate } = await activeValidator(ctx, serviceId);
     issues.push(...validate(after).map((issue) => ({ environment, serviceId, ...issue })));
   }
   return issues;

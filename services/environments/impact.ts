@@ -3,7 +3,7 @@ import type { EffectiveChange } from '#events/environments.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import { servicesIn } from '#projections/configurations/queries.ts';
 import { type ParentsOf, dependentsOf, lineageOf } from '#projections/environments/lineage.ts';
-import type { Ledger } from '#services/config-api/context.ts';
+import type { AppContext } from '#services/shared/context.ts';
 import { currentOf } from '#services/configuration/read.ts';
 import { deepMerge, diffDocuments } from '#events/paths.ts';
 import { readModelBehind } from '#services/shared/errors.ts';
@@ -22,12 +22,12 @@ export interface EffectiveDifference extends EffectiveChange {
  * policy never judges a change on stale documents.
  */
 export async function impactOf(
-  ledger: Ledger,
+  ctx: AppContext,
   changed: string,
   before: ParentsOf,
   after: ParentsOf,
 ): Promise<EffectiveDifference[]> {
-  await readModelsAtHead(ledger);
+  await readModelsAtHead(ctx);
   const affected = [...new Set([...dependentsOf(changed, before), ...dependentsOf(changed, after)])]
     .filter((id) => after.has(id))
     .sort();
@@ -40,7 +40,7 @@ export async function impactOf(
   const layers = new Map<string, JsonObject | undefined>();
   const layer = async (serviceId: string, environment: string) => {
     const key = `${serviceId}\u0000${environment}`;
-    if (!layers.has(key)) layers.set(key, (await currentOf(ledger, serviceId, environment))?.configuration);
+    if (!layers.has(key)) layers.set(key, (await currentOf(ctx, serviceId, environment))?.configuration);
     return layers.get(key);
   };
   const effective = async (serviceId: string, lineage: string[]) => {
@@ -52,7 +52,7 @@ export async function impactOf(
     return merged;
   };
   const differences: EffectiveDifference[] = [];
-  for (const serviceId of await servicesIn(ledger.db, involved)) {
+  for (const serviceId of await servicesIn(ctx.db, involved)) {
     for (const lineage of lineages) {
       const after = await effective(serviceId, lineage.after);
       const changes = diffDocuments(await effective(serviceId, lineage.before), after);
@@ -69,9 +69,9 @@ export async function impactOf(
   return differences;
 }
 
-async function readModelsAtHead(ledger: Ledger): Promise<void> {
-  const head = await ledger.store.headPosition();
-  if (!(await ledger.readModels.runner.waitFor(head, ledger.readYourWritesTimeoutMs, 'applied')))
+async function readModelsAtHead(ctx: AppContext): Promise<void> {
+  const head = await ctx.store.headPosition();
+  if (!(await ctx.readModels.runner.waitFor(head, ctx.readYourWritesTimeoutMs, 'applied')))
     throw readModelBehind({ head: Number(head) });
 }
 

@@ -82,8 +82,8 @@ function answer(reply: FastifyReply, outcome: EnvironmentOutcome) {
 }
 
 export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { ledger } = app;
-  const directory = ledger.readModels.environments;
+  const { ctx } = app;
+  const directory = ctx.readModels.environments;
 
   app.get('/environments', { schema: { tags, summary: 'Every environment with its inheritance' } }, async () =>
     ok(directory.list().map(view)),
@@ -96,7 +96,7 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { id, changeReason, ...fields } = request.body;
       return answer(
         reply,
-        await defineEnvironment(ledger, request.principal!, commandContext(request, changeReason), {
+        await defineEnvironment(ctx, request.principal!, commandContext(request, changeReason), {
           type: 'Define',
           id,
           fields,
@@ -116,7 +116,7 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      await waitForPosition(ledger, request.query.minPosition, 'seen');
+      await waitForPosition(ctx, request.query.minPosition, 'seen');
       const entry = directory.get(request.params.id);
       if (!entry) throw environmentNotFound(request.params.id);
       return ok(view(entry));
@@ -146,7 +146,7 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       };
       return answer(
         reply,
-        await defineEnvironment(ledger, request.principal!, commandContext(request, changeReason), change),
+        await defineEnvironment(ctx, request.principal!, commandContext(request, changeReason), change),
       );
     },
   );
@@ -168,7 +168,7 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const options = { dryRun: request.query.dryRun, force: forceOf(request, reason) };
       return answer(
         reply,
-        await removeEnvironment(ledger, commandContext(request, reason), request.params.id, options),
+        await removeEnvironment(ctx, commandContext(request, reason), request.params.id, options),
       );
     },
   );

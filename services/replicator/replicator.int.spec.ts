@@ -39,7 +39,7 @@ describe('region replica over Kafka', () => {
     const first = await startTestServer({ replicateFrom });
     replicas.push(first);
     await waitFor(
-      () => first.app.ledger.replicator!.status().appliedEvents > 10,
+      () => first.app.replicator!.status().appliedEvents > 10,
       60_000,
       'the replica to start applying',
     );
@@ -56,7 +56,7 @@ describe('region replica over Kafka', () => {
     const expected = await logOf(primary);
     await waitFor(async () => (await logOf(second)).length >= expected.length, 90_000, 'the replica to catch up');
     expect(await logOf(second)).toEqual(expected);
-    expect(second.app.ledger.replicator!.status().duplicatesSkipped).toBeGreaterThan(10);
+    expect(second.app.replicator!.status().duplicatesSkipped).toBeGreaterThan(10);
 
     const reader = await second.token('auditor', ['reader']);
     const last = (await primary.call('GET', '/configurations/replicated-3', { token })).body.data;

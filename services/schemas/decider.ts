@@ -4,18 +4,18 @@ import { checksumOf } from '#infra/json/canonical.ts';
 import type { Decider } from '#services/shared/command-handler.ts';
 import { assertSafeDocument } from '#events/documents.ts';
 import { invalidSchema } from './errors.ts';
-import { draftOf, schemaProblem } from './validator.ts';
+import { draftOf } from './validator.ts';
 
 export type SchemaState =
   | { status: 'absent' }
   | { status: 'active'; serviceId: string; version: number; schema: JsonObject; checksum: string };
 
-export type SchemaCommand = { type: 'RegisterSchema'; serviceId: string; schema: JsonObject };
+/** `problem`: why the schema cannot be compiled, found by the application before deciding (compiling is not the decider's). */
+export type SchemaCommand = { type: 'RegisterSchema'; serviceId: string; schema: JsonObject; problem: string | undefined };
 
 export function decide(command: SchemaCommand, state: SchemaState): SchemaEvent[] {
   assertSafeDocument(command.schema);
-  const problem = schemaProblem(command.schema);
-  if (problem) throw invalidSchema(problem);
+  if (command.problem) throw invalidSchema(command.problem);
   const checksum = checksumOf(command.schema);
   if (state.status === 'active' && state.checksum === checksum) return [];
   const version = state.status === 'active' ? state.version + 1 : 1;

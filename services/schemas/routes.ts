@@ -4,7 +4,6 @@ import { schemaStream } from '#events/schemas.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import { loadSchema } from '#projections/schemas/queries.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
-import { handle } from '#services/shared/command-handler.ts';
 import { schemaNotFound } from './errors.ts';
 import { JsonDocument, Position, ServiceId, VersionNumber, commandContext, ok } from '#services/shared/http.ts';
 import { schemaDecider } from './decider.ts';
@@ -13,7 +12,7 @@ const tags = ['schemas'];
 const params = Type.Object({ serviceId: ServiceId });
 
 export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { ledger } = app;
+  const { ctx } = app;
 
   app.get(
     '/configurations/:serviceId/schema',
@@ -29,8 +28,8 @@ export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      await waitForPosition(ledger, request.query.minPosition);
-      const schema = await loadSchema(ledger.db, request.params.serviceId, request.query.version);
+      await waitForPosition(ctx, request.query.minPosition);
+      const schema = await loadSchema(ctx.db, request.params.serviceId, request.query.version);
       if (!schema) throw schemaNotFound(request.params.serviceId);
       return ok(schema);
     },
@@ -52,11 +51,14 @@ export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { serviceId } = request.params;
-      const result = await handle(
-        ledger.store,
-        schemaStream(serviceId),
+      const result = await ctx.commands.handle(schemaStream(serviceId),
         schemaDecider,
-        { type: 'RegisterSchema', serviceId, schema: request.body.schema as JsonObject },
+        {
+          type: 'RegisterSchema',
+          serviceId,
+          schema: request.body.schema as JsonObject,
+          problem: ctx.validators.problemOf(request.body.schema as JsonObject),
+        },
         commandContext(request, request.body.changeReason),
       );
       if (result.state.status !== 'active') throw new Error('registering a schema left no schema');

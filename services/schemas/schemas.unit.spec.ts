@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { JsonObject } from '#events/metadata.ts';
 import type { SchemaRegistered } from '#events/schemas.ts';
 import { checksumOf } from '#infra/json/canonical.ts';
+import { createSchemaValidators } from './validator.ts';
 import { deciderSpec } from '#services/shared/decider-harness.ts';
 import { schemaDecider } from './decider.ts';
 
@@ -16,7 +17,9 @@ const registered = (schema: JsonObject, version = 1): SchemaRegistered => ({
   type: 'SchemaRegistered',
   data: { serviceId: 'order-router', version, schema, draft: '2020-12', checksum: checksumOf(schema) },
 });
-const register = (schema: JsonObject) => ({ type: 'RegisterSchema', serviceId: 'order-router', schema }) as const;
+const validators = createSchemaValidators();
+const register = (schema: JsonObject) =>
+  ({ type: 'RegisterSchema', serviceId: 'order-router', schema, problem: validators.problemOf(schema) }) as const;
 const nestedDeeperThan = (levels: number): JsonObject => {
   let schema: JsonObject = { type: 'object' };
   for (let level = 0; level < levels; level++) schema = { properties: { inner: schema } };

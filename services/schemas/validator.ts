@@ -5,6 +5,7 @@ import { RE2 } from 're2-wasm';
 import type { SchemaDraft } from '#events/schemas.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import type { ValidationIssue } from '#events/errors.ts';
+import { LRUCache } from 'lru-cache';
 import { checksumOf } from '#infra/json/canonical.ts';
 
 // ajv-formats ships CommonJS; its default export is the plugin function.
@@ -25,49 +26,63 @@ const linearRegExp = Object.assign(
   },
 );
 
-const engines = {
-  '2020-12': (() => {
-    const ajv = new Ajv2020({ allErrors: true, strict: false, code: { regExp: linearRegExp } });
-    addFormats(ajv);
-    return ajv;
-  })(),
-  'draft-07': (() => {
-    const ajv = new Ajv({ allErrors: true, strict: false, code: { regExp: linearRegExp } });
-    addFormats(ajv);
-    return ajv;
-  })(),
-};
-
-const compiled = new Map<string, ValidateFunction>();
-
 export type Validator = (document: JsonObject) => ValidationIssue[];
 
-/** Draft 2020-12 unless the schema's `$schema` names draft-07. */
+/** Draft 2020-12 unless the schema's `$schema` names draft-07 (http or https, with or without the trailing #). */
 export function draftOf(schema: JsonObject): SchemaDraft {
-  const declared = typeof schema.$schema === 'string' ? schema.$schema.replace(/#$/, '') : undefined;
+  const declared = typeof schema.$schema === 'string' ? schema.$schema.replace(/#$/, '').replace(/^https:/, 'http:') : undefined;
   return declared === DRAFT_07 ? 'draft-07' : '2020-12';
 }
 
-/** Compiles (once per distinct schema) and returns a validator; throws with the reason when the schema is invalid. */
-export function compileSchema(schema: JsonObject, checksum = checksumOf(schema)): Validator {
-  let validate = compiled.get(checksum);
-  if (!validate) {
-    // Two services may reuse one $id; compiled validators are keyed by content instead.
-    const { $id: _id, ...withoutId } = schema;
-    validate = engines[draftOf(schema)].compile(withoutId);
-    compiled.set(checksum, validate);
-  }
-  const run = validate;
-  return (document) => (run(document) ? [] : (run.errors ?? []).map(toIssue));
+/** Compiled validators for the schemas in use, at most `max` at a time (least recently used go first). */
+export interface SchemaValidators {
+  /** Compiles (once per distinct schema while it is in use) and returns a validator; throws with the reason when the schema is invalid. */
+  compile(schema: JsonObject, checksum?: string): Validator;
+  /** Why a schema cannot be used, or undefined. */
+  problemOf(schema: JsonObject): string | undefined;
+  readonly size: number;
 }
 
-export function schemaProblem(schema: JsonObject): string | undefined {
-  try {
-    compileSchema(schema);
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+export function createSchemaValidators(max = 2000): SchemaValidators {
+  const engines = {
+    '2020-12': new Ajv2020({ allErrors: true, strict: false, code: { regExp: linearRegExp } }),
+    'draft-07': new Ajv({ allErrors: true, strict: false, code: { regExp: linearRegExp } }),
+  };
+  addFormats(engines['2020-12']);
+  addFormats(engines['draft-07']);
+  // Ajv keeps every schema it compiled: one leaving this cache leaves Ajv too, so memory stays bounded.
+  const compiled = new LRUCache<string, { validate: ValidateFunction; schema: JsonObject; draft: SchemaDraft }>({
+    max,
+    dispose: ({ schema, draft }) => void engines[draft].removeSchema(schema),
+  });
+
+  function compile(schema: JsonObject, checksum = checksumOf(schema)): Validator {
+    let entry = compiled.get(checksum);
+    if (!entry) {
+      // Two services may reuse one $id; compiled validators are keyed by content instead.
+      const { $id: _id, ...withoutId } = schema;
+      const draft = draftOf(schema);
+      entry = { validate: engines[draft].compile(withoutId), schema: withoutId, draft };
+      compiled.set(checksum, entry);
+    }
+    const run = entry.validate;
+    return (document) => (run(document) ? [] : (run.errors ?? []).map(toIssue));
   }
+
+  return {
+    compile,
+    problemOf(schema) {
+      try {
+        compile(schema);
+        return undefined;
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+      }
+    },
+    get size() {
+      return compiled.size;
+    },
+  };
 }
 
 export const acceptAll: Validator = () => [];

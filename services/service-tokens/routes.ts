@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { serviceTokenStream } from '#events/service-tokens.ts';
-import { handle } from '#services/shared/command-handler.ts';
 import { ServiceId, commandContext, ok } from '#services/shared/http.ts';
 import { serviceTokenDecider } from './decider.ts';
 import { inScope, requireScope } from '#services/config-api/permissions.ts';
@@ -11,7 +10,7 @@ import { SERVICE_TOKEN_PREFIX, hashServiceToken } from '#projections/service-tok
 const tags = ['service tokens'];
 
 export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { ledger } = app;
+  const { ctx } = app;
 
   app.post(
     '/service-tokens',
@@ -37,9 +36,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const expiresAt = expiresInDays
         ? new Date(issuedAt.getTime() + expiresInDays * 86_400_000).toISOString()
         : undefined;
-      const result = await handle(
-        ledger.store,
-        serviceTokenStream(id),
+      const result = await ctx.commands.handle(serviceTokenStream(id),
         serviceTokenDecider,
         {
           type: 'IssueServiceToken',
@@ -55,7 +52,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
         commandContext(request),
       );
       // Usable as soon as the answer arrives.
-      await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+      await ctx.readModels.runner.waitFor(result.position, ctx.readYourWritesTimeoutMs, 'seen');
       return reply
         .status(201)
         .header('cache-control', 'no-store')
@@ -67,7 +64,7 @@ export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/service-tokens',
     { schema: { tags, summary: 'Issued service tokens (never the tokens themselves)' } },
     async (request) =>
-      ok(ledger.readModels.serviceTokens.list().filter((entry) => inScope(request.principal!, entry.serviceId))),
+      ok(ctx.readModels.serviceTokens.list().filter((entry) => inScope(request.principal!, entry.serviceId))),
   );
 
   app.delete(
@@ -81,16 +78,14 @@ export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id } = request.params;
-      const entry = ledger.readModels.serviceTokens.get(id);
+      const entry = ctx.readModels.serviceTokens.get(id);
       if (entry) requireScope(request.principal!, entry.serviceId);
-      const result = await handle(
-        ledger.store,
-        serviceTokenStream(id),
+      const result = await ctx.commands.handle(serviceTokenStream(id),
         serviceTokenDecider,
         { type: 'RevokeServiceToken', id, now: new Date().toISOString() },
         commandContext(request),
       );
-      await ledger.readModels.runner.waitFor(result.position, ledger.readYourWritesTimeoutMs, 'seen');
+      await ctx.readModels.runner.waitFor(result.position, ctx.readYourWritesTimeoutMs, 'seen');
       return reply.status(204).send();
     },
   );

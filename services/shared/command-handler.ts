@@ -126,129 +126,114 @@ class StreamStates {
   }
 }
 
-const statesByStore = new WeakMap<EventStore, StreamStates>();
-const statesOf = (store: EventStore) => {
-  let states = statesByStore.get(store);
-  if (!states) {
-    states = new StreamStates();
-    statesByStore.set(store, states);
-  }
-  return states;
-};
-
-/** Called with every event the process sees in the log, so cached stream states never outlive a newer revision. */
-export const observeLog = (store: EventStore, events: RecordedEvent[]) => statesOf(store).observe(events);
-
-/** The last known state of a stream: this process's cached one, else read from the store. */
-export async function loadCachedState<Command, State, Event extends DomainEvent>(
-  store: EventStore,
-  stream: string,
-  decider: Decider<Command, State, Event>,
-  initialState?: State,
-): Promise<Loaded<State> & { cached: boolean }> {
-  const states = statesOf(store);
-  const known = states.get<State>(stream);
-  if (known) return { ...known, cached: true };
-  const loaded = await loadState(store, stream, decider, initialState);
-  states.set(stream, loaded);
-  return { ...loaded, cached: false };
+/** Runs commands against one store; one per app, so two apps in one process share no state. */
+export interface Commands {
+  /**
+   * Fold the stream, decide, append at the revision read. A concurrent append
+   * to the same stream makes the append fail; the command is then decided
+   * again on the fresh state, so no update is lost and a stale
+   * `expectedVersion` in the command surfaces as the decider's own conflict.
+   * A decision on a cached state counts only if its append succeeds: a refusal
+   * or a no-op is re-decided on the stream as stored.
+   */
+  handle<Command, State, Event extends DomainEvent>(
+    stream: string,
+    decider: Decider<Command, State, Event>,
+    command: Command,
+    context: CommandContext,
+    initialState?: State,
+  ): Promise<HandleResult<State, Event>>;
+  /** The last known state of a stream: this process's cached one, else read from the store. */
+  loadCachedState<Command, State, Event extends DomainEvent>(
+    stream: string,
+    decider: Decider<Command, State, Event>,
+    initialState?: State,
+  ): Promise<Loaded<State> & { cached: boolean }>;
+  /** Called with every event the process sees in the log, so cached stream states never outlive a newer revision. */
+  observe(events: RecordedEvent[]): void;
 }
 
-/**
- * Fold the stream, decide, append at the revision read. A concurrent append to
- * the same stream makes the append fail; the command is then decided again on
- * the fresh state, so no update is lost and a stale `expectedVersion` in the
- * command surfaces as the decider's own conflict. A decision on a cached state
- * counts only if its append succeeds: a refusal or a no-op is re-decided on
- * the stream as stored.
- */
-export async function handle<Command, State, Event extends DomainEvent>(
-  store: EventStore,
-  stream: string,
-  decider: Decider<Command, State, Event>,
-  command: Command,
-  context: CommandContext,
-  initialState?: State,
-): Promise<HandleResult<State, Event>> {
-  const states = statesOf(store);
-  return serialized(store, stream, async () => {
-    // A repeat of a command that was recorded (its answer lost) is answered from the log, never decided again.
-    const earlier = await recordedBefore(store, stream, kindOf(command), context);
-    if (earlier.length > 0) {
-      context.onRecorded?.();
-      return replayed(store, stream, decider, earlier, initialState);
-    }
-    for (let attempt = 1; ; attempt++) {
-      const loaded = await loadCachedState(store, stream, decider, initialState);
-      let events: Event[];
-      try {
-        events = decider.decide(command, loaded.state);
-      } catch (error) {
-        if (!loaded.cached) throw error;
-        states.forget(stream);
-        continue;
-      }
-      if (events.length === 0) {
-        if (loaded.cached) {
-          states.forget(stream);
-          continue;
-        }
-        return { state: loaded.state, events, revision: loaded.revision, position: loaded.position };
-      }
-      const expected = loaded.revision < 0n ? 'no_stream' : loaded.revision;
-      try {
-        const stored = events.map((event, index) =>
-          toStored(event, context, eventIdFor(context, stream, kindOf(command), index)),
-        );
-        const appended = await store.append(stream, stored, expected);
-        context.onRecorded?.();
-        if (appended.recorded) {
-          states.forget(stream);
-          return replayed(
-            store,
-            stream,
-            decider,
-            await store.readEvents(
-              stream,
-              stored.map((event) => event.id),
-            ),
-            initialState,
-          );
-        }
-        const state = events.reduce(decider.evolve, loaded.state);
-        states.set(stream, { state, revision: appended.nextRevision, position: appended.position });
-        return { state, events, revision: appended.nextRevision, position: appended.position };
-      } catch (error) {
-        states.forget(stream);
-        if (!(error instanceof WrongExpectedRevision) || attempt >= MAX_ATTEMPTS) throw error;
-        // Another instance wrote the stream: back off a little, with jitter, before deciding again.
-        if (!loaded.cached) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
-      }
-    }
-  });
-}
+export function createCommands(store: EventStore): Commands {
+  const states = new StreamStates();
+  // Commands on one stream run one after another inside this process, so a hot stream costs no retries;
+  // conflicts then only come from other instances.
+  const queues = new Map<string, Promise<unknown>>();
 
-/**
- * Commands on one stream run one after another inside this process, so a hot
- * stream costs no retries; conflicts then only come from other instances.
- */
-const queuesByStore = new WeakMap<EventStore, Map<string, Promise<unknown>>>();
+  async function serialized<T>(stream: string, work: () => Promise<T>): Promise<T> {
+    const previous = queues.get(stream) ?? Promise.resolve();
+    const current = previous.then(work, work);
+    const tail = current.catch(() => undefined);
+    queues.set(stream, tail);
+    try {
+      return await current;
+    } finally {
+      if (queues.get(stream) === tail) queues.delete(stream);
+    }
+  }
 
-async function serialized<T>(store: EventStore, stream: string, work: () => Promise<T>): Promise<T> {
-  let streamQueues = queuesByStore.get(store);
-  if (!streamQueues) {
-    streamQueues = new Map();
-    queuesByStore.set(store, streamQueues);
+  async function loadCachedState<Command, State, Event extends DomainEvent>(
+    stream: string,
+    decider: Decider<Command, State, Event>,
+    initialState?: State,
+  ): Promise<Loaded<State> & { cached: boolean }> {
+    const known = states.get<State>(stream);
+    if (known) return { ...known, cached: true };
+    const loaded = await loadState(store, stream, decider, initialState);
+    states.set(stream, loaded);
+    return { ...loaded, cached: false };
   }
-  const previous = streamQueues.get(stream) ?? Promise.resolve();
-  const current = previous.then(work, work);
-  const tail = current.catch(() => undefined);
-  streamQueues.set(stream, tail);
-  try {
-    return await current;
-  } finally {
-    if (streamQueues.get(stream) === tail) streamQueues.delete(stream);
-  }
+
+  return {
+    loadCachedState,
+    observe: (events) => states.observe(events),
+    handle: (stream, decider, command, context, initialState) =>
+      serialized(stream, async () => {
+        // A repeat of a command that was recorded (its answer lost) is answered from the log, never decided again.
+        const earlier = await recordedBefore(store, stream, kindOf(command), context);
+        if (earlier.length > 0) {
+          context.onRecorded?.();
+          return replayed(store, stream, decider, earlier, initialState);
+        }
+        for (let attempt = 1; ; attempt++) {
+          const loaded = await loadCachedState(stream, decider, initialState);
+          let events;
+          try {
+            events = decider.decide(command, loaded.state);
+          } catch (error) {
+            if (!loaded.cached) throw error;
+            states.forget(stream);
+            continue;
+          }
+          if (events.length === 0) {
+            if (loaded.cached) {
+              states.forget(stream);
+              continue;
+            }
+            return { state: loaded.state, events, revision: loaded.revision, position: loaded.position };
+          }
+          const expected = loaded.revision < 0n ? 'no_stream' : loaded.revision;
+          try {
+            const stored = events.map((event, index) =>
+              toStored(event, context, eventIdFor(context, stream, kindOf(command), index)),
+            );
+            const appended = await store.append(stream, stored, expected);
+            context.onRecorded?.();
+            if (appended.recorded) {
+              states.forget(stream);
+              return replayed(store, stream, decider, await store.readEvents(stream, stored.map((event) => event.id)), initialState);
+            }
+            const state = events.reduce(decider.evolve, loaded.state);
+            states.set(stream, { state, revision: appended.nextRevision, position: appended.position });
+            return { state, events, revision: appended.nextRevision, position: appended.position };
+          } catch (error) {
+            states.forget(stream);
+            if (!(error instanceof WrongExpectedRevision) || attempt >= MAX_ATTEMPTS) throw error;
+            // Another instance wrote the stream: back off a little, with jitter, before deciding again.
+            if (!loaded.cached) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+          }
+        }
+      }),
+  };
 }
 
 /**
