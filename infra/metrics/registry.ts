@@ -100,7 +100,8 @@ export function createMetrics() {
       const publisher = sources.publisher?.();
       if (publisher) this.set({ dependency: 'kafka' }, BREAKER_STATE[publisher.breaker]);
       if (sources.storeBreaker) this.set({ dependency: 'eventStore' }, BREAKER_STATE[sources.storeBreaker()]);
-      if (sources.databaseBreaker) this.set({ dependency: 'readModelDatabase' }, BREAKER_STATE[sources.databaseBreaker()]);
+      if (sources.databaseBreaker)
+        this.set({ dependency: 'readModelDatabase' }, BREAKER_STATE[sources.databaseBreaker()]);
     },
   });
 

@@ -30,7 +30,8 @@ export async function openChangeRequest(
   const expiresAfterHours = Math.min(...policies.map((policy) => policy.expiresAfterHours));
   const id = randomUUID();
   const expiresAt = new Date(context.now.getTime() + expiresAfterHours * 3_600_000).toISOString();
-  const result = await ctx.commands.handle(changeRequestStream(id),
+  const result = await ctx.commands.handle(
+    changeRequestStream(id),
     changeRequestDecider,
     {
       type: 'OpenChangeRequest',

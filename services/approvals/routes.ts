@@ -78,7 +78,8 @@ async function applyApproved(
   const context = { ...commandContext(request, reason), actor: requestedBy, causationId: id };
   const approval = { changeRequestId: id, approvedBy: state.approvals.map((decision) => decision.approver) };
   const record = (outcome: Extract<ChangeRequestCommand, { type: 'RecordOutcome' }>['outcome']) =>
-    ctx.commands.handle(changeRequestStream(id),
+    ctx.commands.handle(
+      changeRequestStream(id),
       changeRequestDecider,
       { type: 'RecordOutcome', id, outcome, now: new Date().toISOString() },
       commandContext(request),
@@ -183,7 +184,8 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         );
       }
       const policy = { id, ...rest, keyPatterns, approverRole, expiresAfterHours };
-      const result = await ctx.commands.handle(approvalPolicyStream(id),
+      const result = await ctx.commands.handle(
+        approvalPolicyStream(id),
         policyDecider,
         { type: 'DefinePolicy', policy },
         commandContext(request),
@@ -198,7 +200,8 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/approval-policies/:id',
     { schema: { tags, summary: 'Remove an approval policy', params: Type.Object({ id: PolicyId }) } },
     async (request, reply) => {
-      const result = await ctx.commands.handle(approvalPolicyStream(request.params.id),
+      const result = await ctx.commands.handle(
+        approvalPolicyStream(request.params.id),
         policyDecider,
         { type: 'RemovePolicy', id: request.params.id },
         commandContext(request),
@@ -267,7 +270,8 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const { id } = request.params;
         const principal = request.principal!;
         await loadVisible(ctx, principal, id);
-        const result = await ctx.commands.handle(changeRequestStream(id),
+        const result = await ctx.commands.handle(
+          changeRequestStream(id),
           changeRequestDecider,
           {
             type: 'Decide',

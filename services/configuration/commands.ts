@@ -4,7 +4,7 @@ import { schemaStream } from '#events/schemas.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import type { AppContext } from '#services/shared/context.ts';
 import { commandContext } from '#services/shared/http.ts';
-import { type CommandContext } from '#services/shared/command-handler.ts';
+import type { CommandContext } from '#services/shared/command-handler.ts';
 import { type OpenedChangeRequest, openChangeRequestIfRequired } from '#services/approvals/open.ts';
 import { schemaDecider } from '#services/schemas/decider.ts';
 import { acceptAll, type Validator } from '#services/schemas/validator.ts';

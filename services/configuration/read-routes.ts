@@ -158,10 +158,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
         await requireEnvironment(ctx, env);
         return point === undefined
           ? readConfiguration(ctx, serviceId, env)
-          : viewOf(
-              await effectiveAt(ctx.store, serviceId, env, parsePointInTime(point)),
-              ctx.readModels.epoch.current,
-            );
+          : viewOf(await effectiveAt(ctx.store, serviceId, env, parsePointInTime(point)), ctx.readModels.epoch.current);
       };
       const [before, after] = await Promise.all([side(fromEnvironment, from), side(toEnvironment, to)]);
       const summary = ({ environment: env, version, checksum, position }: typeof before) => ({

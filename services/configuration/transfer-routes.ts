@@ -199,7 +199,8 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
       if (errors.length > 0)
         throw validationFailed(errors, 'the imported configurations do not match the schema; nothing was written');
       if (document.schema) {
-        await ctx.commands.handle(schemaStream(serviceId),
+        await ctx.commands.handle(
+          schemaStream(serviceId),
           schemaDecider,
           {
             type: 'RegisterSchema',

@@ -212,7 +212,8 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body.reason,
       );
       if (pending) return reply.status(202).send(ok({ changeRequest: pending }));
-      const result = await ctx.commands.handle(stream,
+      const result = await ctx.commands.handle(
+        stream,
         credentialDecider,
         command,
         commandContext(request, body.reason),
@@ -244,7 +245,8 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { state } = await loadState(ctx.store, credentialStream(key), credentialDecider);
       const serviceId = serviceOfCredential(state);
       if (serviceId) requireScope(request.principal!, serviceId);
-      await ctx.commands.handle(credentialStream(key),
+      await ctx.commands.handle(
+        credentialStream(key),
         credentialDecider,
         { type: 'DeleteCredential', key, now: new Date().toISOString() },
         commandContext(request),

@@ -166,7 +166,8 @@ async function decideGoverned(
       changeRequest: await openChangeRequest(ctx, context, proposed, policies, context.reason),
     };
   }
-  const result = await ctx.commands.handle(environmentStream(id),
+  const result = await ctx.commands.handle(
+    environmentStream(id),
     environmentDecider,
     command,
     context,
@@ -211,7 +212,8 @@ export async function applyApprovedEnvironmentChange(
   const failing = await inheritedIssues(ctx, impact);
   if (failing.length > 0 && !proposed.force) throw inheritedValidationFailed(failing);
   if (failing.length > 0) command.forced = { inheritedErrors: failing };
-  const result = await ctx.commands.handle(environmentStream(change.environment),
+  const result = await ctx.commands.handle(
+    environmentStream(change.environment),
     environmentDecider,
     command,
     context,

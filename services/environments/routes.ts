@@ -166,10 +166,7 @@ export const environmentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const reason = request.body?.changeReason;
       const options = { dryRun: request.query.dryRun, force: forceOf(request, reason) };
-      return answer(
-        reply,
-        await removeEnvironment(ctx, commandContext(request, reason), request.params.id, options),
-      );
+      return answer(reply, await removeEnvironment(ctx, commandContext(request, reason), request.params.id, options));
     },
   );
 };

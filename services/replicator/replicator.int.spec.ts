@@ -38,11 +38,7 @@ describe('region replica over Kafka', () => {
     const replicateFrom = { brokers: broker.brokers, groupId: 'configledger-replica-region-two' };
     const first = await startTestServer({ replicateFrom });
     replicas.push(first);
-    await waitFor(
-      () => first.app.replicator!.status().appliedEvents > 10,
-      60_000,
-      'the replica to start applying',
-    );
+    await waitFor(() => first.app.replicator!.status().appliedEvents > 10, 60_000, 'the replica to start applying');
     await first.app.close();
     // As if the replicator had died before committing anything: the whole topic is delivered again.
     const admin = createKafka(broker.brokers, 'replica-test').admin();

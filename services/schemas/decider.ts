@@ -11,7 +11,12 @@ export type SchemaState =
   | { status: 'active'; serviceId: string; version: number; schema: JsonObject; checksum: string };
 
 /** `problem`: why the schema cannot be compiled, found by the application before deciding (compiling is not the decider's). */
-export type SchemaCommand = { type: 'RegisterSchema'; serviceId: string; schema: JsonObject; problem: string | undefined };
+export type SchemaCommand = {
+  type: 'RegisterSchema';
+  serviceId: string;
+  schema: JsonObject;
+  problem: string | undefined;
+};
 
 export function decide(command: SchemaCommand, state: SchemaState): SchemaEvent[] {
   assertSafeDocument(command.schema);

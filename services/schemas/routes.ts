@@ -51,7 +51,8 @@ export const schemaRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { serviceId } = request.params;
-      const result = await ctx.commands.handle(schemaStream(serviceId),
+      const result = await ctx.commands.handle(
+        schemaStream(serviceId),
         schemaDecider,
         {
           type: 'RegisterSchema',

@@ -30,7 +30,8 @@ export type Validator = (document: JsonObject) => ValidationIssue[];
 
 /** Draft 2020-12 unless the schema's `$schema` names draft-07 (http or https, with or without the trailing #). */
 export function draftOf(schema: JsonObject): SchemaDraft {
-  const declared = typeof schema.$schema === 'string' ? schema.$schema.replace(/#$/, '').replace(/^https:/, 'http:') : undefined;
+  const declared =
+    typeof schema.$schema === 'string' ? schema.$schema.replace(/#$/, '').replace(/^https:/, 'http:') : undefined;
   return declared === DRAFT_07 ? 'draft-07' : '2020-12';
 }
 

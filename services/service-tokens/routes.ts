@@ -36,7 +36,8 @@ export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const expiresAt = expiresInDays
         ? new Date(issuedAt.getTime() + expiresInDays * 86_400_000).toISOString()
         : undefined;
-      const result = await ctx.commands.handle(serviceTokenStream(id),
+      const result = await ctx.commands.handle(
+        serviceTokenStream(id),
         serviceTokenDecider,
         {
           type: 'IssueServiceToken',
@@ -80,7 +81,8 @@ export const serviceTokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { id } = request.params;
       const entry = ctx.readModels.serviceTokens.get(id);
       if (entry) requireScope(request.principal!, entry.serviceId);
-      const result = await ctx.commands.handle(serviceTokenStream(id),
+      const result = await ctx.commands.handle(
+        serviceTokenStream(id),
         serviceTokenDecider,
         { type: 'RevokeServiceToken', id, now: new Date().toISOString() },
         commandContext(request),

@@ -183,57 +183,71 @@ export function createCommands(store: EventStore): Commands {
     return { ...loaded, cached: false };
   }
 
-  return {
-    loadCachedState,
-    observe: (events) => states.observe(events),
-    handle: (stream, decider, command, context, initialState) =>
-      serialized(stream, async () => {
-        // A repeat of a command that was recorded (its answer lost) is answered from the log, never decided again.
-        const earlier = await recordedBefore(store, stream, kindOf(command), context);
-        if (earlier.length > 0) {
-          context.onRecorded?.();
-          return replayed(store, stream, decider, earlier, initialState);
+  function handle<Command, State, Event extends DomainEvent>(
+    stream: string,
+    decider: Decider<Command, State, Event>,
+    command: Command,
+    context: CommandContext,
+    initialState?: State,
+  ): Promise<HandleResult<State, Event>> {
+    return serialized(stream, async () => {
+      // A repeat of a command that was recorded (its answer lost) is answered from the log, never decided again.
+      const earlier = await recordedBefore(store, stream, kindOf(command), context);
+      if (earlier.length > 0) {
+        context.onRecorded?.();
+        return replayed(store, stream, decider, earlier, initialState);
+      }
+      for (let attempt = 1; ; attempt++) {
+        const loaded = await loadCachedState(stream, decider, initialState);
+        let events: Event[];
+        try {
+          events = decider.decide(command, loaded.state);
+        } catch (error) {
+          if (!loaded.cached) throw error;
+          states.forget(stream);
+          continue;
         }
-        for (let attempt = 1; ; attempt++) {
-          const loaded = await loadCachedState(stream, decider, initialState);
-          let events;
-          try {
-            events = decider.decide(command, loaded.state);
-          } catch (error) {
-            if (!loaded.cached) throw error;
+        if (events.length === 0) {
+          if (loaded.cached) {
             states.forget(stream);
             continue;
           }
-          if (events.length === 0) {
-            if (loaded.cached) {
-              states.forget(stream);
-              continue;
-            }
-            return { state: loaded.state, events, revision: loaded.revision, position: loaded.position };
-          }
-          const expected = loaded.revision < 0n ? 'no_stream' : loaded.revision;
-          try {
-            const stored = events.map((event, index) =>
-              toStored(event, context, eventIdFor(context, stream, kindOf(command), index)),
-            );
-            const appended = await store.append(stream, stored, expected);
-            context.onRecorded?.();
-            if (appended.recorded) {
-              states.forget(stream);
-              return replayed(store, stream, decider, await store.readEvents(stream, stored.map((event) => event.id)), initialState);
-            }
-            const state = events.reduce(decider.evolve, loaded.state);
-            states.set(stream, { state, revision: appended.nextRevision, position: appended.position });
-            return { state, events, revision: appended.nextRevision, position: appended.position };
-          } catch (error) {
-            states.forget(stream);
-            if (!(error instanceof WrongExpectedRevision) || attempt >= MAX_ATTEMPTS) throw error;
-            // Another instance wrote the stream: back off a little, with jitter, before deciding again.
-            if (!loaded.cached) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
-          }
+          return { state: loaded.state, events, revision: loaded.revision, position: loaded.position };
         }
-      }),
-  };
+        const expected = loaded.revision < 0n ? 'no_stream' : loaded.revision;
+        try {
+          const stored = events.map((event, index) =>
+            toStored(event, context, eventIdFor(context, stream, kindOf(command), index)),
+          );
+          const appended = await store.append(stream, stored, expected);
+          context.onRecorded?.();
+          if (appended.recorded) {
+            states.forget(stream);
+            return replayed(
+              store,
+              stream,
+              decider,
+              await store.readEvents(
+                stream,
+                stored.map((event) => event.id),
+              ),
+              initialState,
+            );
+          }
+          const state = events.reduce(decider.evolve, loaded.state);
+          states.set(stream, { state, revision: appended.nextRevision, position: appended.position });
+          return { state, events, revision: appended.nextRevision, position: appended.position };
+        } catch (error) {
+          states.forget(stream);
+          if (!(error instanceof WrongExpectedRevision) || attempt >= MAX_ATTEMPTS) throw error;
+          // Another instance wrote the stream: back off a little, with jitter, before deciding again.
+          if (!loaded.cached) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+        }
+      }
+    });
+  }
+
+  return { loadCachedState, observe: (events) => states.observe(events), handle };
 }
 
 /**
