@@ -44,6 +44,15 @@ export async function readCheckpoint(db: SqlExecutor, name: string): Promise<big
   return BigInt(rows[0]?.position ?? 0);
 }
 
+/** Moves a follower's checkpoint (one whose work is not in the read-model transaction: publishing, process managers). */
+export async function writeCheckpoint(db: SqlExecutor, name: string, position: bigint): Promise<void> {
+  await db.query(
+    `INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
+     ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
+    [name, position.toString()],
+  );
+}
+
 /**
  * Applies every event in one transaction per batch together with the
  * checkpoint. The checkpoint row is locked and events at or below it skipped,

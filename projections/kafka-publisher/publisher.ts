@@ -8,7 +8,7 @@ import { newestLink, signCheckpoint } from '../audit/checkpoint.ts';
 import type { Database } from '#infra/postgres/database.ts';
 import { EffectiveFold } from '../effective/fold.ts';
 import { type FollowOptions, type FollowerLogger, followLog } from '../follow.ts';
-import { readCheckpoint } from '../runner.ts';
+import { readCheckpoint, writeCheckpoint } from '../runner.ts';
 import { configStateKey, configStateOf } from './config-state.ts';
 
 export const PUBLISHER_CHECKPOINT = 'kafka-publisher';
@@ -128,11 +128,7 @@ export function createKafkaPublisher(options: PublisherOptions): KafkaPublisher 
       }
       await breaker.fire(prepared.messages);
       // Acknowledged: now the checkpoint may move. If this write fails, the batch is simply sent again.
-      await options.db.query(
-        `INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
-        [PUBLISHER_CHECKPOINT, last.toString()],
-      );
+      await writeCheckpoint(options.db, PUBLISHER_CHECKPOINT, last);
       position = last;
       publishedEvents += batch.length;
     },

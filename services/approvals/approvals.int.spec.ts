@@ -226,3 +226,49 @@ describe('credential stores and rotations under approval', () => {
     });
   });
 });
+
+describe('the approvals process manager', () => {
+  it('applies a change approved while two instances run exactly once, and answers the approver with its outcome', async () => {
+    const first = await startTestServer();
+    const second = await startTestServer({ databaseUrl: first.databaseUrl });
+    try {
+      const admin = await first.token('root', ['admin']);
+      await first.call('PUT', '/configurations/twice', {
+        token: admin,
+        body: { configuration: { risk: { limit: 1 } } },
+      });
+      await first.call('PUT', '/approval-policies/twice', {
+        token: admin,
+        body: { environments: ['production'], keyPatterns: ['risk.*'], requiredApprovals: 2 },
+      });
+      await second.app.readModels.runner.waitFor(await first.storage.store.headPosition(), 5000, 'seen');
+      const opened = await second.call('PATCH', '/configurations/twice', {
+        token: await second.token('rae', ['writer']),
+        body: { patch: { risk: { limit: 2 } } },
+      });
+      const { id } = opened.body.data.changeRequest;
+      await first.call('POST', `/change-requests/${id}/approve`, {
+        token: await first.token('ann', ['approver']),
+        body: {},
+      });
+      const last = await second.call('POST', `/change-requests/${id}/approve`, {
+        token: await second.token('bob', ['approver']),
+        body: {},
+      });
+      expect(last.body.data).toMatchObject({ status: 'applied', version: 2, approvedBy: ['ann', 'bob'] });
+      // Both instances' process managers saw the quorum; the log holds the change and its outcome once.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const events = [];
+      for await (const event of first.storage.store.readStream(configurationStream('twice', 'production')))
+        events.push(event.type);
+      expect(events).toEqual(['ConfigurationCreated', 'ConfigurationUpdated']);
+      const outcomes = [];
+      for await (const event of first.storage.store.readStream(`change-request-${id}`)) outcomes.push(event.type);
+      expect(outcomes.filter((type) => type === 'ChangeRequestApplied')).toHaveLength(1);
+    } finally {
+      await second.app.close();
+      await second.storage.close();
+      await first.close();
+    }
+  });
+});

@@ -57,6 +57,23 @@ describe('change request decider', () => {
     given(opened).when(approve('ann', '2026-11-26T10:00:00.000Z')).thenThrows('CHANGE_REQUEST_EXPIRED');
   });
 
+  it('records an outcome only once, and only for a request that reached its quorum', () => {
+    const outcome = {
+      type: 'RecordOutcome',
+      id: 'cr-1',
+      outcome: { applied: true, version: 4, position: 40 },
+      now: '2026-11-25T13:00:00.000Z',
+    } as const;
+    const applied: ChangeRequestEvent = {
+      type: 'ChangeRequestApplied',
+      data: { id: 'cr-1', version: 4, position: 40, at: '2026-11-25T13:00:00.000Z' },
+    };
+    given(opened, approvedBy('ann'), approvedBy('bob')).when(outcome).then([applied]);
+    given(opened, approvedBy('ann')).when(outcome).thenThrows('CHANGE_REQUEST_NOT_APPROVED');
+    given(opened, approvedBy('ann'), approvedBy('bob'), applied).when(outcome).thenThrows('CHANGE_REQUEST_CLOSED');
+    given().when(outcome).thenThrows('CHANGE_REQUEST_NOT_FOUND');
+  });
+
   it('takes no decision on a closed request', () => {
     const rejected = given(opened)
       .when({ ...approve('ann'), decision: 'reject' })

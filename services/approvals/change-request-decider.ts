@@ -6,6 +6,7 @@ import {
   changeRequestClosed,
   changeRequestExists,
   changeRequestExpired,
+  changeRequestNotApproved,
   changeRequestNotFound,
   selfApproval,
 } from './errors.ts';
@@ -72,7 +73,9 @@ export function decide(command: ChangeRequestCommand, state: ChangeRequestState)
       ];
     }
     case 'RecordOutcome':
-      if (state.status !== 'pending') throw changeRequestNotFound(command.id);
+      if (state.status === 'absent') throw changeRequestNotFound(command.id);
+      if (state.status !== 'pending') throw changeRequestClosed(command.id, state.status);
+      if (!quorumReached(state)) throw changeRequestNotApproved(command.id);
       return command.outcome.applied
         ? [
             {

@@ -43,3 +43,11 @@ export const changeMovedOn = (changeRequestId: string, kind: string, baseVersion
 /** An approved change that failed when applied: the cause's code, status and message, naming the change request. */
 export const approvedChangeFailed = (changeRequestId: string, cause: DomainError) =>
   new DomainError(cause.code, cause.statusCode, cause.message, { changeRequestId, ...cause.details });
+
+/** An approved change that failed as recorded in the log (by this instance or another). */
+export const recordedFailure = (changeRequestId: string, code: string, message: string) =>
+  new DomainError(code, 409, message, { changeRequestId });
+
+/** An outcome for a change request that has not reached its quorum. */
+export const changeRequestNotApproved = (id: string) =>
+  new DomainError('CHANGE_REQUEST_NOT_APPROVED', 409, `change request ${id} has not reached its quorum`, { id });

@@ -1,29 +1,22 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
-import { type ProposedChange, approvalPolicyStream, changeRequestStream } from '#events/approvals.ts';
+import { approvalPolicyStream, changeRequestStream } from '#events/approvals.ts';
 import type { AppContext } from '#services/shared/context.ts';
-import { type CommandWithoutSchema, executeConfigurationCommand } from '#services/configuration/commands.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
-import { type CommandContext, loadState } from '#services/shared/command-handler.ts';
-import { DomainError } from '#events/errors.ts';
+import { loadState } from '#services/shared/command-handler.ts';
 import { validationFailed } from '#services/shared/errors.ts';
 import { EnvironmentId, Position, commandContext, ok } from '#services/shared/http.ts';
-import {
-  type ChangeRequestCommand,
-  type ChangeRequestState,
-  changeRequestDecider,
-  quorumReached,
-} from './change-request-decider.ts';
-import { type CredentialCommand, credentialDecider } from '#services/credentials/decider.ts';
-import { SENSITIVITIES, credentialStream } from '#events/credentials.ts';
+import { type ChangeRequestState, changeRequestDecider, quorumReached } from './change-request-decider.ts';
+import { SENSITIVITIES } from '#events/credentials.ts';
+import { listChangeRequests } from '#projections/approvals/queries.ts';
 import { policyDecider } from './policy-decider.ts';
-import { approvedChangeFailed, changeMovedOn, changeRequestNotFound } from './errors.ts';
-import { applyApprovedEnvironmentChange } from '#services/environments/application.ts';
+import { changeRequestNotFound } from './errors.ts';
 import type { Principal } from '#infra/auth/tokens.ts';
 import { requireScope, unrestricted } from '#services/config-api/permissions.ts';
 
 const tags = ['approvals'];
+/** How long an approval that reaches the quorum waits for the change to be applied before answering `approved`. */
+const APPLY_WAIT_MS = 15_000;
 const PolicyId = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' });
 const RequestId = Type.String({ format: 'uuid' });
 const DecisionBody = Type.Object(
@@ -63,74 +56,6 @@ const viewOf = (state: OpenedState) => {
     expiresAt: request.expiresAt,
   };
 };
-
-/**
- * Applies the approved change as its requester made it, on the version it was
- * decided on: if the configuration moved on meanwhile, it fails with
- * CONFIGURATION_MOVED_ON rather than overwrite what happened since.
- */
-async function applyApproved(
-  ctx: AppContext,
-  request: FastifyRequest,
-  state: Exclude<ChangeRequestState, { status: 'absent' }>,
-) {
-  const { id, change, requestedBy, reason } = state.request;
-  const context = { ...commandContext(request, reason), actor: requestedBy, causationId: id };
-  const approval = { changeRequestId: id, approvedBy: state.approvals.map((decision) => decision.approver) };
-  const record = (outcome: Extract<ChangeRequestCommand, { type: 'RecordOutcome' }>['outcome']) =>
-    ctx.commands.handle(
-      changeRequestStream(id),
-      changeRequestDecider,
-      { type: 'RecordOutcome', id, outcome, now: new Date().toISOString() },
-      commandContext(request),
-    );
-  try {
-    const applied =
-      change.kind === 'configuration'
-        ? await applyConfiguration(ctx, request, change, approval, context)
-        : change.kind === 'environment'
-          ? await applyApprovedEnvironmentChange(ctx, change, context)
-          : await applyCredential(ctx, change, context);
-    await record({ applied: true, ...applied });
-    return { status: 'applied' as const, ...applied, approvedBy: approval.approvedBy };
-  } catch (error) {
-    if (!(error instanceof DomainError)) throw error;
-    const moved = ['VERSION_CONFLICT', 'CONFIGURATION_EXISTS', 'CREDENTIAL_EXISTS', 'CREDENTIAL_NOT_FOUND'].includes(
-      error.code,
-    );
-    const failure = moved ? changeMovedOn(id, change.kind, change.baseVersion, error) : approvedChangeFailed(id, error);
-    await record({ applied: false, code: failure.code, message: failure.message });
-    throw failure;
-  }
-}
-
-async function applyConfiguration(
-  ctx: AppContext,
-  request: FastifyRequest,
-  change: ProposedChange,
-  approval: { changeRequestId: string; approvedBy: string[] },
-  context: CommandContext,
-) {
-  const command = { ...change.command, expectedVersion: change.baseVersion } as unknown as CommandWithoutSchema;
-  const outcome = await executeConfigurationCommand(ctx, request, command, { approval, context });
-  if (outcome.kind !== 'applied') throw new Error('an approved change asked for approval again');
-  return { version: outcome.answer.version, position: outcome.answer.position };
-}
-
-/** The sealed value is bound to its version: if the credential moved on, the append is refused. */
-async function applyCredential(ctx: AppContext, change: ProposedChange, context: CommandContext) {
-  const command = { ...change.command, now: context.now.toISOString() } as unknown as CredentialCommand;
-  const key =
-    command.type === 'StoreCredential'
-      ? command.description.key
-      : command.type === 'RotateCredential'
-        ? command.key
-        : undefined;
-  if (!key) throw new Error(`a ${command.type} cannot wait for approval`);
-  const result = await ctx.commands.handle(credentialStream(key), credentialDecider, command, context);
-  if (result.state.status !== 'active') throw new Error('an approved credential change left no credential');
-  return { version: result.state.current.secret.version, position: Number(result.position) };
-}
 
 export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ctx } = app;
@@ -229,13 +154,10 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       await waitForPosition(ctx, request.query.minPosition);
       const principal = request.principal!;
-      const { rows } = await ctx.db.query(
-        `SELECT id, status, service_id AS "serviceId", environment, changed_keys AS "changedKeys", requested_by AS "requestedBy", reason,
-                required_approvals AS "requiredApprovals", approvals, opened_at AS "openedAt", expires_at AS "expiresAt", outcome
-         FROM change_requests WHERE ($1::text IS NULL OR status = $1) AND ($2::text[] IS NULL OR service_id = ANY($2))
-         ORDER BY position DESC LIMIT 500`,
-        [request.query.status ?? null, unrestricted(principal) ? null : principal.services],
-      );
+      const rows = await listChangeRequests(ctx.db, {
+        ...(request.query.status ? { status: request.query.status } : {}),
+        ...(unrestricted(principal) ? {} : { services: principal.services }),
+      });
       return ok(rows);
     },
   );
@@ -285,9 +207,13 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
           commandContext(request),
         );
         const state = result.state as OpenedState;
-        if (state.status === 'pending' && quorumReached(state))
-          return ok({ ...viewOf(state), ...(await applyApproved(ctx, request, state)) });
-        return ok(viewOf(state));
+        if (state.status !== 'pending' || !quorumReached(state)) return ok(viewOf(state));
+        // The quorum is reached: the process manager applies the change; the answer waits for its outcome.
+        const outcome = await app.approvals?.outcome(id, APPLY_WAIT_MS);
+        if (!outcome) return ok({ ...viewOf(state), status: 'approved' });
+        if (!outcome.applied) throw outcome.error;
+        const { applied: _applied, ...applied } = outcome;
+        return ok({ ...viewOf(state), status: 'applied', ...applied });
       },
     );
   }

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type OutsideEvidence, verifyChain } from '#projections/audit/chain.ts';
+import { queryAudit } from '#projections/audit/queries.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { EnvironmentId, Position, ServiceId, ok } from '#services/shared/http.ts';
 
@@ -36,32 +37,18 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const q = request.query;
       await waitForPosition(ctx, q.minPosition);
-      const newest = (q.order ?? 'newest') === 'newest';
       const limit = q.limit ?? 100;
       const services = request.principal!.services;
-      const { rows } = await ctx.db.query<Record<string, unknown> & { position: string }>(
-        `SELECT position, event_id AS "eventId", event_type AS "eventType", stream_name AS "streamName", service_id AS "serviceId",
-                environment, actor, correlation_id AS "correlationId", reason, source_ip AS "sourceIp", summary, occurred_at AS "occurredAt"
-         FROM audit_log
-         WHERE ($1::text IS NULL OR service_id = $1 OR $1 = ANY(affected_services)) AND ($2::text IS NULL OR environment = $2) AND ($3::text IS NULL OR actor = $3)
-           AND ($4::text IS NULL OR event_type = $4) AND ($5::timestamptz IS NULL OR occurred_at >= $5) AND ($6::timestamptz IS NULL OR occurred_at < $6)
-           AND ($7::bigint IS NULL OR position ${newest ? '<' : '>'} $7)
-           AND ($8::text[] IS NULL OR service_id = ANY($8) OR affected_services && $8)
-         ORDER BY position ${newest ? 'DESC' : 'ASC'} LIMIT $9`,
-        [
-          q.serviceId ?? null,
-          q.environment ?? null,
-          q.actor ?? null,
-          q.eventType ?? null,
-          q.since ?? null,
-          q.until ?? null,
-          q.cursor ?? null,
-          services.includes('*') ? null : services,
-          limit,
-        ],
-      );
-      const entries = rows.map((row) => ({ ...row, position: Number(row.position) }));
-      return ok({ entries, nextCursor: entries.length === limit ? entries[entries.length - 1]!.position : null });
+      const entries = await queryAudit(ctx.db, {
+        ...q,
+        order: q.order ?? 'newest',
+        limit,
+        ...(services.includes('*') ? {} : { services }),
+      });
+      return ok({
+        entries,
+        nextCursor: entries.length === limit ? (entries[entries.length - 1]!.position as number) : null,
+      });
     },
   );
 

@@ -18,6 +18,7 @@ import { registerJsonBodies } from './json-body.ts';
 import type { LockoutSettings } from './lockout.ts';
 import { registerOpenApi } from './openapi.ts';
 import { ruleOf } from './permissions.ts';
+import { approvalsPlugin } from './plugins/approvals.ts';
 import { contextPlugin } from './plugins/context.ts';
 import { gatewayPlugin } from './plugins/gateway.ts';
 import { healthRegistry } from './plugins/health-registry.ts';
@@ -88,6 +89,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(replicatorPlugin, { from: options.replicateFrom });
   await app.register(contextPlugin, { readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 2000 });
+  await app.register(approvalsPlugin, { enabled: !options.replicateFrom });
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-correlation-id', request.id);

@@ -1,9 +1,7 @@
-import type { FastifyRequest } from 'fastify';
 import { configurationStream } from '#events/configuration.ts';
 import { schemaStream } from '#events/schemas.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import type { AppContext } from '#services/shared/context.ts';
-import { commandContext } from '#services/shared/http.ts';
 import type { CommandContext } from '#services/shared/command-handler.ts';
 import { type OpenedChangeRequest, openChangeRequestIfRequired } from '#services/approvals/open.ts';
 import { schemaDecider } from '#services/schemas/decider.ts';
@@ -59,12 +57,17 @@ export type WriteOutcome =
   | { kind: 'applied'; answer: WriteAnswer }
   | { kind: 'pending'; changeRequest: OpenedChangeRequest };
 
-/** Applies a configuration command, or, when an approval policy covers the change, opens a change request instead. */
+/**
+ * Applies a configuration command, or, when an approval policy covers the
+ * change, opens a change request instead. `context` says who and why (its
+ * reason is the command's changeReason); an `approval` applies the change a
+ * change request was approved for.
+ */
 export async function executeConfigurationCommand(
   ctx: AppContext,
-  request: FastifyRequest,
+  context: CommandContext,
   command: CommandWithoutSchema,
-  approved?: { approval: { changeRequestId: string; approvedBy: string[] }; context: CommandContext },
+  approval?: { changeRequestId: string; approvedBy: string[] },
 ): Promise<WriteOutcome> {
   await requireEnvironment(ctx, command.environment);
   const { validate, schemaVersion } = await activeValidator(ctx, command.serviceId);
@@ -73,11 +76,10 @@ export async function executeConfigurationCommand(
     ...command,
     judge: view.judge(validate),
     ...(schemaVersion !== undefined ? { schemaVersion } : {}),
-    ...(approved ? { approval: approved.approval } : {}),
+    ...(approval ? { approval } : {}),
   } as ConfigurationCommand;
   const stream = configurationStream(command.serviceId, command.environment);
-  const context = approved?.context ?? commandContext(request, command.changeReason);
-  if (!approved) {
+  if (!approval) {
     const changeRequest = await openChangeRequestIfRequired(ctx, stream, command, full, context);
     if (changeRequest) return { kind: 'pending', changeRequest };
   }

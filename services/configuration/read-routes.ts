@@ -5,7 +5,7 @@ import type { JsonObject } from '#events/metadata.ts';
 import { listVersions } from '#projections/configurations/queries.ts';
 import { keyNotFound } from './errors.ts';
 import { assertDepth } from '#events/documents.ts';
-import { DEFAULT_ENVIRONMENT, ok } from '#services/shared/http.ts';
+import { DEFAULT_ENVIRONMENT, callerOf, ok } from '#services/shared/http.ts';
 import { activeValidator } from './commands.ts';
 import { effectiveView } from './judge.ts';
 import {
@@ -47,7 +47,7 @@ async function sendView(
   reply.header('etag', `"${view.version}"`);
   markStale(request, reply);
   if (!resolve) return reply.send(ok(view));
-  const configuration = await resolveSecrets(request.server.ctx, request, view.configuration);
+  const configuration = await resolveSecrets(request.server.ctx, callerOf(request), view.configuration);
   return reply.header('cache-control', 'no-store').send(ok({ ...view, configuration }));
 }
 
@@ -106,7 +106,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
       if (value === undefined) throw keyNotFound(params.key);
       markStale(request, reply);
       if (!resolve) return ok({ key: params.key, value, version: view.version });
-      const resolved = await resolveSecrets(ctx, request, { value });
+      const resolved = await resolveSecrets(ctx, callerOf(request), { value });
       return reply
         .header('cache-control', 'no-store')
         .send(ok({ key: params.key, value: resolved.value, version: view.version }));

@@ -105,7 +105,7 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
         expectedVersion: expectedVersionOf(request, request.body.expectedVersion),
       };
       const outcome = keys
-        ? await executeConfigurationCommand(ctx, request, {
+        ? await executeConfigurationCommand(ctx, commandContext(request, reason), {
             type: 'Batch',
             ...common,
             operations: keys.map((key, index) => {
@@ -114,7 +114,7 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
               return { id: String(index + 1), type: 'SET' as const, key, value };
             }),
           })
-        : await executeConfigurationCommand(ctx, request, {
+        : await executeConfigurationCommand(ctx, commandContext(request, reason), {
             type: 'Replace',
             ...common,
             configuration: source.configuration,
@@ -216,7 +216,7 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
         // An environment's own layer is what it holds; one that only inherits has nothing of its own to write.
         const own = entry.own === undefined ? entry.configuration : entry.own?.configuration;
         if (!own) continue;
-        const outcome = await executeConfigurationCommand(ctx, request, {
+        const outcome = await executeConfigurationCommand(ctx, commandContext(request, changeReason), {
           type: 'Replace',
           serviceId,
           environment,

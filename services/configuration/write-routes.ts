@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
 import type { AppContext } from '#services/shared/context.ts';
-import { DEFAULT_ENVIRONMENT, expectedVersionOf, forceOf, ok } from '#services/shared/http.ts';
+import { DEFAULT_ENVIRONMENT, commandContext, expectedVersionOf, forceOf, ok } from '#services/shared/http.ts';
 import { type CommandWithoutSchema, documentAtVersion, executeConfigurationCommand } from './commands.ts';
 import {
   BatchBody,
@@ -36,7 +36,7 @@ async function write(
   command: CommandWithoutSchema,
   extra: Record<string, unknown> = {},
 ) {
-  const outcome = await executeConfigurationCommand(ctx, request, command);
+  const outcome = await executeConfigurationCommand(ctx, commandContext(request, command.changeReason), command);
   if (outcome.kind === 'pending') return reply.status(202).send(ok({ changeRequest: outcome.changeRequest }));
   const { created, ...answer } = outcome.answer;
   return reply

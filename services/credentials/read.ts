@@ -1,10 +1,8 @@
-import type { FastifyRequest } from 'fastify';
 import { type AccessOutcome, credentialAccessStream, credentialStream } from '#events/credentials.ts';
 import type { JsonObject, JsonValue } from '#events/metadata.ts';
 import { ROLES_FOR, hasPermission, mayReadCredential } from '#services/config-api/permissions.ts';
-import type { AppContext } from '#services/shared/context.ts';
+import type { AppContext, Caller } from '#services/shared/context.ts';
 import { loadState, recordEvents } from '#services/shared/command-handler.ts';
-import { commandContext } from '#services/shared/http.ts';
 import { credentialDecider, serviceOfCredential } from './decider.ts';
 import {
   credentialExpired,
@@ -17,13 +15,12 @@ import {
 
 function record(
   ctx: AppContext,
-  request: FastifyRequest,
+  caller: Caller,
   key: string,
   outcome: AccessOutcome,
   details: { version?: number; serviceId?: string; reason?: string } = {},
 ) {
   ctx.observe.credentialAccess(outcome);
-  const userAgent = request.headers['user-agent'];
   return recordEvents(
     ctx.store,
     credentialAccessStream(key),
@@ -35,11 +32,11 @@ function record(
           operation: 'retrieve',
           outcome,
           ...details,
-          ...(userAgent ? { userAgent: String(userAgent).slice(0, 300) } : {}),
+          ...(caller.userAgent ? { userAgent: caller.userAgent } : {}),
         },
       },
     ],
-    commandContext(request),
+    caller.context,
   );
 }
 
@@ -49,16 +46,16 @@ function record(
  */
 export async function readCredential(
   ctx: AppContext,
-  request: FastifyRequest,
+  caller: Caller,
   key: string,
   which: 'current' | 'previous' = 'current',
 ) {
   const { state } = await loadState(ctx.store, credentialStream(key), credentialDecider);
   const serviceId = serviceOfCredential(state);
-  const principal = request.principal!;
+  const { principal } = caller;
   const description = state.status === 'active' ? state.description : serviceId ? { serviceId } : undefined;
   if (!hasPermission(principal, 'secret') || (description && !mayReadCredential(principal, description))) {
-    await record(ctx, request, key, 'denied', {
+    await record(ctx, caller, key, 'denied', {
       serviceId,
       reason: `${principal.subject} may not read this credential`,
     });
@@ -66,29 +63,29 @@ export async function readCredential(
     throw credentialOutOfScope(principal.subject, key, serviceId);
   }
   if (state.status === 'deleted') {
-    await record(ctx, request, key, 'shredded', { serviceId });
+    await record(ctx, caller, key, 'shredded', { serviceId });
     throw credentialShredded(key);
   }
   if (state.status !== 'active') {
-    await record(ctx, request, key, 'not_found');
+    await record(ctx, caller, key, 'not_found');
     throw credentialNotFound(key);
   }
   const now = Date.now();
   if (state.description.expiresAt && Date.parse(state.description.expiresAt) <= now) {
-    await record(ctx, request, key, 'expired', { serviceId, version: state.current.secret.version });
+    await record(ctx, caller, key, 'expired', { serviceId, version: state.current.secret.version });
     throw credentialExpired(key, state.description.expiresAt);
   }
   let secret = state.current.secret;
   if (which === 'previous') {
     const previous = state.previous;
     if (!previous?.graceUntil || Date.parse(previous.graceUntil) <= now) {
-      await record(ctx, request, key, 'grace_period_over', { serviceId, version: previous?.secret.version });
+      await record(ctx, caller, key, 'grace_period_over', { serviceId, version: previous?.secret.version });
       throw gracePeriodOver(key, previous?.graceUntil);
     }
     secret = previous.secret;
   }
   const value = await ctx.vault.open(key, secret);
-  await record(ctx, request, key, 'granted', { serviceId, version: secret.version });
+  await record(ctx, caller, key, 'granted', { serviceId, version: secret.version });
   return {
     key,
     value,
@@ -105,11 +102,7 @@ const REFERENCE = /\$\{SECRET:([a-zA-Z0-9._-]{1,200})\}/g;
  * value, each read as the caller (permission checked, access recorded). The
  * stored configuration keeps its references.
  */
-export async function resolveSecrets(
-  ctx: AppContext,
-  request: FastifyRequest,
-  document: JsonObject,
-): Promise<JsonObject> {
+export async function resolveSecrets(ctx: AppContext, caller: Caller, document: JsonObject): Promise<JsonObject> {
   const names = new Set<string>();
   const collect = (value: JsonValue): void => {
     if (typeof value === 'string') for (const match of value.matchAll(REFERENCE)) names.add(match[1]!);
@@ -119,7 +112,7 @@ export async function resolveSecrets(
   collect(document);
   if (names.size === 0) return document;
   const values = new Map<string, string>();
-  for (const name of names) values.set(name, (await readCredential(ctx, request, name)).value);
+  for (const name of names) values.set(name, (await readCredential(ctx, caller, name)).value);
   const substitute = (value: JsonValue): JsonValue => {
     if (typeof value === 'string') return value.replace(REFERENCE, (_, name: string) => values.get(name)!);
     if (Array.isArray(value)) return value.map(substitute);

@@ -13,7 +13,7 @@ import { credentialServiceOf, listAccess, listCredentials } from '#projections/c
 import type { AppContext } from '#services/shared/context.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { loadState, recordEvents } from '#services/shared/command-handler.ts';
-import { EnvironmentId, Position, ServiceId, commandContext, ok } from '#services/shared/http.ts';
+import { EnvironmentId, Position, ServiceId, callerOf, commandContext, ok } from '#services/shared/http.ts';
 import { type CredentialCommand, type CredentialState, credentialDecider, serviceOfCredential } from './decider.ts';
 import { credentialNotFound, keyRotationUnavailable } from './errors.ts';
 import { openChangeRequest } from '#services/approvals/open.ts';
@@ -167,7 +167,12 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const credential = await readCredential(ctx, request, request.params.key, request.query.version ?? 'current');
+      const credential = await readCredential(
+        ctx,
+        callerOf(request),
+        request.params.key,
+        request.query.version ?? 'current',
+      );
       return reply.header('cache-control', 'no-store').send(ok(credential));
     },
   );

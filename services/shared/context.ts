@@ -3,7 +3,8 @@ import type { Database } from '#infra/postgres/database.ts';
 import type { ReadModels } from '#projections/read-models.ts';
 import type { Vault } from '#services/credentials/vault.ts';
 import type { SchemaValidators } from '#services/schemas/validator.ts';
-import type { Commands } from './command-handler.ts';
+import type { Principal } from '#infra/auth/tokens.ts';
+import type { CommandContext, Commands } from './command-handler.ts';
 
 /**
  * What the application's commands and queries work with: the log and its
@@ -22,4 +23,15 @@ export interface AppContext {
   readYourWritesTimeoutMs: number;
   /** What operators count: credential reads by outcome. */
   observe: { credentialAccess(outcome: string): void };
+}
+
+/**
+ * Who asks, and what the log records of their request (actor, correlation,
+ * source address, idempotency key): built by the edge from an HTTP request,
+ * by the CLI or a process manager from their own facts.
+ */
+export interface Caller {
+  principal: Principal;
+  context: CommandContext;
+  userAgent?: string;
 }

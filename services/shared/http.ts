@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { CommandContext } from './command-handler.ts';
+import type { Caller } from './context.ts';
 import { forceNeedsAdmin, invalidIfMatch, validationFailed } from './errors.ts';
 
 export const ServiceId = Type.String({
@@ -61,6 +62,16 @@ declare module 'fastify' {
     /** Set once a command of this request is known to be in the log. */
     recorded?: boolean;
   }
+}
+
+/** The caller of an application function, from an authenticated request. */
+export function callerOf(request: FastifyRequest, reason?: string): Caller {
+  const userAgent = request.headers['user-agent'];
+  return {
+    principal: request.principal!,
+    context: commandContext(request, reason),
+    ...(userAgent ? { userAgent: String(userAgent).slice(0, 300) } : {}),
+  };
 }
 
 export function commandContext(request: FastifyRequest, reason?: string): CommandContext {

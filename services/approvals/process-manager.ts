@@ -1,0 +1,218 @@
+import { type ChangeRequestApproved, type ProposedChange, changeRequestStream } from '#events/approvals.ts';
+import { credentialStream } from '#events/credentials.ts';
+import { DomainError } from '#events/errors.ts';
+import type { RecordedEvent } from '#infra/eventstore/port.ts';
+import type { Database } from '#infra/postgres/database.ts';
+import { type FollowOptions, type FollowerLogger, followLog } from '#projections/follow.ts';
+import { readCheckpoint, writeCheckpoint } from '#projections/runner.ts';
+import { type CommandWithoutSchema, executeConfigurationCommand } from '#services/configuration/commands.ts';
+import { type CredentialCommand, credentialDecider } from '#services/credentials/decider.ts';
+import { applyApprovedEnvironmentChange } from '#services/environments/application.ts';
+import { type CommandContext, loadState } from '#services/shared/command-handler.ts';
+import type { AppContext } from '#services/shared/context.ts';
+import {
+  type ChangeRequestCommand,
+  type ChangeRequestState,
+  changeRequestDecider,
+  quorumReached,
+} from './change-request-decider.ts';
+import { approvedChangeFailed, changeMovedOn, recordedFailure } from './errors.ts';
+
+const CHECKPOINT = 'approvals-process-manager';
+
+export type ApprovalOutcome =
+  | { applied: true; version: number; position: number; approvedBy: string[] }
+  | { applied: false; error: DomainError };
+
+export interface ApprovalsProcessManager {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The outcome of an approved change request once it is recorded, by this instance or another; undefined after `timeoutMs`. */
+  outcome(id: string, timeoutMs: number): Promise<ApprovalOutcome | undefined>;
+}
+
+/**
+ * Applies an approved change once its quorum is reached, driven by the log:
+ * on each approval it looks at the change request, and when the quorum is
+ * there applies the change as its requester made it, on the version it was
+ * decided on, and records the outcome. Every instance runs it; the change's
+ * events take ids derived from the change request, so whichever instance
+ * applies first, the change is recorded once, and the outcome too.
+ */
+export function createApprovalsProcessManager(
+  ctx: AppContext,
+  options: { db: Database; logger?: FollowerLogger; onFailure?: FollowOptions['onFailure'] },
+): ApprovalsProcessManager {
+  const waiters = new Map<string, Set<(outcome: ApprovalOutcome) => void>>();
+  /** Errors this instance met applying a change, richer than what the log keeps of them. */
+  const failures = new Map<string, DomainError>();
+
+  const settle = (id: string, outcome: ApprovalOutcome) => {
+    for (const wake of waiters.get(id) ?? []) wake(outcome);
+    waiters.delete(id);
+    failures.delete(id);
+  };
+
+  async function onApproved(event: RecordedEvent): Promise<void> {
+    const { id } = event.data as ChangeRequestApproved['data'];
+    const { state } = await loadState(ctx.store, changeRequestStream(id), changeRequestDecider);
+    if (state.status !== 'pending' || !quorumReached(state)) return;
+    const outcome = await apply(ctx, state, String(event.metadata.correlationId ?? id), String(event.metadata.actor));
+    if (!outcome.applied) failures.set(id, outcome.error);
+  }
+
+  function onOutcome(event: RecordedEvent, state: ChangeRequestState): void {
+    const id = String(event.data.id);
+    if (event.type === 'ChangeRequestApplied') {
+      const approvedBy = state.status === 'absent' ? [] : state.approvals.map((decision) => decision.approver);
+      settle(id, {
+        applied: true,
+        version: Number(event.data.version),
+        position: Number(event.data.position),
+        approvedBy,
+      });
+    } else {
+      const error = failures.get(id) ?? recordedFailure(id, String(event.data.code), String(event.data.message));
+      settle(id, { applied: false, error });
+    }
+  }
+
+  const follower = followLog({
+    name: 'approvals process manager',
+    store: ctx.store,
+    filter: { streamPrefixes: [changeRequestStream('')] },
+    logger: options.logger,
+    onFailure: options.onFailure,
+    checkpoint: () => readCheckpoint(options.db, CHECKPOINT),
+    handle: async (batch) => {
+      for (const event of batch) {
+        if (event.type === 'ChangeRequestApproved') await onApproved(event);
+        else if (event.type === 'ChangeRequestApplied' || event.type === 'ChangeRequestFailed') {
+          const { state } = await loadState(ctx.store, event.streamName, changeRequestDecider);
+          onOutcome(event, state);
+        }
+      }
+      await writeCheckpoint(options.db, CHECKPOINT, batch[batch.length - 1]!.position);
+    },
+  });
+
+  return {
+    start: () => follower.start(),
+    stop: () => follower.stop(),
+    async outcome(id, timeoutMs) {
+      // Already recorded (it was applied before this was asked): read it from the log.
+      const { state } = await loadState(ctx.store, changeRequestStream(id), changeRequestDecider);
+      if (state.status === 'applied') {
+        const approvedBy = state.approvals.map((decision) => decision.approver);
+        return {
+          applied: true,
+          version: state.outcome?.version ?? 0,
+          position: state.outcome?.position ?? 0,
+          approvedBy,
+        };
+      }
+      if (state.status === 'failed') {
+        const error =
+          failures.get(id) ??
+          recordedFailure(id, state.outcome?.code ?? 'APPROVED_CHANGE_FAILED', state.outcome?.message ?? '');
+        return { applied: false, error };
+      }
+      return new Promise((resolve) => {
+        const wake = (outcome: ApprovalOutcome) => {
+          clearTimeout(timer);
+          resolve(outcome);
+        };
+        const timer = setTimeout(() => {
+          waiters.get(id)?.delete(wake);
+          resolve(undefined);
+        }, timeoutMs);
+        const set = waiters.get(id) ?? new Set();
+        set.add(wake);
+        waiters.set(id, set);
+      });
+    },
+  };
+}
+
+/** Applies the approved change and records the outcome; a change whose target moved on fails with *_MOVED_ON rather than overwrite. */
+async function apply(
+  ctx: AppContext,
+  state: Exclude<ChangeRequestState, { status: 'absent' }>,
+  correlationId: string,
+  lastApprover: string,
+): Promise<ApprovalOutcome> {
+  const { id, change, requestedBy, reason } = state.request;
+  // Ids derived from the change request: applied by two instances, or again after a crash, it is recorded once.
+  const context: CommandContext = {
+    actor: requestedBy,
+    correlationId,
+    causationId: id,
+    ...(reason ? { reason } : {}),
+    now: new Date(),
+    idempotencyKey: `change-request:${id}`,
+  };
+  const approvedBy = state.approvals.map((decision) => decision.approver);
+  const record = (outcome: Extract<ChangeRequestCommand, { type: 'RecordOutcome' }>['outcome']) =>
+    ctx.commands
+      .handle(
+        changeRequestStream(id),
+        changeRequestDecider,
+        { type: 'RecordOutcome', id, outcome, now: new Date().toISOString() },
+        {
+          actor: lastApprover,
+          correlationId,
+          causationId: id,
+          now: new Date(),
+          idempotencyKey: `change-request-outcome:${id}`,
+        },
+      )
+      .catch((error: unknown) => {
+        // Another instance recorded it first.
+        if (!(error instanceof DomainError && error.code === 'CHANGE_REQUEST_CLOSED')) throw error;
+      });
+  try {
+    const applied =
+      change.kind === 'configuration'
+        ? await applyConfiguration(ctx, change, { changeRequestId: id, approvedBy }, context)
+        : change.kind === 'environment'
+          ? await applyApprovedEnvironmentChange(ctx, change, context)
+          : await applyCredential(ctx, change, context);
+    await record({ applied: true, ...applied });
+    return { applied: true, ...applied, approvedBy };
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    const moved = ['VERSION_CONFLICT', 'CONFIGURATION_EXISTS', 'CREDENTIAL_EXISTS', 'CREDENTIAL_NOT_FOUND'].includes(
+      error.code,
+    );
+    const failure = moved ? changeMovedOn(id, change.kind, change.baseVersion, error) : approvedChangeFailed(id, error);
+    await record({ applied: false, code: failure.code, message: failure.message });
+    return { applied: false, error: failure };
+  }
+}
+
+async function applyConfiguration(
+  ctx: AppContext,
+  change: ProposedChange,
+  approval: { changeRequestId: string; approvedBy: string[] },
+  context: CommandContext,
+) {
+  const command = { ...change.command, expectedVersion: change.baseVersion } as unknown as CommandWithoutSchema;
+  const outcome = await executeConfigurationCommand(ctx, context, command, approval);
+  if (outcome.kind !== 'applied') throw new Error('an approved change asked for approval again');
+  return { version: outcome.answer.version, position: outcome.answer.position };
+}
+
+/** The sealed value is bound to its version: if the credential moved on, the append is refused. */
+async function applyCredential(ctx: AppContext, change: ProposedChange, context: CommandContext) {
+  const command = { ...change.command, now: context.now.toISOString() } as unknown as CredentialCommand;
+  const key =
+    command.type === 'StoreCredential'
+      ? command.description.key
+      : command.type === 'RotateCredential'
+        ? command.key
+        : undefined;
+  if (!key) throw new Error(`a ${command.type} cannot wait for approval`);
+  const result = await ctx.commands.handle(credentialStream(key), credentialDecider, command, context);
+  if (result.state.status !== 'active') throw new Error('an approved credential change left no credential');
+  return { version: result.state.current.secret.version, position: Number(result.position) };
+}
