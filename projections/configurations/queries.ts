@@ -109,3 +109,41 @@ export async function servicesIn(db: SqlExecutor, environments: string[]): Promi
   );
   return rows.map((row) => row.service_id);
 }
+
+export interface ServiceSummary {
+  serviceId: string;
+  environments: { environment: string; version: number; checksum: string; updatedAt: string; updatedBy: string }[];
+  lastChangedAt: string;
+}
+
+/**
+ * One page of the services that have a configuration, by service id: each
+ * with its environments' own versions and last change. `services` limits the
+ * list to a caller's scope (undefined: every service).
+ */
+export async function listServices(
+  db: SqlExecutor,
+  page: { limit: number; cursor?: string; prefix?: string; environment?: string; services?: string[] },
+): Promise<ServiceSummary[]> {
+  const { rows } = await db.query<{ service_id: string; environment: string; version: number; checksum: string; updated_at: Date | string; updated_by: string }>(
+    `WITH page AS (
+       SELECT DISTINCT service_id FROM service_configurations
+       WHERE ($1::text IS NULL OR service_id > $1) AND ($2::text IS NULL OR starts_with(service_id, $2))
+         AND ($3::text IS NULL OR environment = $3) AND ($4::text[] IS NULL OR service_id = ANY($4))
+       ORDER BY service_id LIMIT $5)
+     SELECT c.service_id, c.environment, c.version, c.checksum, c.updated_at, c.updated_by
+     FROM service_configurations c JOIN page USING (service_id)
+     WHERE ($3::text IS NULL OR c.environment = $3)
+     ORDER BY c.service_id, c.environment`,
+    [page.cursor ?? null, page.prefix ?? null, page.environment ?? null, page.services ?? null, page.limit],
+  );
+  const services = new Map<string, ServiceSummary>();
+  for (const row of rows) {
+    const updatedAt = iso(row.updated_at);
+    const summary = services.get(row.service_id) ?? { serviceId: row.service_id, environments: [], lastChangedAt: updatedAt };
+    summary.environments.push({ environment: row.environment, version: row.version, checksum: row.checksum, updatedAt, updatedBy: row.updated_by });
+    if (updatedAt > summary.lastChangedAt) summary.lastChangedAt = updatedAt;
+    services.set(row.service_id, summary);
+  }
+  return [...services.values()];
+}

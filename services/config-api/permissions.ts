@@ -79,6 +79,7 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
   'GET /api/v1/health/ready': PUBLIC,
   'GET /api/v1/ws': rule('session', 'service'),
 
+  'GET /api/v1/configurations': rule('read', 'list'),
   'GET /api/v1/configurations/:serviceId': rule('read', 'service'),
   'POST /api/v1/configurations/:serviceId': rule('write', 'service'),
   'PUT /api/v1/configurations/:serviceId': rule('write', 'service'),
@@ -165,4 +166,22 @@ export function mayReadCredential(
     return credential.serviceId === principal.subject || (credential.grantedTo ?? []).includes(principal.subject);
   }
   return inScope(principal, credential.serviceId);
+}
+
+function who(rule: RouteRule): string {
+  if (rule.permission === 'public') return 'anyone';
+  if (rule.permission === 'session') return 'anyone with a token, in the WebSocket protocol';
+  const roles = ROLES_FOR[rule.permission].join(', ');
+  const escalation = rule.escalation
+    ? `; ${ROLES_FOR[rule.escalation.permission].join(', ')} when ${rule.escalation.when}`
+    : '';
+  return `${roles}${escalation}`;
+}
+
+/** The README's permission table, as the authentication hook reads it. */
+export function renderPermissionTable(): string {
+  const rows = Object.entries(ROUTE_RULES)
+    .filter(([route]) => !route.includes('/docs/'))
+    .map(([route, rule]) => `| \`${route.replace('/api/v1', '')}\` | ${who(rule)} | ${rule.scope} |`);
+  return ['| route | who may | service scope |', '|---|---|---|', ...rows].join('\n');
 }

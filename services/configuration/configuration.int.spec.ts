@@ -325,3 +325,43 @@ describe('configuration API over HTTP on PostgreSQL', () => {
     });
   });
 });
+
+describe('the list of services', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+    const admin = await server.token('alice', ['admin']);
+    for (const service of ['list-a', 'list-b', 'list-c', 'other-d']) {
+      await server.call('PUT', `/configurations/${service}`, { token: admin, body: { configuration: { n: 1 } } });
+    }
+    const last = await server.call('PUT', '/configurations/list-b?environment=staging', {
+      token: admin,
+      body: { configuration: { n: 2 } },
+    });
+    await server.app.readModels.runner.waitFor(BigInt(last.body.data.position), 5000);
+  });
+  afterAll(async () => server?.close());
+
+  it('pages by service id with each environment, filters by prefix and environment, and shows a scoped caller only its services', async () => {
+    const admin = await server.token('alice', ['admin']);
+    const first = (await server.call('GET', '/configurations?prefix=list-&limit=2', { token: admin })).body.data;
+    expect(first.items.map((item: { serviceId: string }) => item.serviceId)).toEqual(['list-a', 'list-b']);
+    expect(first.items[1]).toMatchObject({
+      serviceId: 'list-b',
+      environments: [
+        { environment: 'production', version: 1, updatedBy: 'alice' },
+        { environment: 'staging', version: 1, updatedBy: 'alice' },
+      ],
+    });
+    expect(first.nextCursor).toBe('list-b');
+    const second = (
+      await server.call('GET', `/configurations?prefix=list-&limit=2&cursor=${first.nextCursor}`, { token: admin })
+    ).body.data;
+    expect(second).toEqual({ items: [expect.objectContaining({ serviceId: 'list-c' })], nextCursor: null });
+    const staging = (await server.call('GET', '/configurations?environment=staging', { token: admin })).body.data.items;
+    expect(staging.map((item: { serviceId: string }) => item.serviceId)).toEqual(['list-b']);
+    const scoped = await server.token('svc', ['reader'], ['list-c', 'other-d']);
+    const visible = (await server.call('GET', '/configurations', { token: scoped })).body.data.items;
+    expect(visible.map((item: { serviceId: string }) => item.serviceId)).toEqual(['list-c', 'other-d']);
+  });
+});

@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonObject } from '#events/metadata.ts';
-import { listVersions } from '#projections/configurations/queries.ts';
+import { listServices, listVersions } from '#projections/configurations/queries.ts';
 import { keyNotFound } from './errors.ts';
 import { assertDepth } from '#events/documents.ts';
-import { DEFAULT_ENVIRONMENT, callerOf, ok } from '#services/shared/http.ts';
+import { DEFAULT_ENVIRONMENT, EnvironmentId, Position, callerOf, ok } from '#services/shared/http.ts';
+import { unrestricted } from '#services/config-api/permissions.ts';
 import { activeValidator } from './commands.ts';
 import { effectiveView } from './judge.ts';
 import {
@@ -53,6 +54,38 @@ async function sendView(
 
 export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ctx } = app;
+
+  app.get(
+    '/configurations',
+    {
+      schema: {
+        tags,
+        summary:
+          'The services with a configuration, each with its environments, versions and last change; paged by service id',
+        querystring: Type.Object(
+          {
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+            cursor: Type.Optional(Type.String({ maxLength: 200, description: 'the nextCursor of the previous page' })),
+            prefix: Type.Optional(Type.String({ maxLength: 200, description: 'only service ids that start with it' })),
+            environment: Type.Optional(EnvironmentId),
+            minPosition: Type.Optional(Position),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const { limit = 100, minPosition, ...filter } = request.query;
+      await waitForPosition(ctx, minPosition);
+      const principal = request.principal!;
+      const items = await listServices(ctx.db, {
+        limit,
+        ...filter,
+        ...(unrestricted(principal) ? {} : { services: principal.services }),
+      });
+      return ok({ items, nextCursor: items.length === limit ? items[items.length - 1]!.serviceId : null });
+    },
+  );
 
   app.get(
     '/configurations/:serviceId',
