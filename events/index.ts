@@ -3,7 +3,7 @@ import type { EnvironmentEvent } from './environments.ts';
 import type { SchemaEvent } from './schemas.ts';
 import type { CredentialAccessed, CredentialEvent, KeyEncryptionKeyRotated } from './credentials.ts';
 import type { ServiceTokenEvent } from './service-tokens.ts';
-import type { AuthenticationLockedOut } from './security.ts';
+import type { SecurityEvent } from './security.ts';
 import type { ApprovalPolicyEvent, ChangeRequestEvent } from './approvals.ts';
 import type { LogRestored } from './log.ts';
 
@@ -15,7 +15,7 @@ export type DomainEvent =
   | CredentialAccessed
   | KeyEncryptionKeyRotated
   | ServiceTokenEvent
-  | AuthenticationLockedOut
+  | SecurityEvent
   | ApprovalPolicyEvent
   | ChangeRequestEvent
   | LogRestored;
@@ -38,6 +38,8 @@ export const EVENT_SCHEMA_VERSIONS: Record<DomainEventType, number> = {
   ServiceTokenIssued: 1,
   ServiceTokenRevoked: 1,
   AuthenticationLockedOut: 1,
+  LockoutLifted: 1,
+  TokenRevoked: 1,
   ApprovalPolicyDefined: 1,
   ApprovalPolicyRemoved: 1,
   ChangeRequestOpened: 1,

@@ -15,6 +15,7 @@ import type { FollowOptions, FollowerLogger } from './follow.ts';
 import { READ_MODEL_SCHEMA } from './schema.ts';
 import { schemasProjection } from './schemas/apply.ts';
 import { LogEpoch } from './log-epoch.ts';
+import { RevokedTokens, revocationsProjection } from './security/revocations.ts';
 
 export const READ_MODEL_PROJECTIONS = [
   configurationsProjection,
@@ -24,6 +25,7 @@ export const READ_MODEL_PROJECTIONS = [
   serviceTokensProjection,
   approvalsProjection,
   auditProjection,
+  revocationsProjection,
   auditChainProjection,
 ];
 export const READ_MODEL_CHECKPOINT = 'read-models';
@@ -39,6 +41,8 @@ export interface ReadModels {
   environments: EnvironmentDirectory;
   serviceTokens: ServiceTokenDirectory;
   policies: PolicyDirectory;
+  /** JWT ids refused from their revocation on. */
+  revokedTokens: RevokedTokens;
   /** The epoch of the log: published beside every position. */
   epoch: LogEpoch;
   stop(): Promise<void>;
@@ -63,6 +67,8 @@ export async function startReadModels(
   await serviceTokens.load(db);
   const policies = new PolicyDirectory();
   await policies.load(db);
+  const revokedTokens = new RevokedTokens();
+  await revokedTokens.load(db);
   const epoch = await LogEpoch.of(store);
   const runner = createProjectionRunner({
     store,
@@ -77,8 +83,9 @@ export async function startReadModels(
       environments.applyEvents(events);
       serviceTokens.applyEvents(events);
       policies.applyEvents(events);
+      revokedTokens.applyEvents(events);
     },
   });
   await runner.start();
-  return { runner, cache, environments, serviceTokens, policies, epoch, stop: () => runner.stop() };
+  return { runner, cache, environments, serviceTokens, policies, revokedTokens, epoch, stop: () => runner.stop() };
 }

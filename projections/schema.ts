@@ -4,6 +4,7 @@ import { CONFIGURATIONS_SCHEMA, CONFIGURATIONS_TABLES } from './configurations/s
 import { CREDENTIALS_SCHEMA, CREDENTIALS_TABLES } from './credentials/schema.ts';
 import { ENVIRONMENTS_SCHEMA, ENVIRONMENTS_TABLES } from './environments/schema.ts';
 import { SCHEMAS_SCHEMA, SCHEMAS_TABLES } from './schemas/schema.ts';
+import { SECURITY_SCHEMA, SECURITY_TABLES } from './security/schema.ts';
 import { SERVICE_TOKENS_SCHEMA, SERVICE_TOKENS_TABLES } from './service-tokens/schema.ts';
 
 /** Read-model tables, each owned by its projection's folder. Rebuilding drops and recreates exactly these. */
@@ -15,6 +16,7 @@ export const READ_MODEL_TABLES = [
   ...CREDENTIALS_TABLES,
   ...SERVICE_TOKENS_TABLES,
   ...APPROVALS_TABLES,
+  ...SECURITY_TABLES,
 ];
 
 /** Every projection's tables and the checkpoints, created under one lock so instances starting together do not race. */
@@ -26,4 +28,4 @@ CREATE TABLE IF NOT EXISTS projection_checkpoints (
   position   bigint NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now()
 );
-${[CONFIGURATIONS_SCHEMA, SCHEMAS_SCHEMA, ENVIRONMENTS_SCHEMA, AUDIT_SCHEMA, CREDENTIALS_SCHEMA, SERVICE_TOKENS_SCHEMA, APPROVALS_SCHEMA].join('')}`;
+${[CONFIGURATIONS_SCHEMA, SCHEMAS_SCHEMA, ENVIRONMENTS_SCHEMA, AUDIT_SCHEMA, CREDENTIALS_SCHEMA, SERVICE_TOKENS_SCHEMA, APPROVALS_SCHEMA, SECURITY_SCHEMA].join('')}`;

@@ -145,6 +145,8 @@ export const AVRO_SCHEMAS: Record<DomainEventType, Record<number, object>> = {
   ServiceTokenIssued: { 1: envelope('ServiceTokenIssuedV1', jsonData('ServiceTokenIssuedDataV1')) },
   ServiceTokenRevoked: { 1: envelope('ServiceTokenRevokedV1', jsonData('ServiceTokenRevokedDataV1')) },
   AuthenticationLockedOut: { 1: envelope('AuthenticationLockedOutV1', jsonData('AuthenticationLockedOutDataV1')) },
+  LockoutLifted: { 1: envelope('LockoutLiftedV1', jsonData('LockoutLiftedDataV1')) },
+  TokenRevoked: { 1: envelope('TokenRevokedV1', jsonData('TokenRevokedDataV1')) },
   ApprovalPolicyDefined: { 1: envelope('ApprovalPolicyDefinedV1', jsonData('ApprovalPolicyDefinedDataV1')) },
   ApprovalPolicyRemoved: { 1: envelope('ApprovalPolicyRemovedV1', jsonData('ApprovalPolicyRemovedDataV1')) },
   ChangeRequestOpened: { 1: envelope('ChangeRequestOpenedV1', jsonData('ChangeRequestOpenedDataV1')) },

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSecretKey, randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -105,12 +105,16 @@ export async function mintToken(
   principal: { subject: string; roles: string[]; services?: string[] },
   expiresIn = '90d',
 ): Promise<string> {
-  return new SignJWT({ roles: principal.roles, ...(principal.services ? { services: principal.services } : {}) })
-    .setProtectedHeader({ alg: ALGORITHM })
-    .setSubject(principal.subject)
-    .setIssuedAt()
-    .setExpirationTime(expiresIn)
-    .sign(encode(secret));
+  return (
+    new SignJWT({ roles: principal.roles, ...(principal.services ? { services: principal.services } : {}) })
+      .setProtectedHeader({ alg: ALGORITHM })
+      .setSubject(principal.subject)
+      // An id of its own, so this one token can be revoked.
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime(expiresIn)
+      .sign(encode(secret))
+  );
 }
 
 export interface AuthSecrets {

@@ -125,7 +125,14 @@ export async function listServices(
   db: SqlExecutor,
   page: { limit: number; cursor?: string; prefix?: string; environment?: string; services?: string[] },
 ): Promise<ServiceSummary[]> {
-  const { rows } = await db.query<{ service_id: string; environment: string; version: number; checksum: string; updated_at: Date | string; updated_by: string }>(
+  const { rows } = await db.query<{
+    service_id: string;
+    environment: string;
+    version: number;
+    checksum: string;
+    updated_at: Date | string;
+    updated_by: string;
+  }>(
     `WITH page AS (
        SELECT DISTINCT service_id FROM service_configurations
        WHERE ($1::text IS NULL OR service_id > $1) AND ($2::text IS NULL OR starts_with(service_id, $2))
@@ -140,8 +147,18 @@ export async function listServices(
   const services = new Map<string, ServiceSummary>();
   for (const row of rows) {
     const updatedAt = iso(row.updated_at);
-    const summary = services.get(row.service_id) ?? { serviceId: row.service_id, environments: [], lastChangedAt: updatedAt };
-    summary.environments.push({ environment: row.environment, version: row.version, checksum: row.checksum, updatedAt, updatedBy: row.updated_by });
+    const summary = services.get(row.service_id) ?? {
+      serviceId: row.service_id,
+      environments: [],
+      lastChangedAt: updatedAt,
+    };
+    summary.environments.push({
+      environment: row.environment,
+      version: row.version,
+      checksum: row.checksum,
+      updatedAt,
+      updatedBy: row.updated_by,
+    });
     if (updatedAt > summary.lastChangedAt) summary.lastChangedAt = updatedAt;
     services.set(row.service_id, summary);
   }

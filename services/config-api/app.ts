@@ -9,6 +9,7 @@ import { configurationRoutes } from '#services/configuration/routes.ts';
 import { credentialRoutes } from '#services/credentials/routes.ts';
 import { environmentRoutes } from '#services/environments/routes.ts';
 import { schemaRoutes } from '#services/schemas/routes.ts';
+import { securityRoutes } from '#services/security/routes.ts';
 import { serviceTokenRoutes } from '#services/service-tokens/routes.ts';
 import type { RegisteredRoute } from './context.ts';
 import { errorBody, registerErrorHandling } from './error-handler.ts';
@@ -100,6 +101,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     jwtSecret: options.jwtSecret,
     store: app.eventStore,
     serviceTokens: app.readModels.serviceTokens,
+    revokedTokens: app.readModels.revokedTokens,
     metrics: app.metrics,
     readOnly: Boolean(options.replicateFrom),
     rateLimits: options.rateLimits,
@@ -120,6 +122,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(serviceTokenRoutes);
       await api.register(approvalRoutes);
       await api.register(auditRoutes);
+      await api.register(securityRoutes, { lockout: authenticator.lockout });
     },
     { prefix: API_PREFIX },
   );

@@ -28,6 +28,8 @@ export interface Authenticator {
 export interface AuthenticatorOptions {
   verifyToken: TokenVerifier;
   serviceTokens: ServiceTokenDirectory;
+  /** JWT ids refused from their revocation on. */
+  revokedTokens: { has(jti: string): boolean };
   lockout: Lockout;
   metrics: Metrics;
   /** Records a lockout in the log. */
@@ -44,7 +46,15 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         throw new InvalidToken('the service token is unknown, revoked or expired', options.serviceTokens.knows(token));
       return principal;
     }
-    return options.verifyToken(token);
+    const principal = await options.verifyToken(token);
+    if (
+      principal.credential?.kind === 'jwt' &&
+      principal.credential.id &&
+      options.revokedTokens.has(principal.credential.id)
+    ) {
+      throw new InvalidToken('the token was revoked', true);
+    }
+    return principal;
   }
 
   return {
@@ -104,13 +114,25 @@ export function registerAuthentication(
     const rule = ruleOf(request.method, request.routeOptions.url);
     if (!rule) throw forbid('FORBIDDEN', routeNotInPermissionTable(request.method, request.routeOptions.url));
     if (rule.permission === 'public') return;
-    await authenticator.refuseIfLocked(request.ip, (seconds) => reply.header('retry-after', seconds));
+    // The way out of a lockout answers a principal with its permission from any address; anyone else is refused as locked.
+    let principal: Principal | undefined;
+    if (rule.lockoutExempt) {
+      const { token, kind } = credentialOf(request);
+      principal = await authenticator.authenticate(token, request.ip, kind).catch(async (error: unknown) => {
+        await authenticator.refuseIfLocked(request.ip, (seconds) => reply.header('retry-after', seconds));
+        throw error;
+      });
+      if (rule.permission === 'session' || !hasPermission(principal, rule.permission))
+        await authenticator.refuseIfLocked(request.ip, (seconds) => reply.header('retry-after', seconds));
+    } else await authenticator.refuseIfLocked(request.ip, (seconds) => reply.header('retry-after', seconds));
     if (rule.permission === 'session') return;
     if (options.readOnly && rule.permission !== 'read' && rule.permission !== 'secret' && rule.permission !== 'audit') {
       throw readOnlyReplica();
     }
-    const { token, kind } = credentialOf(request);
-    const principal = await authenticator.authenticate(token, request.ip, kind);
+    if (!principal) {
+      const { token, kind } = credentialOf(request);
+      principal = await authenticator.authenticate(token, request.ip, kind);
+    }
     request.principal = principal;
     if (rule.refusalRecorded) return;
     if (!hasPermission(principal, rule.permission)) throw forbid('FORBIDDEN', roleRequired(ROLES_FOR[rule.permission]));

@@ -68,6 +68,7 @@ const BODIES: Record<string, (target: Target, n: number) => unknown> = {
   'POST /api/v1/environments': (_target, n) => ({ id: `matrix_${n}` }),
   'PUT /api/v1/environments/:id': () => ({ description: 'described by the matrix' }),
   'POST /api/v1/service-tokens': (target) => ({ serviceId: target }),
+  'POST /api/v1/tokens/revocations': (_target, n) => ({ jti: `matrix-${n}` }),
 };
 
 /** Bodies that make a route need its escalated permission (see RouteRule.escalation). */
@@ -180,6 +181,7 @@ describe('the authorization matrix: every route × every principal, in and out o
       .replace(':serviceId', target)
       .replace(':environment', 'production')
       .replace(':version', '1')
+      .replace(':address', '192.0.2.1')
       .replace(':key', credentialRoute ? `${target}-key` : 'risk.max')
       .replace(':id', () => {
         if (url.includes('change-requests')) return changeRequests[target];

@@ -30,6 +30,28 @@ describe('lockout after repeated failed authentication', () => {
     expect([locked.status, locked.body.code]).toEqual([429, 'LOCKED_OUT']);
   });
 
+  it('lets an admin lift a lockout from the locked address itself, while everyone else there stays refused; recorded', async () => {
+    const server = await start();
+    const reader = await server.token('honest', ['reader']);
+    const admin = await server.token('root', ['admin']);
+    for (let i = 0; i < 10; i++) await server.call('GET', '/environments', { token: forged });
+    expect((await server.call('GET', '/environments', { token: admin })).body.code).toBe('LOCKED_OUT');
+    // Not the way out for anyone but an admin: a reader, or a guess, is refused as locked.
+    expect((await server.call('DELETE', '/lockouts/127.0.0.1', { token: reader })).body.code).toBe('LOCKED_OUT');
+    expect((await server.call('DELETE', '/lockouts/127.0.0.1', { token: forged })).body.code).toBe('LOCKED_OUT');
+    const lifted = await server.call('DELETE', '/lockouts/127.0.0.1?reason=INC-7%20operator%20typo', { token: admin });
+    expect(lifted.status).toBe(204);
+    expect((await server.call('GET', '/environments', { token: reader })).status).toBe(200);
+    const audit = await server.call(
+      'GET',
+      `/audit?eventType=LockoutLifted&minPosition=${await server.storage.store.headPosition()}`,
+      {
+        token: admin,
+      },
+    );
+    expect(audit.body.data.entries[0]).toMatchObject({ actor: 'root', reason: 'INC-7 operator typo' });
+  });
+
   it('counts refused WebSocket tokens and refuses the upgrade from a locked address', async () => {
     const server = await start();
     for (let i = 0; i < 5; i++) {

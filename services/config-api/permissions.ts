@@ -51,6 +51,8 @@ export interface RouteRule {
   refusalRecorded?: true;
   /** A change through this route that needs more than its permission, and what it needs. */
   escalation?: { when: string; permission: RolePermission };
+  /** The way out of a lockout: answered for a principal with the permission even from a locked address. */
+  lockoutExempt?: true;
 }
 
 const rule = (permission: Permission, scope: ScopeRule = 'none', extra: Partial<RouteRule> = {}): RouteRule => ({
@@ -106,6 +108,8 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
   'DELETE /api/v1/credentials/:key': rule('write', 'credential'),
   'POST /api/v1/credentials/:key/rotate': rule('write', 'credential'),
   'POST /api/v1/vault/rotate-key': rule('admin', 'global'),
+  'POST /api/v1/tokens/revocations': rule('admin', 'global'),
+  'DELETE /api/v1/lockouts/:address': rule('admin', 'global', { lockoutExempt: true }),
 
   'GET /api/v1/change-requests': rule('read', 'list'),
   'GET /api/v1/change-requests/:id': rule('read', 'change-request'),

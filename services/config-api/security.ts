@@ -11,7 +11,7 @@ import type { Metrics } from '#infra/metrics/registry.ts';
 import type { ServiceTokenDirectory } from '#projections/service-tokens/directory.ts';
 import { recordEvents } from '#services/shared/command-handler.ts';
 import { type Authenticator, createAuthenticator, registerAuthentication } from './auth.ts';
-import { DEFAULT_LOCKOUT, type LockoutSettings, createLockout } from './lockout.ts';
+import { DEFAULT_LOCKOUT, type Lockout, type LockoutSettings, createLockout } from './lockout.ts';
 import { type RateLimits, registerRateLimits } from './rate-limits.ts';
 
 export interface RedisSettings {
@@ -24,6 +24,7 @@ export interface SecurityOptions {
   jwtSecret: string;
   store: EventStore;
   serviceTokens: ServiceTokenDirectory;
+  revokedTokens: { has(jti: string): boolean };
   metrics: Metrics;
   readOnly: boolean;
   rateLimits?: RateLimits;
@@ -60,13 +61,18 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
  * table with service scopes, rate limits and the lockout of addresses that
  * keep failing to authenticate — shared through Redis when there is one.
  */
-export async function registerSecurity(app: FastifyInstance, options: SecurityOptions): Promise<Authenticator> {
+export async function registerSecurity(
+  app: FastifyInstance,
+  options: SecurityOptions,
+): Promise<Authenticator & { lockout: Lockout }> {
   await app.register(helmet, HEADERS);
   const redis = options.redis ? await connectRedis(app, options.redis) : undefined;
+  const lockout = createLockout(options.lockout ?? DEFAULT_LOCKOUT, redis);
   const authenticator = createAuthenticator({
     verifyToken: createTokenVerifier(options.jwtSecret),
     serviceTokens: options.serviceTokens,
-    lockout: createLockout(options.lockout ?? DEFAULT_LOCKOUT, redis),
+    revokedTokens: options.revokedTokens,
+    lockout,
     metrics: options.metrics,
     onLockout: async (address) => {
       app.log.warn({ address }, 'address locked out after repeated failed authentication');
@@ -85,7 +91,7 @@ export async function registerSecurity(app: FastifyInstance, options: SecurityOp
   });
   registerAuthentication(app, { authenticator, metrics: options.metrics, readOnly: options.readOnly });
   await registerRateLimits(app, options.rateLimits, redis);
-  return authenticator;
+  return { ...authenticator, lockout };
 }
 
 /** Connects, waiting briefly for Redis at start; one log line when it goes down and one when it is back. */

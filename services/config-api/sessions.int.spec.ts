@@ -71,6 +71,44 @@ describe('sessions end when their credentials end, and no secret reaches the log
       expect(client.messages.filter((m) => m.type === 'configuration_changed')).toEqual([]);
   });
 
+  it('refuses a revoked JWT on every instance and closes its sessions with 4401 within a second, other tokens untouched', async () => {
+    const second = await startTestServer({ databaseUrl: server.databaseUrl });
+    try {
+      const token = await server.token('leaver', ['reader']);
+      const other = await server.token('stayer', ['reader']);
+      used.push(token, other);
+      const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
+      expect(jti).toMatch(/^[0-9a-f-]{36}$/);
+      const session = new WsClient(`${second.baseUrl.replace('http', 'ws')}/ws`, [
+        'configledger.v1',
+        `bearer.${token}`,
+      ]);
+      clients.push(session);
+      await session.opened();
+      const revoked = await server.call('POST', '/tokens/revocations', {
+        token: admin,
+        body: { jti, reason: 'left the desk' },
+      });
+      expect(revoked.status).toBe(201);
+      const revokedAt = Date.now();
+      expect((await server.call('GET', '/environments', { token })).status).toBe(401);
+      const closed = await session.closed;
+      expect([closed.code, closed.at - revokedAt < 1000]).toEqual([4401, true]);
+      expect((await second.call('GET', '/environments', { token })).body.code).toBe('INVALID_TOKEN');
+      expect((await second.call('GET', '/environments', { token: other })).status).toBe(200);
+      const reader = await server.token('aud', ['auditor']);
+      const audit = await server.call(
+        'GET',
+        `/audit?eventType=TokenRevoked&minPosition=${revoked.body.data.position}`,
+        { token: reader },
+      );
+      expect(audit.body.data.entries[0]).toMatchObject({ actor: 'root', reason: 'left the desk' });
+    } finally {
+      await second.app.close();
+      await second.storage.close();
+    }
+  });
+
   it('closes a socket with 4401 when its JWT expires', async () => {
     const token = await mintToken(TEST_JWT_SECRET, { subject: 'short', roles: ['reader'] }, '2s');
     used.push(token);

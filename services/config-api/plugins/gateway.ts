@@ -36,6 +36,12 @@ export const gatewayPlugin = fp<{ authenticator: Authenticator; settings?: Gatew
         'service token revoked',
       ),
     );
+    readModels.revokedTokens.onRevoked((jti) =>
+      gateway.endSessions(
+        (principal) => principal.credential?.kind === 'jwt' && principal.credential.id === jti,
+        'token revoked',
+      ),
+    );
     await gateway.start();
     app.decorate('gateway', gateway);
     app.addHook('preClose', async () => gateway.stop());
