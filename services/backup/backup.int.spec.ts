@@ -176,6 +176,16 @@ describe('backup and restore of the whole log', () => {
     }
   });
 
+  it('says which folder is missing when the backup cannot be written there, without a stack trace', async () => {
+    const nowhere = join(dir, 'no-such-folder', 'log.jsonl.gz');
+    const refused = await backup(nowhere);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      `cannot write the backup to ${nowhere}: the folder ${join(dir, 'no-such-folder')} does not exist`,
+    );
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('refuses a file rewritten consistently by someone without the signing key, and a restore under another key', async () => {
     // Edit an event and fix up everything that can be recomputed without the key: the content hash and the chain heads.
     const lines = gunzipSync(readFileSync(file)).toString().trim().split('\n');

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -16,6 +17,7 @@ import {
   type VaultKeys,
   sealKeys,
   toLine,
+  BackupRefused,
 } from './format.ts';
 
 export interface BackupOptions {
@@ -48,8 +50,18 @@ export async function createBackup(store: EventStore, file: string, options: Bac
     epoch: await readEpoch(store),
   };
   const output = createWriteStream(file, { mode: 0o600 });
-  // A path that cannot be written fails here, before the log is read.
-  await once(output, 'open');
+  // A path that cannot be written fails here, before the log is read, saying which.
+  await once(output, 'open').catch((error: NodeJS.ErrnoException) => {
+    const why =
+      error.code === 'ENOENT'
+        ? `the folder ${dirname(file)} does not exist: create it first`
+        : error.code === 'EISDIR'
+          ? `${file} is a folder: name a file in it`
+          : error.code === 'EACCES'
+            ? `no permission to write in ${dirname(file)}`
+            : error.message;
+    throw new BackupRefused(`cannot write the backup to ${file}: ${why}`);
+  });
   const gzip = createGzip();
   const written = pipeline(gzip, output);
   let failed: unknown;

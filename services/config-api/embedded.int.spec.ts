@@ -33,6 +33,17 @@ describe('settings at start', () => {
     expect(refused.output).toContain('configledger: invalid setting: PORT must be integer');
     expect(refused.output).not.toMatch(/\n\s+at /);
   });
+
+  it('names the createdb command when DATABASE_URL points at a database that does not exist', async () => {
+    const missing = await run(['services/config-api/main.ts'], {
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/configledger_never_created',
+      JWT_SECRET: 'a-jwt-secret-of-at-least-thirty-two-characters',
+      PORT: String(await freePort()),
+    });
+    expect(missing.code).toBe(1);
+    expect(missing.output).toContain('createdb -h 127.0.0.1 -p 5432 -U postgres configledger_never_created');
+    expect(missing.output).not.toMatch(/\n\s+at /);
+  });
 });
 
 describe('one process per embedded store', () => {

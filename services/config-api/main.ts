@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { loadAuthSecrets, loadChainSigningKey } from '#infra/auth/tokens.ts';
 import { keyProviderOf } from '#infra/crypto/key-provider.ts';
 import { openStorage } from '#infra/eventstore/select.ts';
-import { DataDirectoryInUse } from '#infra/postgres/data-dir-lock.ts';
 import {
   InvalidSetting,
   type Settings,
@@ -12,6 +11,7 @@ import {
 } from '#services/shared/settings.ts';
 import { API_PREFIX, buildApp } from './app.ts';
 import { loggerOptions } from './logging.ts';
+import { explainStartFailure } from './start-errors.ts';
 
 /** A person at a terminal reads this: the reason, never a stack trace. */
 function refuseToStart(message: string): never {
@@ -27,11 +27,18 @@ try {
   refuseToStart(error.message);
 }
 const storageSettings = storageSettingsOf(settings);
-const storage = await openStorage(storageSettings).catch((error: unknown) => {
-  if (!(error instanceof DataDirectoryInUse)) throw error;
-  process.stderr.write(`configledger: ${error.message}\n`);
+/** A failure a person can fix (a missing database, a port in use) is said in a sentence, with the command; anything else is a bug. */
+const startFailed = (error: unknown): never => {
+  const explained = explainStartFailure(error, {
+    databaseUrl: settings.DATABASE_URL,
+    port: settings.PORT,
+    dataDir: settings.DATA_DIR,
+  });
+  if (!explained) throw error;
+  process.stderr.write(`configledger: ${explained}\n`);
   process.exit(1);
-});
+};
+const storage = await openStorage(storageSettings).catch(startFailed);
 const secrets = await loadAuthSecrets(settings.JWT_SECRET, settings.DATA_DIR);
 const kafkaBrokers = brokersOf(settings.KAFKA_BROKERS);
 const app = await buildApp({
@@ -56,7 +63,7 @@ const app = await buildApp({
   ...(settings.REDIS_URL ? { redis: { url: settings.REDIS_URL } } : {}),
   idempotencyTtlHours: settings.IDEMPOTENCY_KEY_TTL_HOURS,
   logger: loggerOptions(settings.LOG_LEVEL),
-});
+}).catch(startFailed);
 
 /** Stop accepting, let requests in flight finish, close WebSockets with a reason, let projections finish their batch; bounded. */
 const SHUTDOWN_BOUND_MS = settings.SHUTDOWN_TIMEOUT_MS;
@@ -76,7 +83,7 @@ const shutdown = async (signal: string) => {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 
-await app.listen({ port: settings.PORT, host: settings.HOST });
+await app.listen({ port: settings.PORT, host: settings.HOST }).catch(startFailed);
 const base = `http://${settings.HOST}:${settings.PORT}${API_PREFIX}`;
 const lines = [
   '',
