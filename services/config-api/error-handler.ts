@@ -106,7 +106,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code = FASTIFY_CODES[error.code] ?? (error instanceof SyntaxError ? 'INVALID_JSON' : 'BAD_REQUEST');
-      return reply.status(status).send(errorBody(code, error.message));
+      // Bodies are JSON only: text or a form is never parsed (a browser could send those across sites).
+      const message =
+        code === 'UNSUPPORTED_MEDIA_TYPE'
+          ? `the body must be JSON, sent with the header Content-Type: application/json (this request sent ${request.headers['content-type'] ?? 'no Content-Type'})`
+          : error.message;
+      return reply.status(status).send(errorBody(code, message));
     }
     request.log.error({ err: error }, 'request failed');
     return reply.status(500).send(

@@ -14,7 +14,8 @@ const ENVELOPE_DEPTH = 4;
  * An empty body counts as `{}`, so optional bodies can be left out.
  */
 export function registerJsonBodies(app: FastifyInstance): void {
-  app.removeContentTypeParser('application/json');
+  // JSON is the only body: text is not taken for a document (a cross-site form could send it).
+  app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     const text = body.toString();
     if (text.trim().length === 0) return done(null, {});
