@@ -6,6 +6,8 @@ export interface EventMetadata {
   causationId?: string;
   reason?: string;
   sourceIp?: string;
+  /** The client program that sent the request, when there was one (its User-Agent, shortened). */
+  userAgent?: string;
   /** Version of the event's data shape; an upcaster lifts older versions. */
   schemaVersion: number;
   /** Events written before the one clock carried the accepting instance's time here; the event's time is the store's recorded one. */

@@ -20,7 +20,7 @@ export async function queryAudit(db: SqlExecutor, filter: AuditFilter): Promise<
   const newest = filter.order === 'newest';
   const { rows } = await db.query<Record<string, unknown> & { position: string }>(
     `SELECT position, event_id AS "eventId", event_type AS "eventType", stream_name AS "streamName", service_id AS "serviceId",
-            environment, actor, correlation_id AS "correlationId", reason, source_ip AS "sourceIp", summary, occurred_at AS "occurredAt"
+            environment, actor, correlation_id AS "correlationId", reason, source_ip AS "sourceIp", user_agent AS "userAgent", summary, occurred_at AS "occurredAt"
      FROM audit_log
      WHERE ($1::text IS NULL OR service_id = $1 OR $1 = ANY(affected_services)) AND ($2::text IS NULL OR environment = $2) AND ($3::text IS NULL OR actor = $3)
        AND ($4::text IS NULL OR event_type = $4) AND ($5::timestamptz IS NULL OR occurred_at >= $5) AND ($6::timestamptz IS NULL OR occurred_at < $6)

@@ -21,4 +21,7 @@ CREATE INDEX IF NOT EXISTS audit_log_service ON audit_log (service_id, environme
 -- Added with governed environment changes: the services whose effective configuration an event changed.
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS affected_services text[];
 CREATE INDEX IF NOT EXISTS audit_log_affected ON audit_log USING gin (affected_services);
+
+-- Added so that every row names the client program behind a request.
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS user_agent text;
 `;

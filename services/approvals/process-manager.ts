@@ -1,7 +1,9 @@
 import { type ChangeRequestApproved, type ProposedChange, changeRequestStream } from '#events/approvals.ts';
 import { credentialStream } from '#events/credentials.ts';
 import { DomainError } from '#events/errors.ts';
+import type { EventMetadata } from '#events/metadata.ts';
 import type { RecordedEvent } from '#infra/eventstore/port.ts';
+import { metadataOf } from '#projections/projection.ts';
 import type { Database } from '#infra/postgres/database.ts';
 import { type FollowOptions, type FollowerLogger, followLog } from '#projections/follow.ts';
 import { readCheckpoint, writeCheckpoint } from '#projections/runner.ts';
@@ -57,7 +59,7 @@ export function createApprovalsProcessManager(
     const { id } = event.data as ChangeRequestApproved['data'];
     const { state } = await loadState(ctx.store, changeRequestStream(id), changeRequestDecider);
     if (state.status !== 'pending' || !quorumReached(state)) return;
-    const outcome = await apply(ctx, state, String(event.metadata.correlationId ?? id), String(event.metadata.actor));
+    const outcome = await apply(ctx, state, metadataOf(event));
     if (!outcome.applied) failures.set(id, outcome.error);
   }
 
@@ -138,16 +140,23 @@ export function createApprovalsProcessManager(
 async function apply(
   ctx: AppContext,
   state: Exclude<ChangeRequestState, { status: 'absent' }>,
-  correlationId: string,
-  lastApprover: string,
+  approval: Partial<EventMetadata>,
 ): Promise<ApprovalOutcome> {
   const { id, change, requestedBy, reason } = state.request;
+  // The request that completed the quorum is where the change comes from: its correlation, address and client.
+  const correlationId = approval.correlationId ?? id;
+  const lastApprover = approval.actor ?? 'approvals';
+  const origin = {
+    ...(approval.sourceIp ? { sourceIp: approval.sourceIp } : {}),
+    ...(approval.userAgent ? { userAgent: approval.userAgent } : {}),
+  };
   // Ids derived from the change request: applied by two instances, or again after a crash, it is recorded once.
   const context: CommandContext = {
     actor: requestedBy,
     correlationId,
     causationId: id,
     ...(reason ? { reason } : {}),
+    ...origin,
     now: new Date(),
     idempotencyKey: `change-request:${id}`,
   };
@@ -162,6 +171,7 @@ async function apply(
           actor: lastApprover,
           correlationId,
           causationId: id,
+          ...origin,
           now: new Date(),
           idempotencyKey: `change-request-outcome:${id}`,
         },

@@ -117,6 +117,75 @@ describe('the audit trail over the whole log', () => {
   });
 });
 
+describe('audit rows for operators', () => {
+  it('name the service of every row that concerns one, approvals and credentials included, with the client program and address', async () => {
+    const server = await startTestServer();
+    try {
+      const admin = await server.token('root', ['admin']);
+      const headers = { 'user-agent': 'deploy-bot/2.1' };
+      await server.call('PUT', '/configurations/audited', {
+        token: admin,
+        body: { configuration: { risk: { limit: 1 } } },
+        headers,
+      });
+      await server.call('PUT', '/approval-policies/audited', {
+        token: admin,
+        body: { environments: ['production'], keyPatterns: ['risk.*'], requiredApprovals: 1 },
+      });
+      const opened = await server.call('PATCH', '/configurations/audited', {
+        token: await server.token('rae', ['writer']),
+        body: { patch: { risk: { limit: 2 } } },
+        headers,
+      });
+      const id = opened.body.data.changeRequest.id;
+      await server.call('POST', `/change-requests/${id}/approve`, {
+        token: await server.token('ann', ['approver']),
+        body: {},
+        headers,
+      });
+      await server.call('POST', '/credentials', {
+        token: admin,
+        body: {
+          key: 'audited-db',
+          value: 'pw',
+          type: 'database_password',
+          serviceId: 'audited',
+          environment: 'production',
+        },
+        headers,
+      });
+      await server.call('POST', '/credentials/audited-db/rotate', { token: admin, body: {}, headers });
+      await server.call('GET', '/credentials/audited-db', { token: admin, headers });
+      const head = await server.storage.store.headPosition();
+      const entries = (
+        await server.call('GET', `/audit?serviceId=audited&order=oldest&minPosition=${head}`, { token: admin })
+      ).body.data.entries as {
+        eventType: string;
+        serviceId: string;
+        environment: string;
+        userAgent: string | null;
+        sourceIp: string;
+      }[];
+      expect(entries.map((entry) => entry.eventType)).toEqual([
+        'ConfigurationCreated',
+        'ChangeRequestOpened',
+        'ChangeRequestApproved',
+        'ConfigurationUpdated',
+        'ChangeRequestApplied',
+        'CredentialStored',
+        'CredentialRotated',
+        'CredentialAccessed',
+      ]);
+      for (const entry of entries)
+        expect(entry).toMatchObject({ serviceId: 'audited', environment: 'production', sourceIp: '127.0.0.1' });
+      // The change an approval applied comes from the request that completed the quorum.
+      for (const entry of entries) expect(entry.userAgent).toBe('deploy-bot/2.1');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('the audit chain held to signed heads kept outside the database', () => {
   const dir = mkdtempSync(join(tmpdir(), 'configledger-checkpoint-'));
   const cleanups: (() => Promise<unknown>)[] = [];

@@ -19,6 +19,8 @@ export interface CommandContext {
   causationId?: string;
   reason?: string;
   sourceIp?: string;
+  /** The client program, when the command came in a request. */
+  userAgent?: string;
   now: Date;
   /**
    * The request's idempotency key, scoped to its caller and target: the
@@ -298,6 +300,7 @@ function toStored(event: DomainEvent, context: CommandContext, id: string) {
     ...(context.causationId ? { causationId: context.causationId } : {}),
     ...(context.reason ? { reason: context.reason } : {}),
     ...(context.sourceIp ? { sourceIp: context.sourceIp } : {}),
+    ...(context.userAgent ? { userAgent: context.userAgent } : {}),
     ...(context.idempotencyKey ? { idempotencyKey: context.idempotencyKey } : {}),
     schemaVersion: EVENT_SCHEMA_VERSIONS[event.type],
   };

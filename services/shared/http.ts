@@ -75,11 +75,13 @@ export function callerOf(request: FastifyRequest, reason?: string): Caller {
 }
 
 export function commandContext(request: FastifyRequest, reason?: string): CommandContext {
+  const userAgent = request.headers['user-agent'];
   return {
     actor: request.principal?.subject ?? 'anonymous',
     correlationId: String(request.id),
     ...(reason ? { reason } : {}),
     sourceIp: request.ip,
+    ...(userAgent ? { userAgent: String(userAgent).slice(0, 300) } : {}),
     now: new Date(),
     ...(request.idempotencyScope ? { idempotencyKey: request.idempotencyScope } : {}),
     onRecorded: () => {
