@@ -16,6 +16,7 @@ import { errorBody, registerErrorHandling } from './error-handler.ts';
 import { healthRoutes } from './health.ts';
 import { registerIdempotency } from './idempotency.ts';
 import { registerJsonBodies } from './json-body.ts';
+import { registerRequestLog } from './logging.ts';
 import type { LockoutSettings } from './lockout.ts';
 import { registerOpenApi } from './openapi.ts';
 import { ruleOf } from './permissions.ts';
@@ -65,6 +66,8 @@ export const API_PREFIX = '/api/v1';
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
+    // One line per answered request instead (registerRequestLog), health probes at debug.
+    disableRequestLogging: true,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     requestIdHeader: 'x-correlation-id',
     genReqId: () => randomUUID(),
@@ -74,6 +77,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  registerRequestLog(app);
   refuseWhileClosing(app);
   keepRouteTable(app);
 

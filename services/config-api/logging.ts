@@ -1,4 +1,4 @@
-import type { FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 
 /** Headers that carry credentials: censored wherever pino would print them. */
 export const REDACTED_PATHS = [
@@ -38,14 +38,27 @@ export function loggableUrl(url: string): string {
   return `${path}?${safe.map(([name, value]) => `${encodeURIComponent(name!)}=${value === '[REDACTED]' ? value : encodeURIComponent(value!)}`).join('&')}`;
 }
 
-/** The service's logger: the given level and destination, secrets redacted from every line. */
+/**
+ * The service's logger: the given level and destination, secrets redacted
+ * from every line; for a person at a terminal, readable lines (pino-pretty),
+ * JSON for anything else (a file, a pipe, a log collector).
+ */
 export function loggerOptions(
   level: string,
   stream?: NodeJS.WritableStream,
+  terminal = !stream && process.stdout.isTTY === true,
 ): Exclude<FastifyServerOptions['logger'], boolean | undefined> {
   return {
     level,
     ...(stream ? { stream } : {}),
+    ...(terminal
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+          },
+        }
+      : {}),
     redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
     serializers: {
       req: (request: FastifyRequest) => ({
@@ -57,4 +70,23 @@ export function loggerOptions(
       }),
     },
   };
+}
+
+/** Routes polled by probes and scrapers: logged at debug, so a person reading the log sees requests that matter. */
+const QUIET_ROUTES = new Set(['/api/v1/health', '/api/v1/health/ready', '/metrics']);
+
+/** One line per request, when it is answered (instead of Fastify's two): method, path, status, time and who asked. */
+export function registerRequestLog(app: FastifyInstance): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? '';
+    const level = QUIET_ROUTES.has(route) ? 'debug' : reply.statusCode >= 500 ? 'error' : 'info';
+    request.log[level](
+      {
+        res: { statusCode: reply.statusCode },
+        responseTime: Math.round(reply.elapsedTime * 10) / 10,
+        ...(request.principal ? { user: request.principal.subject } : {}),
+      },
+      `${request.method} ${loggableUrl(request.url)} ${reply.statusCode}`,
+    );
+  });
 }
