@@ -68,7 +68,7 @@ describe('change approvals over HTTP', () => {
     expect(uncovered.body.data.version).toBe(before.version + 1);
   });
 
-  it('applies an approved change on the version it was decided on, or fails with CONFIGURATION_MOVED_ON', async () => {
+  it('applies an approved change on top of unrelated edits made since, and fails with CONFIGURATION_MOVED_ON on a conflict', async () => {
     const request = await requestChange(300);
     const first = await server.call('POST', `/change-requests/${request.id}/approve`, {
       token: ann,
@@ -103,12 +103,24 @@ describe('change approvals over HTTP', () => {
       events.push(event);
     expect(events[0]!.metadata).toMatchObject({ actor: 'rae', causationId: request.id });
 
-    const stale = await requestChange(400);
+    // An unrelated edit meanwhile (a path no policy gates) does not spend the approvals: the change applies on top of it.
+    const merged = await requestChange(400);
     await server.call('PUT', '/configurations/risk-engine/venue', { token: requester, body: { value: 'ARCX' } });
+    await server.call('POST', `/change-requests/${merged.id}/approve`, { token: ann, body: {} });
+    const onTop = await server.call('POST', `/change-requests/${merged.id}/approve`, { token: bob, body: {} });
+    expect(onTop.body.data).toMatchObject({ status: 'applied', approvedBy: ['ann', 'bob'] });
+    expect((await current()).configuration).toMatchObject({ risk: { limit: 400 }, venue: 'ARCX' });
+
+    // An edit of the change's own path is a conflict: it fails, naming the path, and nothing is written.
+    const stale = await requestChange(500);
+    const competing = await requestChange(450);
+    await server.call('POST', `/change-requests/${competing.id}/approve`, { token: ann, body: {} });
+    await server.call('POST', `/change-requests/${competing.id}/approve`, { token: bob, body: {} });
     await server.call('POST', `/change-requests/${stale.id}/approve`, { token: ann, body: {} });
     const moved = await server.call('POST', `/change-requests/${stale.id}/approve`, { token: bob, body: {} });
     expect([moved.status, moved.body.code]).toEqual([409, 'CONFIGURATION_MOVED_ON']);
-    expect((await current()).configuration.risk.limit).toBe(300);
+    expect(moved.body.details.conflicts).toEqual(['risk.limit']);
+    expect((await current()).configuration.risk.limit).toBe(450);
     expect((await server.call('GET', `/change-requests/${stale.id}`, { token: ann })).body.data).toMatchObject({
       status: 'failed',
       outcome: { code: 'CONFIGURATION_MOVED_ON' },

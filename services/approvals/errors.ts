@@ -32,6 +32,15 @@ export const policyNotFound = (id: string) =>
  * An approved change whose target moved on since it was decided: a configuration
  * answers CONFIGURATION_MOVED_ON, anything else CREDENTIAL_MOVED_ON.
  */
+/** An approved configuration change whose own paths were changed by someone else since it was decided. */
+export const changedPathsConflict = (changeRequestId: string, baseVersion: number, conflicts: string[]) =>
+  new DomainError(
+    'CONFIGURATION_MOVED_ON',
+    409,
+    `since version ${baseVersion}, ${conflicts.join(', ')} changed: the approved change would overwrite it; request the change again`,
+    { changeRequestId, baseVersion, conflicts },
+  );
+
 export const changeMovedOn = (changeRequestId: string, kind: string, baseVersion: number, cause: DomainError) =>
   new DomainError(
     kind === 'configuration' ? 'CONFIGURATION_MOVED_ON' : 'CREDENTIAL_MOVED_ON',

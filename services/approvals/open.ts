@@ -3,7 +3,7 @@ import { type ApprovalPolicy, type ProposedChange, changeRequestStream } from '#
 import type { JsonObject } from '#events/metadata.ts';
 import type { AppContext } from '#services/shared/context.ts';
 import { type ConfigurationCommand, configurationDecider } from '#services/configuration/decider.ts';
-import { type CommandContext, loadState } from '#services/shared/command-handler.ts';
+import { type CommandContext, loadState, nameBasedUuid } from '#services/shared/command-handler.ts';
 import { changeRequestDecider } from './change-request-decider.ts';
 
 export interface OpenedChangeRequest {
@@ -28,7 +28,8 @@ export async function openChangeRequest(
 ): Promise<OpenedChangeRequest> {
   const strictest = policies.reduce((a, b) => (b.requiredApprovals > a.requiredApprovals ? b : a));
   const expiresAfterHours = Math.min(...policies.map((policy) => policy.expiresAfterHours));
-  const id = randomUUID();
+  // A repeat of the request (its answer lost) opens the same change request, not a second one.
+  const id = context.idempotencyKey ? nameBasedUuid(`${context.idempotencyKey}\u0000change-request`) : randomUUID();
   const expiresAt = new Date(context.now.getTime() + expiresAfterHours * 3_600_000).toISOString();
   const result = await ctx.commands.handle(
     changeRequestStream(id),

@@ -7,7 +7,15 @@ import { metadataOf } from '#projections/projection.ts';
 import type { Database } from '#infra/postgres/database.ts';
 import { type FollowOptions, type FollowerLogger, followLog } from '#projections/follow.ts';
 import { readCheckpoint, writeCheckpoint } from '#projections/runner.ts';
-import { type CommandWithoutSchema, executeConfigurationCommand } from '#services/configuration/commands.ts';
+import { configurationStream } from '#events/configuration.ts';
+import type { JsonObject } from '#events/metadata.ts';
+import { deletePath, diffDocuments, setPath } from '#events/paths.ts';
+import {
+  type CommandWithoutSchema,
+  documentAtVersion,
+  executeConfigurationCommand,
+} from '#services/configuration/commands.ts';
+import { type ConfigurationCommand, configurationDecider, proposedDocument } from '#services/configuration/decider.ts';
 import { type CredentialCommand, credentialDecider } from '#services/credentials/decider.ts';
 import { applyApprovedEnvironmentChange } from '#services/environments/application.ts';
 import { type CommandContext, loadState } from '#services/shared/command-handler.ts';
@@ -18,7 +26,7 @@ import {
   changeRequestDecider,
   quorumReached,
 } from './change-request-decider.ts';
-import { approvedChangeFailed, changeMovedOn, recordedFailure } from './errors.ts';
+import { approvedChangeFailed, changeMovedOn, changedPathsConflict, recordedFailure } from './errors.ts';
 
 const CHECKPOINT = 'approvals-process-manager';
 
@@ -200,16 +208,68 @@ async function apply(
   }
 }
 
+/** Two dotted paths touch the same value when one is the other or lies within it. */
+const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
+
+/**
+ * Applies an approved configuration change. On the version it was decided on,
+ * as it was made; on a later version (someone wrote since), as a three-way
+ * merge over paths: the change's own changes (the base against what its
+ * command makes of the base) go on top of the current document, unless a
+ * change made since touches one of its paths — then it fails, naming them.
+ * The result is validated like any write.
+ */
 async function applyConfiguration(
   ctx: AppContext,
   change: ProposedChange,
   approval: { changeRequestId: string; approvedBy: string[] },
   context: CommandContext,
 ) {
-  const command = { ...change.command, expectedVersion: change.baseVersion } as unknown as CommandWithoutSchema;
-  const outcome = await executeConfigurationCommand(ctx, context, command, approval);
-  if (outcome.kind !== 'applied') throw new Error('an approved change asked for approval again');
-  return { version: outcome.answer.version, position: outcome.answer.position };
+  const command = change.command as unknown as CommandWithoutSchema;
+  const stream = configurationStream(change.serviceId, change.environment);
+  for (let attempt = 1; ; attempt++) {
+    const { state } = await loadState(ctx.store, stream, configurationDecider);
+    const currentVersion = state.status === 'active' ? state.version : 0;
+    const onVersion = async (toApply: CommandWithoutSchema, expectedVersion: number) => {
+      const outcome = await executeConfigurationCommand(
+        ctx,
+        context,
+        { ...toApply, expectedVersion } as CommandWithoutSchema,
+        approval,
+      );
+      if (outcome.kind !== 'applied') throw new Error('an approved change asked for approval again');
+      return { version: outcome.answer.version, position: outcome.answer.position };
+    };
+    try {
+      if (currentVersion === change.baseVersion || state.status !== 'active' || change.baseVersion === 0)
+        return await onVersion(command, change.baseVersion);
+      const base =
+        (await documentAtVersion(ctx, change.serviceId, change.environment, change.baseVersion)) ?? ({} as JsonObject);
+      const ours = diffDocuments(base, proposedDocument(command as ConfigurationCommand, base, change.baseVersion));
+      const theirs = diffDocuments(base, state.configuration);
+      const conflicts = ours
+        .map((mine) => mine.path)
+        .filter((path) => theirs.some((their) => overlaps(path, their.path)));
+      if (conflicts.length > 0) throw changedPathsConflict(approval.changeRequestId, change.baseVersion, conflicts);
+      let merged = state.configuration;
+      for (const mine of ours)
+        merged =
+          'newValue' in mine ? setPath(merged, mine.path, mine.newValue!) : (deletePath(merged, mine.path) ?? merged);
+      return await onVersion(
+        {
+          type: 'Replace',
+          serviceId: change.serviceId,
+          environment: change.environment,
+          configuration: merged,
+          changeReason: command.changeReason,
+        } as CommandWithoutSchema,
+        currentVersion,
+      );
+    } catch (error) {
+      // Someone wrote between reading and applying: merge again onto what is there now.
+      if (!(error instanceof DomainError && error.code === 'VERSION_CONFLICT') || attempt >= 3) throw error;
+    }
+  }
 }
 
 /** The sealed value is bound to its version: if the credential moved on, the append is refused. */

@@ -151,3 +151,42 @@ describe('a write known to be recorded is never answered "nothing was written"',
     expect([settled.status, settled.body.data.version]).toEqual([200, 2]);
   });
 });
+
+describe('a keyed change that needs approval', () => {
+  it('opens one change request however often it is repeated after its answer was lost', async () => {
+    const server = await startTestServer();
+    try {
+      const admin = await server.token('root', ['admin']);
+      await server.call('PUT', '/configurations/held', {
+        token: admin,
+        body: { configuration: { risk: { limit: 1 } } },
+      });
+      await server.call('PUT', '/approval-policies/held', {
+        token: admin,
+        body: { environments: ['production'], keyPatterns: ['risk.*'], requiredApprovals: 1 },
+      });
+      const writer = await server.token('rae', ['writer']);
+      const key = randomUUID();
+      const patch = () =>
+        server.call('PATCH', '/configurations/held', {
+          token: writer,
+          body: { patch: { risk: { limit: 2 } } },
+          headers: { 'idempotency-key': key },
+        });
+      const first = await patch();
+      expect(first.status).toBe(202);
+      // Its answer was lost: the key is free again, the change request is in the log.
+      await server.storage.readModels.query(
+        'UPDATE idempotency_keys SET status = NULL, response = NULL, lease_until = now()',
+      );
+      const again = await patch();
+      expect(again.body.data.changeRequest.id).toBe(first.body.data.changeRequest.id);
+      const { rows } = await server.storage.readModels.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM events WHERE event_type = 'ChangeRequestOpened'",
+      );
+      expect(rows[0]!.n).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -120,6 +120,10 @@ export function decide(command: ConfigurationCommand, state: ConfigurationState)
   return [{ type: 'ConfigurationUpdated', data: change }];
 }
 
+/** What a command makes of a document at a version (pure): the document it would write. */
+export const proposedDocument = (command: ConfigurationCommand, before: JsonObject, version: number): JsonObject =>
+  nextDocument(command, before, version);
+
 function nextDocument(command: ConfigurationCommand, before: JsonObject, currentVersion: number): JsonObject {
   switch (command.type) {
     case 'Create':
