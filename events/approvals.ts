@@ -24,7 +24,11 @@ export type ApprovalPolicyRemoved = { type: 'ApprovalPolicyRemoved'; data: { id:
 export type ApprovalPolicyEvent = ApprovalPolicyDefined | ApprovalPolicyRemoved;
 
 /** The change waiting for approval, as the command that will apply it. */
-export type ProposedChange = ProposedConfigurationChange | ProposedCredentialChange | ProposedEnvironmentChange;
+export type ProposedChange =
+  | ProposedConfigurationChange
+  | ProposedCredentialChange
+  | ProposedEnvironmentChange
+  | ProposedImport;
 
 export interface ProposedConfigurationChange {
   kind: 'configuration';
@@ -40,6 +44,21 @@ export interface ProposedConfigurationChange {
 /** A credential store or rotation: the value is already sealed for `baseVersion + 1`, so the request holds ciphertext only. */
 export interface ProposedCredentialChange {
   kind: 'credential';
+  serviceId: string;
+  environment: string;
+  command: JsonObject;
+  baseVersion: number;
+  changedKeys: string[];
+}
+
+/**
+ * An import of a service's configurations (and schema) in several
+ * environments, held as one change so that it applies whole or not at all.
+ * `command` is `{schema, environments: {<environment>: {configuration, baseVersion}}}`;
+ * `environment` names the first environment a policy holds; `changedKeys` are `environment:key`.
+ */
+export interface ProposedImport {
+  kind: 'import';
   serviceId: string;
   environment: string;
   command: JsonObject;

@@ -16,6 +16,7 @@ import {
   executeConfigurationCommand,
 } from '#services/configuration/commands.ts';
 import { type ConfigurationCommand, configurationDecider, proposedDocument } from '#services/configuration/decider.ts';
+import { applyImport } from '#services/configuration/import.ts';
 import { type CredentialCommand, credentialDecider } from '#services/credentials/decider.ts';
 import { applyApprovedEnvironmentChange } from '#services/environments/application.ts';
 import { type CommandContext, loadState } from '#services/shared/command-handler.ts';
@@ -192,9 +193,11 @@ async function apply(
     const applied =
       change.kind === 'configuration'
         ? await applyConfiguration(ctx, change, { changeRequestId: id, approvedBy }, context)
-        : change.kind === 'environment'
-          ? await applyApprovedEnvironmentChange(ctx, change, context)
-          : await applyCredential(ctx, change, context);
+        : change.kind === 'import'
+          ? await applyHeldImport(ctx, change, { changeRequestId: id, approvedBy }, context)
+          : change.kind === 'environment'
+            ? await applyApprovedEnvironmentChange(ctx, change, context)
+            : await applyCredential(ctx, change, context);
     await record({ applied: true, ...applied });
     return { applied: true, ...applied, approvedBy };
   } catch (error) {
@@ -235,7 +238,7 @@ async function applyConfiguration(
         ctx,
         context,
         { ...toApply, expectedVersion } as CommandWithoutSchema,
-        approval,
+        { approval },
       );
       if (outcome.kind !== 'applied') throw new Error('an approved change asked for approval again');
       return { version: outcome.answer.version, position: outcome.answer.position };
@@ -270,6 +273,41 @@ async function applyConfiguration(
       if (!(error instanceof DomainError && error.code === 'VERSION_CONFLICT') || attempt >= 3) throw error;
     }
   }
+}
+
+/**
+ * An import held as one change: applied whole, and only if no environment of
+ * it changed since it was decided (it replaces each one's own layer).
+ */
+async function applyHeldImport(
+  ctx: AppContext,
+  change: ProposedChange,
+  approval: { changeRequestId: string; approvedBy: string[] },
+  context: CommandContext,
+) {
+  const held = change.command as unknown as {
+    schema: JsonObject | null;
+    environments: Record<string, { configuration: JsonObject; baseVersion: number }>;
+  };
+  const moved: string[] = [];
+  for (const [environment, { baseVersion }] of Object.entries(held.environments)) {
+    const { state } = await loadState(
+      ctx.store,
+      configurationStream(change.serviceId, environment),
+      configurationDecider,
+    );
+    if ((state.status === 'active' ? state.version : 0) !== baseVersion) moved.push(environment);
+  }
+  if (moved.length > 0) throw changedPathsConflict(approval.changeRequestId, 0, moved);
+  const plan = {
+    schema: held.schema,
+    environments: Object.fromEntries(
+      Object.entries(held.environments).map(([environment, { configuration }]) => [environment, configuration]),
+    ),
+  };
+  const answers = Object.values(await applyImport(ctx, context, change.serviceId, plan, approval));
+  const last = answers[answers.length - 1];
+  return { version: last?.version ?? 0, position: last?.position ?? 0 };
 }
 
 /** The sealed value is bound to its version: if the credential moved on, the append is refused. */

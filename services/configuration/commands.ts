@@ -67,8 +67,10 @@ export async function executeConfigurationCommand(
   ctx: AppContext,
   context: CommandContext,
   command: CommandWithoutSchema,
-  approval?: { changeRequestId: string; approvedBy: string[] },
+  /** The approval this change was held for; or `heldAsAWhole` when it is part of a change held (or not) as one, like an import. */
+  options: { approval?: { changeRequestId: string; approvedBy: string[] }; heldAsAWhole?: boolean } = {},
 ): Promise<WriteOutcome> {
+  const { approval } = options;
   await requireEnvironment(ctx, command.environment);
   const { validate, schemaVersion } = await activeValidator(ctx, command.serviceId);
   const view = await effectiveView(ctx, command.serviceId, command.environment);
@@ -79,7 +81,7 @@ export async function executeConfigurationCommand(
     ...(approval ? { approval } : {}),
   } as ConfigurationCommand;
   const stream = configurationStream(command.serviceId, command.environment);
-  if (!approval) {
+  if (!approval && !options.heldAsAWhole) {
     const changeRequest = await openChangeRequestIfRequired(ctx, stream, command, full, context);
     if (changeRequest) return { kind: 'pending', changeRequest };
   }

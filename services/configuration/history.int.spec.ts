@@ -182,3 +182,99 @@ describe('promote, export and import', () => {
     expect((await call('GET', '/configurations/importer2/schema')).body.code).toBe('SCHEMA_NOT_FOUND');
   });
 });
+
+describe('export and import round trip', () => {
+  let server: TestServer;
+  let admin: string;
+  beforeAll(async () => {
+    server = await startTestServer();
+    admin = await server.token('alice', ['admin']);
+    await server.call('PUT', '/configurations/source/schema', { token: admin, body: { schema: { type: 'object' } } });
+    await server.call('PUT', '/configurations/source', {
+      token: admin,
+      body: { configuration: { risk: { limit: 1 }, venue: 'XNYS' } },
+    });
+    const last = await server.call('PUT', '/configurations/source?environment=staging', {
+      token: admin,
+      body: { configuration: { risk: { limit: 2 }, venue: 'SIM' } },
+    });
+    await server.app.readModels.runner.waitFor(BigInt(last.body.data.position), 5000);
+  });
+  afterAll(async () => server?.close());
+
+  const exported = async () =>
+    fetch(`${server.baseUrl}/configurations/source/export`, { headers: { authorization: `Bearer ${admin}` } }).then(
+      (r) => r.text(),
+    );
+  const importText = (target: string, text: string, token = admin) =>
+    fetch(`${server.baseUrl}/configurations/${target}/import`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: text,
+    }).then(async (response) => ({
+      status: response.status,
+      body: (await response.json()) as { data: any; code?: string },
+    }));
+
+  it('takes what export gives, the answer as it is or the bare document, and reproduces every environment', async () => {
+    const answer = await exported();
+    const whole = await importText('copy-whole', answer);
+    expect(whole.status, JSON.stringify(whole.body)).toBe(200);
+    const bare = await importText('copy-bare', JSON.stringify(JSON.parse(answer).data));
+    expect(bare.status).toBe(200);
+    const head = await server.storage.store.headPosition();
+    for (const target of ['copy-whole', 'copy-bare']) {
+      for (const environment of ['production', 'staging']) {
+        const original = await server.call('GET', `/configurations/source?environment=${environment}`, {
+          token: admin,
+        });
+        const copy = await server.call(
+          'GET',
+          `/configurations/${target}?environment=${environment}&minPosition=${head}`,
+          {
+            token: admin,
+          },
+        );
+        expect(copy.body.data?.checksum, JSON.stringify(copy.body)).toBe(original.body.data.checksum);
+      }
+    }
+  });
+
+  it('holds an import as one change request when a policy covers any of it, and applies all of it at the quorum', async () => {
+    await server.call('PUT', '/approval-policies/imports', {
+      token: admin,
+      body: { environments: ['production'], keyPatterns: ['risk.*'], requiredApprovals: 1 },
+    });
+    await server.call('PUT', '/configurations/held-import?environment=staging', {
+      token: admin,
+      body: { configuration: { venue: 'OLD' } },
+    });
+    const writer = await server.token('rae', ['writer']);
+    const held = await importText('held-import', await exported(), writer);
+    expect(held.status).toBe(202);
+    // Nothing applied yet, in any environment: the staging part waits with the production part.
+    expect(
+      (await server.call('GET', '/configurations/held-import?environment=staging', { token: admin })).body.data
+        .configuration,
+    ).toEqual({
+      venue: 'OLD',
+    });
+    expect((await server.call('GET', '/configurations/held-import', { token: admin })).status).toBe(404);
+    const { id } = held.body.data.changeRequest;
+    const approved = await server.call('POST', `/change-requests/${id}/approve`, {
+      token: await server.token('ann', ['approver']),
+      body: {},
+    });
+    expect(approved.body.data.status).toBe('applied');
+    for (const environment of ['production', 'staging']) {
+      const original = await server.call('GET', `/configurations/source?environment=${environment}`, { token: admin });
+      const copy = await server.call(
+        'GET',
+        `/configurations/held-import?environment=${environment}&minPosition=${approved.body.data.position}`,
+        { token: admin },
+      );
+      expect(copy.body.data.checksum).toBe(original.body.data.checksum);
+      expect(copy.body.data.own).toBeTruthy();
+    }
+  });
+});

@@ -17,6 +17,8 @@ import {
 } from '#services/shared/http.ts';
 import { schemaDecider } from '#services/schemas/decider.ts';
 import { activeValidator, executeConfigurationCommand } from './commands.ts';
+import { type ImportPlan, applyImport, policiesHolding } from './import.ts';
+import { openChangeRequest } from '#services/approvals/open.ts';
 import { ServiceParams, tags } from './http-schemas.ts';
 import { getPath } from '#events/paths.ts';
 import { type ConfigurationView, effectiveNow, readConfiguration, requireEnvironment, viewOf } from './read.ts';
@@ -173,15 +175,22 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
       schema: {
         tags,
         summary:
-          'Apply an exported document: the schema, then each environment as one change (each environment on its own; approvals apply)',
+          'Apply what export gives (its answer as it is, the bare document, or {document, changeReason}): the schema and every environment, all or nothing; held as one change request when an approval policy covers any of it',
         params: ServiceParams,
         body: Type.Object(
           { document: ExportDocument, changeReason: Type.Optional(ChangeReason) },
           { additionalProperties: false },
         ),
       },
+      // Export's answer, or its document alone, is taken as it is: the round trip needs no editing.
+      preValidation: async (request) => {
+        const body = request.body as Record<string, unknown> | undefined;
+        // Checked by the route's schema right after: here only moved into place.
+        if (body && typeof body.data === 'object' && 'success' in body) request.body = { document: body.data } as never;
+        else if (body && body.format === EXPORT_FORMAT) request.body = { document: body } as never;
+      },
     },
-    async (request) => {
+    async (request, reply) => {
       const { serviceId } = request.params;
       const { document, changeReason = `imported from ${document.serviceId}, exported ${document.exportedAt}` } =
         request.body;
@@ -198,34 +207,51 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
       );
       if (errors.length > 0)
         throw validationFailed(errors, 'the imported configurations do not match the schema; nothing was written');
-      if (document.schema) {
-        await ctx.commands.handle(
-          schemaStream(serviceId),
-          schemaDecider,
-          {
-            type: 'RegisterSchema',
-            serviceId,
-            schema: document.schema.schema as JsonObject,
-            problem: ctx.validators.problemOf(document.schema.schema as JsonObject),
-          },
-          commandContext(request, changeReason),
-        );
-      }
-      const environments: Record<string, unknown> = {};
+      const plan: ImportPlan = {
+        schema: (document.schema?.schema as JsonObject | undefined) ?? null,
+        environments: {},
+      };
       for (const [environment, entry] of Object.entries(document.environments)) {
         // An environment's own layer is what it holds; one that only inherits has nothing of its own to write.
         const own = entry.own === undefined ? entry.configuration : entry.own?.configuration;
-        if (!own) continue;
-        const outcome = await executeConfigurationCommand(ctx, commandContext(request, changeReason), {
-          type: 'Replace',
-          serviceId,
-          environment,
-          configuration: own as JsonObject,
-          changeReason,
-        });
-        environments[environment] = outcomeOf(outcome);
+        if (own) plan.environments[environment] = own as JsonObject;
       }
-      return ok({ serviceId, environments });
+      const context = commandContext(request, changeReason);
+      const { policies, held, versions } = await policiesHolding(ctx, serviceId, plan);
+      if (policies.length > 0) {
+        const changeRequest = await openChangeRequest(
+          ctx,
+          context,
+          {
+            kind: 'import',
+            serviceId,
+            environment: held[0]!.environment,
+            command: {
+              schema: plan.schema,
+              environments: Object.fromEntries(
+                Object.entries(plan.environments).map(([environment, configuration]) => [
+                  environment,
+                  { configuration, baseVersion: versions[environment] ?? 0 },
+                ]),
+              ),
+            },
+            baseVersion: 0,
+            changedKeys: held.flatMap(({ environment, changedKeys }) =>
+              changedKeys.map((key) => `${environment}:${key}`),
+            ),
+          },
+          policies,
+          changeReason,
+        );
+        return reply.status(202).send(ok({ serviceId, changeRequest }));
+      }
+      const answers = await applyImport(ctx, context, serviceId, plan);
+      return ok({
+        serviceId,
+        environments: Object.fromEntries(
+          Object.entries(answers).map(([environment, answer]) => [environment, { status: 'applied', ...answer }]),
+        ),
+      });
     },
   );
 };
