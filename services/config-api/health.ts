@@ -13,6 +13,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['health'],
+        security: [],
         summary: 'Readiness: 503 with the reasons when a dependency is down or a threshold is passed',
       },
     },
@@ -77,6 +78,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['health'],
+        security: [],
         summary:
           'Each dependency with its status; 503 when the event store, the read models or the projections are down (Kafka down: 200, degraded)',
       },

@@ -13,8 +13,19 @@ export async function registerOpenApi(app: FastifyInstance, prefix: string): Pro
         description:
           'Event-sourced configuration service. Every change is an event; every past state can be read back.',
       },
-      components: { securitySchemes: { BearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-      security: [{ BearerAuth: [] }],
+      components: {
+        securitySchemes: {
+          BearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          ServiceToken: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-Service-Token',
+            description: 'a service token (clst_...)',
+          },
+        },
+      },
+      // Either scheme; the routes anyone may call say so with an empty list.
+      security: [{ BearerAuth: [] }, { ServiceToken: [] }],
     },
   });
   // The docs page loads its own scripts and styles: it carries swagger-ui's policy instead of the API's.
