@@ -47,7 +47,7 @@ async function applyOne(tx: SqlExecutor, recorded: RecordedEvent): Promise<void>
           position,
         ],
       );
-      return logAccess(tx, recorded, d.key, 'store', 'granted', d.secret.version);
+      return logAccess(tx, recorded, d.key, 'store', 'granted', d.secret.version, { serviceId: d.serviceId });
     }
     case 'CredentialRotated': {
       const d = event.data;
@@ -93,7 +93,8 @@ async function logAccess(
   const metadata = metadataOf(recorded);
   await tx.query(
     `INSERT INTO credential_access_log (position, credential_key, operation, outcome, version, actor, service_id, source_ip, user_agent, reason, accessed_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+     VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, (SELECT service_id FROM credentials WHERE credential_key = $2)), $8, $9, $10, $11)
+     ON CONFLICT DO NOTHING`,
     [
       recorded.position.toString(),
       key,
@@ -103,7 +104,7 @@ async function logAccess(
       actorOf(recorded),
       context.serviceId ?? null,
       metadata.sourceIp ?? null,
-      context.userAgent ?? null,
+      context.userAgent ?? metadata.userAgent ?? null,
       context.reason ?? metadata.reason ?? null,
       occurredAt(recorded),
     ],

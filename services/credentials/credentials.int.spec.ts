@@ -27,6 +27,7 @@ describe('the credential vault', () => {
   const store = async (key: string, value: string, extra: Record<string, unknown> = {}) => {
     const response = await server.call('POST', '/credentials', {
       token: writer,
+      headers: { 'user-agent': 'vault-test/1.0' },
       body: {
         key,
         value,
@@ -117,6 +118,22 @@ describe('the credential vault', () => {
       serviceId: 'order-router',
       version: 1,
     });
+    // Every row names the service and the client program, the writes as well as the reads.
+    const asVaultTest = { token: writer, headers: { 'user-agent': 'vault-test/1.0' } };
+    expect((await server.call('POST', '/credentials/audit-me/rotate', { ...asVaultTest, body: {} })).status).toBe(200);
+    expect((await server.call('DELETE', '/credentials/audit-me', asVaultTest)).status).toBe(204);
+    const after = Number(await server.storage.store.headPosition());
+    const all = await server.call('GET', `/audit/credentials/audit-me?minPosition=${after}`, { token: auditor });
+    expect(all.body.data.map((entry: { operation: string }) => entry.operation)).toEqual([
+      'delete',
+      'rotate',
+      'retrieve',
+      'retrieve',
+      'store',
+    ]);
+    for (const entry of all.body.data) {
+      expect(entry).toMatchObject({ serviceId: 'order-router', userAgent: 'vault-test/1.0', sourceIp: '127.0.0.1' });
+    }
   });
 
   it('rotates to a generated password, keeps the previous readable during the grace period only', async () => {
