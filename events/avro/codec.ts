@@ -10,6 +10,9 @@ export const HEADER = {
   eventType: 'event-type',
   schemaVersion: 'schema-version',
   correlationId: 'correlation-id',
+  /** Metadata the Avro envelope of the first contract has no field for; headers, so every shipped schema stays as it is. */
+  userAgent: 'user-agent',
+  idempotencyKey: 'idempotency-key',
 } as const;
 
 const types = new Map<string, avro.Type>();
@@ -134,6 +137,8 @@ export function encodeEvent(event: RecordedEvent): EncodedEvent {
       [HEADER.eventType]: event.type,
       [HEADER.schemaVersion]: String(version),
       [HEADER.correlationId]: String(metadata.correlationId ?? ''),
+      ...(typeof metadata.userAgent === 'string' ? { [HEADER.userAgent]: metadata.userAgent } : {}),
+      ...(typeof metadata.idempotencyKey === 'string' ? { [HEADER.idempotencyKey]: metadata.idempotencyKey } : {}),
     },
   };
 }
@@ -175,6 +180,8 @@ export function decodeEvent(message: {
   if (!type) return { status: 'skipped', reason: `no Avro schema for ${eventType} version ${version}` };
 
   const record = type.fromBuffer(message.value) as Data & { metadata: Data; data: Data };
+  const userAgent = header(HEADER.userAgent);
+  const idempotencyKey = header(HEADER.idempotencyKey);
   let data = familyOf(eventType).fromAvro(record.data);
   for (let from = version; from < known; from++) {
     const upcast = UPCASTERS[`${eventType}@${from}`];
@@ -193,7 +200,12 @@ export function decodeEvent(message: {
       data,
       // The envelope carries a time in occurredAt for consumers that want one; an event that had none has the recorded one there.
       metadata: withoutRecordedTime(
-        { ...withoutNulls(record.metadata), schemaVersion: known },
+        {
+          ...withoutNulls(record.metadata),
+          schemaVersion: known,
+          ...(userAgent ? { userAgent } : {}),
+          ...(idempotencyKey ? { idempotencyKey } : {}),
+        },
         String(record.recordedAt),
       ),
     },

@@ -23,7 +23,14 @@ const recorded: RecordedEvent = {
     operation: 'patch',
     changeReason: 'desk request',
   },
-  metadata: { actor: 'alice', correlationId: 'c-1', schemaVersion: 2, sourceIp: '10.0.0.1' },
+  metadata: {
+    actor: 'alice',
+    correlationId: 'c-1',
+    schemaVersion: 2,
+    sourceIp: '10.0.0.1',
+    userAgent: 'curl/8.5.0',
+    idempotencyKey: 'alice:retry-7',
+  },
 };
 
 describe('Avro event codec', () => {
@@ -35,6 +42,8 @@ describe('Avro event codec', () => {
       [HEADER.eventType]: 'ConfigurationUpdated',
       [HEADER.schemaVersion]: '2',
       [HEADER.correlationId]: 'c-1',
+      [HEADER.userAgent]: 'curl/8.5.0',
+      [HEADER.idempotencyKey]: 'alice:retry-7',
     });
     const headers = Object.fromEntries(
       Object.entries(encoded.headers).map(([name, value]) => [name, Buffer.from(value)]),
