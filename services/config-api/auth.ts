@@ -52,7 +52,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       principal.credential.id &&
       options.revokedTokens.has(principal.credential.id)
     ) {
-      throw new InvalidToken('the token was revoked', true);
+      throw new InvalidToken('it was revoked', true);
     }
     return principal;
   }
