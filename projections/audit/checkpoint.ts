@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin, Kafka } from 'kafkajs';
 import { jsonSignatureValid, signJson } from '#infra/crypto/signing.ts';
 import { CHAIN_CHECKPOINT_TOPIC } from '#infra/kafka/topics.ts';
 import type { SqlExecutor } from '#infra/postgres/database.ts';
@@ -68,6 +69,22 @@ export async function checkpointOnKafka(kafka: Kafka, key: string, epoch: number
   };
 }
 
+/**
+ * The topic's offsets. Right after the topic is created, or while its leader
+ * moves, the broker answers that it does not lead the partition: a retriable
+ * answer kafkajs's admin passes on, so it is asked again for a few seconds.
+ */
+async function offsetsOf(admin: Admin, topic: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (error) {
+      if (!(error as { retriable?: boolean }).retriable || attempt >= 20) throw error;
+      await sleep(250);
+    }
+  }
+}
+
 /** Every record of the topic, read to its end (it is compacted: about one per epoch). */
 async function checkpointsOnKafka(kafka: Kafka, timeoutMs = 10_000): Promise<ChainCheckpoint[]> {
   const admin = kafka.admin();
@@ -75,7 +92,7 @@ async function checkpointsOnKafka(kafka: Kafka, timeoutMs = 10_000): Promise<Cha
   let high: bigint;
   try {
     if (!(await admin.listTopics()).includes(CHAIN_CHECKPOINT_TOPIC)) return [];
-    const [partition] = await admin.fetchTopicOffsets(CHAIN_CHECKPOINT_TOPIC);
+    const [partition] = await offsetsOf(admin, CHAIN_CHECKPOINT_TOPIC);
     high = BigInt(partition?.high ?? '0');
     if (high === 0n || partition?.high === partition?.low) return [];
   } finally {

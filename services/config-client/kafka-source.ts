@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Consumer, Kafka, logLevel } from 'kafkajs';
+import { type Admin, type Consumer, Kafka, logLevel } from 'kafkajs';
 import type { LocalConfiguration, Snapshot } from './local-state.ts';
 
 /** The compacted topic the service publishes each effective configuration to, keyed `serviceId/environment`. */
@@ -10,6 +10,22 @@ export const CONFIG_STATE_TOPIC = 'configledger.config-state.v1';
  * beginning up to its end), then follows it. Each client has a consumer group
  * of its own, so every instance of a service sees every update.
  */
+/**
+ * The state topic's offsets. While a partition's leader is being elected (a
+ * new topic, a broker restart) the broker says it does not lead it, a
+ * retriable answer the admin client passes on: asked again for a few seconds.
+ */
+async function offsetsOf(admin: Admin) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.fetchTopicOffsets(CONFIG_STATE_TOPIC);
+    } catch (error) {
+      if (!(error as { retriable?: boolean }).retriable || attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 export async function followKafka(
   brokers: string[],
   key: string,
@@ -24,7 +40,7 @@ export async function followKafka(
   });
   const admin = kafka.admin();
   await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(CONFIG_STATE_TOPIC).finally(() => admin.disconnect());
+  const offsets = await offsetsOf(admin).finally(() => admin.disconnect());
   const behind = new Set(
     offsets.filter((offset) => offset.high !== offset.low && offset.high !== '0').map((offset) => offset.partition),
   );
