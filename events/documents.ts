@@ -1,4 +1,4 @@
-import { documentTooDeep, invalidKey, invalidString } from './errors.ts';
+import { documentTooDeep, invalidKey, invalidString, numberOutOfRange } from './errors.ts';
 
 /**
  * What any JSON a client sends may hold. Documents are data: a key that names
@@ -19,7 +19,8 @@ export const isStorableText = (text: string) => !UNSTORABLE.test(text);
 
 /**
  * Walks a parsed JSON value without recursion and throws INVALID_KEY for a
- * forbidden key, INVALID_STRING for text that cannot be stored, and
+ * forbidden key, INVALID_STRING for text that cannot be stored,
+ * NUMBER_OUT_OF_RANGE for a number JSON cannot carry (1e400 parses as Infinity), and
  * DOCUMENT_TOO_DEEP for a value more than `maxDepth` objects or arrays down
  * (`{"a":1}` has its deepest value one level down).
  */
@@ -37,6 +38,7 @@ function walk(value: unknown, maxDepth: number, basePath: string, checkInput: bo
   while (pending.length > 0) {
     const { node, depth, path } = pending.pop()!;
     if (typeof node === 'string' && checkInput && !isStorableText(node)) throw invalidString(path);
+    if (typeof node === 'number' && !Number.isFinite(node)) throw numberOutOfRange(path);
     if (typeof node !== 'object' || node === null) continue;
     const isArray = Array.isArray(node);
     const keys = Object.keys(node);

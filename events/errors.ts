@@ -45,6 +45,15 @@ export const documentTooDeep = (path: string, maxDepth: number) =>
     { path, maxDepth },
   );
 
+/** JSON.parse reads 1e400 as Infinity, which JSON cannot carry back out (it would be stored as null). */
+export const numberOutOfRange = (path: string) =>
+  new DomainError(
+    'NUMBER_OUT_OF_RANGE',
+    400,
+    `the number at ${path || 'the root'} is too large for JSON (beyond ±1.8e308), so it cannot be stored`,
+    { path },
+  );
+
 export const emptyKeySegment = (key: string) =>
   new DomainError('INVALID_KEY', 400, `key ${JSON.stringify(key)} has an empty segment`, { key });
 

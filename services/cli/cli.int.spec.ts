@@ -394,6 +394,27 @@ writeFileSync(file, JSON.stringify(document));`,
     expect((await cli(['token', 'revoke', otherId])).code).toBe(0);
     expect((await cli(['get', 'scoped-a'], as(other))).code).toBe(1);
     expect((await cli(['token', 'revoke', 'not a token'])).code).toBe(2);
+    const serviceToken = 'clst_0123456789abcdef_secretpart';
+    const refused = await cli(['token', 'revoke', serviceToken]);
+    expect([refused.code, refused.stdout]).toEqual([2, '']);
+    expect(refused.stderr).toContain('DELETE /service-tokens/:id');
+    expect(refused.stderr).not.toContain(serviceToken);
+  });
+
+  it('writes all of a large answer to a pipe before it exits, and refuses numbers JSON cannot carry', async () => {
+    const big = Array.from({ length: 3000 }, (_, i) => `venue-${i}-${'x'.repeat(60)}`);
+    writeFileSync(join(dir, 'venues.json'), JSON.stringify(big));
+    expect((await cli(['put', 'piped-svc', 'venues', `@${join(dir, 'venues.json')}`])).code).toBe(0);
+    const read = await json(['get', 'piped-svc']);
+    expect(read.configuration.venues).toEqual(big);
+
+    const infinite = await cli(['put', 'piped-svc', 'n', '1e400']);
+    expect([infinite.code, infinite.stderr]).toEqual([2, expect.stringContaining('1e400 is too large')]);
+    writeFileSync(join(dir, 'deep.json'), `{"deep":${'['.repeat(20_000)}${']'.repeat(20_000)}}`);
+    const nested = await cli(['patch', 'piped-svc', `@${join(dir, 'deep.json')}`]);
+    expect([nested.code, nested.stderr]).toEqual([2, expect.stringContaining('nested too deeply')]);
+    expect(nested.stderr).not.toMatch(STACK);
+    expect((await json(['history', 'piped-svc'])).length).toBe(1);
   });
 
   it('answers --help on every command with its usage and the exit codes, exit 0', async () => {

@@ -8,6 +8,7 @@ import { diffDocuments, isObject } from '#events/paths.ts';
 import { type Command, ENV, EXIT, Failed, OUTPUT, environmentId, outputFormat, parse, serviceId } from './command.ts';
 import { ApiError, type ApiClient, path } from './http-client.ts';
 import { type ChangeRequestOpened, describeChange, note, reportWrite, type WriteAnswer, write } from './output.ts';
+import { sendable } from './write-commands.ts';
 
 interface OwnLayer {
   configuration: JsonObject;
@@ -55,7 +56,11 @@ function readEdited(file: string): JsonObject {
   }
   if (!isObject(edited))
     throw new Failed(`the edited file must hold a JSON object; nothing was sent, it is kept at ${file}`);
-  return edited;
+  try {
+    return sendable(edited, 'the edited document');
+  } catch (error) {
+    throw new Failed(`${(error as Error).message}; nothing was sent, it is kept at ${file}`);
+  }
 }
 
 async function confirmed(question: string): Promise<boolean> {

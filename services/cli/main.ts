@@ -116,4 +116,8 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-process.exit(await main(process.argv.slice(2)));
+const status = await main(process.argv.slice(2));
+// A pipe takes what is written a piece at a time: exit once stdout and stderr have passed it all on.
+const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write('', () => resolve()));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(status);

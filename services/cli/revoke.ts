@@ -2,11 +2,15 @@ import { type Command, OUTPUT, UsageError, outputFormat, parse } from './command
 import { printJson, write } from './output.ts';
 import { argumentText } from './write-commands.ts';
 
-const TOKEN_ID = /^[A-Za-z0-9._:-]{1,200}$/;
+const TOKEN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The token's id: a JWT's `jti` claim (read, not verified: the server decides), or the id itself. */
 function tokenId(given: string): string {
   const text = argumentText(given === '-' ? '@-' : given).trim();
+  if (text.startsWith('clst_'))
+    throw new UsageError(
+      'that is a service token: revoke it with DELETE /service-tokens/:id (its id, never the token)',
+    );
   const parts = text.split('.');
   if (parts.length === 3) {
     let claims: { jti?: unknown };
@@ -19,7 +23,8 @@ function tokenId(given: string): string {
       throw new UsageError('that JWT has no id (jti), so it cannot be revoked alone: rotate JWT_SECRET');
     return claims.jti;
   }
-  if (!TOKEN_ID.test(text)) throw new UsageError('give a JWT, its id (jti), @FILE or - (standard input)');
+  if (!TOKEN_ID.test(text))
+    throw new UsageError('give a JWT, its id (the jti claim, a UUID), @FILE or - (standard input)');
   return text;
 }
 

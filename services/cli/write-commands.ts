@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { assertSafeDocument } from '#events/documents.ts';
+import { DomainError } from '#events/errors.ts';
 import type { JsonValue } from '#events/metadata.ts';
 import { isObject, setPath } from '#events/paths.ts';
 import {
@@ -31,13 +33,34 @@ export function argumentText(value: string): string {
   }
 }
 
+/**
+ * What JSON.parse gives but the API cannot take, said before anything is
+ * sent: a number beyond ±1.8e308 (parsed as Infinity, it would be sent as
+ * null) and nesting past the document bound (which would also exhaust the
+ * stack serializing it). `what` names the input in the message.
+ */
+export function sendable<T>(value: T, what: string): T {
+  try {
+    assertSafeDocument(value);
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    if (error.code === 'NUMBER_OUT_OF_RANGE')
+      throw new UsageError(`${what} is too large for a JSON number and cannot be stored (--string keeps it as text)`);
+    if (error.code === 'DOCUMENT_TOO_DEEP') throw new UsageError(`${what} is nested too deeply: ${error.message}`);
+    // Keys and text the server refuses are its to name (INVALID_KEY, INVALID_STRING).
+  }
+  return value;
+}
+
 /** JSON when it parses as JSON, else the text as a string. */
 export function jsonOrText(text: string): JsonValue {
+  let value: JsonValue;
   try {
-    return JSON.parse(text) as JsonValue;
+    value = JSON.parse(text) as JsonValue;
   } catch {
     return text;
   }
+  return sendable(value, text.length <= 40 ? text : 'a number in VALUE');
 }
 
 export const put: Command = {
@@ -47,7 +70,7 @@ export const put: Command = {
 Set one dotted KEY of SERVICE's configuration (missing parents are created; the first key of a service
 creates its configuration) as a new version. VALUE is
 taken as JSON when it parses as JSON (100, true, {"a":1}, "\\"quoted\\""), else as a string; --string
-always takes it as a string. A VALUE starting with - goes after --: put svc offset -- -5.
+always takes it as a string. @FILE reads VALUE from a file, @- from standard input. A VALUE starting with - goes after --: put svc offset -- -5.
 --if-version refuses the change (VERSION_CONFLICT) unless the configuration is still at version N.`,
   async run(args, session) {
     const { values, positionals } = parse(
@@ -56,7 +79,7 @@ always takes it as a string. A VALUE starting with - goes after --: put svc offs
       { min: 3 },
     );
     const output = outputFormat(values.output);
-    const [service, key, text] = [serviceId(positionals[0]!), positionals[1]!, positionals[2]!];
+    const [service, key, text] = [serviceId(positionals[0]!), positionals[1]!, argumentText(positionals[2]!)];
     const value = values.string ? text : jsonOrText(text);
     const query = { environment: environmentId(values.env) };
     const expected = positiveInteger(values['if-version'], '--if-version');
@@ -97,6 +120,7 @@ key, null removes a key. The patch is given inline, read from a file (@FILE) or 
       throw new UsageError(`the patch is not JSON: ${(error as Error).message}`);
     }
     if (!isObject(document)) throw new UsageError('the patch must be a JSON object');
+    sendable(document, 'the patch');
     const answer = await session
       .api()
       .write<WriteAnswer | ChangeRequestOpened>('PATCH', path`/configurations/${service}`, {

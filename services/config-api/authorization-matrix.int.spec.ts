@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { ROLES, ROLES_FOR, type RolePermission, type RouteRule, ruleOf } from '#services/config-api/permissions.ts';
@@ -68,7 +69,7 @@ const BODIES: Record<string, (target: Target, n: number) => unknown> = {
   'POST /api/v1/environments': (_target, n) => ({ id: `matrix_${n}` }),
   'PUT /api/v1/environments/:id': () => ({ description: 'described by the matrix' }),
   'POST /api/v1/service-tokens': (target) => ({ serviceId: target }),
-  'POST /api/v1/tokens/revocations': (_target, n) => ({ jti: `matrix-${n}` }),
+  'POST /api/v1/tokens/revocations': () => ({ jti: randomUUID() }),
 };
 
 /** Bodies that make a route need its escalated permission (see RouteRule.escalation). */

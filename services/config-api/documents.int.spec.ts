@@ -112,4 +112,43 @@ describe('documents are data: no prototype reachable, nesting bounded', () => {
     });
     expect(fits.status).toBe(200);
   });
+
+  it.each([
+    '/configurations/doc-guard?atPosition=1e400',
+    '/configurations/doc-guard?atPosition=Infinity',
+    '/configurations/doc-guard?minPosition=1e400',
+    '/configurations/doc-guard?version=1e400',
+    '/configurations/doc-guard/versions?before=1e400',
+    '/configurations/doc-guard/versions?minPosition=1e400',
+    '/configurations/doc-guard/schema?version=1e400',
+    '/configurations/doc-guard/risk.max?version=1e400',
+    '/configurations/doc-guard/environments/production?version=1e400',
+    '/configurations?limit=1e400',
+    '/audit?limit=Infinity',
+    '/audit?cursor=1e400',
+  ])('answers GET %s, a number no integer can be, with 400 VALIDATION_ERROR', async (path) => {
+    const answer = await server.call('GET', path, { token });
+    expect([answer.status, answer.body.code]).toEqual([400, 'VALIDATION_ERROR']);
+  });
+
+  it.each([
+    ['PATCH', `/configurations/${service}`, '{"patch":{"n":1e400}}'],
+    ['POST', '/configurations/doc-guard-new', '{"configuration":{"n":-1e400}}'],
+    ['PUT', `/configurations/${service}/big`, '{"value":1e400}'],
+    ['POST', `/configurations/${service}/batch`, '{"operations":[{"id":"1","type":"SET","key":"n","value":[1e999]}]}'],
+  ])(
+    'refuses %s %s holding a number too large for JSON with 400 NUMBER_OUT_OF_RANGE, writing nothing',
+    async (method, path, body) => {
+      const head = await headOf();
+      const response = await fetch(`${server.baseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body,
+      });
+      const answer = (await response.json()) as { code: string; error: string };
+      expect([response.status, answer.code]).toEqual([400, 'NUMBER_OUT_OF_RANGE']);
+      expect(answer.error).toMatch(/too large/);
+      expect(await headOf()).toBe(head);
+    },
+  );
 });

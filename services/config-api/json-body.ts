@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { MAX_DOCUMENT_DEPTH, assertSafeDocument, isStorableText } from '#events/documents.ts';
 import { DomainError, documentTooDeep, invalidString } from '#events/errors.ts';
+import { validationFailed } from '#services/shared/errors.ts';
 import { invalidJson } from './errors.ts';
 
 /** Levels a route's envelope adds above the document it carries (an import: document.environments.<env>.configuration). */
@@ -39,15 +40,27 @@ export function registerJsonBodies(app: FastifyInstance): void {
   // Path parameters and query strings are text too: the same rule, before any route sees them.
   // A request with no body at all, to a route whose body has only optional fields, is that body empty.
   app.addHook('preValidation', async (request) => {
-    if (request.body === undefined && request.routeOptions.schema?.body) request.body = {};
-    for (const [part, values] of [
-      ['params', request.params],
-      ['query', request.query],
+    const schema = request.routeOptions.schema;
+    if (request.body === undefined && schema?.body) request.body = {};
+    for (const [part, values, partSchema] of [
+      ['params', request.params, schema?.params],
+      ['query', request.query, schema?.querystring],
     ] as const) {
       for (const [name, value] of Object.entries((values ?? {}) as Record<string, unknown>)) {
         const texts = Array.isArray(value) ? value : [value];
         if (texts.some((text) => typeof text === 'string' && !isStorableText(text)))
           throw invalidString(`${part}.${name}`);
+        // The validator turns "1e400" or "Infinity" into Infinity and lets it pass as an integer under any maximum.
+        const type = (partSchema as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties?.[name]
+          ?.type;
+        if (
+          (type === 'integer' || type === 'number') &&
+          texts.some((text) => typeof text === 'string' && !Number.isFinite(Number(text)))
+        )
+          throw validationFailed(
+            [{ path: `/${name}`, message: `must be a finite ${type}` }],
+            `${part}.${name} must be a finite ${type}`,
+          );
       }
     }
   });

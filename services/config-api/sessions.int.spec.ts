@@ -103,6 +103,16 @@ describe('sessions end when their credentials end, and no secret reaches the log
         { token: reader },
       );
       expect(audit.body.data.entries[0]).toMatchObject({ actor: 'root', reason: 'left the desk' });
+
+      // A service token is not a JWT id: refused, pointing at its own revocation, and never written to the log.
+      const issued = await server.call('POST', '/service-tokens', { token: admin, body: { serviceId: 'leaver-svc' } });
+      for (const jti of [issued.body.data.token, 'not-a-token-id']) {
+        const refused = await server.call('POST', '/tokens/revocations', { token: admin, body: { jti } });
+        expect([refused.status, refused.body.code]).toEqual([400, 'VALIDATION_ERROR']);
+        expect(JSON.stringify(refused.body)).not.toContain(issued.body.data.token);
+      }
+      const written = await server.call('GET', '/audit?eventType=TokenRevoked', { token: reader });
+      expect(JSON.stringify(written.body)).not.toContain('clst_');
     } finally {
       await second.app.close();
       await second.storage.close();

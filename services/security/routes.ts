@@ -25,7 +25,11 @@ export const securityRoutes: FastifyPluginAsyncTypebox<{ lockout: { lift(address
         summary: 'Revoke a JWT by its id (jti): refused on every instance from now on, its open sessions end',
         body: Type.Object(
           {
-            jti: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' }),
+            // The ids this service gives its JWTs; a service token (clst_...) is revoked with DELETE /service-tokens/:id.
+            jti: Type.String({
+              format: 'uuid',
+              description: "the JWT's jti claim (a UUID); service tokens are revoked with DELETE /service-tokens/:id",
+            }),
             reason: Type.Optional(ChangeReason),
           },
           { additionalProperties: false },
