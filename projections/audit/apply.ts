@@ -42,6 +42,10 @@ function auditRow(recorded: RecordedEvent) {
       ...(Array.isArray(data.inheritsFrom) ? { inheritsFrom: data.inheritsFrom } : {}),
       ...(Array.isArray(data.impact) ? { changedConfigurations: data.impact.length } : {}),
       ...(data.forced ? { forced: true } : {}),
+      // The address a lockout or its lifting is about (the request's own address is sourceIp).
+      ...(recorded.type === 'AuthenticationLockedOut' || recorded.type === 'LockoutLifted'
+        ? { address: data.sourceIp }
+        : {}),
     },
     occurred_at: occurredAt(recorded),
   };
@@ -55,7 +59,8 @@ export const auditProjection: Projection = {
       `INSERT INTO audit_log (position, event_id, event_type, stream_name, service_id, affected_services, environment, actor, correlation_id, reason, source_ip,
          user_agent, summary, occurred_at)
        SELECT r.position, r.event_id, r.event_type, r.stream_name,
-              COALESCE(r.service_id, (SELECT c.service_id FROM change_requests c WHERE c.id::text = r.change_request_id)),
+              COALESCE(r.service_id, (SELECT c.service_id FROM change_requests c WHERE c.id::text = r.change_request_id),
+                (SELECT k.service_id FROM credentials k WHERE k.credential_key = r.credential_key)),
               r.affected_services,
               COALESCE(r.environment, (SELECT c.environment FROM change_requests c WHERE c.id::text = r.change_request_id),
                 (SELECT k.environment FROM credentials k WHERE k.credential_key = r.credential_key)),

@@ -49,7 +49,16 @@ describe('lockout after repeated failed authentication', () => {
         token: admin,
       },
     );
-    expect(audit.body.data.entries[0]).toMatchObject({ actor: 'root', reason: 'INC-7 operator typo' });
+    expect(audit.body.data.entries[0]).toMatchObject({
+      actor: 'root',
+      reason: 'INC-7 operator typo',
+      summary: { address: '127.0.0.1' },
+    });
+    // An address that is not locked out has nothing to lift: said, and nothing recorded.
+    const head = await server.storage.store.headPosition();
+    const nothing = await server.call('DELETE', '/lockouts/127.0.0.9', { token: admin });
+    expect([nothing.status, nothing.body.code]).toEqual([404, 'NOT_LOCKED_OUT']);
+    expect(await server.storage.store.headPosition()).toBe(head);
   });
 
   it('counts refused WebSocket tokens and refuses the upgrade from a locked address', async () => {

@@ -134,6 +134,17 @@ describe('the credential vault', () => {
     for (const entry of all.body.data) {
       expect(entry).toMatchObject({ serviceId: 'order-router', userAgent: 'vault-test/1.0', sourceIp: '127.0.0.1' });
     }
+    // The service's own audit shows every operation on its credential, its deletion too.
+    const trail = await server.call('GET', `/audit?serviceId=order-router&minPosition=${after}&limit=1000`, {
+      token: auditor,
+    });
+    const ofKey = trail.body.data.entries.filter((entry: { streamName: string }) =>
+      entry.streamName.endsWith('audit-me'),
+    );
+    expect(ofKey.map((entry: { eventType: string }) => entry.eventType)).toEqual(
+      expect.arrayContaining(['CredentialStored', 'CredentialRotated', 'CredentialDeleted']),
+    );
+    for (const entry of ofKey) expect(entry).toMatchObject({ serviceId: 'order-router', environment: 'production' });
   });
 
   it('rotates to a generated password, keeps the previous readable during the grace period only', async () => {

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { SECURITY_STREAM, tokenRevocationStream } from '#events/security.ts';
 import { recordEvents } from '#services/shared/command-handler.ts';
 import { ChangeReason, commandContext, ok } from '#services/shared/http.ts';
+import { notLockedOut } from './errors.ts';
 
 const tags = ['security'];
 
@@ -11,10 +12,9 @@ const tags = ['security'];
  * lockout before it runs out (from any address, a locked one included). Both
  * are events: audited, and seen by every instance through the log.
  */
-export const securityRoutes: FastifyPluginAsyncTypebox<{ lockout: { lift(address: string): Promise<void> } }> = async (
-  app,
-  { lockout },
-) => {
+export const securityRoutes: FastifyPluginAsyncTypebox<{
+  lockout: { lift(address: string): Promise<void>; lockedFor(address: string): Promise<number> };
+}> = async (app, { lockout }) => {
   const { ctx } = app;
 
   app.post(
@@ -63,6 +63,7 @@ export const securityRoutes: FastifyPluginAsyncTypebox<{ lockout: { lift(address
     },
     async (request, reply) => {
       const { address } = request.params;
+      if ((await lockout.lockedFor(address)) === 0) throw notLockedOut(address);
       await lockout.lift(address);
       await recordEvents(
         ctx.store,
