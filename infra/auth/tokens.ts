@@ -157,6 +157,28 @@ export function loadChainSigningKey(configured: string | undefined, dataDir: str
   return key;
 }
 
+/** A secret a tool beside the service needs and that only the service creates. */
+export class MissingSecret extends Error {}
+
+/**
+ * For tools beside the service (the CLI): the secret from its variable, else
+ * the one the service keeps under its data directory; never a new one, which
+ * would sign what the service refuses.
+ */
+export function existingSecret(
+  configured: string | undefined,
+  dataDir: string,
+  file: 'jwt-secret' | 'chain-signing-key',
+  variable: 'JWT_SECRET' | 'CHAIN_SIGNING_KEY',
+): string {
+  if (configured) return configured;
+  const path = join(dataDir, 'secrets', file);
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  throw new MissingSecret(
+    `no ${file} in ${join(dataDir, 'secrets')} (the service creates it there on its first start): set ${variable}, or DATA_DIR to the service's data directory`,
+  );
+}
+
 function writePrivate(file: string, content: string): void {
   writeFileSync(file, `${content}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);

@@ -168,11 +168,12 @@ describe('backup and restore of the whole log', () => {
       expect(result.stderr).toContain(why);
       expect(result.stderr).not.toMatch(/\n\s+at /);
       const db = openPostgres(target.url);
-      const written = await db.query<{ n: number }>(
-        "SELECT CASE WHEN to_regclass('events') IS NULL THEN 0 ELSE (SELECT count(*)::int FROM events) END AS n",
-      );
+      const table = await db.query<{ exists: boolean }>("SELECT to_regclass('events') IS NOT NULL AS exists");
+      const written = table.rows[0]!.exists
+        ? (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events')).rows[0]!.n
+        : 0;
       await db.close();
-      expect(written.rows[0]!.n).toBe(0);
+      expect(written).toBe(0);
     }
   });
 

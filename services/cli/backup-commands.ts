@@ -1,19 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadChainSigningKey } from '#infra/auth/tokens.ts';
 import { installKeyRing, keyProviderOf, keyRingFile } from '#infra/crypto/key-provider.ts';
 import { exportCredentialKeys, importCredentialKeys } from '#services/credentials/vault.ts';
-import { openStorage } from '#infra/eventstore/select.ts';
-import { storageSettingsOf } from '#services/shared/settings.ts';
 import { rebuildReadModels } from '#projections/rebuild.ts';
 import { createBackup } from '#services/backup/backup.ts';
 import { restoreBackup, restoreKeys } from '#services/backup/restore.ts';
 import type { VaultKeys } from '#services/backup/format.ts';
 import { type Database, openPostgres } from '#infra/postgres/database.ts';
 import { createSqlEventStore } from '#infra/eventstore/postgres.ts';
-import { EXIT, UsageError } from './command.ts';
-import { operation, settings } from './ops-settings.ts';
+import { EXIT, Failed, UsageError } from './command.ts';
+import { explainStartFailure } from '#services/config-api/start-errors.ts';
+import { openServiceStorage, operation, settings, signingKey as chainSigningKey } from './ops-settings.ts';
 
 /** BACKUP_KEYS_PASSPHRASE, or the first line of --keys-passphrase-file: never a prompt, so backups run unattended. */
 function keysPassphrase(file: string | undefined): string | undefined {
@@ -32,9 +30,8 @@ async function backUp(args: string[]): Promise<number> {
   const passphrase = values['with-keys'] ? keysPassphrase(values['keys-passphrase-file']) : undefined;
   if (values['with-keys'] && !passphrase)
     throw new UsageError('backup --with-keys needs BACKUP_KEYS_PASSPHRASE or --keys-passphrase-file FILE');
-  const storageSettings = storageSettingsOf(settings());
-  const signingKey = loadChainSigningKey(settings().CHAIN_SIGNING_KEY, settings().DATA_DIR);
-  const storage = await openStorage(storageSettings);
+  const signingKey = chainSigningKey();
+  const storage = await openServiceStorage();
   try {
     const started = performance.now();
     const keys = passphrase
@@ -99,7 +96,7 @@ async function putKeysBack(args: string[]): Promise<undefined> {
   const db = openPostgres(values.target);
   try {
     const keys = await restoreKeys(values.from, {
-      signingKey: loadChainSigningKey(settings().CHAIN_SIGNING_KEY, settings().DATA_DIR),
+      signingKey: chainSigningKey(),
       passphrase,
       install: keyInstaller(db, ringFile),
     });
@@ -133,11 +130,16 @@ async function restoreLog(args: string[]): Promise<undefined> {
   const toPosition = values['to-position'] ? BigInt(values['to-position']) : undefined;
   if (values['accept-broken-chain'] && !values.reason?.trim())
     throw new UsageError('--accept-broken-chain needs --reason "..." (it is recorded in the restored log)');
-  const signingKey = loadChainSigningKey(settings().CHAIN_SIGNING_KEY, settings().DATA_DIR);
+  if (!existsSync(values.from)) throw new Failed(`refused: there is no backup at ${values.from}`);
+  const signingKey = chainSigningKey();
   const passphrase = keysPassphrase(values['keys-passphrase-file']);
   const ringFile = values['key-ring'] ?? keyRingFile(settings().DATA_DIR);
   const db = openPostgres(values.target);
-  const store = await createSqlEventStore(db);
+  const store = await createSqlEventStore(db).catch(async (error: unknown) => {
+    await db.close();
+    const explained = explainStartFailure(error, { databaseUrl: values.target });
+    throw explained ? new Failed(`the restore target: ${explained}`) : error;
+  });
   try {
     const started = performance.now();
     const result = await restoreBackup(values.from, store, {

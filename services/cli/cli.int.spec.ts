@@ -4,6 +4,7 @@ import { type Server, createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '#testing/postgres.ts';
 import { startTcpProxy } from '#testing/tcp-proxy.ts';
 import { TEST_JWT_SECRET, startTestServer, type TestServer } from '#testing/server.ts';
 import { waitFor } from '#testing/wait.ts';
@@ -415,6 +416,42 @@ writeFileSync(file, JSON.stringify(document));`,
     expect([nested.code, nested.stderr]).toEqual([2, expect.stringContaining('nested too deeply')]);
     expect(nested.stderr).not.toMatch(STACK);
     expect((await json(['history', 'piped-svc'])).length).toBe(1);
+  });
+
+  it('says what is wrong when an operations command is pointed at the wrong place, creating nothing there', async () => {
+    const nowhere = join(dir, 'typo-data-dir');
+    const env = { ...bareEnv(), DATA_DIR: nowhere, DATABASE_URL: '', JWT_SECRET: '', CHAIN_SIGNING_KEY: '' };
+    const token = await cli(['token', '--sub', 'x'], env);
+    expect([token.code, token.stdout]).toEqual([2, '']);
+    expect(token.stderr).toContain(`no jwt-secret in ${join(nowhere, 'secrets')}`);
+    const verify = await cli(['verify'], { ...env, CHAIN_SIGNING_KEY: 'k'.repeat(32) });
+    expect([verify.code, verify.stderr]).toEqual([2, expect.stringContaining(`there is no store in ${nowhere}`)]);
+    expect(existsSync(nowhere)).toBe(false);
+
+    const empty = await createTestDatabase('configledger_cli_empty');
+    try {
+      const backup = await cli(['backup', '--out', join(dir, 'b.jsonl.gz')], {
+        ...env,
+        DATABASE_URL: empty.url,
+        CHAIN_SIGNING_KEY: 'k'.repeat(32),
+      });
+      expect([backup.code, backup.stderr]).toEqual([1, expect.stringContaining('holds no configledger read models')]);
+    } finally {
+      await empty.drop();
+    }
+    const missingDb = empty.url.replace(/\/[^/]+$/, '/configledger_cli_never_created');
+    writeFileSync(join(dir, 'present.jsonl.gz'), '');
+    const restore = await cli(['restore', '--from', join(dir, 'present.jsonl.gz'), '--target', missingDb], {
+      ...env,
+      CHAIN_SIGNING_KEY: 'k'.repeat(32),
+    });
+    expect([restore.code, restore.stderr]).toEqual([1, expect.stringContaining('createdb -h 127.0.0.1 -p 5432')]);
+    const noFile = await cli(['restore', '--from', join(dir, 'absent.gz'), '--target', missingDb], {
+      ...env,
+      CHAIN_SIGNING_KEY: 'k'.repeat(32),
+    });
+    expect([noFile.code, noFile.stderr]).toEqual([1, `refused: there is no backup at ${join(dir, 'absent.gz')}\n`]);
+    for (const result of [token, verify, restore, noFile]) expect(result.stderr).not.toMatch(STACK);
   });
 
   it('answers --help on every command with its usage and the exit codes, exit 0', async () => {

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import { loadAuthSecrets, loadChainSigningKey, mintToken } from '#infra/auth/tokens.ts';
+import { existingSecret, mintToken } from '#infra/auth/tokens.ts';
 import { ROLES } from '#services/config-api/permissions.ts';
-import { openStorage } from '#infra/eventstore/select.ts';
 import { brokersOf, storageSettingsOf } from '#services/shared/settings.ts';
 import { rebuildReadModels } from '#projections/rebuild.ts';
 import { type OutsideEvidence, verifyChain } from '#projections/audit/chain.ts';
@@ -11,7 +10,7 @@ import { readEpoch } from '#projections/log-epoch.ts';
 import { type ReplayProgress, replayReadModels } from '#projections/replay.ts';
 import { verifyBackup } from '#services/backup/restore.ts';
 import { EXIT, UsageError, list, parse, serviceId } from './command.ts';
-import { operation, settings } from './ops-settings.ts';
+import { openServiceStorage, operation, settings, signingKey } from './ops-settings.ts';
 
 /** `90d`, `12h`, `30m`, `45s`, `2w`: a whole number of a unit jose's expiry understands. */
 const DURATION = /^[1-9]\d{0,5}[smhdw]$/;
@@ -34,13 +33,13 @@ async function mint(args: string[]): Promise<undefined> {
   if (services?.length === 0) throw new UsageError('--services names at least one service (or * for all)');
   if (!DURATION.test(values.expires))
     throw new UsageError(`--expires takes a duration: 90d, 12h, 30m, 45s or 2w (not ${values.expires})`);
-  const { jwtSecret } = await loadAuthSecrets(settings().JWT_SECRET, settings().DATA_DIR);
+  const jwtSecret = existingSecret(settings().JWT_SECRET, settings().DATA_DIR, 'jwt-secret', 'JWT_SECRET');
   process.stdout.write(`${await mintToken(jwtSecret, { subject: values.sub, roles, services }, values.expires)}\n`);
 }
 
 async function rebuild(args: string[]): Promise<undefined> {
   parseArgs({ args });
-  const storage = await openStorage(storageSettingsOf(settings()));
+  const storage = await openServiceStorage();
   const started = performance.now();
   let lastReport = 0;
   try {
@@ -93,9 +92,8 @@ async function verifyLog(args: string[]): Promise<number> {
     options: { output: { type: 'string', default: 'text' }, backup: { type: 'string' } },
   });
   if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output is text or json');
-  const storageSettings = storageSettingsOf(settings());
-  const key = loadChainSigningKey(settings().CHAIN_SIGNING_KEY, settings().DATA_DIR);
-  const storage = await openStorage(storageSettings);
+  const key = signingKey();
+  const storage = await openServiceStorage();
   try {
     const evidence = await outsideEvidence(values.backup, key, await readEpoch(storage.store));
     const verdict = await verifyChain(storage.store, storage.readModels, evidence);
@@ -152,7 +150,7 @@ async function replayLog(args: string[]): Promise<undefined> {
     throw new UsageError(
       'replay needs DATABASE_URL (PostgreSQL); with the embedded store stop the service and run: projections rebuild',
     );
-  const storage = await openStorage(storageSettings);
+  const storage = await openServiceStorage();
   try {
     const result = await replayReadModels(
       storage.store,

@@ -42,11 +42,14 @@ export const SettingsSchema = Type.Object({
   REDIS_URL: text('Redis for rate limits and lockouts shared by every instance', { pattern: '^rediss?://' }),
   RATE_LIMIT_PER_PRINCIPAL: whole('requests a minute per principal (0: no limit)', 0, 6000),
   RATE_LIMIT_PER_ADDRESS: whole('requests a minute per source address (0: no limit)', 0, 30000),
-  JWT_SECRET: text('signs the JWTs (at least 32 characters; generated under DATA_DIR/secrets when absent)', {
-    minLength: 32,
-  }),
+  JWT_SECRET: text(
+    'signs the JWTs (at least 32 characters; when absent the service generates one under DATA_DIR/secrets, which the CLI reads)',
+    {
+      minLength: 32,
+    },
+  ),
   CHAIN_SIGNING_KEY: text(
-    "signs the audit chain's head (at least 32 characters; generated under DATA_DIR/secrets when absent)",
+    "signs the audit chain's head (at least 32 characters; when absent the service generates one under DATA_DIR/secrets, which the CLI reads)",
     {
       minLength: 32,
     },
