@@ -125,6 +125,23 @@ describe('change approvals over HTTP', () => {
       status: 'failed',
       outcome: { code: 'CONFIGURATION_MOVED_ON' },
     });
+
+    // Merged onto what is there now, the change must pass the schema as it is now: if it no longer does, the
+    // configuration moved on under it; the answer names the change's paths and what the schema says.
+    const tooHigh = await requestChange(900);
+    const schema = {
+      type: 'object',
+      properties: { risk: { type: 'object', properties: { limit: { type: 'number', maximum: 600 } } } },
+    };
+    expect(
+      (await server.call('PUT', '/configurations/risk-engine/schema', { token: admin, body: { schema } })).status,
+    ).toBe(201);
+    await server.call('PUT', '/configurations/risk-engine/venue', { token: requester, body: { value: 'BATS' } });
+    await server.call('POST', `/change-requests/${tooHigh.id}/approve`, { token: ann, body: {} });
+    const invalid = await server.call('POST', `/change-requests/${tooHigh.id}/approve`, { token: bob, body: {} });
+    expect([invalid.status, invalid.body.code]).toEqual([409, 'CONFIGURATION_MOVED_ON']);
+    expect(invalid.body.details).toMatchObject({ paths: ['risk.limit'], errors: [{ path: 'risk.limit' }] });
+    expect((await current()).configuration).toMatchObject({ risk: { limit: 450 }, venue: 'BATS' });
   });
 
   it('closes a rejected request for good', async () => {

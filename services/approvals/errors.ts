@@ -41,6 +41,15 @@ export const changedPathsConflict = (changeRequestId: string, baseVersion: numbe
     { changeRequestId, baseVersion, conflicts },
   );
 
+/** An approved configuration change that no longer passes validation on what the configuration (or its schema) is now. */
+export const noLongerValid = (changeRequestId: string, baseVersion: number, paths: string[], cause: DomainError) =>
+  new DomainError(
+    'CONFIGURATION_MOVED_ON',
+    409,
+    `since version ${baseVersion}, the configuration or its schema changed so that ${paths.join(', ')} as approved no longer passes validation (${cause.message}); request the change again`,
+    { changeRequestId, baseVersion, paths, ...cause.details },
+  );
+
 export const changeMovedOn = (changeRequestId: string, kind: string, baseVersion: number, cause: DomainError) =>
   new DomainError(
     kind === 'configuration' ? 'CONFIGURATION_MOVED_ON' : 'CREDENTIAL_MOVED_ON',

@@ -27,7 +27,7 @@ import {
   changeRequestDecider,
   quorumReached,
 } from './change-request-decider.ts';
-import { approvedChangeFailed, changeMovedOn, changedPathsConflict, recordedFailure } from './errors.ts';
+import { approvedChangeFailed, changeMovedOn, changedPathsConflict, noLongerValid, recordedFailure } from './errors.ts';
 
 const CHECKPOINT = 'approvals-process-manager';
 
@@ -205,7 +205,13 @@ async function apply(
     const moved = ['VERSION_CONFLICT', 'CONFIGURATION_EXISTS', 'CREDENTIAL_EXISTS', 'CREDENTIAL_NOT_FOUND'].includes(
       error.code,
     );
-    const failure = moved ? changeMovedOn(id, change.kind, change.baseVersion, error) : approvedChangeFailed(id, error);
+    const invalid =
+      change.kind === 'configuration' && ['VALIDATION_ERROR', 'INHERITED_VALIDATION_FAILED'].includes(error.code);
+    const failure = moved
+      ? changeMovedOn(id, change.kind, change.baseVersion, error)
+      : invalid
+        ? noLongerValid(id, change.baseVersion, change.changedKeys, error)
+        : approvedChangeFailed(id, error);
     await record({ applied: false, code: failure.code, message: failure.message });
     return { applied: false, error: failure };
   }
