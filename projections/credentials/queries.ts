@@ -3,13 +3,18 @@ import type { SqlExecutor } from '#infra/postgres/database.ts';
 const iso = (value: unknown) =>
   value === null || value === undefined ? null : new Date(value as string).toISOString();
 
-export async function listCredentials(db: SqlExecutor, filter: { serviceId?: string; environment?: string }) {
+/** One page of credential metadata by key (after `cursor`), of the services the caller may see (undefined: all). */
+export async function listCredentials(
+  db: SqlExecutor,
+  page: { serviceId?: string; environment?: string; services?: string[]; limit: number; cursor?: string },
+) {
   const { rows } = await db.query<Record<string, unknown>>(
     `SELECT credential_key, service_id, environment, credential_type, sensitivity, description, tags, version, expires_at, next_rotation_at,
             rotated_at, created_at, created_by
      FROM credentials WHERE status = 'active' AND ($1::text IS NULL OR service_id = $1) AND ($2::text IS NULL OR environment = $2)
-     ORDER BY credential_key`,
-    [filter.serviceId ?? null, filter.environment ?? null],
+       AND ($3::text[] IS NULL OR service_id = ANY($3)) AND ($4::text IS NULL OR credential_key > $4)
+     ORDER BY credential_key LIMIT $5`,
+    [page.serviceId ?? null, page.environment ?? null, page.services ?? null, page.cursor ?? null, page.limit],
   );
   return rows.map((row) => ({
     key: row.credential_key,

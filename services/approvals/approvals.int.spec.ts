@@ -161,7 +161,22 @@ describe('change approvals over HTTP', () => {
       `/change-requests?status=rejected&minPosition=${await server.storage.store.headPosition()}`,
       { token: ann },
     );
-    expect(listed.body.data.map((entry: { id: string }) => entry.id)).toContain(request.id);
+    expect(listed.body.data.items.map((entry: { id: string }) => entry.id)).toContain(request.id);
+
+    // Every list pages the same way: limit, and the answer's nextCursor for the next page, until it is null.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await server.call('GET', `/change-requests?limit=2${cursor ? `&cursor=${cursor}` : ''}`, {
+        token: ann,
+      });
+      expect(page.body.data.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.data.items.map((entry: { id: string }) => entry.id));
+      cursor = page.body.data.nextCursor;
+    } while (cursor);
+    const all = (await server.call('GET', '/change-requests', { token: ann })).body.data.items;
+    expect(seen).toEqual(all.map((entry: { id: string }) => entry.id));
+    expect(seen.length).toBeGreaterThan(4);
   });
 });
 

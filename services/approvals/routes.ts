@@ -5,7 +5,7 @@ import type { AppContext } from '#services/shared/context.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { loadState } from '#services/shared/command-handler.ts';
 import { validationFailed } from '#services/shared/errors.ts';
-import { EnvironmentId, Position, commandContext, ok } from '#services/shared/http.ts';
+import { commandContext, EnvironmentId, ok, PAGE, Position } from '#services/shared/http.ts';
 import { type ChangeRequestState, changeRequestDecider, quorumReached } from './change-request-decider.ts';
 import { SENSITIVITIES } from '#events/credentials.ts';
 import { listChangeRequests } from '#projections/approvals/queries.ts';
@@ -145,6 +145,13 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object(
           {
             status: Type.Optional(Type.Union(['pending', 'applied', 'rejected', 'failed'].map((s) => Type.Literal(s)))),
+            ...PAGE,
+            cursor: Type.Optional(
+              Type.String({
+                pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z_[0-9a-f-]{36}$',
+                description: 'the nextCursor of the previous page',
+              }),
+            ),
             minPosition: Type.Optional(Position),
           },
           { additionalProperties: false },
@@ -152,13 +159,17 @@ export const approvalRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      await waitForPosition(ctx, request.query.minPosition);
+      const { status, limit = 100, cursor, minPosition } = request.query;
+      await waitForPosition(ctx, minPosition);
       const principal = request.principal!;
-      const rows = await listChangeRequests(ctx.db, {
-        ...(request.query.status ? { status: request.query.status } : {}),
-        ...(unrestricted(principal) ? {} : { services: principal.services }),
-      });
-      return ok(rows);
+      return ok(
+        await listChangeRequests(ctx.db, {
+          limit,
+          ...(status ? { status } : {}),
+          ...(cursor ? { cursor } : {}),
+          ...(unrestricted(principal) ? {} : { services: principal.services }),
+        }),
+      );
     },
   );
 

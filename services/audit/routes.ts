@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type OutsideEvidence, verifyChain } from '#projections/audit/chain.ts';
 import { queryAudit } from '#projections/audit/queries.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
-import { EnvironmentId, Position, ServiceId, ok } from '#services/shared/http.ts';
+import { EnvironmentId, ok, PAGE, Position, ServiceId } from '#services/shared/http.ts';
 
 const tags = ['audit'];
 const AuditQuery = Type.Object(
@@ -22,7 +22,7 @@ const AuditQuery = Type.Object(
         description: 'the nextCursor of the previous page',
       }),
     ),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    ...PAGE,
     minPosition: Type.Optional(Position),
   },
   { additionalProperties: false },

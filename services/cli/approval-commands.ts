@@ -55,13 +55,13 @@ const STATUSES = ['pending', 'applied', 'rejected', 'failed'];
 export const changeRequests: Command = {
   usage: `configledger change-requests [--status pending|applied|rejected|failed] [--output json|table]
 
-List change requests, newest first (the server answers at most 500).`,
+List change requests, newest first (every page).`,
   async run(args, session) {
     const { values } = parse(args, { ...OUTPUT, status: { type: 'string' } });
     const output = outputFormat(values.output);
     if (values.status !== undefined && !STATUSES.includes(values.status))
       throw new UsageError(`--status is one of ${STATUSES.join(', ')}`);
-    const rows = await session.api().read<ChangeRequest[]>('/change-requests', { status: values.status });
+    const rows = await session.api().readAll<ChangeRequest>('/change-requests', { status: values.status });
     if (output === 'json') printJson(rows);
     else
       printTable(

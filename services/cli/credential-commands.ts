@@ -51,7 +51,7 @@ Credential metadata (never values), of every service and environment unless --se
   async run(args, session) {
     const { values } = parse(args, { ...OUTPUT, service: { type: 'string' }, env: { type: 'string' } });
     const output = outputFormat(values.output);
-    const rows = await session.api().read<Metadata[]>('/credentials', {
+    const rows = await session.api().readAll<Metadata>('/credentials', {
       serviceId: values.service === undefined ? undefined : serviceId(values.service),
       environment: values.env === undefined ? undefined : environmentId(values.env),
     });

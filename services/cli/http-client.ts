@@ -37,6 +37,8 @@ export interface ApiClient {
   readonly baseUrl: string;
   readonly token: string;
   read<T>(path: string, query?: Query): Promise<T>;
+  /** Every item of a list, page after page (`limit`, `cursor` -> `{items, nextCursor}`). */
+  readAll<T>(path: string, query?: Query): Promise<T[]>;
   /** One intended change: one Idempotency-Key, the same on every retry of it. */
   write<T>(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, options?: WriteOptions): Promise<Answer<T>>;
 }
@@ -163,6 +165,23 @@ export function createApiClient(connection: Connection, policy: RetryPolicy = DE
     token: connection.token,
     async read<T>(target: string, query?: Query) {
       return (await send<T>('GET', urlOf(target, query), common)).data;
+    },
+    async readAll<T>(target: string, query: Query = {}) {
+      const items: T[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = (
+          await send<{ items: T[]; nextCursor?: string | null }>(
+            'GET',
+            urlOf(target, { ...query, limit: 1000, cursor }),
+            common,
+          )
+        ).data;
+        items.push(...page.items);
+        // A cursor that does not move on would page forever.
+        cursor = page.nextCursor && page.nextCursor !== cursor ? page.nextCursor : undefined;
+      } while (cursor);
+      return items;
     },
     async write<T>(method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', target: string, options: WriteOptions = {}) {
       const headers: Record<string, string> = { ...common, 'idempotency-key': `"${randomUUID()}"` };

@@ -22,8 +22,6 @@ interface ServiceSummary {
   lastChangedAt: string;
 }
 
-const PAGE = 500;
-
 export const services: Command = {
   usage: `configledger services [--prefix P] [--env ENV] [--output json|table]
 
@@ -33,20 +31,9 @@ List every service that has a configuration, with each environment's version and
     const { values } = parse(args, { ...OUTPUT, prefix: { type: 'string' }, env: { type: 'string' } });
     const output = outputFormat(values.output);
     const environment = values.env === undefined ? undefined : environmentId(values.env);
-    const api = session.api();
-    const items: ServiceSummary[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await api.read<{ items: ServiceSummary[]; nextCursor?: string | null }>('/configurations', {
-        limit: PAGE,
-        cursor,
-        prefix: values.prefix,
-        environment,
-      });
-      items.push(...page.items);
-      // A cursor that does not move on would page forever.
-      cursor = page.nextCursor && page.nextCursor !== cursor ? page.nextCursor : undefined;
-    } while (cursor);
+    const items = await session
+      .api()
+      .readAll<ServiceSummary>('/configurations', { prefix: values.prefix, environment });
     if (output === 'json') printJson(items);
     else
       printTable(

@@ -80,7 +80,7 @@ describe('roles and service scopes', () => {
       'OUT_OF_SCOPE',
     );
     const listed = await server.call('GET', '/credentials', { token: writer });
-    expect(listed.body.data.map((c: { key: string }) => c.key)).toEqual(['shared-feed-key']);
+    expect(listed.body.data.items.map((c: { key: string }) => c.key)).toEqual(['shared-feed-key']);
   });
 
   it('gives auditors the audit trail but no values and no writes, and approvers reads only', async () => {

@@ -7,6 +7,7 @@ import {
   Force,
   JsonDocument,
   Key,
+  PAGE,
   Position,
   ServiceId,
   VersionNumber,
@@ -52,7 +53,7 @@ export const ReadQuery = Type.Object(
 export const VersionsQuery = Type.Object(
   {
     environment: Type.Optional(EnvironmentId),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    ...PAGE,
     before: Type.Optional(VersionNumber('versions older than this one (paging)')),
     minPosition: Type.Optional(Position),
   },

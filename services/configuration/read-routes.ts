@@ -5,7 +5,7 @@ import type { JsonObject } from '#events/metadata.ts';
 import { listServices, listVersions } from '#projections/configurations/queries.ts';
 import { keyNotFound } from './errors.ts';
 import { assertDepth } from '#events/documents.ts';
-import { DEFAULT_ENVIRONMENT, EnvironmentId, Position, callerOf, ok } from '#services/shared/http.ts';
+import { callerOf, DEFAULT_ENVIRONMENT, EnvironmentId, ok, PAGE, Position } from '#services/shared/http.ts';
 import { unrestricted } from '#services/config-api/permissions.ts';
 import { activeValidator } from './commands.ts';
 import { effectiveView } from './judge.ts';
@@ -64,7 +64,7 @@ export const configurationReadRoutes: FastifyPluginAsyncTypebox = async (app) =>
           'The services with a configuration, each with its environments, versions and last change; paged by service id',
         querystring: Type.Object(
           {
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+            ...PAGE,
             cursor: Type.Optional(Type.String({ maxLength: 200, description: 'the nextCursor of the previous page' })),
             prefix: Type.Optional(Type.String({ maxLength: 200, description: 'only service ids that start with it' })),
             environment: Type.Optional(EnvironmentId),

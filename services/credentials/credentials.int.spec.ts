@@ -62,8 +62,21 @@ describe('the credential vault', () => {
     const list = await server.call('GET', `/credentials?serviceId=order-router&minPosition=${stored.position}`, {
       token: reader,
     });
-    expect(list.body.data.map((c: { key: string }) => c.key)).toContain('orders-db');
+    expect(list.body.data.items.map((c: { key: string }) => c.key)).toContain('orders-db');
     expect(JSON.stringify(list.body)).not.toContain(value);
+    const replica = await store('orders-db-replica', secret());
+    const first = await server.call(
+      'GET',
+      `/credentials?serviceId=order-router&limit=1&minPosition=${replica.position}`,
+      {
+        token: reader,
+      },
+    );
+    expect(first.body.data).toMatchObject({ items: [{ key: 'orders-db' }], nextCursor: 'orders-db' });
+    const second = await server.call('GET', '/credentials?serviceId=order-router&limit=1&cursor=orders-db', {
+      token: reader,
+    });
+    expect(second.body.data.items.map((c: { key: string }) => c.key)).toEqual(['orders-db-replica']);
   });
 
   it('resolves ${SECRET:name} in a configuration only for a caller who may read it and asks, never storing it resolved', async () => {

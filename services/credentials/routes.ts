@@ -13,13 +13,13 @@ import { credentialServiceOf, listAccess, listCredentials } from '#projections/c
 import type { AppContext } from '#services/shared/context.ts';
 import { waitForPosition } from '#services/configuration/read.ts';
 import { loadState, recordEvents } from '#services/shared/command-handler.ts';
-import { EnvironmentId, Position, ServiceId, callerOf, commandContext, ok } from '#services/shared/http.ts';
+import { callerOf, commandContext, EnvironmentId, ok, PAGE, Position, ServiceId } from '#services/shared/http.ts';
 import { type CredentialCommand, type CredentialState, credentialDecider, serviceOfCredential } from './decider.ts';
 import { credentialNotFound, keyRotationUnavailable } from './errors.ts';
 import { openChangeRequest } from '#services/approvals/open.ts';
 import type { JsonObject } from '#events/metadata.ts';
 import { readCredential } from './read.ts';
-import { inScope, requireScope, unrestricted } from '#services/config-api/permissions.ts';
+import { requireScope, unrestricted } from '#services/config-api/permissions.ts';
 import { generateValue } from './vault.ts';
 
 const tags = ['credentials'];
@@ -136,6 +136,8 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
           {
             serviceId: Type.Optional(ServiceId),
             environment: Type.Optional(EnvironmentId),
+            ...PAGE,
+            cursor: Type.Optional(Type.String({ maxLength: 200, description: 'the nextCursor of the previous page' })),
             minPosition: Type.Optional(Position),
           },
           { additionalProperties: false },
@@ -143,13 +145,15 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      await waitForPosition(ctx, request.query.minPosition);
+      const { minPosition, limit = 100, ...filter } = request.query;
+      await waitForPosition(ctx, minPosition);
       const principal = request.principal!;
-      return ok(
-        (await listCredentials(ctx.db, request.query)).filter((credential) =>
-          inScope(principal, String(credential.serviceId)),
-        ),
-      );
+      const items = await listCredentials(ctx.db, {
+        ...filter,
+        limit,
+        ...(unrestricted(principal) ? {} : { services: principal.services }),
+      });
+      return ok({ items, nextCursor: items.length === limit ? String(items[items.length - 1]!.key) : null });
     },
   );
 
@@ -270,7 +274,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: KeyParams,
         querystring: Type.Object(
           {
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+            ...PAGE,
             minPosition: Type.Optional(Position),
           },
           { additionalProperties: false },

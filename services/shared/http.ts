@@ -39,6 +39,9 @@ export const Position = Type.Integer({
   description: 'log position; a read with minPosition waits until the read model has it',
 });
 
+/** The page size every list takes: `limit` (100 by default, at most 1000); the answer's `nextCursor` asks for the next page. */
+export const PAGE = { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) };
+
 export const Force = Type.Optional(
   Type.Boolean({
     description:
