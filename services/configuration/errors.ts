@@ -60,3 +60,12 @@ export const batchOperationFailed = (operationId: string, cause: DomainError) =>
       operationId,
     },
   );
+
+/** An export whose effective document was edited: import writes each environment's own layer, so the edit would be lost. */
+export const exportEdited = (environment: string) =>
+  new DomainError(
+    'EXPORT_EDITED',
+    400,
+    `environments.${environment}.configuration was edited (its checksum no longer matches), but import writes each environment's own layer: edit environments.${environment}.own.configuration instead`,
+    { environment },
+  );

@@ -238,6 +238,18 @@ describe('export and import round trip', () => {
         expect(copy.body.data?.checksum, JSON.stringify(copy.body)).toBe(original.body.data.checksum);
       }
     }
+
+    // Import writes each environment's own layer: an edit of the effective document would be lost, so it is refused.
+    const edited = JSON.parse(answer);
+    edited.data.environments.production.configuration.venue = 'EDITED';
+    const lost = await importText('copy-edited', JSON.stringify(edited));
+    expect([lost.status, lost.body.code]).toEqual([400, 'EXPORT_EDITED']);
+    expect(JSON.stringify(lost.body)).toContain('own.configuration');
+    const ownEdited = JSON.parse(answer);
+    ownEdited.data.environments.production.own.configuration.venue = 'EDITED';
+    const kept = await importText('copy-edited', JSON.stringify(ownEdited));
+    expect(kept.status).toBe(200);
+    expect(kept.body.data.environments.production.changedKeys).toContain('venue');
   });
 
   it('holds an import as one change request when a policy covers any of it, and applies all of it at the quorum', async () => {
@@ -261,6 +273,10 @@ describe('export and import round trip', () => {
     });
     expect((await server.call('GET', '/configurations/held-import', { token: admin })).status).toBe(404);
     const { id } = held.body.data.changeRequest;
+    // Approvers see all that would apply, not only what the policy holds: the staging part too.
+    const keys: string[] = held.body.data.changeRequest.changedKeys;
+    expect(keys.some((key) => key.startsWith('production:risk.'))).toBe(true);
+    expect(keys).toContain('staging:venue');
     const approved = await server.call('POST', `/change-requests/${id}/approve`, {
       token: await server.token('ann', ['approver']),
       body: {},

@@ -23,10 +23,13 @@ export async function policiesHolding(
 ): Promise<{
   policies: ApprovalPolicy[];
   held: { environment: string; changedKeys: string[] }[];
+  /** Every environment the import changes, with its changed keys: what approvers of a held import are shown. */
+  changed: { environment: string; changedKeys: string[] }[];
   versions: Record<string, number>;
 }> {
   const policies = new Map<string, ApprovalPolicy>();
   const held: { environment: string; changedKeys: string[] }[] = [];
+  const changed: { environment: string; changedKeys: string[] }[] = [];
   const versions: Record<string, number> = {};
   for (const [environment, configuration] of Object.entries(plan.environments)) {
     const { state } = await loadState(ctx.store, configurationStream(serviceId, environment), configurationDecider);
@@ -34,12 +37,13 @@ export async function policiesHolding(
     const changedKeys = diffDocuments(state.status === 'active' ? state.configuration : {}, configuration).map(
       (change) => change.path,
     );
+    if (changedKeys.length > 0) changed.push({ environment, changedKeys });
     const matching = changedKeys.length > 0 ? ctx.readModels.policies.matching(environment, changedKeys) : [];
     if (matching.length === 0) continue;
     held.push({ environment, changedKeys });
     for (const policy of matching) policies.set(policy.id, policy);
   }
-  return { policies: [...policies.values()], held, versions };
+  return { policies: [...policies.values()], held, changed, versions };
 }
 
 /**

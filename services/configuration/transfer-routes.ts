@@ -4,7 +4,8 @@ import type { JsonObject } from '#events/metadata.ts';
 import { schemaStream } from '#events/schemas.ts';
 import { loadState } from '#services/shared/command-handler.ts';
 import { validationFailed } from '#services/shared/errors.ts';
-import { keyNotFound } from './errors.ts';
+import { exportEdited, keyNotFound } from './errors.ts';
+import { checksumOf } from '#infra/json/canonical.ts';
 import {
   ChangeReason,
   EnvironmentId,
@@ -194,7 +195,12 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
       const { serviceId } = request.params;
       const { document, changeReason = `imported from ${document.serviceId}, exported ${document.exportedAt}` } =
         request.body;
-      for (const environment of Object.keys(document.environments)) await requireEnvironment(ctx, environment);
+      for (const [environment, entry] of Object.entries(document.environments)) {
+        await requireEnvironment(ctx, environment);
+        // With its own layer beside it, the effective document is there to read, not to edit.
+        if (entry.own && checksumOf(entry.configuration as JsonObject) !== entry.checksum)
+          throw exportEdited(environment);
+      }
       // Every document is checked against the schema it will live under before anything is written.
       const validate = document.schema
         ? ctx.validators.compile(document.schema.schema as JsonObject)
@@ -217,7 +223,7 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
         if (own) plan.environments[environment] = own as JsonObject;
       }
       const context = commandContext(request, changeReason);
-      const { policies, held, versions } = await policiesHolding(ctx, serviceId, plan);
+      const { policies, held, changed, versions } = await policiesHolding(ctx, serviceId, plan);
       if (policies.length > 0) {
         const changeRequest = await openChangeRequest(
           ctx,
@@ -236,7 +242,8 @@ export const configurationTransferRoutes: FastifyPluginAsyncTypebox = async (app
               ),
             },
             baseVersion: 0,
-            changedKeys: held.flatMap(({ environment, changedKeys }) =>
+            // All of it: what a policy holds, and what would apply with it.
+            changedKeys: changed.flatMap(({ environment, changedKeys }) =>
               changedKeys.map((key) => `${environment}:${key}`),
             ),
           },
