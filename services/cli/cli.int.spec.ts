@@ -466,6 +466,14 @@ writeFileSync(file, JSON.stringify(document));`,
   }, 60_000);
 
   it('prints the usage and exits 2 for an unknown command, an unknown option or a missing argument', async () => {
+    const bare = await cli([]);
+    expect([bare.code, bare.stdout]).toEqual([2, '']);
+    expect(bare.stderr).toContain('configledger <command>');
+    const wrongUrl = await cli(
+      ['get', 'order-router'],
+      as(admin, { CONFIGLEDGER_URL: server.baseUrl.replace(/\/api\/v1$/, '') }),
+    );
+    expect([wrongUrl.code, wrongUrl.stderr]).toEqual([1, expect.stringContaining('the API is under /api/v1')]);
     const unknown = await cli(['frobnicate']);
     expect([unknown.code, unknown.stdout]).toEqual([2, '']);
     expect(unknown.stderr).toMatch(/^unknown command: frobnicate\n\nconfigledger <command>/);

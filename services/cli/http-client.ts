@@ -135,8 +135,18 @@ export function createApiClient(connection: Connection, policy: RetryPolicy = DE
       if (response.ok) return { status: response.status, data: envelope?.data as T };
       const code = envelope?.code ?? `HTTP_${response.status}`;
       const retryable = RETRYABLE.has(code) || [502, 504].includes(response.status);
-      if (!retryable || attempt + 1 >= policy.attempts)
-        throw new ApiError(response.status, code, envelope?.error ?? response.statusText, envelope?.details);
+      if (!retryable || attempt + 1 >= policy.attempts) {
+        const hint =
+          code === 'NOT_FOUND' && !/\/api\/v1\/?$/.test(connection.url)
+            ? ` (CONFIGLEDGER_URL is ${connection.url}: the API is under /api/v1, e.g. http://127.0.0.1:8011/api/v1)`
+            : '';
+        throw new ApiError(
+          response.status,
+          code,
+          `${envelope?.error ?? response.statusText}${hint}`,
+          envelope?.details,
+        );
+      }
       lastFailure = `${code}: ${envelope?.error ?? response.statusText}`;
       maybeApplied ||= ['OUTCOME_UNKNOWN', 'IDEMPOTENCY_KEY_IN_PROGRESS', 'HTTP_502', 'HTTP_504'].includes(code);
       await sleep(backoff(policy, attempt, response.headers.get('retry-after')));

@@ -71,7 +71,9 @@ async function main(argv: string[]): Promise<number> {
     const global = globalOptions(argv);
     verbose = global.verbose;
     const { words } = global;
-    if (words.length === 0 || words[0] === 'help' || (words[0]!.startsWith('-') && asksForHelp(words))) {
+    // Nothing asked: the overview, as a usage error (a script that lost its arguments must not pass).
+    if (words.length === 0) throw new UsageError('configledger needs a command');
+    if (words[0] === 'help' || (words[0]!.startsWith('-') && asksForHelp(words))) {
       process.stdout.write(`${await help(words[0] === 'help' ? words.slice(1) : [])}\n`);
       return EXIT.done;
     }

@@ -27,10 +27,13 @@ describe('settings at start', () => {
   it('refuses to start on a setting that does not fit, naming it, without a stack trace', async () => {
     const refused = await run(['services/config-api/main.ts'], {
       PORT: 'eighty',
+      LOG_LEVEL: 'loud',
       DATA_DIR: mkdtempSync(join(tmpdir(), 'configledger-settings-')),
     });
     expect(refused.code).toBe(2);
-    expect(refused.output).toContain('configledger: invalid setting: PORT must be integer');
+    expect(refused.output).toContain('PORT must be integer');
+    // A choice names what it may be.
+    expect(refused.output).toContain('LOG_LEVEL must be equal to one of the allowed values (fatal, error, warn, info');
     expect(refused.output).not.toMatch(/\n\s+at /);
   });
 

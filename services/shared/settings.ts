@@ -81,7 +81,17 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   try {
     return envSchema<Settings>({ schema: SettingsSchema, data, env: false, dotenv: false });
   } catch (error) {
-    const message = (error instanceof Error ? error.message : String(error)).replace(/env\/(\w+)/g, '$1');
+    const problems = (
+      error as { errors?: { instancePath: string; message?: string; params?: { allowedValues?: unknown[] } }[] }
+    ).errors;
+    const message = problems
+      ? problems
+          .map(
+            ({ instancePath, message: what, params }) =>
+              `${instancePath.slice(1)} ${what}${params?.allowedValues ? ` (${params.allowedValues.join(', ')})` : ''}`,
+          )
+          .join(', ')
+      : (error instanceof Error ? error.message : String(error)).replace(/env\/(\w+)/g, '$1');
     throw new InvalidSetting(`invalid setting: ${message}`);
   }
 }
