@@ -35,11 +35,11 @@ export const stopProcess = (child: ChildProcess) =>
 export const BENCH_JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 
 /** configledger on a fresh PostgreSQL database, as its own process; stop() also drops the database. */
-export async function startConfigledger(port: number, extraEnv: NodeJS.ProcessEnv = {}) {
+export async function startConfigledger(port: number, extraEnv: NodeJS.ProcessEnv = {}, nodeOptions: string[] = []) {
   const { createTestDatabase } = await import('#testing/postgres.ts');
   const { mintToken } = await import('#infra/auth/tokens.ts');
   const database = await createTestDatabase('configledger_bench');
-  const service = launch(process.execPath, ['--import', 'tsx', 'services/config-api/main.ts'], {
+  const service = launch(process.execPath, [...nodeOptions, '--import', 'tsx', 'services/config-api/main.ts'], {
     ...process.env,
     DATABASE_URL: database.url,
     JWT_SECRET: BENCH_JWT_SECRET,
@@ -64,6 +64,7 @@ export async function startConfigledger(port: number, extraEnv: NodeJS.ProcessEn
   return {
     base,
     token,
+    databaseUrl: database.url,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     async stop() {
       await stopProcess(service.child);

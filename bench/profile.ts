@@ -1,0 +1,155 @@
+/**
+ * Where the time goes: `node --import tsx bench/profile.ts put` starts the
+ * service under `--cpu-prof`, drives the PUT path with the bench's load (32
+ * connections, one key changed per write) and prints the functions and
+ * packages with the most self time, and PostgreSQL's sessions sampled while
+ * the load runs (which statements are active, and what they wait on).
+ */
+import autocannon from 'autocannon';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startConfigledger } from './processes.ts';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+/** Self time by function and by package (or this project's folder), largest first. */
+export function summarizeProfile(file: string, top = 25): string {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    startTime: number;
+    endTime: number;
+    samples: number[];
+  };
+  const total = profile.samples.length;
+  const byFunction = new Map<string, number>();
+  const byPlace = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const hits = node.hitCount ?? 0;
+    if (hits === 0) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = url.replace(/^file:\/\//, '').replace(`${process.cwd()}/`, '');
+    const name = `${functionName || '(anonymous)'} ${where ? `${where}:${lineNumber + 1}` : ''}`.trim();
+    byFunction.set(name, (byFunction.get(name) ?? 0) + hits);
+    const place = where.includes('node_modules/')
+      ? `npm ${where
+          .split('node_modules/')
+          .at(-1)!
+          .split('/')
+          .slice(0, where.includes('node_modules/@') ? 2 : 1)
+          .join('/')}`
+      : where.startsWith('node:')
+        ? 'node internals'
+        : where === ''
+          ? functionName || '(native)'
+          : where.split('/').slice(0, 2).join('/');
+    byPlace.set(place, (byPlace.get(place) ?? 0) + hits);
+  }
+  const table = (entries: Map<string, number>) =>
+    [...entries.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, hits]) => `  ${((100 * hits) / total).toFixed(1).padStart(5)}%  ${name}`)
+      .join('\n');
+  const seconds = (profile.endTime - profile.startTime) / 1e6;
+  return `${total} samples over ${seconds.toFixed(1)} s\nby package or folder (self time):\n${table(byPlace)}\nby function (self time):\n${table(byFunction)}`;
+}
+
+/**
+ * PostgreSQL's view while `during` runs: its sessions sampled every 10 ms
+ * (active statement and what it waits on), counted, largest first; works on
+ * any server, with no extension to preload.
+ */
+async function sampleSessions<T>(databaseUrl: string, during: Promise<T>): Promise<{ result: T; report: string }> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  client.on('error', () => undefined);
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let done = false;
+  const finished = Promise.resolve(during).finally(() => {
+    done = true;
+  });
+  try {
+    while (!done) {
+      const rows = await client.query<{ wait: string; query: string }>(
+        `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait,
+                regexp_replace(left(query, 100), '\\s+', ' ', 'g') AS query
+           FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'`,
+      );
+      samples++;
+      for (const row of rows.rows) {
+        const key = `${row.wait.padEnd(22)} ${row.query}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const result = await finished;
+    const report = [...counts.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 15)
+      .map(([key, count]) => `  ${(count / samples).toFixed(2).padStart(5)} sessions  ${key}`)
+      .join('\n');
+    return { result, report: `${samples} samples, average active sessions by statement and wait:\n${report}` };
+  } finally {
+    await client.end();
+  }
+}
+
+async function profilePut() {
+  const dir = mkdtempSync(join(tmpdir(), 'configledger-profile-'));
+  const service = await startConfigledger(18091, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const services = 64;
+  try {
+    for (let i = 0; i < services; i++)
+      await fetch(`${service.base}/configurations/bench-${i}`, {
+        method: 'PUT',
+        headers: service.headers,
+        body: JSON.stringify({
+          configuration: { limits: { counter: 0 }, venues: ['XNYS', 'XNAS'], risk: { maxPosition: i } },
+        }),
+      });
+    let n = 0;
+    const { result, report } = await sampleSessions(
+      service.databaseUrl,
+      autocannon({
+        url: service.base,
+        connections: 32,
+        duration: Number(process.env.BENCH_DURATION ?? 10),
+        requests: [
+          {
+            method: 'PUT',
+            headers: service.headers,
+            setupRequest: (request) => {
+              n++;
+              return {
+                ...request,
+                path: `/api/v1/configurations/bench-${n % services}/limits.counter`,
+                body: JSON.stringify({ value: n }),
+              };
+            },
+          },
+        ],
+      }),
+    );
+    process.stdout.write(
+      `PUT: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, errors ${result.errors + result.non2xx}\n`,
+    );
+    process.stdout.write(`PostgreSQL: ${report}\n`);
+  } finally {
+    await service.stop();
+  }
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no profile written in ${dir}`);
+  process.stdout.write(`${summarizeProfile(join(dir, file))}\n(profile: ${join(dir, file)})\n`);
+}
+
+const what = process.argv[2] ?? 'put';
+if (what === 'put') await profilePut();
+else throw new Error(`profile what? put (got ${what})`);
