@@ -346,6 +346,12 @@ writeFileSync(file, JSON.stringify(document));`,
     expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringContaining('profile nope is not in')]);
     const nothing = await cli(['get', 'profiled-svc'], bareEnv());
     expect([nothing.code, nothing.stderr]).toEqual([2, expect.stringContaining('no API configured')]);
+    // A broken profile file does not stand in the way of a caller who gave both in the environment.
+    const brokenHome = join(dir, 'broken-home');
+    mkdirSync(join(brokenHome, 'configledger'), { recursive: true });
+    writeFileSync(join(brokenHome, 'configledger', 'config.json'), '{ not json', { mode: 0o600 });
+    const despite = await cli(['get', 'profiled-svc', 'source'], { ...as(), XDG_CONFIG_HOME: brokenHome });
+    expect([despite.code, despite.stderr]).toEqual([0, '']);
   });
 
   it('mints scoped JWTs that last a given duration, refuses what would yield a useless token, and revokes one', async () => {

@@ -50,7 +50,9 @@ const text = (value: unknown, file: string, field: string): string | undefined =
 export function resolveConnection(env: NodeJS.ProcessEnv, profileName?: string): Connection {
   const file = profileFile(env);
   const named = profileName ?? (env.CONFIGLEDGER_PROFILE || undefined);
-  const contents = readProfileFile(file);
+  // Both given and no profile named: the file has nothing to add, and a broken one must not stand in the way.
+  const contents =
+    named === undefined && env.CONFIGLEDGER_URL && env.CONFIGLEDGER_TOKEN ? undefined : readProfileFile(file);
   let fields: ProfileFields = contents ?? {};
   if (named !== undefined) {
     const profile = contents?.profiles?.[named];
