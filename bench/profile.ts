@@ -4,6 +4,8 @@
  * connections, one key changed per write) and prints the functions and
  * packages with the most self time, and PostgreSQL's sessions sampled while
  * the load runs (which statements are active, and what they wait on).
+ * `node --import tsx bench/profile.ts rebuild` does the same for a rebuild of
+ * the read models from a log of BENCH_EVENTS (default 100,000) events.
  */
 import autocannon from 'autocannon';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -150,6 +152,93 @@ async function profilePut() {
   process.stdout.write(`${summarizeProfile(join(dir, file))}\n(profile: ${join(dir, file)})\n`);
 }
 
+/** This process's own CPU profile while `work` runs (the inspector's profiler), written to `file`. */
+async function profiled<T>(file: string, work: () => Promise<T>): Promise<T> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await work();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+/** A log of `count` configuration changes over 10,000 configurations, appended 32 streams at a time. */
+async function buildLog(databaseUrl: string, count: number) {
+  const { randomUUID } = await import('node:crypto');
+  const { openPostgres } = await import('#infra/postgres/database.ts');
+  const { createSqlEventStore } = await import('#infra/eventstore/postgres.ts');
+  const { checksumOf } = await import('#infra/json/canonical.ts');
+  const db = openPostgres(databaseUrl, { max: 40 });
+  const store = await createSqlEventStore(db);
+  const versions = new Map<number, number>();
+  for (let next = 0; next < count; next += 32) {
+    await Promise.all(
+      Array.from({ length: Math.min(32, count - next) }, (_, lane) => {
+        const stream = (next + lane) % 10_000;
+        const version = (versions.get(stream) ?? 0) + 1;
+        versions.set(stream, version);
+        const configuration = { limit: next + lane, venue: 'XNYS', feed: { depth: 10 } };
+        return store.append(
+          `config-svc-${stream}-production`,
+          [
+            {
+              id: randomUUID(),
+              type: version === 1 ? 'ConfigurationCreated' : 'ConfigurationUpdated',
+              data: {
+                serviceId: `svc-${stream}`,
+                environment: 'production',
+                version,
+                configuration,
+                checksum: checksumOf(configuration),
+                changedKeys: ['limit'],
+                changes: [{ path: 'limit', oldValue: next + lane - 1, newValue: next + lane }],
+                operation: version === 1 ? 'create' : 'patch',
+              },
+              metadata: { actor: 'bench', correlationId: 'bench', schemaVersion: 2 },
+            },
+          ],
+          'any',
+        );
+      }),
+    );
+  }
+  return { db, store };
+}
+
+async function profileRebuild() {
+  const { createTestDatabase } = await import('#testing/postgres.ts');
+  const { rebuildReadModels } = await import('#projections/rebuild.ts');
+  const events = Number(process.env.BENCH_EVENTS ?? 100_000);
+  const database = await createTestDatabase('configledger_profile_rebuild');
+  const dir = mkdtempSync(join(tmpdir(), 'configledger-profile-'));
+  const file = join(dir, 'rebuild.cpuprofile');
+  try {
+    process.stderr.write(`building a log of ${events} events...\n`);
+    const { db, store } = await buildLog(database.url, events);
+    const started = performance.now();
+    const { result, report } = await sampleSessions(
+      database.url,
+      profiled(file, () => rebuildReadModels(store, db)),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    process.stdout.write(
+      `rebuild: ${result.events} events in ${seconds.toFixed(1)} s, ${Math.round(result.events / seconds)} events/s\nPostgreSQL: ${report}\n${summarizeProfile(file)}\n(profile: ${file})\n`,
+    );
+    await store.close();
+    await db.close();
+  } finally {
+    await database.drop();
+  }
+}
+
 const what = process.argv[2] ?? 'put';
 if (what === 'put') await profilePut();
-else throw new Error(`profile what? put (got ${what})`);
+else if (what === 'rebuild') await profileRebuild();
+else throw new Error(`profile what? put or rebuild (got ${what})`);
