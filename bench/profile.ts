@@ -5,7 +5,8 @@
  * packages with the most self time, and PostgreSQL's sessions sampled while
  * the load runs (which statements are active, and what they wait on).
  * `node --import tsx bench/profile.ts rebuild` does the same for a rebuild of
- * the read models from a log of BENCH_EVENTS (default 100,000) events.
+ * the read models from a log of BENCH_EVENTS (default 100,000) events;
+ * `statements` counts the SQL statements each PUT costs.
  */
 import autocannon from 'autocannon';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -238,7 +239,58 @@ async function profileRebuild() {
   }
 }
 
+/**
+ * SQL statements per PUT, counted at the client library, with the service in
+ * this process on a fresh PostgreSQL database (32 writers, 64 services): a
+ * figure that does not move with the machine's load.
+ */
+async function countStatements() {
+  const { default: pg } = await import('pg');
+  const { createTestDatabase } = await import('#testing/postgres.ts');
+  const { startTestServer } = await import('#testing/server.ts');
+  const counts = new Map<string, number>();
+  let counting = false;
+  const original = pg.Client.prototype.query;
+  (pg.Client.prototype as { query: unknown }).query = function (this: unknown, ...args: unknown[]) {
+    if (counting) {
+      const first = args[0] as string | { text?: string };
+      const text = (typeof first === 'string' ? first : (first?.text ?? '?')).replace(/\s+/g, ' ').slice(0, 80);
+      counts.set(text, (counts.get(text) ?? 0) + 1);
+    }
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  };
+  const database = await createTestDatabase('configledger_profile_statements');
+  const server = await startTestServer({ databaseUrl: database.url });
+  try {
+    const token = await server.token('bench', ['writer']);
+    for (let i = 0; i < 64; i++)
+      await server.call('PUT', `/configurations/bench-${i}`, {
+        token,
+        body: { configuration: { limits: { counter: 0 } } },
+      });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const puts = 1280;
+    counting = true;
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, writer) => {
+        for (let i = writer; i < puts; i += 32)
+          await server.call('PUT', `/configurations/bench-${i % 64}/limits.counter`, { token, body: { value: i } });
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    counting = false;
+    const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
+    process.stdout.write(`${(total / puts).toFixed(2)} SQL statements per PUT (${puts} PUTs)\n`);
+    for (const [text, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 12))
+      process.stdout.write(`  ${(n / puts).toFixed(3).padStart(6)}  ${text}\n`);
+  } finally {
+    await server.close();
+    await database.drop();
+  }
+}
+
 const what = process.argv[2] ?? 'put';
 if (what === 'put') await profilePut();
 else if (what === 'rebuild') await profileRebuild();
-else throw new Error(`profile what? put or rebuild (got ${what})`);
+else if (what === 'statements') await countStatements();
+else throw new Error(`profile what? put, rebuild or statements (got ${what})`);
