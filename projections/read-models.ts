@@ -48,6 +48,9 @@ export interface ReadModels {
   stop(): Promise<void>;
 }
 
+/** 64 MiB: 10,000 configurations of about 3 KB each. */
+export const DEFAULT_CACHE_BYTES = 64 * 2 ** 20;
+
 /** Creates the tables if needed, loads what is in memory, and follows the log from the checkpoint. */
 export async function startReadModels(
   store: EventStore,
@@ -57,10 +60,12 @@ export async function startReadModels(
     onFailure?: FollowOptions['onFailure'];
     /** Told of every event as it is seen, before the database has it (caches that must not outlive a newer revision). */
     onSeen?: (events: RecordedEvent[]) => void;
+    /** The weight of the configurations held in memory; beyond it the least recently read are read from the database again. */
+    cacheMaxBytes?: number;
   } = {},
 ): Promise<ReadModels> {
   await migrateReadModels(db);
-  const cache = new ConfigurationCache();
+  const cache = new ConfigurationCache(follow.cacheMaxBytes ?? DEFAULT_CACHE_BYTES);
   const environments = new EnvironmentDirectory();
   await environments.load(db);
   const serviceTokens = new ServiceTokenDirectory();

@@ -46,6 +46,7 @@ export async function startTestServer(
     /** How long an append waits for its answer before it is settled (short, to test a stalled database). */
     appendTimeoutMs?: number;
     redis?: AppOptions['redis'];
+    cacheMaxBytes?: AppOptions['cacheMaxBytes'];
     /** Where the service's log lines go (info level and above); none when absent. */
     logStream?: NodeJS.WritableStream;
     /** The vault's key ring file (a fresh one when absent). */

@@ -5,7 +5,7 @@ export interface MetricSources {
   headPosition(): Promise<bigint>;
   /** The store's count of events after a position (undefined when it cannot tell: then lag is NaN). */
   eventsAfter(position: bigint): Promise<number | undefined>;
-  cache(): { hits: number; misses: number };
+  cache(): { hits: number; misses: number; bytes: number; size: number };
   webSocketConnections(): number;
   projection(): { position: bigint; lastAppliedAt?: Date };
   publisher(): { position: bigint; breaker: 'closed' | 'open' | 'half-open' } | undefined;
@@ -34,6 +34,14 @@ export function createMetrics() {
     collect() {
       const { hits, misses } = sources.cache?.() ?? { hits: 0, misses: 0 };
       this.set(hits + misses === 0 ? 1 : hits / (hits + misses));
+    },
+  });
+  new Gauge({
+    name: 'configuration_cache_bytes',
+    help: 'Weight of the configurations held in the in-process cache (bounded by CONFIGURATION_CACHE_MB)',
+    registers,
+    collect() {
+      this.set(sources.cache?.().bytes ?? 0);
     },
   });
   new Gauge({

@@ -48,6 +48,8 @@ export interface AppOptions {
   redis?: RedisSettings;
   /** How long the answer to a write with an Idempotency-Key is kept for its repeats (default 24). */
   idempotencyTtlHours?: number;
+  /** The weight of the configurations cached in memory (default 64 MiB). */
+  cacheMaxBytes?: number;
   /** Wraps the credentials' keys (envelope encryption). */
   keys: KeyProvider;
   /** Kafka brokers to publish to; without them nothing is published. */
@@ -84,7 +86,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(metricsPlugin);
   await app.register(healthRegistry);
   await app.register(storagePlugin, { storage: options.storage });
-  await app.register(readModelsPlugin);
+  await app.register(readModelsPlugin, { cacheMaxBytes: options.cacheMaxBytes });
   await app.register(vaultPlugin, { keys: options.keys });
   // A replica never publishes: its log is a copy of the primary's, which already is on the topic.
   await app.register(kafkaPlugin, {

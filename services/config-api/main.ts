@@ -62,6 +62,7 @@ const app = await buildApp({
     : {}),
   ...(settings.REDIS_URL ? { redis: { url: settings.REDIS_URL } } : {}),
   idempotencyTtlHours: settings.IDEMPOTENCY_KEY_TTL_HOURS,
+  cacheMaxBytes: settings.CONFIGURATION_CACHE_MB * 2 ** 20,
   logger: loggerOptions(settings.LOG_LEVEL),
 }).catch(startFailed);
 

@@ -58,6 +58,12 @@ export const SettingsSchema = Type.Object({
     pattern: '^[A-Za-z0-9+/]{43}=$',
   }),
   IDEMPOTENCY_KEY_TTL_HOURS: whole('how long an Idempotency-Key answers with its first outcome', 1, 24, 24 * 365),
+  CONFIGURATION_CACHE_MB: whole(
+    'MiB of configurations cached in memory; the least recently read beyond it are read from the database again',
+    1,
+    64,
+    65536,
+  ),
   SHUTDOWN_TIMEOUT_MS: whole('how long a SIGTERM may take before the process exits anyway', 1000, 10000, 600000),
   BACKUP_KEYS_PASSPHRASE: text('seals the vault keys in a backup (backup --with-keys; at least 12 characters)', {
     minLength: 12,

@@ -13,10 +13,11 @@ declare module 'fastify' {
 }
 
 /** The projections into the read-model database and the in-process read side, following the log from their checkpoint. */
-export const readModelsPlugin = fp(
-  async (app) => {
+export const readModelsPlugin = fp<{ cacheMaxBytes?: number }>(
+  async (app, options) => {
     const store = app.eventStore;
     const readModels = await startReadModels(store, app.projectionDb, {
+      cacheMaxBytes: options.cacheMaxBytes,
       logger: app.log,
       onFailure: (stage: FailureStage) => app.metrics.followerFailures.inc({ follower: 'read-models', stage }),
       onSeen: (events) => app.commands.observe(events),
