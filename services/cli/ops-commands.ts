@@ -57,14 +57,13 @@ async function rebuild(args: string[]): Promise<undefined> {
   }
 }
 
-/** The signed chain heads the log is held to: a backup's manifest when named, else those on Kafka (KAFKA_BROKERS). */
-async function outsideEvidence(
-  backupFile: string | undefined,
-  key: string,
-  epoch: number,
-): Promise<OutsideEvidence | undefined> {
+/**
+ * The signed chain heads the log is held to: a backup's manifest when named,
+ * else those on Kafka (KAFKA_BROKERS). The signing key is needed only then.
+ */
+async function outsideEvidence(backupFile: string | undefined, epoch: number): Promise<OutsideEvidence | undefined> {
   if (backupFile) {
-    const { header, manifest, chainProblems } = await verifyBackup(backupFile, key);
+    const { header, manifest, chainProblems } = await verifyBackup(backupFile, signingKey());
     const source = `backup ${backupFile}`;
     if (!manifest.chain) return { source, note: 'the backup carries no chain head (an older format)' };
     const forged = chainProblems.some((problem) => problem.includes('signature'));
@@ -83,7 +82,9 @@ async function outsideEvidence(
     };
   }
   const brokers = brokersOf(settings().KAFKA_BROKERS);
-  return brokers.length > 0 ? checkpointOnKafka(createKafka(brokers, 'configledger-cli'), key, epoch) : undefined;
+  return brokers.length > 0
+    ? checkpointOnKafka(createKafka(brokers, 'configledger-cli'), signingKey(), epoch)
+    : undefined;
 }
 
 async function verifyLog(args: string[]): Promise<number> {
@@ -92,10 +93,9 @@ async function verifyLog(args: string[]): Promise<number> {
     options: { output: { type: 'string', default: 'text' }, backup: { type: 'string' } },
   });
   if (values.output !== 'text' && values.output !== 'json') throw new UsageError('--output is text or json');
-  const key = signingKey();
   const storage = await openServiceStorage();
   try {
-    const evidence = await outsideEvidence(values.backup, key, await readEpoch(storage.store));
+    const evidence = await outsideEvidence(values.backup, await readEpoch(storage.store));
     const verdict = await verifyChain(storage.store, storage.readModels, evidence);
     if (values.output === 'json') process.stdout.write(`${JSON.stringify(verdict)}\n`);
     else if (verdict.intact) {
