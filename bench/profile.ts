@@ -6,7 +6,8 @@
  * the load runs (which statements are active, and what they wait on).
  * `node --import tsx bench/profile.ts rebuild` does the same for a rebuild of
  * the read models from a log of BENCH_EVENTS (default 100,000) events;
- * `statements` counts the SQL statements each PUT costs.
+ * `statements` counts the SQL statements each PUT costs; `summary FILE`
+ * summarizes any .cpuprofile the same way.
  */
 import autocannon from 'autocannon';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -290,7 +291,8 @@ async function countStatements() {
 }
 
 const what = process.argv[2] ?? 'put';
-if (what === 'put') await profilePut();
+if (what === 'summary') process.stdout.write(`${summarizeProfile(process.argv[3]!)}\n`);
+else if (what === 'put') await profilePut();
 else if (what === 'rebuild') await profileRebuild();
 else if (what === 'statements') await countStatements();
-else throw new Error(`profile what? put, rebuild or statements (got ${what})`);
+else throw new Error(`profile what? put, rebuild, statements or summary FILE (got ${what})`);

@@ -29,7 +29,19 @@ export class Connection {
     readonly socket: WebSocket,
     readonly address: string,
     private readonly maxBufferedBytes: number,
+    /** Told whenever the patterns change (the gateway's index of who wants what). */
+    private readonly patternsChanged: (connection: Connection) => void = () => undefined,
   ) {}
+
+  addPatterns(patterns: Iterable<string>): void {
+    for (const pattern of patterns) this.patterns.add(pattern);
+    this.patternsChanged(this);
+  }
+
+  removePatterns(patterns: Iterable<string>): void {
+    for (const pattern of patterns) this.patterns.delete(pattern);
+    this.patternsChanged(this);
+  }
 
   /** The session lasts as long as its credential: closed 4401 when it expires. */
   authenticated(principal: Principal): void {
@@ -48,6 +60,7 @@ export class Connection {
     clearTimeout(this.expiry);
     this.principal = undefined;
     this.patterns.clear();
+    this.patternsChanged(this);
     this.socket.close(CLOSE.unauthorized, reason);
   }
 
@@ -81,7 +94,13 @@ export class Connection {
       this.end('credential expired');
       return false;
     }
-    if (![...patterns].some((pattern) => patternMatches(pattern, push.serviceId, push.environment))) return false;
+    let matched = false;
+    for (const pattern of patterns)
+      if (patternMatches(pattern, push.serviceId, push.environment)) {
+        matched = true;
+        break;
+      }
+    if (!matched) return false;
     return hasPermission(principal, 'read') && inScope(principal, push.serviceId);
   }
 

@@ -9,6 +9,7 @@ import { CLOSE, Connection } from './connection.ts';
 import { MessageType, parseClientMessage, serverMessage } from './protocol.ts';
 import { type Push, configurationPush, credentialPush } from './pushes.ts';
 import { RecentPushes } from './recent-pushes.ts';
+import { SubscriptionIndex } from './subscriptions.ts';
 
 export { CLOSE } from './connection.ts';
 
@@ -55,13 +56,14 @@ export function createGateway(options: GatewayOptions) {
   const maxAttempts = options.maxAttempts ?? 3;
   const maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
   const connections = new Set<Connection>();
+  const subscriptions = new SubscriptionIndex();
   const recent = new RecentPushes(options.recentPushes ?? 10_000);
   let fold: EffectiveFold | undefined;
   let position = 0n;
 
   const broadcast = (push: Push) => {
     recent.add(push);
-    for (const connection of connections) connection.deliver(push);
+    for (const connection of subscriptions.candidates(push.serviceId)) connection.deliver(push);
   };
 
   const follower = followLog({
@@ -170,7 +172,7 @@ export function createGateway(options: GatewayOptions) {
         }
       }
     }
-    for (const pattern of added) connection.patterns.add(pattern);
+    connection.addPatterns(added);
   }
 
   async function onMessage(connection: Connection, raw: string): Promise<void> {
@@ -201,7 +203,7 @@ export function createGateway(options: GatewayOptions) {
         return subscribe(connection, message.id, message.data.patterns, message.data.fromPosition, message.data.epoch);
       }
       case 'unsubscribe':
-        for (const pattern of message.data.patterns) connection.patterns.delete(pattern);
+        connection.removePatterns(message.data.patterns);
         return connection.send(
           serverMessage(MessageType.ack, { requestId: message.id, patterns: message.data.patterns, subscribed: false }),
         );
@@ -257,12 +259,13 @@ export function createGateway(options: GatewayOptions) {
     start: () => follower.start(),
 
     attach(socket: WebSocket, token: string | undefined, address: string): void {
-      const connection = new Connection(socket, address, maxBufferedBytes);
+      const connection = new Connection(socket, address, maxBufferedBytes, (changed) => subscriptions.update(changed));
       connections.add(connection);
       socket.on('pong', () => (connection.alive = true));
       socket.on('close', () => {
         connection.closed();
         connections.delete(connection);
+        subscriptions.remove(connection);
       });
       // A protocol error (a frame over the size limit, say) ends the connection; it is the client's, so no stack trace.
       socket.on('error', (error) => {
