@@ -52,6 +52,9 @@ INSERT INTO log_head (id, position) VALUES (true, 0) ON CONFLICT (id) DO NOTHING
 DROP FUNCTION IF EXISTS append_batch(jsonb);
 CREATE FUNCTION append_batch(p_items jsonb)
 RETURNS TABLE (item integer, next_revision bigint, last_position bigint, conflict boolean, recorded boolean)
+-- Planned on every call, against the log as it is: a plan cached while the log was small would scan the whole
+-- log on every append once it has grown, for as long as nothing (autovacuum's ANALYZE) invalidates it.
+SET plan_cache_mode = force_custom_plan
 LANGUAGE plpgsql AS $$
 DECLARE
   head bigint;
@@ -64,6 +67,7 @@ DECLARE
   found_count bigint;
   found_revision bigint;
   found_position bigint;
+  ids uuid[];
   written boolean := false;
 BEGIN
   SELECT position INTO head FROM log_head WHERE id FOR UPDATE;
@@ -71,8 +75,9 @@ BEGIN
     stream := entry->>'stream';
     expected := (entry->>'expected')::bigint;
     n := jsonb_array_length(entry->'events');
+    ids := ARRAY(SELECT (v->>'id')::uuid FROM jsonb_array_elements(entry->'events') v);
     SELECT count(*), max(e.stream_revision), max(e.position) INTO found_count, found_revision, found_position
-    FROM events e WHERE e.event_id IN (SELECT (v->>'id')::uuid FROM jsonb_array_elements(entry->'events') v);
+    FROM events e WHERE e.event_id = ANY(ids);
     IF found_count > 0 THEN
       IF found_count <> n THEN
         RAISE EXCEPTION 'append to % holds % event ids already in the log and % new ones', stream, found_count, n - found_count USING ERRCODE = 'unique_violation';
