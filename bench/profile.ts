@@ -106,7 +106,7 @@ async function sampleSessions<T>(databaseUrl: string, during: Promise<T>): Promi
   }
 }
 
-async function profilePut() {
+async function profilePut(method: 'PUT' | 'GET' = 'PUT') {
   const dir = mkdtempSync(join(tmpdir(), 'configledger-profile-'));
   const service = await startConfigledger(18091, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   const services = 64;
@@ -127,23 +127,29 @@ async function profilePut() {
         connections: 32,
         duration: Number(process.env.BENCH_DURATION ?? 10),
         requests: [
-          {
-            method: 'PUT',
-            headers: service.headers,
-            setupRequest: (request) => {
-              n++;
-              return {
-                ...request,
-                path: `/api/v1/configurations/bench-${n % services}/limits.counter`,
-                body: JSON.stringify({ value: n }),
-              };
-            },
-          },
+          method === 'PUT'
+            ? {
+                method: 'PUT',
+                headers: service.headers,
+                setupRequest: (request) => {
+                  n++;
+                  return {
+                    ...request,
+                    path: `/api/v1/configurations/bench-${n % services}/limits.counter`,
+                    body: JSON.stringify({ value: n }),
+                  };
+                },
+              }
+            : {
+                method: 'GET',
+                headers: service.headers,
+                setupRequest: (request) => ({ ...request, path: `/api/v1/configurations/bench-${n++ % services}` }),
+              },
         ],
       }),
     );
     process.stdout.write(
-      `PUT: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, errors ${result.errors + result.non2xx}\n`,
+      `${method}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, errors ${result.errors + result.non2xx}\n`,
     );
     process.stdout.write(`PostgreSQL: ${report}\n`);
   } finally {
@@ -293,6 +299,7 @@ async function countStatements() {
 const what = process.argv[2] ?? 'put';
 if (what === 'summary') process.stdout.write(`${summarizeProfile(process.argv[3]!)}\n`);
 else if (what === 'put') await profilePut();
+else if (what === 'get') await profilePut('GET');
 else if (what === 'rebuild') await profileRebuild();
 else if (what === 'statements') await countStatements();
 else throw new Error(`profile what? put, rebuild, statements or summary FILE (got ${what})`);
