@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const freePort = () =>
   new Promise<number>((resolve) => {
@@ -27,6 +30,8 @@ export function startServiceProcess(env: Record<string, string>): Promise<Servic
       JWT_SECRET: '',
       KAFKA_BROKERS: '',
       LOG_LEVEL: 'warn',
+      // Its secrets in a directory of its own, never the checkout's ./data.
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'configledger-process-')),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
