@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { OutcomeUnknown, StoreUnavailable, WrongExpectedRevision } from '#infra/eventstore/port.ts';
 import { DatabaseUnavailable } from '#infra/postgres/database.ts';
 import { DomainError } from '#events/errors.ts';
@@ -27,6 +27,10 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
 };
 
+/** An answer that says: try again in a second (nothing decided, or a keyed retry settles it). */
+const retryLater = (reply: FastifyReply, code: string, message: string) =>
+  reply.status(503).header('retry-after', 1).send(errorBody(code, message));
+
 /** The one place errors become responses: typed domain errors keep their code, bad input is a 4xx, the rest a 500 without internals. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler<FastifyError | DomainError | WrongExpectedRevision>((error, request, reply) => {
@@ -39,34 +43,23 @@ export function registerErrorHandling(app: FastifyInstance): void {
       (error instanceof StoreUnavailable || error instanceof OutcomeUnknown || error instanceof DatabaseUnavailable)
     ) {
       request.log.warn({ err: error.message }, 'a write was recorded; its answer could not be completed');
-      return reply
-        .status(503)
-        .header('retry-after', 1)
-        .send(
-          errorBody(
-            'OUTCOME_UNKNOWN',
-            'the write was recorded, but its answer could not be completed: retry with the same Idempotency-Key to get it (without one, read the history before writing again)',
-          ),
-        );
+      return retryLater(
+        reply,
+        'OUTCOME_UNKNOWN',
+        'the write was recorded, but its answer could not be completed: retry with the same Idempotency-Key to get it (without one, read the history before writing again)',
+      );
     }
     if (error instanceof StoreUnavailable) {
       request.log.warn({ err: error.message }, 'store unavailable; nothing was written');
-      return reply
-        .status(503)
-        .header('retry-after', 1)
-        .send(errorBody('STORE_UNAVAILABLE', 'the event store is unreachable; nothing was written: retry'));
+      return retryLater(reply, 'STORE_UNAVAILABLE', 'the event store is unreachable; nothing was written: retry');
     }
     if (error instanceof OutcomeUnknown) {
       request.log.warn({ err: error.message }, 'outcome of a write unknown');
-      return reply
-        .status(503)
-        .header('retry-after', 1)
-        .send(
-          errorBody(
-            'OUTCOME_UNKNOWN',
-            'the write may or may not have been recorded: retry with the same Idempotency-Key, which applies it at most once',
-          ),
-        );
+      return retryLater(
+        reply,
+        'OUTCOME_UNKNOWN',
+        'the write may or may not have been recorded: retry with the same Idempotency-Key, which applies it at most once',
+      );
     }
     if (error instanceof WrongExpectedRevision) {
       return reply
@@ -93,15 +86,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     if (error instanceof DatabaseUnavailable) {
       request.log.warn({ err: error }, 'store unavailable');
-      return reply
-        .status(503)
-        .header('retry-after', 1)
-        .send(
-          errorBody(
-            'STORE_UNAVAILABLE',
-            'the event store or the read-model database is unreachable; nothing was written, retry',
-          ),
-        );
+      return retryLater(
+        reply,
+        'STORE_UNAVAILABLE',
+        'the event store or the read-model database is unreachable; nothing was written, retry',
+      );
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
